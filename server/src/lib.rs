@@ -1,0 +1,1 @@
+//! Tandem: a coding agent inside any editor, served as one language server.

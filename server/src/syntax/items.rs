@@ -1,0 +1,265 @@
+//! The items of a document (functions, types, impls, …) as a tree, from each language's items query.
+//!
+//! Capture names in `grammars/<lang>/items.scm`: `@item.<kind>` on the item node (kind as in
+//! [`ItemKind::from_capture`]), `@name` on its name, `@name.trait` on an impl's trait, and
+//! `@body` on its body. Doc comments are attached here in code (see `docs.rs`), because
+//! "the comments directly above, with no blank line" is not something queries can say.
+
+use std::ops::Range;
+
+use ropey::Rope;
+use streaming_iterator::StreamingIterator;
+use tree_sitter::{Node, QueryCursor, Tree};
+
+use super::queries::{self, QueryKind};
+use super::rope_text::{self, RopeText};
+use super::{Language, docs};
+
+/// Signatures are cut at this many characters: they are shown, not parsed.
+const MAX_SIGNATURE_CHARS: usize = 240;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ItemKind {
+    Function,
+    Method,
+    Struct,
+    Enum,
+    Union,
+    Trait,
+    Interface,
+    Impl,
+    Class,
+    TypeAlias,
+    Module,
+    Constant,
+    Field,
+    Variant,
+    Macro,
+    /// A type of unknown kind: only type references in tags have it.
+    Type,
+}
+
+impl ItemKind {
+    /// The kind named by a capture suffix, as written in the `.scm` files (snake case).
+    pub fn from_capture(name: &str) -> Option<Self> {
+        use ItemKind::*;
+        Some(match name {
+            "function" => Function,
+            "method" => Method,
+            "struct" => Struct,
+            "enum" => Enum,
+            "union" => Union,
+            "trait" => Trait,
+            "interface" => Interface,
+            "impl" => Impl,
+            "class" => Class,
+            "type_alias" => TypeAlias,
+            "module" => Module,
+            "constant" => Constant,
+            "field" => Field,
+            "variant" => Variant,
+            "macro" => Macro,
+            "type" => Type,
+            _ => return None,
+        })
+    }
+
+    /// The snake-case name used in queries and annotations.
+    pub fn as_str(self) -> &'static str {
+        use ItemKind::*;
+        match self {
+            Function => "function",
+            Method => "method",
+            Struct => "struct",
+            Enum => "enum",
+            Union => "union",
+            Trait => "trait",
+            Interface => "interface",
+            Impl => "impl",
+            Class => "class",
+            TypeAlias => "type_alias",
+            Module => "module",
+            Constant => "constant",
+            Field => "field",
+            Variant => "variant",
+            Macro => "macro",
+            Type => "type",
+        }
+    }
+
+    /// Items whose function children are methods.
+    fn holds_methods(self) -> bool {
+        matches!(self, ItemKind::Impl | ItemKind::Trait | ItemKind::Class | ItemKind::Interface)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    pub kind: ItemKind,
+    pub name: String,
+    /// The item node (attributes, decorators and doc comments outside it are not included).
+    pub range: Range<usize>,
+    pub name_range: Range<usize>,
+    /// The item's text up to its body, whitespace collapsed, cut at a bounded length.
+    pub signature: String,
+    /// Where `signature` comes from: item start to the end of the last token before the body.
+    pub signature_range: Range<usize>,
+    pub body_range: Option<Range<usize>>,
+    pub doc_range: Option<Range<usize>>,
+    /// The doc comment or docstring with comment markers and common indentation removed.
+    pub doc: Option<String>,
+    pub children: Vec<Item>,
+}
+
+/// The items of the document, nested as the tree nests them, in document order.
+/// A function directly inside an impl, trait, class or interface is reported as a method.
+pub fn items(lang: Language, tree: &Tree, rope: &Rope) -> Vec<Item> {
+    let Some(query) = queries::query(lang, QueryKind::Items) else {
+        return Vec::new();
+    };
+    let names = query.capture_names();
+    let mut cursor = QueryCursor::new();
+    let mut matches = cursor.matches(query, tree.root_node(), RopeText(rope));
+    let mut flat: Vec<Item> = Vec::new();
+    while let Some(m) = matches.next() {
+        let mut found = Found::default();
+        for capture in m.captures() {
+            let Some(capture_name) = names.get(capture.index as usize) else {
+                continue;
+            };
+            match *capture_name {
+                "name" => found.name = Some(capture.node),
+                "name.trait" => found.trait_name = Some(capture.node),
+                "body" => found.body = Some(capture.node),
+                other => {
+                    if let Some(kind) = other.strip_prefix("item.").and_then(ItemKind::from_capture) {
+                        found.item = Some((kind, capture.node));
+                    }
+                }
+            }
+        }
+        if let Some(item) = build(lang, found, rope) {
+            flat.push(item);
+        }
+    }
+    nest(dedup(flat))
+}
+
+#[derive(Default)]
+struct Found<'t> {
+    item: Option<(ItemKind, Node<'t>)>,
+    name: Option<Node<'t>>,
+    trait_name: Option<Node<'t>>,
+    body: Option<Node<'t>>,
+}
+
+fn build(lang: Language, found: Found, rope: &Rope) -> Option<Item> {
+    let (kind, node) = found.item?;
+    let name_node = found.name?;
+    let mut name = rope_text::collapsed(rope, name_node.byte_range(), MAX_SIGNATURE_CHARS);
+    if let Some(trait_node) = found.trait_name {
+        let trait_name = rope_text::collapsed(rope, trait_node.byte_range(), MAX_SIGNATURE_CHARS);
+        name = format!("{trait_name} for {name}");
+    }
+    let range = node.byte_range();
+    // A body that tree-sitter had to invent (zero width) is no body.
+    let body_range = found.body.map(|b| b.byte_range()).filter(|b| !b.is_empty());
+    let signature_end = match (&body_range, found.body) {
+        // The end of the last token before the body: comments between them are not signature
+        // (Python puts them after the `:`).
+        (Some(body), Some(body_node)) => match last_token_before(body_node) {
+            Some(token) if token.end_byte() > range.start => token.end_byte(),
+            _ => rope_text::trim_end(rope, range.start, body.start),
+        },
+        _ => rope_text::trim_end(rope, range.start, range.end),
+    };
+    let signature_range = range.start..signature_end;
+    let signature = rope_text::collapsed(rope, signature_range.clone(), MAX_SIGNATURE_CHARS);
+    let doc = docs::doc(lang, node, found.body, rope);
+    Some(Item {
+        kind,
+        name,
+        range,
+        name_range: name_node.byte_range(),
+        signature,
+        signature_range,
+        body_range,
+        doc_range: doc.as_ref().map(|d| d.0.clone()),
+        doc: doc.map(|d| d.1),
+        children: Vec::new(),
+    })
+}
+
+/// The sibling before `body` that is not a comment (or other extra), if there is one.
+fn last_token_before(body: Node) -> Option<Node> {
+    let mut node = body.prev_sibling();
+    while let Some(sibling) = node {
+        if !sibling.is_extra() {
+            return Some(sibling);
+        }
+        node = sibling.prev_sibling();
+    }
+    None
+}
+
+/// Matches that share a name node are one item (a query may match a declaration both alone
+/// and as part of a group); the widest node wins, then document order.
+fn dedup(mut flat: Vec<Item>) -> Vec<Item> {
+    flat.sort_by(|a, b| {
+        (a.range.start, std::cmp::Reverse(a.range.end), a.name_range.start)
+            .cmp(&(b.range.start, std::cmp::Reverse(b.range.end), b.name_range.start))
+    });
+    let mut seen = std::collections::HashSet::new();
+    flat.retain(|item| seen.insert((item.name_range.clone(), item.name.clone())));
+    flat
+}
+
+/// Builds the hierarchy from items sorted by start, widest first.
+fn nest(flat: Vec<Item>) -> Vec<Item> {
+    let mut roots = Vec::new();
+    let mut stack: Vec<Item> = Vec::new();
+    for item in flat {
+        while let Some(top) = stack.last() {
+            if contains(top, &item) {
+                break;
+            }
+            if let Some(done) = stack.pop() {
+                attach(done, &mut stack, &mut roots);
+            }
+        }
+        stack.push(item);
+    }
+    while let Some(done) = stack.pop() {
+        attach(done, &mut stack, &mut roots);
+    }
+    roots
+}
+
+fn contains(outer: &Item, inner: &Item) -> bool {
+    // Equal ranges are siblings (two declarators of one `const a = …, b = …`), not nesting.
+    outer.range != inner.range && outer.range.start <= inner.range.start && inner.range.end <= outer.range.end
+}
+
+fn attach(mut item: Item, stack: &mut [Item], roots: &mut Vec<Item>) {
+    match stack.last_mut() {
+        Some(parent) => {
+            if parent.kind.holds_methods() && item.kind == ItemKind::Function {
+                item.kind = ItemKind::Method;
+            }
+            parent.children.push(item);
+        }
+        None => roots.push(item),
+    }
+}
+
+/// The items containing `byte`, outermost first. An item contains the byte just past its end,
+/// where the cursor sits after typing its last character.
+pub fn items_at(items: &[Item], byte: usize) -> Vec<&Item> {
+    let mut out = Vec::new();
+    let mut level = items;
+    while let Some(item) = level.iter().find(|i| i.range.start <= byte && byte <= i.range.end) {
+        out.push(item);
+        level = &item.children;
+    }
+    out
+}

@@ -1,0 +1,24 @@
+//! Tree-sitter syntax: languages, incremental parsing, queries (items, tags) and syntax errors.
+//!
+//! Nothing here knows about LSP: everything speaks byte offsets into a `ropey::Rope`.
+//! Parsing never fails for the caller: a document with no grammar has no syntax, which is not an error.
+
+mod docs;
+mod errors;
+mod incremental;
+mod items;
+mod language;
+mod parse;
+mod queries;
+mod tags;
+mod rope_text;
+
+pub use errors::{SyntaxError, syntax_errors};
+pub use incremental::{DocSyntax, ParseRequest};
+pub use items::{Item, ItemKind, items, items_at};
+pub use language::Language;
+pub use parse::{input_edit, parse};
+pub use tags::{Tag, tags};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,7 @@
+//! Tests of the syntax module: queries against annotated samples, syntax errors, incremental parsing.
+
+mod annotations;
+mod errors;
+mod incremental;
+mod parse;
+mod samples;

@@ -1,1 +1,49 @@
-fn main() {}
+//! The `tandem` binary: serves LSP on stdio by default; subcommands for the command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "tandem", version, about = "A coding agent inside any editor, as a language server")]
+struct Cli {
+    /// Serve LSP on stdin/stdout (the default; accepted for clients that pass it).
+    #[arg(long, global = true)]
+    stdio: bool,
+    /// Write logs to this file instead of stderr.
+    #[arg(long, global = true, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve LSP on stdin/stdout (same as no subcommand).
+    Serve,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(err) = tandem::logging::init(cli.log_file.as_deref()) {
+        // stdout is the protocol: errors before serving go to stderr.
+        tandem::logging::fatal(&format!("tandem: cannot open the log file: {err}"));
+        std::process::exit(2);
+    }
+    let code = match cli.command {
+        None | Some(Command::Serve) => serve(),
+    };
+    std::process::exit(code);
+}
+
+fn serve() -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tandem::logging::fatal(&format!("tandem: cannot start the async runtime: {err}"));
+            return 2;
+        }
+    };
+    // Exit without dropping the runtime: the thread blocked reading stdin would hold it.
+    runtime.block_on(tandem::lsp::serve(tokio::io::stdin(), tokio::io::stdout()))
+}

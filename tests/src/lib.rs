@@ -1,1 +1,3 @@
-pub fn placeholder_for_build() {}
+//! Test support for Tandem's end-to-end tests: a simulated editor driving the real binary.
+
+pub mod editor;

@@ -1,0 +1,48 @@
+//! What the server advertises at `initialize`, and what it reads from the client's capabilities.
+
+use tower_lsp_server::gen_lsp_types as lsp;
+
+use super::convert;
+use super::server::ClientFlags;
+use crate::text::PositionEncoding;
+
+/// Exactly what works: incremental sync, hover, hierarchical document symbols. Syntax
+/// diagnostics are pushed with `publishDiagnostics`, which needs no capability.
+pub fn initialize_result(encoding: PositionEncoding) -> lsp::InitializeResult {
+    let capabilities = lsp::ServerCapabilities {
+        position_encoding: Some(convert::encoding_kind(encoding)),
+        text_document_sync: Some(lsp::TextDocumentSync::Options(lsp::TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(lsp::TextDocumentSyncKind::Incremental),
+            ..Default::default()
+        })),
+        hover_provider: Some(lsp::HoverProvider::Bool(true)),
+        document_symbol_provider: Some(lsp::DocumentSymbolProvider::Bool(true)),
+        ..Default::default()
+    };
+    lsp::InitializeResult {
+        capabilities,
+        server_info: Some(lsp::ServerInfo {
+            name: "tandem".into(),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+        }),
+    }
+}
+
+pub fn client_flags(caps: &lsp::ClientCapabilities) -> ClientFlags {
+    let text = caps.text_document.as_ref();
+    ClientFlags {
+        diagnostics_versions: text
+            .and_then(|t| t.publish_diagnostics.as_ref())
+            .and_then(|d| d.version_support)
+            .unwrap_or(false),
+        hierarchical_symbols: text
+            .and_then(|t| t.document_symbol.as_ref())
+            .and_then(|d| d.hierarchical_document_symbol_support)
+            .unwrap_or(false),
+        hover_markdown: text
+            .and_then(|t| t.hover.as_ref())
+            .and_then(|h| h.content_format.as_ref())
+            .is_none_or(|formats| formats.contains(&lsp::MarkupKind::Markdown)),
+    }
+}

@@ -1,0 +1,177 @@
+//! Answers that come from syntax alone: document symbols and the structural part of hover.
+
+use tower_lsp_server::gen_lsp_types as lsp;
+use tower_lsp_server::jsonrpc::Result;
+
+use super::convert;
+use super::server::State;
+use crate::syntax::{self, Item, ItemKind};
+
+pub async fn document_symbols(
+    state: &State,
+    uri: &lsp::Uri,
+) -> Result<Option<lsp::DocumentSymbolResponse>> {
+    let Some(snapshot) = state
+        .workspace
+        .snapshot_with_syntax(&convert::doc_uri(uri))
+        .await
+    else {
+        return Ok(None);
+    };
+    let (Some(language), Some(tree)) = (snapshot.language, snapshot.tree.as_ref()) else {
+        return Ok(Some(lsp::DocumentSymbolResponse::DocumentSymbolList(Vec::new())));
+    };
+    let items = syntax::items(language, tree, &snapshot.rope);
+    let encoding = state.encoding();
+    let convert_item = |item: &Item| symbol(item, &snapshot.rope, encoding);
+    let symbols: Vec<lsp::DocumentSymbol> = items.iter().map(convert_item).collect();
+    if state.flags().hierarchical_symbols {
+        return Ok(Some(lsp::DocumentSymbolResponse::DocumentSymbolList(symbols)));
+    }
+    // Clients without hierarchical support get a flat list with container names.
+    let mut flat = Vec::new();
+    flatten(&symbols, None, uri, &mut flat);
+    Ok(Some(lsp::DocumentSymbolResponse::SymbolInformationList(flat)))
+}
+
+fn symbol(
+    item: &Item,
+    rope: &ropey::Rope,
+    encoding: crate::text::PositionEncoding,
+) -> lsp::DocumentSymbol {
+    let children: Vec<_> = item
+        .children
+        .iter()
+        .map(|child| symbol(child, rope, encoding))
+        .collect();
+    #[expect(deprecated, reason = "the field is required by the type; we never set it")]
+    lsp::DocumentSymbol {
+        name: item.name.clone(),
+        detail: (!item.signature.is_empty()).then(|| item.signature.clone()),
+        kind: symbol_kind(item.kind),
+        tags: None,
+        deprecated: None,
+        range: convert::lsp_range(rope, item.range.clone(), encoding),
+        selection_range: convert::lsp_range(rope, item.name_range.clone(), encoding),
+        children: (!children.is_empty()).then_some(children),
+    }
+}
+
+fn flatten(
+    symbols: &[lsp::DocumentSymbol],
+    container: Option<&str>,
+    uri: &lsp::Uri,
+    out: &mut Vec<lsp::SymbolInformation>,
+) {
+    for s in symbols {
+        #[expect(deprecated, reason = "the field is required by the type; we never set it")]
+        out.push(lsp::SymbolInformation {
+            deprecated: None,
+            location: lsp::Location {
+                uri: uri.clone(),
+                range: s.range,
+            },
+            base_symbol_information: lsp::BaseSymbolInformation {
+                name: s.name.clone(),
+                kind: s.kind,
+                tags: None,
+                container_name: container.map(str::to_string),
+            },
+        });
+        if let Some(children) = &s.children {
+            flatten(children, Some(&s.name), uri, out);
+        }
+    }
+}
+
+pub fn symbol_kind(kind: ItemKind) -> lsp::SymbolKind {
+    match kind {
+        ItemKind::Function => lsp::SymbolKind::Function,
+        ItemKind::Method => lsp::SymbolKind::Method,
+        ItemKind::Struct | ItemKind::Union => lsp::SymbolKind::Struct,
+        ItemKind::Enum => lsp::SymbolKind::Enum,
+        ItemKind::Trait | ItemKind::Interface => lsp::SymbolKind::Interface,
+        ItemKind::Impl | ItemKind::Class => lsp::SymbolKind::Class,
+        ItemKind::TypeAlias => lsp::SymbolKind::TypeParameter,
+        ItemKind::Module => lsp::SymbolKind::Module,
+        ItemKind::Constant => lsp::SymbolKind::Constant,
+        ItemKind::Field => lsp::SymbolKind::Field,
+        ItemKind::Variant => lsp::SymbolKind::EnumMember,
+        ItemKind::Macro => lsp::SymbolKind::Function,
+        ItemKind::Type => lsp::SymbolKind::Class,
+    }
+}
+
+/// The word users know for an item's kind ("type alias", not "type_alias").
+pub fn kind_word(kind: ItemKind) -> String {
+    kind.as_str().replace('_', " ")
+}
+
+/// Hover's structural part: the innermost item under the cursor, its kind, signature and doc.
+pub async fn hover(
+    state: &State,
+    uri: &lsp::Uri,
+    position: lsp::Position,
+) -> Result<Option<lsp::Hover>> {
+    let Some(snapshot) = state
+        .workspace
+        .snapshot_with_syntax(&convert::doc_uri(uri))
+        .await
+    else {
+        return Ok(None);
+    };
+    let (Some(language), Some(tree)) = (snapshot.language, snapshot.tree.as_ref()) else {
+        return Ok(None);
+    };
+    let encoding = state.encoding();
+    let byte = convert::byte_offset(&snapshot.rope, position, encoding);
+    let items = syntax::items(language, tree, &snapshot.rope);
+    let Some(item) = syntax::items_at(&items, byte).last().copied() else {
+        return Ok(None);
+    };
+    let markdown = structural_markdown(item, language.name());
+    let contents = if state.flags().hover_markdown {
+        lsp::MarkupContent {
+            kind: lsp::MarkupKind::Markdown,
+            value: markdown,
+        }
+    } else {
+        lsp::MarkupContent {
+            kind: lsp::MarkupKind::PlainText,
+            value: plain_text(item),
+        }
+    };
+    Ok(Some(lsp::Hover {
+        contents: lsp::Contents::MarkupContent(contents),
+        range: Some(convert::lsp_range(
+            &snapshot.rope,
+            item.name_range.clone(),
+            encoding,
+        )),
+    }))
+}
+
+/// "```rust\nfn add(a: i32) -> i32\n```\n\n*function* `add`\n\nAdds."
+pub fn structural_markdown(item: &Item, language: &str) -> String {
+    let mut out = format!(
+        "```{}\n{}\n```\n\n*{}* `{}`",
+        language.to_ascii_lowercase(),
+        item.signature,
+        kind_word(item.kind),
+        item.name
+    );
+    if let Some(doc) = item.doc.as_deref().filter(|d| !d.trim().is_empty()) {
+        out.push_str("\n\n---\n\n");
+        out.push_str(doc.trim());
+    }
+    out
+}
+
+fn plain_text(item: &Item) -> String {
+    let mut out = format!("{} {}\n{}", kind_word(item.kind), item.name, item.signature);
+    if let Some(doc) = item.doc.as_deref().filter(|d| !d.trim().is_empty()) {
+        out.push_str("\n\n");
+        out.push_str(doc.trim());
+    }
+    out
+}

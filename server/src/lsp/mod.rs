@@ -1,0 +1,75 @@
+//! The protocol edge: the only module that knows LSP types and JSON-RPC.
+//!
+//! Layering: `lsp` → `workspace` → (`text`, `syntax`). Handlers apply notification state
+//! synchronously, answer requests from snapshots, and never hold a lock across `.await`.
+
+mod capabilities;
+mod convert;
+mod diagnostics;
+mod features;
+mod server;
+pub mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_lsp_server::{LspService, Server};
+
+pub use server::Backend;
+use transport::InputEnd;
+
+/// Requests handled at once. High, because one slow request must not hold up the others
+/// (tower-lsp-server's default is 4).
+const CONCURRENCY: usize = 64;
+
+/// Serves LSP over the given streams until `exit` or end of input. Returns the process exit
+/// code the spec asks for: 0 after `shutdown` then `exit`, 1 otherwise.
+pub async fn serve<R, W>(stdin: R, stdout: W) -> i32
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let guarded = transport::spawn(stdin, stdout);
+    let mut state = None;
+    let mut builder = LspService::build(|client| {
+        let backend = Backend::new(client);
+        state = Some(backend.state());
+        backend
+    });
+    if std::env::var_os("TANDEM_TEST_HOOKS").is_some_and(|v| v == "1") {
+        builder = builder.custom_method("tandem/testPanic", Backend::test_panic);
+    }
+    let (service, socket) = builder.finish();
+    let Some(state) = state else {
+        tracing::error!("the LSP service did not build its backend");
+        return 1;
+    };
+    let server = Server::new(guarded.input, guarded.output, socket).concurrency_level(CONCURRENCY);
+    let mut ended = guarded.ended;
+    let end = tokio::select! {
+        end = &mut ended => end.unwrap_or(InputEnd::Closed),
+        () = server.serve(service) => {
+            // The framework stops on `exit`; the guard says so right after handing it over.
+            tokio::time::timeout(Duration::from_millis(100), ended)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(InputEnd::Closed)
+        }
+    };
+    exit_code(end, &state)
+}
+
+fn exit_code(end: InputEnd, state: &Arc<server::State>) -> i32 {
+    match end {
+        InputEnd::Exit if state.shutdown_requested() => 0,
+        InputEnd::Exit => {
+            tracing::warn!("exit without shutdown");
+            1
+        }
+        InputEnd::Closed => {
+            tracing::info!("stdin closed");
+            1
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The LSP handlers: state changes from notifications at once, requests guarded against panics.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use futures::FutureExt;
+use tower_lsp_server::gen_lsp_types as lsp;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::{Client, LanguageServer};
+
+use super::{capabilities, convert, diagnostics, features};
+use crate::text::PositionEncoding;
+use crate::workspace::{ChangeError, DocUri, Workspace, WorkspaceOptions};
+
+/// What the client said about itself at `initialize` that changes how we answer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientFlags {
+    pub diagnostics_versions: bool,
+    pub hierarchical_symbols: bool,
+    pub hover_markdown: bool,
+}
+
+/// Server state shared by the handlers and the background tasks.
+pub struct State {
+    pub client: Client,
+    pub workspace: Arc<Workspace>,
+    encoding: OnceLock<PositionEncoding>,
+    flags: OnceLock<ClientFlags>,
+    shutdown_requested: AtomicBool,
+}
+
+impl State {
+    pub fn encoding(&self) -> PositionEncoding {
+        self.encoding.get().copied().unwrap_or_default()
+    }
+
+    pub fn flags(&self) -> ClientFlags {
+        self.flags.get().copied().unwrap_or_default()
+    }
+
+    pub fn shutdown_requested(&self) -> bool {
+        self.shutdown_requested.load(Ordering::SeqCst)
+    }
+}
+
+pub struct Backend {
+    state: Arc<State>,
+}
+
+impl Backend {
+    /// Builds the server and starts its background tasks (they need a Tokio runtime).
+    pub fn new(client: Client) -> Self {
+        let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let workspace = Workspace::new(WorkspaceOptions::default(), events_tx);
+        let state = Arc::new(State {
+            client,
+            workspace,
+            encoding: OnceLock::new(),
+            flags: OnceLock::new(),
+            shutdown_requested: AtomicBool::new(false),
+        });
+        tokio::spawn(diagnostics::publish_syntax_errors(
+            Arc::downgrade(&state),
+            events_rx,
+        ));
+        Self { state }
+    }
+
+    pub fn state(&self) -> Arc<State> {
+        self.state.clone()
+    }
+
+    /// Test hook: a request that panics, to prove a panic is contained. Only registered when
+    /// `TANDEM_TEST_HOOKS=1` is set in the server's environment.
+    pub async fn test_panic(&self, _params: serde_json::Value) -> Result<serde_json::Value> {
+        guard("tandem/testPanic", None, async {
+            panic!("deliberate panic requested by a test");
+        })
+        .await
+    }
+}
+
+/// Runs a request handler, turning a panic into an internal error that names the method and
+/// the document, so one bad request never takes the server down.
+pub async fn guard<T>(
+    method: &str,
+    uri: Option<&lsp::Uri>,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic_message(panic.as_ref());
+            let doc = uri.map_or("-", |u| u.as_str());
+            tracing::error!(method, document = doc, "handler panicked: {what}");
+            Err(Error {
+                code: ErrorCode::InternalError,
+                message: format!("tandem: internal error in {method} ({doc}): {what}").into(),
+                data: None,
+            })
+        }
+    }
+}
+
+/// The same for notifications, whose work is synchronous: a panic is logged and dropped.
+fn guard_sync(method: &str, uri: Option<&lsp::Uri>, work: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(work)) {
+        let doc = uri.map_or("-", |u| u.as_str());
+        tracing::error!(
+            method,
+            document = doc,
+            "handler panicked: {}",
+            panic_message(panic.as_ref())
+        );
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: lsp::InitializeParams) -> Result<lsp::InitializeResult> {
+        guard("initialize", None, async {
+            let caps = &params.capabilities;
+            let encoding = convert::negotiate_encoding(
+                caps.general
+                    .as_ref()
+                    .and_then(|g| g.position_encodings.as_deref()),
+            );
+            let _ = self.state.encoding.set(encoding);
+            let _ = self.state.flags.set(capabilities::client_flags(caps));
+            tracing::info!(
+                client = params.client_info.as_ref().map_or("unknown", |c| c.name.as_str()),
+                ?encoding,
+                "initialize"
+            );
+            Ok(capabilities::initialize_result(encoding))
+        })
+        .await
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.state.shutdown_requested.store(true, Ordering::SeqCst);
+        tracing::info!("shutdown requested");
+        Ok(())
+    }
+
+    async fn did_open(&self, params: lsp::DidOpenTextDocumentParams) {
+        let item = params.text_document;
+        guard_sync("textDocument/didOpen", Some(&item.uri), || {
+            let uri = convert::doc_uri(&item.uri);
+            self.state.workspace.open(
+                uri,
+                item.language_id.as_str(),
+                item.version,
+                &item.text,
+            );
+        });
+    }
+
+    async fn did_change(&self, params: lsp::DidChangeTextDocumentParams) {
+        let doc = params.text_document;
+        let uri_lsp = doc.text_document_identifier.uri;
+        let mut desync = None;
+        guard_sync("textDocument/didChange", Some(&uri_lsp), || {
+            let uri = convert::doc_uri(&uri_lsp);
+            let changes: Vec<_> = params
+                .content_changes
+                .into_iter()
+                .map(convert::text_change)
+                .collect();
+            let encoding = self.state.encoding();
+            match self
+                .state
+                .workspace
+                .change(&uri, doc.version, &changes, encoding)
+            {
+                Ok(()) => {}
+                Err(ChangeError::NotOpen) => {
+                    tracing::warn!(%uri, "didChange for a document that is not open; ignored");
+                }
+                Err(ChangeError::OutOfSync(err)) => {
+                    tracing::warn!(%uri, version = doc.version, "document out of sync: {err}");
+                    desync = Some(format!(
+                        "Tandem: {} is out of sync ({err}). Close and reopen it, or send its full text.",
+                        uri
+                    ));
+                }
+            }
+        });
+        // Telling the user is the only awaited work, after the state change above.
+        if let Some(message) = desync {
+            let client = self.state.client.clone();
+            tokio::spawn(async move {
+                client.log_message(lsp::MessageType::Warning, message).await;
+            });
+        }
+    }
+
+    async fn did_close(&self, params: lsp::DidCloseTextDocumentParams) {
+        let uri_lsp = params.text_document.uri;
+        let uri: DocUri = convert::doc_uri(&uri_lsp);
+        let mut was_open = false;
+        guard_sync("textDocument/didClose", Some(&uri_lsp), || {
+            was_open = self.state.workspace.close(&uri);
+        });
+        if was_open {
+            // Clear what we published: the client keeps diagnostics of closed files otherwise.
+            let client = self.state.client.clone();
+            tokio::spawn(async move {
+                client.publish_diagnostics(uri_lsp, Vec::new(), None).await;
+            });
+        }
+    }
+
+    async fn hover(&self, params: lsp::HoverParams) -> Result<Option<lsp::Hover>> {
+        let at = params.text_document_position_params;
+        guard(
+            "textDocument/hover",
+            Some(&at.text_document.uri),
+            features::hover(&self.state, &at.text_document.uri, at.position),
+        )
+        .await
+    }
+
+    async fn document_symbol(
+        &self,
+        params: lsp::DocumentSymbolParams,
+    ) -> Result<Option<lsp::DocumentSymbolResponse>> {
+        let uri = params.text_document.uri;
+        guard(
+            "textDocument/documentSymbol",
+            Some(&uri),
+            features::document_symbols(&self.state, &uri),
+        )
+        .await
+    }
+}

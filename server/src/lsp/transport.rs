@@ -1,0 +1,471 @@
+//! The byte-level edge: frames in and out of stdio, guarding the JSON-RPC framework from bad input.
+//!
+//! tower-lsp-server's codec ends its input stream at the first undecodable message (a
+//! malformed JSON body, a non-UTF-8 body, a frame that is not JSON-RPC), and it waits for
+//! however many bytes a `Content-Length` header claims. Either would take the server down or
+//! make it deaf. So every frame passes through here first: it is read with a bounded length,
+//! checked to be a JSON-RPC message, and only then handed to the framework over an in-memory
+//! pipe. Bad frames are answered here with the JSON-RPC error the spec asks for. The output
+//! side copies the framework's frames to stdout whole, interleaved with those answers, so
+//! nothing but complete frames ever reaches stdout.
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+/// The largest message body accepted. Bigger claims are refused without allocating them.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// The longest header line accepted; longer lines are treated as garbage.
+const MAX_HEADER_LINE: usize = 8 * 1024;
+/// Size of the in-memory pipes between the guard and the framework.
+const PIPE_BYTES: usize = 256 * 1024;
+
+/// Why the input side stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputEnd {
+    /// The client sent the `exit` notification (it has been handed to the framework).
+    Exit,
+    /// stdin closed or failed.
+    Closed,
+}
+
+/// The framework's side of the guard.
+pub struct Guarded {
+    /// What the framework reads as its stdin: only well-formed JSON-RPC frames.
+    pub input: tokio::io::DuplexStream,
+    /// What the framework writes as its stdout.
+    pub output: tokio::io::DuplexStream,
+    /// Fires once when the input side stops.
+    pub ended: oneshot::Receiver<InputEnd>,
+}
+
+/// Starts the guard tasks between real stdio and the framework.
+pub fn spawn<R, W>(stdin: R, stdout: W) -> Guarded
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (framework_in, mut to_framework) = tokio::io::duplex(PIPE_BYTES);
+    let (framework_out, from_framework) = tokio::io::duplex(PIPE_BYTES);
+    let (replies_tx, replies_rx) = mpsc::unbounded_channel::<String>();
+    let (ended_tx, ended) = oneshot::channel();
+
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(stdin);
+        let end = pump_input(&mut reader, &mut to_framework, &replies_tx).await;
+        let _ = ended_tx.send(end);
+    });
+    tokio::spawn(pump_output(from_framework, stdout, replies_rx));
+
+    Guarded {
+        input: framework_in,
+        output: framework_out,
+        ended,
+    }
+}
+
+/// One frame read from the client, or why it was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    Body(Vec<u8>),
+    /// Headers without a usable `Content-Length`: nothing to read, answer a parse error.
+    BadHeader(String),
+    /// A length over [`MAX_BODY_BYTES`]: refused; the stream has been skipped to the next frame.
+    TooLong(u64),
+    Eof,
+}
+
+async fn pump_input<R, W>(
+    reader: &mut R,
+    framework: &mut W,
+    replies: &mpsc::UnboundedSender<String>,
+) -> InputEnd
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    loop {
+        let frame = match read_frame(reader).await {
+            Ok(frame) => frame,
+            Err(err) => {
+                tracing::warn!("reading stdin failed: {err}");
+                return InputEnd::Closed;
+            }
+        };
+        let body = match frame {
+            Frame::Eof => return InputEnd::Closed,
+            Frame::BadHeader(why) => {
+                tracing::warn!("refused a frame: {why}");
+                let _ = replies.send(error_reply(None, -32700, &why));
+                continue;
+            }
+            Frame::TooLong(len) => {
+                let why = format!(
+                    "message of {len} bytes refused: the limit is {MAX_BODY_BYTES} bytes"
+                );
+                tracing::warn!("{why}");
+                let _ = replies.send(error_reply(None, -32600, &why));
+                continue;
+            }
+            Frame::Body(body) => body,
+        };
+        match check_message(&body) {
+            Ok(kind) => {
+                let header = format!("Content-Length: {}\r\n\r\n", body.len());
+                let written = async {
+                    framework.write_all(header.as_bytes()).await?;
+                    framework.write_all(&body).await?;
+                    framework.flush().await
+                }
+                .await;
+                if written.is_err() {
+                    // The framework has stopped reading: it is shutting down.
+                    return InputEnd::Exit;
+                }
+                if kind == MessageKind::Exit {
+                    return InputEnd::Exit;
+                }
+            }
+            Err(refusal) => {
+                tracing::warn!("refused a message: {}", refusal.message);
+                if let Some(reply) = refusal.reply {
+                    let _ = replies.send(reply);
+                }
+            }
+        }
+    }
+}
+
+/// Reads one frame. Garbage before a header block is skipped; only I/O errors fail.
+pub async fn read_frame<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Frame> {
+    let mut content_length: Option<Result<u64, String>> = None;
+    let mut saw_header = false;
+    let mut line = Vec::with_capacity(64);
+    loop {
+        line.clear();
+        let n = read_line_bounded(reader, &mut line).await?;
+        if n == 0 {
+            return Ok(Frame::Eof);
+        }
+        let text = trim_line_end(&line);
+        if text.is_empty() {
+            if !saw_header {
+                continue; // Stray blank lines between frames.
+            }
+            break;
+        }
+        let Some((name, value)) = std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.split_once(':'))
+        else {
+            // Not a header: skip it, and anything collected with it.
+            tracing::warn!("skipping {} bytes of garbage on stdin", text.len());
+            saw_header = false;
+            content_length = None;
+            continue;
+        };
+        saw_header = true;
+        if name.trim().eq_ignore_ascii_case("content-length") {
+            let value = value.trim();
+            content_length = Some(match value.parse::<u64>() {
+                Ok(len) => Ok(len),
+                // All digits but too big for u64: an absurd length, not a malformed one.
+                Err(_) if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                    Ok(u64::MAX)
+                }
+                Err(_) => Err(format!("invalid Content-Length `{value}`")),
+            });
+        }
+    }
+    let bad = match content_length {
+        None => "missing Content-Length header".to_string(),
+        Some(Err(why)) => why,
+        Some(Ok(len)) => return read_body(reader, len).await,
+    };
+    // Whatever body follows has no trustworthy length: resynchronise on the next header.
+    skip_to_next_header(reader).await?;
+    Ok(Frame::BadHeader(bad))
+}
+
+async fn read_body<R: AsyncBufRead + Unpin>(reader: &mut R, len: u64) -> std::io::Result<Frame> {
+    let len_usize = usize::try_from(len).unwrap_or(usize::MAX);
+    if len_usize > MAX_BODY_BYTES {
+        skip_to_next_header(reader).await?;
+        return Ok(Frame::TooLong(len));
+    }
+    let mut body = vec![0; len_usize];
+    match reader.read_exact(&mut body).await {
+        Ok(_) => Ok(Frame::Body(body)),
+        Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => Ok(Frame::Eof),
+        Err(err) => Err(err),
+    }
+}
+
+/// Reads a line of at most [`MAX_HEADER_LINE`] bytes; the rest of a longer line is discarded.
+async fn read_line_bounded<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(total);
+        }
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..=i], true),
+            None => (available, false),
+        };
+        let room = MAX_HEADER_LINE.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = chunk.len();
+        total += used;
+        reader.consume(used);
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+/// After a refused length, the claimed body cannot be trusted to exist: skip forward to
+/// the next `Content-Length` header instead of reading (or allocating) the claim.
+async fn skip_to_next_header<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<()> {
+    const NEEDLE: &[u8] = b"Content-Length";
+    let mut matched = 0;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(());
+        }
+        for (i, &b) in available.iter().enumerate() {
+            if b == NEEDLE[matched] {
+                matched += 1;
+                if matched == NEEDLE.len() {
+                    // Consume up to the header's start so the next read sees it whole.
+                    let start = (i + 1) - NEEDLE.len();
+                    reader.consume(start);
+                    return Ok(());
+                }
+            } else {
+                matched = usize::from(b == NEEDLE[0]);
+            }
+        }
+        let len = available.len();
+        // A header split across two buffer fills is missed; that frame is then refused
+        // as garbage and the one after it is read normally.
+        reader.consume(len);
+        matched = 0;
+    }
+}
+
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && (line[end - 1] == b'\n' || line[end - 1] == b'\r') {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum MessageKind {
+    Exit,
+    Other,
+}
+
+struct Refusal {
+    message: String,
+    /// The error answer to send, when the message deserves one (not for notifications).
+    reply: Option<String>,
+}
+
+/// The parts of a JSON-RPC message the framework needs to be able to decode it.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    jsonrpc: Option<&'a str>,
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    method: Option<String>,
+    #[serde(default)]
+    params: Option<IgnoredAny>,
+    #[serde(default)]
+    result: Option<IgnoredAny>,
+    #[serde(default)]
+    error: Option<IgnoredAny>,
+}
+
+/// Checks that a body is one JSON-RPC 2.0 message the framework can decode.
+fn check_message(body: &[u8]) -> Result<MessageKind, Refusal> {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Err(Refusal {
+            message: "message body is not UTF-8".into(),
+            reply: Some(error_reply(None, -32700, "message body is not UTF-8")),
+        });
+    };
+    let envelope: Envelope<'_> = match serde_json::from_str(text) {
+        Ok(envelope) => envelope,
+        Err(err) => {
+            let why = if err.is_data() {
+                format!("not a JSON-RPC message: {err}")
+            } else {
+                format!("malformed JSON: {err}")
+            };
+            let code = if err.is_data() { -32600 } else { -32700 };
+            return Err(Refusal {
+                reply: Some(error_reply(None, code, &why)),
+                message: why,
+            });
+        }
+    };
+    let id = envelope.id.map(RawValue::get);
+    let id_ok = id.is_none_or(|id| {
+        id == "null" || id.starts_with('"') || serde_json::from_str::<i64>(id).is_ok()
+    });
+    let invalid = |why: &str| Refusal {
+        message: why.to_string(),
+        reply: Some(error_reply(id.filter(|_| id_ok), -32600, why)),
+    };
+    if envelope.jsonrpc != Some("2.0") {
+        return Err(invalid("not a JSON-RPC 2.0 message (`jsonrpc` must be \"2.0\")"));
+    }
+    if !id_ok {
+        return Err(invalid("`id` must be a number, a string or null"));
+    }
+    let _ = envelope.params;
+    match envelope.method {
+        Some(method) => Ok(if method == "exit" && id.is_none() {
+            MessageKind::Exit
+        } else {
+            MessageKind::Other
+        }),
+        None if id.is_some() && (envelope.result.is_some() || envelope.error.is_some()) => {
+            Ok(MessageKind::Other)
+        }
+        None => Err(Refusal {
+            message: "message has neither a method nor a result".into(),
+            reply: None,
+        }),
+    }
+}
+
+/// A JSON-RPC error response, as sent on the wire.
+fn error_reply(id: Option<&str>, code: i64, message: &str) -> String {
+    let message = serde_json::Value::String(format!("tandem: {message}"));
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{},"error":{{"code":{code},"message":{message}}}}}"#,
+        id.unwrap_or("null")
+    )
+}
+
+/// Copies the framework's frames to stdout whole, with the guard's own replies between them.
+async fn pump_output<W: AsyncWrite + Unpin>(
+    framework: tokio::io::DuplexStream,
+    mut stdout: W,
+    mut replies: mpsc::UnboundedReceiver<String>,
+) {
+    let mut framework = BufReader::new(framework);
+    let mut framework_open = true;
+    loop {
+        let bytes = tokio::select! {
+            frame = read_frame(&mut framework), if framework_open => match frame {
+                Ok(Frame::Body(body)) => body,
+                _ => { framework_open = false; continue; }
+            },
+            reply = replies.recv() => match reply {
+                Some(reply) => reply.into_bytes(),
+                None if framework_open => continue,
+                None => return,
+            },
+            else => return,
+        };
+        let header = format!("Content-Length: {}\r\n\r\n", bytes.len());
+        let written = async {
+            stdout.write_all(header.as_bytes()).await?;
+            stdout.write_all(&bytes).await?;
+            stdout.flush().await
+        }
+        .await;
+        if written.is_err() {
+            return; // The client has gone.
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn frames(input: &[u8]) -> Vec<Frame> {
+        let mut reader = BufReader::new(input);
+        let mut out = Vec::new();
+        loop {
+            let frame = read_frame(&mut reader).await.expect("in-memory reads do not fail");
+            let eof = frame == Frame::Eof;
+            out.push(frame);
+            if eof {
+                return out;
+            }
+        }
+    }
+
+    fn body(s: &str) -> Frame {
+        Frame::Body(s.as_bytes().to_vec())
+    }
+
+    #[tokio::test]
+    async fn reads_frames_and_skips_garbage() {
+        let input = b"Content-Length: 2\r\n\r\n{}garbage\r\nContent-Type: x\r\nContent-Length: 3\r\n\r\n[1]";
+        assert_eq!(frames(input).await, vec![body("{}"), body("[1]"), Frame::Eof]);
+    }
+
+    #[tokio::test]
+    async fn refuses_absurd_lengths_without_allocating() {
+        let input = b"Content-Length: 99999999999999999999\r\n\r\n{}Content-Length: 2\r\n\r\n{}";
+        assert_eq!(
+            frames(input).await,
+            vec![Frame::TooLong(u64::MAX), body("{}"), Frame::Eof]
+        );
+        let input = b"Content-Length: 9999999999\r\n\r\n{\"a\":1}Content-Length: 2\r\n\r\n{}";
+        assert_eq!(
+            frames(input).await,
+            vec![Frame::TooLong(9_999_999_999), body("{}"), Frame::Eof]
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_length_is_a_bad_header() {
+        let got = frames(b"Content-Type: a\r\n\r\nContent-Length: 2\r\n\r\n{}").await;
+        assert!(matches!(got[0], Frame::BadHeader(_)));
+        assert_eq!(got[1], body("{}"));
+    }
+
+    fn check(body: &str) -> Result<MessageKind, (String, Option<String>)> {
+        check_message(body.as_bytes()).map_err(|r| (r.message, r.reply))
+    }
+
+    #[test]
+    fn checks_messages() {
+        assert_eq!(
+            check(r#"{"jsonrpc":"2.0","id":1,"method":"a"}"#).ok(),
+            Some(MessageKind::Other)
+        );
+        assert_eq!(
+            check(r#"{"jsonrpc":"2.0","method":"exit"}"#).ok(),
+            Some(MessageKind::Exit)
+        );
+        assert_eq!(
+            check(r#"{"jsonrpc":"2.0","id":"x","result":null}"#).ok(),
+            Some(MessageKind::Other)
+        );
+        let (_, reply) = check(r#"{"jsonrpc":"2.0","id":7,"method":"#).unwrap_err();
+        assert!(reply.unwrap().contains(r#""code":-32700"#));
+        let (_, reply) = check(r#"{"id":7,"method":"a"}"#).unwrap_err();
+        let reply = reply.unwrap();
+        assert!(reply.contains(r#""id":7"#) && reply.contains("-32600"), "{reply}");
+        let (_, reply) = check(r#"{"jsonrpc":"2.0","id":{},"method":"a"}"#).unwrap_err();
+        assert!(reply.unwrap().contains(r#""id":null"#));
+        assert!(check(r#"[1,2]"#).is_err());
+        assert!(check(r#"{"jsonrpc":"2.0"}"#).unwrap_err().1.is_none());
+    }
+}

@@ -1,0 +1,259 @@
+//! Open documents and their syntax: text applied at once, trees kept current off the typing path.
+//!
+//! A `didChange` edits the rope and the stored tree synchronously (both are cheap) and marks
+//! the document dirty; a background worker coalesces bursts of typing and reparses with the
+//! old tree on a blocking thread, then reports the document's syntax errors with the version
+//! they were computed from. A request that needs syntax now (hover, symbols) parses on demand.
+//! Trees are the big part of a document's memory, so only the most recently used ones are
+//! kept; the others are parsed again when needed.
+
+mod syntax_worker;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+use ropey::Rope;
+
+use crate::syntax::{DocSyntax, Language};
+use crate::text::{Document, PositionEncoding, SyncError, TextChange};
+
+pub use syntax_worker::{SyntaxEvent, SyntaxReport};
+
+/// How a document is named: its URI as the client sent it.
+pub type DocUri = Arc<str>;
+
+/// Tuning knobs, with defaults chosen for interactive typing.
+#[derive(Clone, Debug)]
+pub struct WorkspaceOptions {
+    /// How long the syntax worker waits for typing to pause before reparsing.
+    pub debounce: std::time::Duration,
+    /// How many parsed trees stay in memory (the most recently used).
+    pub max_trees: usize,
+}
+
+impl Default for WorkspaceOptions {
+    fn default() -> Self {
+        Self {
+            debounce: std::time::Duration::from_millis(15),
+            max_trees: 32,
+        }
+    }
+}
+
+struct Entry {
+    doc: Document,
+    syntax: Option<DocSyntax>,
+    /// Last time this document was used, for choosing which trees to drop.
+    last_used: u64,
+}
+
+/// A consistent view of one document at one version. Cheap: the rope and tree are shared.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub uri: DocUri,
+    pub version: i32,
+    pub rope: Rope,
+    pub language: Option<Language>,
+    /// The tree for exactly this version, when one was asked for and the language has one.
+    pub tree: Option<tree_sitter::Tree>,
+}
+
+/// All open documents.
+pub struct Workspace {
+    entries: Mutex<HashMap<DocUri, Entry>>,
+    clock: AtomicU64,
+    options: WorkspaceOptions,
+    worker: syntax_worker::Handle,
+}
+
+impl Workspace {
+    /// Creates the store and starts its syntax worker; syntax reports arrive on `events`.
+    pub fn new(
+        options: WorkspaceOptions,
+        events: tokio::sync::mpsc::UnboundedSender<SyntaxEvent>,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|weak| Self {
+            entries: Mutex::new(HashMap::new()),
+            clock: AtomicU64::new(0),
+            worker: syntax_worker::spawn(weak.clone(), options.debounce, events),
+            options,
+        })
+    }
+
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Opens (or reopens) a document; its syntax is computed in the background.
+    pub fn open(&self, uri: DocUri, language_id: &str, version: i32, text: &str) {
+        let language = Language::detect(language_id, &uri);
+        let entry = Entry {
+            doc: Document::new(language_id, version, text),
+            syntax: language.map(DocSyntax::new),
+            last_used: self.tick(),
+        };
+        self.entries.lock().insert(uri.clone(), entry);
+        if language.is_some() {
+            self.worker.mark_dirty(uri);
+        }
+    }
+
+    /// Applies one `didChange`. The text is current when this returns; syntax follows.
+    pub fn change(
+        &self,
+        uri: &DocUri,
+        version: i32,
+        changes: &[TextChange],
+        encoding: PositionEncoding,
+    ) -> Result<(), ChangeError> {
+        let now = self.tick();
+        let has_syntax = {
+            let mut entries = self.entries.lock();
+            let entry = entries.get_mut(uri).ok_or(ChangeError::NotOpen)?;
+            let edits = entry.doc.apply_changes(version, changes, encoding)?;
+            entry.last_used = now;
+            if let Some(syntax) = entry.syntax.as_mut() {
+                syntax.edit(version, &edits);
+            }
+            entry.syntax.is_some()
+        };
+        if has_syntax {
+            self.worker.mark_dirty(uri.clone());
+        }
+        Ok(())
+    }
+
+    /// Forgets everything about a document.
+    pub fn close(&self, uri: &DocUri) -> bool {
+        self.entries.lock().remove(uri).is_some()
+    }
+
+    pub fn is_open(&self, uri: &DocUri) -> bool {
+        self.entries.lock().contains_key(uri)
+    }
+
+    /// The document's text now, without syntax.
+    pub fn snapshot(&self, uri: &DocUri) -> Option<Snapshot> {
+        let entries = self.entries.lock();
+        let entry = entries.get(uri)?;
+        Some(Snapshot {
+            uri: uri.clone(),
+            version: entry.doc.version(),
+            rope: entry.doc.rope().clone(),
+            language: entry.syntax.as_ref().map(DocSyntax::language),
+            tree: None,
+        })
+    }
+
+    /// The document's text and a tree for that same text, parsing now if the worker has not
+    /// caught up. `None` when the document is not open.
+    pub async fn snapshot_with_syntax(self: &Arc<Self>, uri: &DocUri) -> Option<Snapshot> {
+        loop {
+            let (mut snapshot, request) = {
+                let mut entries = self.entries.lock();
+                let entry = entries.get_mut(uri)?;
+                entry.last_used = self.tick();
+                let version = entry.doc.version();
+                let mut snapshot = Snapshot {
+                    uri: uri.clone(),
+                    version,
+                    rope: entry.doc.rope().clone(),
+                    language: entry.syntax.as_ref().map(DocSyntax::language),
+                    tree: None,
+                };
+                let Some(syntax) = entry.syntax.as_ref() else {
+                    return Some(snapshot);
+                };
+                if syntax.is_current(version) {
+                    snapshot.tree = syntax.tree().cloned();
+                    return Some(snapshot);
+                }
+                let request = syntax.parse_request(version);
+                (snapshot, request)
+            };
+            let Some(request) = request else {
+                return Some(snapshot);
+            };
+            let rope = snapshot.rope.clone();
+            let version = snapshot.version;
+            let parsed = tokio::task::spawn_blocking(move || request.run(&rope))
+            .await
+            .ok()
+            .flatten();
+            let Some(tree) = parsed else {
+                return Some(snapshot);
+            };
+            if self.install(uri, version, tree.clone()) {
+                snapshot.tree = Some(tree);
+                return Some(snapshot);
+            }
+            // The document changed or closed while parsing: try again with the new text.
+        }
+    }
+
+    /// Stores a tree parsed from `version`. Returns whether the document is still at that
+    /// version (so the tree describes its current text).
+    fn install(&self, uri: &DocUri, version: i32, tree: tree_sitter::Tree) -> bool {
+        let mut entries = self.entries.lock();
+        let current = {
+            let Some(entry) = entries.get_mut(uri) else {
+                return false;
+            };
+            let Some(syntax) = entry.syntax.as_mut() else {
+                return false;
+            };
+            if syntax.tree_version().is_none_or(|have| have <= version) {
+                syntax.install(version, tree);
+            }
+            entry.doc.version() == version
+        };
+        self.evict_trees(&mut entries);
+        current
+    }
+
+    /// Drops the least recently used trees beyond the budget.
+    fn evict_trees(&self, entries: &mut HashMap<DocUri, Entry>) {
+        let with_trees = entries
+            .values()
+            .filter(|e| e.syntax.as_ref().is_some_and(|s| s.tree().is_some()))
+            .count();
+        if with_trees <= self.options.max_trees {
+            return;
+        }
+        let mut ages: Vec<u64> = entries
+            .values()
+            .filter(|e| e.syntax.as_ref().is_some_and(|s| s.tree().is_some()))
+            .map(|e| e.last_used)
+            .collect();
+        ages.sort_unstable();
+        let cutoff = ages[with_trees - self.options.max_trees - 1];
+        for entry in entries.values_mut() {
+            if entry.last_used <= cutoff
+                && let Some(syntax) = entry.syntax.as_mut()
+            {
+                syntax.evict();
+            }
+        }
+    }
+
+    /// Number of open documents and of trees held, for status and tests.
+    pub fn counts(&self) -> (usize, usize) {
+        let entries = self.entries.lock();
+        let trees = entries
+            .values()
+            .filter(|e| e.syntax.as_ref().is_some_and(|s| s.tree().is_some()))
+            .count();
+        (entries.len(), trees)
+    }
+}
+
+/// Why a `didChange` was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("the document is not open")]
+    NotOpen,
+    #[error(transparent)]
+    OutOfSync(#[from] SyncError),
+}

@@ -1,0 +1,360 @@
+//! A simulated editor: spawns the real `tandem` binary and speaks LSP to it over stdio.
+//!
+//! It keeps every message the server sent, answers the server's requests (with a handler the
+//! test can replace), and mirrors open documents so tests can send incremental changes the
+//! way editors do.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+/// How long a test waits for any one thing the server should do.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The `tandem` binary of this build: next to the test executable's `deps` folder.
+pub fn tandem_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("TANDEM_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let profile_dir = exe
+        .ancestors()
+        .find(|dir| dir.join("tandem").is_file())
+        .map(PathBuf::from);
+    profile_dir
+        .map(|dir| dir.join("tandem"))
+        .expect("the tandem binary is built next to the tests (run `cargo build -p tandem`)")
+}
+
+/// How the server is started.
+#[derive(Clone, Debug, Default)]
+pub struct SpawnOptions {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+/// A message from the server that the test has not consumed yet.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    Notification { method: String, params: Value },
+    Request { id: Value, method: String, params: Value },
+    Response { id: Value, body: Value },
+}
+
+type RequestHandler = Box<dyn FnMut(&str, &Value) -> Value + Send>;
+
+pub struct Editor {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    incoming: mpsc::UnboundedReceiver<Value>,
+    /// Notifications and server requests seen while waiting for something else.
+    backlog: VecDeque<Incoming>,
+    next_id: i64,
+    on_request: RequestHandler,
+}
+
+impl Editor {
+    pub async fn spawn(options: SpawnOptions) -> Result<Self> {
+        let mut command = Command::new(tandem_bin());
+        command
+            .args(&options.args)
+            .env("TANDEM_TEST_HOOKS", "1")
+            .env("TANDEM_LOG", "debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (key, value) in &options.env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().context("spawning tandem")?;
+        let stdout = child.stdout.take().context("tandem's stdout")?;
+        let stdin = child.stdin.take().context("tandem's stdin")?;
+        let (tx, incoming) = mpsc::unbounded_channel();
+        tokio::spawn(read_messages(BufReader::new(stdout), tx));
+        Ok(Self {
+            child,
+            stdin: Some(stdin),
+            incoming,
+            backlog: VecDeque::new(),
+            next_id: 1,
+            on_request: Box::new(|_, _| Value::Null),
+        })
+    }
+
+    /// Spawns and initializes with the given position encodings offered (empty: none offered).
+    pub async fn start(encodings: &[&str]) -> Result<(Self, Value)> {
+        let mut editor = Self::spawn(SpawnOptions::default()).await?;
+        let result = editor.initialize(encodings).await?;
+        Ok((editor, result))
+    }
+
+    pub async fn initialize(&mut self, encodings: &[&str]) -> Result<Value> {
+        let mut general = json!({});
+        if !encodings.is_empty() {
+            general = json!({ "positionEncodings": encodings });
+        }
+        let result = self
+            .request(
+                "initialize",
+                json!({
+                    "processId": null,
+                    "rootUri": null,
+                    "capabilities": {
+                        "general": general,
+                        "textDocument": {
+                            "publishDiagnostics": { "versionSupport": true },
+                            "documentSymbol": { "hierarchicalDocumentSymbolSupport": true },
+                            "hover": { "contentFormat": ["markdown", "plaintext"] },
+                            "synchronization": { "dynamicRegistration": false }
+                        },
+                        "window": { "workDoneProgress": true },
+                        "workspace": { "applyEdit": true, "configuration": true }
+                    },
+                    "clientInfo": { "name": "tandem-tests" }
+                }),
+            )
+            .await?
+            .map_err(|e| anyhow!("initialize failed: {e}"))?;
+        self.notify("initialized", json!({})).await?;
+        Ok(result)
+    }
+
+    /// Replaces how the editor answers requests from the server (default: `null`).
+    pub fn on_request(&mut self, handler: impl FnMut(&str, &Value) -> Value + Send + 'static) {
+        self.on_request = Box::new(handler);
+    }
+
+    pub async fn send(&mut self, message: &Value) -> Result<()> {
+        let body = serde_json::to_vec(message)?;
+        let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        frame.extend_from_slice(&body);
+        self.send_raw(&frame).await
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        let stdin = self.stdin.as_mut().context("stdin already closed")?;
+        stdin.write_all(bytes).await?;
+        stdin.flush().await?;
+        Ok(())
+    }
+
+    pub async fn notify(&mut self, method: &str, params: Value) -> Result<()> {
+        self.send(&json!({"jsonrpc": "2.0", "method": method, "params": params}))
+            .await
+    }
+
+    /// Sends a request without waiting; returns its id.
+    pub async fn send_request(&mut self, method: &str, params: Value) -> Result<Value> {
+        let id = json!(self.next_id);
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await?;
+        Ok(id)
+    }
+
+    /// Sends a request and waits for its answer: `Ok(result)` or `Err(error object)`.
+    pub async fn request(
+        &mut self,
+        method: &str,
+        params: Value,
+    ) -> Result<std::result::Result<Value, Value>> {
+        let id = self.send_request(method, params).await?;
+        self.response(&id).await
+    }
+
+    pub async fn response(&mut self, id: &Value) -> Result<std::result::Result<Value, Value>> {
+        let body = self
+            .wait_for(|m| match m {
+                Incoming::Response { id: got, body } if got == id => Some(body.clone()),
+                _ => None,
+            })
+            .await
+            .with_context(|| format!("waiting for the answer to request {id}"))?;
+        Ok(match body.get("error") {
+            Some(error) => Err(error.clone()),
+            None => Ok(body.get("result").cloned().unwrap_or(Value::Null)),
+        })
+    }
+
+    /// Waits for a notification with this method whose params satisfy `accept`.
+    pub async fn notification(
+        &mut self,
+        method: &str,
+        accept: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
+        self.wait_for(|m| match m {
+            Incoming::Notification { method: got, params } if got == method && accept(params) => {
+                Some(params.clone())
+            }
+            _ => None,
+        })
+        .await
+        .with_context(|| format!("waiting for {method}"))
+    }
+
+    /// Waits until `pick` accepts a message; messages it passes over stay in the backlog.
+    pub async fn wait_for<T>(&mut self, mut pick: impl FnMut(&Incoming) -> Option<T>) -> Result<T> {
+        if let Some(i) = self.backlog.iter().position(|m| pick(m).is_some()) {
+            let message = self.backlog.remove(i).context("backlog index")?;
+            return pick(&message).context("picked twice");
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let raw = tokio::time::timeout_at(deadline, self.incoming.recv())
+                .await
+                .map_err(|_| anyhow!("timed out after {WAIT:?}"))?
+                .ok_or_else(|| anyhow!("the server closed its stdout"))?;
+            let message = self.classify(raw).await?;
+            match pick(&message) {
+                Some(found) => return Ok(found),
+                None => self.backlog.push_back(message),
+            }
+        }
+    }
+
+    /// Turns a raw message into an `Incoming`, answering server requests as it goes.
+    async fn classify(&mut self, raw: Value) -> Result<Incoming> {
+        let method = raw.get("method").and_then(Value::as_str).map(str::to_string);
+        let id = raw.get("id").cloned();
+        let params = raw.get("params").cloned().unwrap_or(Value::Null);
+        Ok(match (method, id) {
+            (Some(method), Some(id)) => {
+                let result = (self.on_request)(&method, &params);
+                self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result}))
+                    .await?;
+                Incoming::Request { id, method, params }
+            }
+            (Some(method), None) => Incoming::Notification { method, params },
+            (None, Some(id)) => Incoming::Response { id, body: raw },
+            (None, None) => bail!("server sent a message that is neither: {raw}"),
+        })
+    }
+
+    /// All notifications with this method seen so far (consumed from the backlog).
+    pub fn take_notifications(&mut self, method: &str) -> Vec<Value> {
+        let mut taken = Vec::new();
+        self.backlog.retain(|m| match m {
+            Incoming::Notification { method: got, params } if got == method => {
+                taken.push(params.clone());
+                false
+            }
+            _ => true,
+        });
+        taken
+    }
+
+    pub async fn open(&mut self, uri: &str, language_id: &str, version: i32, text: &str) -> Result<()> {
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": language_id, "version": version, "text": text}}),
+        )
+        .await
+    }
+
+    /// Sends one incremental change: replace `[start, end)` (line, character) with `text`.
+    pub async fn change(
+        &mut self,
+        uri: &str,
+        version: i32,
+        start: (u32, u32),
+        end: (u32, u32),
+        text: &str,
+    ) -> Result<()> {
+        self.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": uri, "version": version},
+                "contentChanges": [{
+                    "range": {"start": {"line": start.0, "character": start.1},
+                              "end": {"line": end.0, "character": end.1}},
+                    "text": text
+                }]
+            }),
+        )
+        .await
+    }
+
+    pub async fn change_full(&mut self, uri: &str, version: i32, text: &str) -> Result<()> {
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
+        )
+        .await
+    }
+
+    /// Waits for the diagnostics of `uri` at exactly `version`.
+    pub async fn diagnostics(&mut self, uri: &str, version: i32) -> Result<Vec<Value>> {
+        let params = self
+            .notification("textDocument/publishDiagnostics", |p| {
+                p["uri"] == uri && p["version"] == version
+            })
+            .await?;
+        Ok(params["diagnostics"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Closes stdin (the editor went away).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Sends `shutdown` then `exit` and returns the exit code.
+    pub async fn shutdown_and_exit(mut self) -> Result<i32> {
+        let answer = self.request("shutdown", Value::Null).await?;
+        if let Err(error) = answer {
+            bail!("shutdown failed: {error}");
+        }
+        self.notify("exit", Value::Null).await?;
+        self.wait_exit().await
+    }
+
+    /// Waits for the process to end and returns its exit code.
+    pub async fn wait_exit(&mut self) -> Result<i32> {
+        let status = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .map_err(|_| anyhow!("tandem did not exit within {WAIT:?}"))??;
+        status.code().context("tandem was killed by a signal")
+    }
+}
+
+async fn read_messages<R: tokio::io::AsyncRead + Unpin>(
+    mut reader: BufReader<R>,
+    tx: mpsc::UnboundedSender<Value>,
+) {
+    loop {
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(value) = line.strip_prefix("Content-Length:") {
+                length = value.trim().parse::<usize>().ok();
+            }
+        }
+        let Some(length) = length else {
+            panic!("tandem wrote a frame without Content-Length to stdout");
+        };
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let value: Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("tandem wrote invalid JSON to stdout: {e}"));
+        if tx.send(value).is_err() {
+            return;
+        }
+    }
+}

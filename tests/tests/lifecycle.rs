@@ -1,0 +1,117 @@
+//! End to end: initialize, encodings, capabilities, requests out of order, shutdown and exit.
+
+use serde_json::{Value, json};
+use tandem_tests::editor::{Editor, SpawnOptions};
+
+#[tokio::test]
+async fn negotiates_each_position_encoding() -> anyhow::Result<()> {
+    let cases: &[(&[&str], &str)] = &[
+        (&[], "utf-16"),
+        (&["utf-16"], "utf-16"),
+        (&["utf-16", "utf-8"], "utf-8"),
+        (&["utf-32", "utf-16"], "utf-32"),
+        (&["utf-32", "utf-8"], "utf-8"),
+    ];
+    for (offered, want) in cases {
+        let (editor, result) = Editor::start(offered).await?;
+        assert_eq!(
+            result["capabilities"]["positionEncoding"], *want,
+            "offered {offered:?}"
+        );
+        assert_eq!(editor.shutdown_and_exit().await?, 0);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn advertises_exactly_what_works() -> anyhow::Result<()> {
+    let (editor, result) = Editor::start(&["utf-16"]).await?;
+    let caps = result["capabilities"].as_object().cloned().unwrap_or_default();
+    let mut keys: Vec<&str> = caps.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["documentSymbolProvider", "hoverProvider", "positionEncoding", "textDocumentSync"]
+    );
+    assert_eq!(caps["textDocumentSync"], json!({"openClose": true, "change": 2}));
+    assert_eq!(result["serverInfo"]["name"], "tandem");
+    editor.shutdown_and_exit().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn requests_before_initialize_are_refused() -> anyhow::Result<()> {
+    let mut editor = Editor::spawn(SpawnOptions::default()).await?;
+    let answer = editor
+        .request("textDocument/hover", json!({"textDocument": {"uri": "file:///a.rs"}, "position": {"line": 0, "character": 0}}))
+        .await?;
+    assert_eq!(answer.unwrap_err()["code"], -32002);
+    // A notification before initialize is dropped, not fatal.
+    editor.open("file:///a.rs", "rust", 1, "fn a() {}").await?;
+    editor.initialize(&[]).await?;
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn requests_after_shutdown_are_invalid_and_exit_is_clean() -> anyhow::Result<()> {
+    let (mut editor, _) = Editor::start(&[]).await?;
+    assert_eq!(editor.request("shutdown", Value::Null).await?, Ok(Value::Null));
+    let answer = editor
+        .request("textDocument/documentSymbol", json!({"textDocument": {"uri": "file:///a.rs"}}))
+        .await?;
+    assert_eq!(answer.unwrap_err()["code"], -32600);
+    editor.notify("exit", Value::Null).await?;
+    assert_eq!(editor.wait_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn exit_without_shutdown_ends_with_code_1() -> anyhow::Result<()> {
+    let (mut editor, _) = Editor::start(&[]).await?;
+    editor.notify("exit", Value::Null).await?;
+    assert_eq!(editor.wait_exit().await?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn closed_stdin_ends_with_code_1() -> anyhow::Result<()> {
+    let (mut editor, _) = Editor::start(&[]).await?;
+    editor.open("file:///a.py", "python", 1, "def f():\n    pass\n").await?;
+    editor.close_stdin();
+    assert_eq!(editor.wait_exit().await?, 1);
+    // Even before initialize.
+    let mut editor = Editor::spawn(SpawnOptions::default()).await?;
+    editor.close_stdin();
+    assert_eq!(editor.wait_exit().await?, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn version_flag_prints_the_version() -> anyhow::Result<()> {
+    let output = std::process::Command::new(tandem_tests::editor::tandem_bin())
+        .arg("--version")
+        .output()?;
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout)?;
+    assert_eq!(text.trim(), format!("tandem {}", env!("CARGO_PKG_VERSION")));
+    Ok(())
+}
+
+#[tokio::test]
+async fn stdio_and_log_file_flags_are_accepted() -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("tandem-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let log = dir.join("tandem.log");
+    let mut editor = Editor::spawn(SpawnOptions {
+        args: vec!["--stdio".into(), "--log-file".into(), log.display().to_string()],
+        env: vec![],
+    })
+    .await?;
+    editor.initialize(&[]).await?;
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    let written = std::fs::read_to_string(&log)?;
+    assert!(written.contains("initialize"), "log file: {written}");
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}

@@ -99,6 +99,10 @@ where
             Frame::BadHeader(why) => {
                 tracing::warn!("refused a frame: {why}");
                 let _ = replies.send(error_reply(None, -32700, &why));
+                // Reply first: the client may wait for it before sending anything else.
+                if resync(reader).await.is_err() {
+                    return InputEnd::Closed;
+                }
                 continue;
             }
             Frame::TooLong(len) => {
@@ -107,6 +111,9 @@ where
                 );
                 tracing::warn!("{why}");
                 let _ = replies.send(error_reply(None, -32600, &why));
+                if resync(reader).await.is_err() {
+                    return InputEnd::Closed;
+                }
                 continue;
             }
             Frame::Body(body) => body,
@@ -184,15 +191,12 @@ pub async fn read_frame<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Res
         Some(Err(why)) => why,
         Some(Ok(len)) => return read_body(reader, len).await,
     };
-    // Whatever body follows has no trustworthy length: resynchronise on the next header.
-    skip_to_next_header(reader).await?;
     Ok(Frame::BadHeader(bad))
 }
 
 async fn read_body<R: AsyncBufRead + Unpin>(reader: &mut R, len: u64) -> std::io::Result<Frame> {
     let len_usize = usize::try_from(len).unwrap_or(usize::MAX);
     if len_usize > MAX_BODY_BYTES {
-        skip_to_next_header(reader).await?;
         return Ok(Frame::TooLong(len));
     }
     let mut body = vec![0; len_usize];
@@ -231,7 +235,9 @@ async fn read_line_bounded<R: AsyncBufRead + Unpin>(
 
 /// After a refused length, the claimed body cannot be trusted to exist: skip forward to
 /// the next `Content-Length` header instead of reading (or allocating) the claim.
-async fn skip_to_next_header<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<()> {
+/// After a [`Frame::BadHeader`] or [`Frame::TooLong`], whatever body follows has no trustworthy
+/// length: skips to the next `Content-Length` header, which the next [`read_frame`] reads whole.
+pub async fn resync<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<()> {
     const NEEDLE: &[u8] = b"Content-Length";
     let mut matched = 0;
     loop {
@@ -289,10 +295,16 @@ struct Envelope<'a> {
     method: Option<String>,
     #[serde(default)]
     params: Option<IgnoredAny>,
-    #[serde(default)]
-    result: Option<IgnoredAny>,
-    #[serde(default)]
-    error: Option<IgnoredAny>,
+    /// Whether the field is there at all: `"result": null` is a valid response.
+    #[serde(default, deserialize_with = "present")]
+    result: bool,
+    #[serde(default, deserialize_with = "present")]
+    error: bool,
+}
+
+/// Deserializes any value, null included, as "the field is present".
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 /// Checks that a body is one JSON-RPC 2.0 message the framework can decode.
@@ -339,7 +351,7 @@ fn check_message(body: &[u8]) -> Result<MessageKind, Refusal> {
         } else {
             MessageKind::Other
         }),
-        None if id.is_some() && (envelope.result.is_some() || envelope.error.is_some()) => {
+        None if id.is_some() && (envelope.result || envelope.error) => {
             Ok(MessageKind::Other)
         }
         None => Err(Refusal {
@@ -402,6 +414,9 @@ mod tests {
         loop {
             let frame = read_frame(&mut reader).await.expect("in-memory reads do not fail");
             let eof = frame == Frame::Eof;
+            if matches!(frame, Frame::BadHeader(_) | Frame::TooLong(_)) {
+                resync(&mut reader).await.expect("in-memory reads do not fail");
+            }
             out.push(frame);
             if eof {
                 return out;

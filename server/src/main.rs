@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "tandem", version, about = "A coding agent inside any editor, as a language server")]
+#[command(
+    name = "tandem",
+    version,
+    about = "A coding agent inside any editor, as a language server"
+)]
 struct Cli {
     /// Serve LSP on stdin/stdout (the default; accepted for clients that pass it).
     #[arg(long, global = true)]
@@ -37,7 +41,10 @@ fn main() {
 }
 
 fn serve() -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             tandem::logging::fatal(&format!("tandem: cannot start the async runtime: {err}"));

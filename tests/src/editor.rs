@@ -43,9 +43,19 @@ pub struct SpawnOptions {
 /// A message from the server that the test has not consumed yet.
 #[derive(Debug, Clone)]
 pub enum Incoming {
-    Notification { method: String, params: Value },
-    Request { id: Value, method: String, params: Value },
-    Response { id: Value, body: Value },
+    Notification {
+        method: String,
+        params: Value,
+    },
+    Request {
+        id: Value,
+        method: String,
+        params: Value,
+    },
+    Response {
+        id: Value,
+        body: Value,
+    },
 }
 
 type RequestHandler = Box<dyn FnMut(&str, &Value) -> Value + Send>;
@@ -191,9 +201,10 @@ impl Editor {
         accept: impl Fn(&Value) -> bool,
     ) -> Result<Value> {
         self.wait_for(|m| match m {
-            Incoming::Notification { method: got, params } if got == method && accept(params) => {
-                Some(params.clone())
-            }
+            Incoming::Notification {
+                method: got,
+                params,
+            } if got == method && accept(params) => Some(params.clone()),
             _ => None,
         })
         .await
@@ -222,7 +233,10 @@ impl Editor {
 
     /// Turns a raw message into an `Incoming`, answering server requests as it goes.
     async fn classify(&mut self, raw: Value) -> Result<Incoming> {
-        let method = raw.get("method").and_then(Value::as_str).map(str::to_string);
+        let method = raw
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let id = raw.get("id").cloned();
         let params = raw.get("params").cloned().unwrap_or(Value::Null);
         Ok(match (method, id) {
@@ -242,7 +256,10 @@ impl Editor {
     pub fn take_notifications(&mut self, method: &str) -> Vec<Value> {
         let mut taken = Vec::new();
         self.backlog.retain(|m| match m {
-            Incoming::Notification { method: got, params } if got == method => {
+            Incoming::Notification {
+                method: got,
+                params,
+            } if got == method => {
                 taken.push(params.clone());
                 false
             }
@@ -251,7 +268,13 @@ impl Editor {
         taken
     }
 
-    pub async fn open(&mut self, uri: &str, language_id: &str, version: i32, text: &str) -> Result<()> {
+    pub async fn open(
+        &mut self,
+        uri: &str,
+        language_id: &str,
+        version: i32,
+        text: &str,
+    ) -> Result<()> {
         self.notify(
             "textDocument/didOpen",
             json!({"textDocument": {"uri": uri, "languageId": language_id, "version": version, "text": text}}),
@@ -297,7 +320,10 @@ impl Editor {
                 p["uri"] == uri && p["version"] == version
             })
             .await?;
-        Ok(params["diagnostics"].as_array().cloned().unwrap_or_default())
+        Ok(params["diagnostics"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// Closes stdin (the editor went away).

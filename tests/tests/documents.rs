@@ -1,5 +1,10 @@
 //! End to end: open/change/close, syntax diagnostics with versions, symbols and hover.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test that unwraps wrong fails, which is the point"
+)]
+
 use serde_json::{Value, json};
 use tandem_tests::editor::Editor;
 
@@ -15,12 +20,17 @@ fn messages(diagnostics: &[Value]) -> Vec<String> {
 #[tokio::test]
 async fn diagnostics_appear_and_clear_with_the_right_version() -> anyhow::Result<()> {
     let (mut editor, _) = Editor::start(&[]).await?;
-    editor.open(RUST, "rust", 1, "fn main() {\n    let x = 1\n}\n").await?;
+    editor
+        .open(RUST, "rust", 1, "fn main() {\n    let x = 1\n}\n")
+        .await?;
     let found = editor.diagnostics(RUST, 1).await?;
     assert_eq!(messages(&found), ["expected `;`"]);
     assert_eq!(found[0]["source"], "tandem");
     assert_eq!(found[0]["severity"], 1);
-    assert_eq!(found[0]["range"]["start"], json!({"line": 1, "character": 13}));
+    assert_eq!(
+        found[0]["range"]["start"],
+        json!({"line": 1, "character": 13})
+    );
 
     // Fix it: insert the semicolon.
     editor.change(RUST, 2, (1, 13), (1, 13), ";").await?;
@@ -32,7 +42,10 @@ async fn diagnostics_appear_and_clear_with_the_right_version() -> anyhow::Result
 
     // Closing clears what was published.
     editor
-        .notify("textDocument/didClose", json!({"textDocument": {"uri": RUST}}))
+        .notify(
+            "textDocument/didClose",
+            json!({"textDocument": {"uri": RUST}}),
+        )
         .await?;
     let cleared = editor
         .notification("textDocument/publishDiagnostics", |p| {
@@ -57,11 +70,20 @@ async fn positions_follow_each_encoding() -> anyhow::Result<()> {
         editor.open(RUST, "rust", 1, text).await?;
         let found = editor.diagnostics(RUST, 1).await?;
         assert_eq!(messages(&found), ["expected `;`"], "{encoding}");
-        assert_eq!(found[0]["range"]["start"]["character"], missing_at, "{encoding}");
+        assert_eq!(
+            found[0]["range"]["start"]["character"], missing_at,
+            "{encoding}"
+        );
         // Insert right after the emoji; then break the first line so the fix shows on line 1.
-        editor.change(RUST, 2, (1, after_emoji), (1, after_emoji), "x").await?;
+        editor
+            .change(RUST, 2, (1, after_emoji), (1, after_emoji), "x")
+            .await?;
         let found = editor.diagnostics(RUST, 2).await?;
-        assert_eq!(found[0]["range"]["start"]["character"], missing_at + 1, "{encoding}");
+        assert_eq!(
+            found[0]["range"]["start"]["character"],
+            missing_at + 1,
+            "{encoding}"
+        );
         editor
             .change(RUST, 3, (1, missing_at + 1), (1, missing_at + 1), ";")
             .await?;
@@ -80,14 +102,21 @@ async fn a_stale_change_marks_the_document_out_of_sync_until_full_text() -> anyh
     editor.change(RUST, 4, (0, 0), (0, 0), "garbage(").await?;
     let warning = editor
         .notification("window/logMessage", |p| {
-            p["message"].as_str().is_some_and(|m| m.contains("out of sync"))
+            p["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("out of sync"))
         })
         .await?;
     assert_eq!(warning["type"], 2);
     // Incremental changes stay refused while out of sync.
-    editor.change(RUST, 6, (0, 0), (0, 0), "fn b() {}\n").await?;
+    editor
+        .change(RUST, 6, (0, 0), (0, 0), "fn b() {}\n")
+        .await?;
     let symbols = editor
-        .request("textDocument/documentSymbol", json!({"textDocument": {"uri": RUST}}))
+        .request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": RUST}}),
+        )
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(symbols.as_array().map(Vec::len), Some(1), "{symbols}");
@@ -105,9 +134,14 @@ async fn requests_see_every_change_sent_before_them() -> anyhow::Result<()> {
     editor.open(RUST, "rust", 1, "").await?;
     for i in 0..40u32 {
         let line = format!("fn f{i}() {{}}\n");
-        editor.change(RUST, i as i32 + 2, (i, 0), (i, 0), &line).await?;
+        editor
+            .change(RUST, i as i32 + 2, (i, 0), (i, 0), &line)
+            .await?;
         let symbols = editor
-            .request("textDocument/documentSymbol", json!({"textDocument": {"uri": RUST}}))
+            .request(
+                "textDocument/documentSymbol",
+                json!({"textDocument": {"uri": RUST}}),
+            )
             .await?
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let count = symbols.as_array().map_or(0, Vec::len);
@@ -163,7 +197,10 @@ async fn document_symbols_in_every_language() -> anyhow::Result<()> {
     for (uri, language, text, want) in cases {
         editor.open(uri, language, 1, text).await?;
         let symbols = editor
-            .request("textDocument/documentSymbol", json!({"textDocument": {"uri": uri}}))
+            .request(
+                "textDocument/documentSymbol",
+                json!({"textDocument": {"uri": uri}}),
+            )
             .await?
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut names = Vec::new();
@@ -171,9 +208,14 @@ async fn document_symbols_in_every_language() -> anyhow::Result<()> {
         assert_eq!(&names, want, "{language}: {symbols}");
     }
     // A language without a grammar is plain text: no symbols, no error.
-    editor.open("file:///w/notes.txt", "plaintext", 1, "hello").await?;
+    editor
+        .open("file:///w/notes.txt", "plaintext", 1, "hello")
+        .await?;
     let symbols = editor
-        .request("textDocument/documentSymbol", json!({"textDocument": {"uri": "file:///w/notes.txt"}}))
+        .request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": "file:///w/notes.txt"}}),
+        )
         .await?;
     assert_eq!(symbols, Ok(json!([])));
     assert_eq!(editor.shutdown_and_exit().await?, 0);
@@ -194,7 +236,10 @@ async fn hover_shows_kind_signature_and_doc() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(hover["contents"]["kind"], "markdown");
     let value = hover["contents"]["value"].as_str().unwrap_or_default();
-    assert!(value.contains("pub fn add(a: i32, b: i32) -> i32"), "{value}");
+    assert!(
+        value.contains("pub fn add(a: i32, b: i32) -> i32"),
+        "{value}"
+    );
     assert!(value.contains("*function* `add`"), "{value}");
     assert!(value.contains("Adds two numbers."), "{value}");
     assert_eq!(hover["range"]["start"], json!({"line": 1, "character": 7}));

@@ -1,5 +1,10 @@
 //! End to end: initialize, encodings, capabilities, requests out of order, shutdown and exit.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test that unwraps wrong fails, which is the point"
+)]
+
 use serde_json::{Value, json};
 use tandem_tests::editor::{Editor, SpawnOptions};
 
@@ -26,14 +31,25 @@ async fn negotiates_each_position_encoding() -> anyhow::Result<()> {
 #[tokio::test]
 async fn advertises_exactly_what_works() -> anyhow::Result<()> {
     let (editor, result) = Editor::start(&["utf-16"]).await?;
-    let caps = result["capabilities"].as_object().cloned().unwrap_or_default();
+    let caps = result["capabilities"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let mut keys: Vec<&str> = caps.keys().map(String::as_str).collect();
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["documentSymbolProvider", "hoverProvider", "positionEncoding", "textDocumentSync"]
+        [
+            "documentSymbolProvider",
+            "hoverProvider",
+            "positionEncoding",
+            "textDocumentSync"
+        ]
     );
-    assert_eq!(caps["textDocumentSync"], json!({"openClose": true, "change": 2}));
+    assert_eq!(
+        caps["textDocumentSync"],
+        json!({"openClose": true, "change": 2})
+    );
     assert_eq!(result["serverInfo"]["name"], "tandem");
     editor.shutdown_and_exit().await?;
     Ok(())
@@ -56,9 +72,15 @@ async fn requests_before_initialize_are_refused() -> anyhow::Result<()> {
 #[tokio::test]
 async fn requests_after_shutdown_are_invalid_and_exit_is_clean() -> anyhow::Result<()> {
     let (mut editor, _) = Editor::start(&[]).await?;
-    assert_eq!(editor.request("shutdown", Value::Null).await?, Ok(Value::Null));
+    assert_eq!(
+        editor.request("shutdown", Value::Null).await?,
+        Ok(Value::Null)
+    );
     let answer = editor
-        .request("textDocument/documentSymbol", json!({"textDocument": {"uri": "file:///a.rs"}}))
+        .request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": "file:///a.rs"}}),
+        )
         .await?;
     assert_eq!(answer.unwrap_err()["code"], -32600);
     editor.notify("exit", Value::Null).await?;
@@ -77,7 +99,9 @@ async fn exit_without_shutdown_ends_with_code_1() -> anyhow::Result<()> {
 #[tokio::test]
 async fn closed_stdin_ends_with_code_1() -> anyhow::Result<()> {
     let (mut editor, _) = Editor::start(&[]).await?;
-    editor.open("file:///a.py", "python", 1, "def f():\n    pass\n").await?;
+    editor
+        .open("file:///a.py", "python", 1, "def f():\n    pass\n")
+        .await?;
     editor.close_stdin();
     assert_eq!(editor.wait_exit().await?, 1);
     // Even before initialize.
@@ -104,7 +128,11 @@ async fn stdio_and_log_file_flags_are_accepted() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let log = dir.join("tandem.log");
     let mut editor = Editor::spawn(SpawnOptions {
-        args: vec!["--stdio".into(), "--log-file".into(), log.display().to_string()],
+        args: vec![
+            "--stdio".into(),
+            "--log-file".into(),
+            log.display().to_string(),
+        ],
         env: vec![],
     })
     .await?;

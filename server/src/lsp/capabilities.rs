@@ -11,11 +11,13 @@ use crate::text::PositionEncoding;
 pub fn initialize_result(encoding: PositionEncoding) -> lsp::InitializeResult {
     let capabilities = lsp::ServerCapabilities {
         position_encoding: Some(convert::encoding_kind(encoding)),
-        text_document_sync: Some(lsp::TextDocumentSync::Options(lsp::TextDocumentSyncOptions {
-            open_close: Some(true),
-            change: Some(lsp::TextDocumentSyncKind::Incremental),
-            ..Default::default()
-        })),
+        text_document_sync: Some(lsp::TextDocumentSync::Options(
+            lsp::TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(lsp::TextDocumentSyncKind::Incremental),
+                ..Default::default()
+            },
+        )),
         hover_provider: Some(lsp::HoverProvider::Bool(true)),
         document_symbol_provider: Some(lsp::DocumentSymbolProvider::Bool(true)),
         ..Default::default()

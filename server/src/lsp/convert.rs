@@ -24,7 +24,10 @@ pub fn negotiate_encoding(offered: Option<&[lsp::PositionEncodingKind]>) -> Posi
         return PositionEncoding::Utf8;
     }
     match offered.iter().find(|k| {
-        matches!(k, lsp::PositionEncodingKind::UTF16 | lsp::PositionEncodingKind::UTF32)
+        matches!(
+            k,
+            lsp::PositionEncodingKind::UTF16 | lsp::PositionEncodingKind::UTF32
+        )
     }) {
         Some(lsp::PositionEncodingKind::UTF32) => PositionEncoding::Utf32,
         _ => PositionEncoding::Utf16,

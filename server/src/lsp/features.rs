@@ -19,19 +19,25 @@ pub async fn document_symbols(
         return Ok(None);
     };
     let (Some(language), Some(tree)) = (snapshot.language, snapshot.tree.as_ref()) else {
-        return Ok(Some(lsp::DocumentSymbolResponse::DocumentSymbolList(Vec::new())));
+        return Ok(Some(lsp::DocumentSymbolResponse::DocumentSymbolList(
+            Vec::new(),
+        )));
     };
     let items = syntax::items(language, tree, &snapshot.rope);
     let encoding = state.encoding();
     let convert_item = |item: &Item| symbol(item, &snapshot.rope, encoding);
     let symbols: Vec<lsp::DocumentSymbol> = items.iter().map(convert_item).collect();
     if state.flags().hierarchical_symbols {
-        return Ok(Some(lsp::DocumentSymbolResponse::DocumentSymbolList(symbols)));
+        return Ok(Some(lsp::DocumentSymbolResponse::DocumentSymbolList(
+            symbols,
+        )));
     }
     // Clients without hierarchical support get a flat list with container names.
     let mut flat = Vec::new();
     flatten(&symbols, None, uri, &mut flat);
-    Ok(Some(lsp::DocumentSymbolResponse::SymbolInformationList(flat)))
+    Ok(Some(lsp::DocumentSymbolResponse::SymbolInformationList(
+        flat,
+    )))
 }
 
 fn symbol(
@@ -44,7 +50,10 @@ fn symbol(
         .iter()
         .map(|child| symbol(child, rope, encoding))
         .collect();
-    #[expect(deprecated, reason = "the field is required by the type; we never set it")]
+    #[expect(
+        deprecated,
+        reason = "the field is required by the type; we never set it"
+    )]
     lsp::DocumentSymbol {
         name: item.name.clone(),
         detail: (!item.signature.is_empty()).then(|| item.signature.clone()),
@@ -64,7 +73,10 @@ fn flatten(
     out: &mut Vec<lsp::SymbolInformation>,
 ) {
     for s in symbols {
-        #[expect(deprecated, reason = "the field is required by the type; we never set it")]
+        #[expect(
+            deprecated,
+            reason = "the field is required by the type; we never set it"
+        )]
         out.push(lsp::SymbolInformation {
             deprecated: None,
             location: lsp::Location {

@@ -11,7 +11,7 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::{Client, LanguageServer};
 
 use super::{capabilities, convert, diagnostics, features};
-use crate::text::PositionEncoding;
+use crate::text::{PositionEncoding, SyncError};
 use crate::workspace::{ChangeError, DocUri, Workspace, WorkspaceOptions};
 
 /// What the client said about itself at `initialize` that changes how we answer.
@@ -137,7 +137,10 @@ impl LanguageServer for Backend {
             let _ = self.state.encoding.set(encoding);
             let _ = self.state.flags.set(capabilities::client_flags(caps));
             tracing::info!(
-                client = params.client_info.as_ref().map_or("unknown", |c| c.name.as_str()),
+                client = params
+                    .client_info
+                    .as_ref()
+                    .map_or("unknown", |c| c.name.as_str()),
                 ?encoding,
                 "initialize"
             );
@@ -156,12 +159,9 @@ impl LanguageServer for Backend {
         let item = params.text_document;
         guard_sync("textDocument/didOpen", Some(&item.uri), || {
             let uri = convert::doc_uri(&item.uri);
-            self.state.workspace.open(
-                uri,
-                item.language_id.as_str(),
-                item.version,
-                &item.text,
-            );
+            self.state
+                .workspace
+                .open(uri, item.language_id.as_str(), item.version, &item.text);
         });
     }
 
@@ -185,6 +185,10 @@ impl LanguageServer for Backend {
                 Ok(()) => {}
                 Err(ChangeError::NotOpen) => {
                     tracing::warn!(%uri, "didChange for a document that is not open; ignored");
+                }
+                Err(ChangeError::OutOfSync(err @ SyncError::OutOfSync { .. })) => {
+                    // Already told the user when it went out of sync; do not repeat per keystroke.
+                    tracing::debug!(%uri, version = doc.version, "change ignored: {err}");
                 }
                 Err(ChangeError::OutOfSync(err)) => {
                     tracing::warn!(%uri, version = doc.version, "document out of sync: {err}");

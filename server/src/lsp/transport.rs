@@ -12,7 +12,9 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::sync::{mpsc, oneshot};
 
 /// The largest message body accepted. Bigger claims are refused without allocating them.
@@ -106,9 +108,8 @@ where
                 continue;
             }
             Frame::TooLong(len) => {
-                let why = format!(
-                    "message of {len} bytes refused: the limit is {MAX_BODY_BYTES} bytes"
-                );
+                let why =
+                    format!("message of {len} bytes refused: the limit is {MAX_BODY_BYTES} bytes");
                 tracing::warn!("{why}");
                 let _ = replies.send(error_reply(None, -32600, &why));
                 if resync(reader).await.is_err() {
@@ -339,7 +340,9 @@ fn check_message(body: &[u8]) -> Result<MessageKind, Refusal> {
         reply: Some(error_reply(id.filter(|_| id_ok), -32600, why)),
     };
     if envelope.jsonrpc != Some("2.0") {
-        return Err(invalid("not a JSON-RPC 2.0 message (`jsonrpc` must be \"2.0\")"));
+        return Err(invalid(
+            "not a JSON-RPC 2.0 message (`jsonrpc` must be \"2.0\")",
+        ));
     }
     if !id_ok {
         return Err(invalid("`id` must be a number, a string or null"));
@@ -351,9 +354,7 @@ fn check_message(body: &[u8]) -> Result<MessageKind, Refusal> {
         } else {
             MessageKind::Other
         }),
-        None if id.is_some() && (envelope.result || envelope.error) => {
-            Ok(MessageKind::Other)
-        }
+        None if id.is_some() && (envelope.result || envelope.error) => Ok(MessageKind::Other),
         None => Err(Refusal {
             message: "message has neither a method nor a result".into(),
             reply: None,
@@ -405,6 +406,7 @@ async fn pump_output<W: AsyncWrite + Unpin>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test that unwraps wrong fails, which is the point")]
 mod tests {
     use super::*;
 
@@ -412,10 +414,14 @@ mod tests {
         let mut reader = BufReader::new(input);
         let mut out = Vec::new();
         loop {
-            let frame = read_frame(&mut reader).await.expect("in-memory reads do not fail");
+            let frame = read_frame(&mut reader)
+                .await
+                .expect("in-memory reads do not fail");
             let eof = frame == Frame::Eof;
             if matches!(frame, Frame::BadHeader(_) | Frame::TooLong(_)) {
-                resync(&mut reader).await.expect("in-memory reads do not fail");
+                resync(&mut reader)
+                    .await
+                    .expect("in-memory reads do not fail");
             }
             out.push(frame);
             if eof {
@@ -431,7 +437,10 @@ mod tests {
     #[tokio::test]
     async fn reads_frames_and_skips_garbage() {
         let input = b"Content-Length: 2\r\n\r\n{}garbage\r\nContent-Type: x\r\nContent-Length: 3\r\n\r\n[1]";
-        assert_eq!(frames(input).await, vec![body("{}"), body("[1]"), Frame::Eof]);
+        assert_eq!(
+            frames(input).await,
+            vec![body("{}"), body("[1]"), Frame::Eof]
+        );
     }
 
     #[tokio::test]
@@ -477,7 +486,10 @@ mod tests {
         assert!(reply.unwrap().contains(r#""code":-32700"#));
         let (_, reply) = check(r#"{"id":7,"method":"a"}"#).unwrap_err();
         let reply = reply.unwrap();
-        assert!(reply.contains(r#""id":7"#) && reply.contains("-32600"), "{reply}");
+        assert!(
+            reply.contains(r#""id":7"#) && reply.contains("-32600"),
+            "{reply}"
+        );
         let (_, reply) = check(r#"{"jsonrpc":"2.0","id":{},"method":"a"}"#).unwrap_err();
         assert!(reply.unwrap().contains(r#""id":null"#));
         assert!(check(r#"[1,2]"#).is_err());

@@ -13,7 +13,12 @@ use tree_sitter::Node;
 use super::{Language, rope_text};
 
 /// The doc's byte range (all its comments) and its text.
-pub(crate) fn doc(lang: Language, item: Node, body: Option<Node>, rope: &Rope) -> Option<(Range<usize>, String)> {
+pub(crate) fn doc(
+    lang: Language,
+    item: Node,
+    body: Option<Node>,
+    rope: &Rope,
+) -> Option<(Range<usize>, String)> {
     match lang {
         Language::Python => docstring(body?, rope),
         _ => comments_above(lang, item, rope),
@@ -22,7 +27,9 @@ pub(crate) fn doc(lang: Language, item: Node, body: Option<Node>, rope: &Rope) -
 
 fn docstring(body: Node, rope: &Rope) -> Option<(Range<usize>, String)> {
     let mut cursor = body.walk();
-    let first = body.named_children(&mut cursor).find(|n| n.kind() != "comment")?;
+    let first = body
+        .named_children(&mut cursor)
+        .find(|n| n.kind() != "comment")?;
     if first.kind() != "expression_statement" || first.named_child_count() != 1 {
         return None;
     }
@@ -37,7 +44,11 @@ fn clean_docstring(raw: &str) -> String {
     let unprefixed = raw.trim_start_matches(|c: char| c.is_ascii_alphabetic());
     let inner = ["\"\"\"", "'''", "\"", "'"]
         .iter()
-        .find_map(|q| unprefixed.strip_prefix(q).map(|rest| rest.strip_suffix(q).unwrap_or(rest)))
+        .find_map(|q| {
+            unprefixed
+                .strip_prefix(q)
+                .map(|rest| rest.strip_suffix(q).unwrap_or(rest))
+        })
         .unwrap_or(unprefixed);
     let lines: Vec<&str> = inner.lines().collect();
     let indent = lines
@@ -84,7 +95,10 @@ fn comments_above(lang: Language, item: Node, rope: &Rope) -> Option<(Range<usiz
         }
         comments.push(node);
         // JSDoc is one block; Go and Rust docs are runs of line comments.
-        if matches!(lang, Language::JavaScript | Language::TypeScript | Language::Tsx) {
+        if matches!(
+            lang,
+            Language::JavaScript | Language::TypeScript | Language::Tsx
+        ) {
             break;
         }
         below = node;
@@ -105,11 +119,16 @@ fn is_doc_comment(lang: Language, node: Node, rope: &Rope) -> bool {
     if !matches!(node.kind(), "comment" | "line_comment" | "block_comment") {
         return false;
     }
-    let head = rope_text::text(rope, node.start_byte()..(node.start_byte() + 4).min(node.end_byte()));
+    let head = rope_text::text(
+        rope,
+        node.start_byte()..(node.start_byte() + 4).min(node.end_byte()),
+    );
     match lang {
         Language::Rust => {
             (head.starts_with("///") && !head.starts_with("////"))
-                || (head.starts_with("/**") && !head.starts_with("/***") && !head.starts_with("/**/"))
+                || (head.starts_with("/**")
+                    && !head.starts_with("/***")
+                    && !head.starts_with("/**/"))
         }
         Language::JavaScript | Language::TypeScript | Language::Tsx => {
             head.starts_with("/**") && !head.starts_with("/**/")
@@ -140,7 +159,13 @@ fn strip_comment(text: &str) -> Vec<String> {
 }
 
 fn trim_blank_lines(lines: &[&str]) -> String {
-    let start = lines.iter().position(|l| !l.trim().is_empty()).unwrap_or(lines.len());
-    let end = lines.iter().rposition(|l| !l.trim().is_empty()).map_or(start, |i| i + 1);
+    let start = lines
+        .iter()
+        .position(|l| !l.trim().is_empty())
+        .unwrap_or(lines.len());
+    let end = lines
+        .iter()
+        .rposition(|l| !l.trim().is_empty())
+        .map_or(start, |i| i + 1);
     lines[start..end].join("\n")
 }

@@ -54,7 +54,10 @@ fn collect(node: Node, rope: &Rope, limit: usize, out: &mut Vec<SyntaxError>) {
 }
 
 fn push(out: &mut Vec<SyntaxError>, byte_range: Range<usize>, message: String) {
-    let error = SyntaxError { byte_range, message };
+    let error = SyntaxError {
+        byte_range,
+        message,
+    };
     // The walk is in document order, so a duplicate can only be the previous entry.
     if out.last() != Some(&error) {
         out.push(error);

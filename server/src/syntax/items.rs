@@ -89,7 +89,10 @@ impl ItemKind {
 
     /// Items whose function children are methods.
     fn holds_methods(self) -> bool {
-        matches!(self, ItemKind::Impl | ItemKind::Trait | ItemKind::Class | ItemKind::Interface)
+        matches!(
+            self,
+            ItemKind::Impl | ItemKind::Trait | ItemKind::Class | ItemKind::Interface
+        )
     }
 }
 
@@ -132,7 +135,8 @@ pub fn items(lang: Language, tree: &Tree, rope: &Rope) -> Vec<Item> {
                 "name.trait" => found.trait_name = Some(capture.node),
                 "body" => found.body = Some(capture.node),
                 other => {
-                    if let Some(kind) = other.strip_prefix("item.").and_then(ItemKind::from_capture) {
+                    if let Some(kind) = other.strip_prefix("item.").and_then(ItemKind::from_capture)
+                    {
                         found.item = Some((kind, capture.node));
                     }
                 }
@@ -206,8 +210,16 @@ fn last_token_before(body: Node) -> Option<Node> {
 /// and as part of a group); the widest node wins, then document order.
 fn dedup(mut flat: Vec<Item>) -> Vec<Item> {
     flat.sort_by(|a, b| {
-        (a.range.start, std::cmp::Reverse(a.range.end), a.name_range.start)
-            .cmp(&(b.range.start, std::cmp::Reverse(b.range.end), b.name_range.start))
+        (
+            a.range.start,
+            std::cmp::Reverse(a.range.end),
+            a.name_range.start,
+        )
+            .cmp(&(
+                b.range.start,
+                std::cmp::Reverse(b.range.end),
+                b.name_range.start,
+            ))
     });
     let mut seen = std::collections::HashSet::new();
     flat.retain(|item| seen.insert((item.name_range.clone(), item.name.clone())));
@@ -237,7 +249,9 @@ fn nest(flat: Vec<Item>) -> Vec<Item> {
 
 fn contains(outer: &Item, inner: &Item) -> bool {
     // Equal ranges are siblings (two declarators of one `const a = …, b = …`), not nesting.
-    outer.range != inner.range && outer.range.start <= inner.range.start && inner.range.end <= outer.range.end
+    outer.range != inner.range
+        && outer.range.start <= inner.range.start
+        && inner.range.end <= outer.range.end
 }
 
 fn attach(mut item: Item, stack: &mut [Item], roots: &mut Vec<Item>) {
@@ -257,7 +271,10 @@ fn attach(mut item: Item, stack: &mut [Item], roots: &mut Vec<Item>) {
 pub fn items_at(items: &[Item], byte: usize) -> Vec<&Item> {
     let mut out = Vec::new();
     let mut level = items;
-    while let Some(item) = level.iter().find(|i| i.range.start <= byte && byte <= i.range.end) {
+    while let Some(item) = level
+        .iter()
+        .find(|i| i.range.start <= byte && byte <= i.range.end)
+    {
         out.push(item);
         level = &item.children;
     }

@@ -10,8 +10,8 @@ mod items;
 mod language;
 mod parse;
 mod queries;
-mod tags;
 mod rope_text;
+mod tags;
 
 pub use errors::{SyntaxError, syntax_errors};
 pub use incremental::{DocSyntax, ParseRequest};

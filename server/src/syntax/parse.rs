@@ -24,7 +24,12 @@ pub fn parse(lang: Language, rope: &Rope, old_tree: Option<&Tree>) -> Option<Tre
     })
 }
 
-fn parse_with(parser: &mut Parser, lang: Language, rope: &Rope, old_tree: Option<&Tree>) -> Option<Tree> {
+fn parse_with(
+    parser: &mut Parser,
+    lang: Language,
+    rope: &Rope,
+    old_tree: Option<&Tree>,
+) -> Option<Tree> {
     if let Err(err) = parser.set_language(lang.ts_language()) {
         tracing::error!(language = lang.name(), %err, "grammar rejected by tree-sitter");
         return None;

@@ -7,7 +7,9 @@ use tree_sitter::{Node, TextProvider};
 
 /// The text of `range`, or empty if the range does not fit the rope (a stale tree).
 pub(crate) fn text(rope: &Rope, range: Range<usize>) -> String {
-    rope.get_byte_slice(range).map(String::from).unwrap_or_default()
+    rope.get_byte_slice(range)
+        .map(String::from)
+        .unwrap_or_default()
 }
 
 /// The text of `range` with each whitespace run collapsed to one space, trimmed, and cut at

@@ -46,9 +46,15 @@ pub fn tags(lang: Language, tree: &Tree, rope: &Rope) -> Vec<Tag> {
             };
             if *capture_name == "name" {
                 name_node = Some(capture.node);
-            } else if let Some(kind) = capture_name.strip_prefix("definition.").and_then(ItemKind::from_capture) {
+            } else if let Some(kind) = capture_name
+                .strip_prefix("definition.")
+                .and_then(ItemKind::from_capture)
+            {
                 role = Some((true, kind));
-            } else if let Some(kind) = capture_name.strip_prefix("reference.").and_then(ItemKind::from_capture) {
+            } else if let Some(kind) = capture_name
+                .strip_prefix("reference.")
+                .and_then(ItemKind::from_capture)
+            {
                 role = Some((false, kind));
             }
         }
@@ -60,7 +66,12 @@ pub fn tags(lang: Language, tree: &Tree, rope: &Rope) -> Vec<Tag> {
             continue;
         }
         let rank = (!is_definition, m.pattern_index);
-        let tag = Tag { name, kind, is_definition, name_range: node.byte_range() };
+        let tag = Tag {
+            name,
+            kind,
+            is_definition,
+            name_range: node.byte_range(),
+        };
         match best.get(&tag.name_range) {
             Some((old_rank, _)) if *old_rank <= rank => {}
             _ => {

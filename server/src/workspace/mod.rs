@@ -29,15 +29,17 @@ pub type DocUri = Arc<str>;
 pub struct WorkspaceOptions {
     /// How long the syntax worker waits for typing to pause before reparsing.
     pub debounce: std::time::Duration,
-    /// How many parsed trees stay in memory (the most recently used).
-    pub max_trees: usize,
+    /// Parsed trees stay in memory, most recently used first, while the source bytes they
+    /// describe add up to at most this; the most recently used tree always stays. A tree costs
+    /// about 60 times its source (tree-sitter nodes), so this bounds most of our memory.
+    pub tree_budget_bytes: usize,
 }
 
 impl Default for WorkspaceOptions {
     fn default() -> Self {
         Self {
             debounce: std::time::Duration::from_millis(15),
-            max_trees: 32,
+            tree_budget_bytes: 256 * 1024,
         }
     }
 }
@@ -179,9 +181,9 @@ impl Workspace {
             let rope = snapshot.rope.clone();
             let version = snapshot.version;
             let parsed = tokio::task::spawn_blocking(move || request.run(&rope))
-            .await
-            .ok()
-            .flatten();
+                .await
+                .ok()
+                .flatten();
             let Some(tree) = parsed else {
                 return Some(snapshot);
             };
@@ -215,22 +217,16 @@ impl Workspace {
 
     /// Drops the least recently used trees beyond the budget.
     fn evict_trees(&self, entries: &mut HashMap<DocUri, Entry>) {
-        let with_trees = entries
-            .values()
+        let mut with_trees: Vec<&mut Entry> = entries
+            .values_mut()
             .filter(|e| e.syntax.as_ref().is_some_and(|s| s.tree().is_some()))
-            .count();
-        if with_trees <= self.options.max_trees {
-            return;
-        }
-        let mut ages: Vec<u64> = entries
-            .values()
-            .filter(|e| e.syntax.as_ref().is_some_and(|s| s.tree().is_some()))
-            .map(|e| e.last_used)
             .collect();
-        ages.sort_unstable();
-        let cutoff = ages[with_trees - self.options.max_trees - 1];
-        for entry in entries.values_mut() {
-            if entry.last_used <= cutoff
+        with_trees.sort_unstable_by_key(|e| std::cmp::Reverse(e.last_used));
+        let mut kept_bytes = 0usize;
+        for (i, entry) in with_trees.into_iter().enumerate() {
+            kept_bytes = kept_bytes.saturating_add(entry.doc.rope().len_bytes());
+            if i > 0
+                && kept_bytes > self.options.tree_budget_bytes
                 && let Some(syntax) = entry.syntax.as_mut()
             {
                 syntax.evict();

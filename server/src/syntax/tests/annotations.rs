@@ -25,13 +25,18 @@ pub(super) fn parse(source: &str, marker: &str) -> Vec<Annotation> {
     for (row, line) in source.split_inclusive('\n').enumerate() {
         match annotation(line, marker) {
             Some((column, rest)) => {
-                let (target_row, target_start) = target.unwrap_or_else(|| panic!("line {}: annotation before any code", row + 1));
+                let (target_row, target_start) = target
+                    .unwrap_or_else(|| panic!("line {}: annotation before any code", row + 1));
                 let tokens = tokens(rest);
-                let (what, kind) = tokens[0].split_once('.').unwrap_or_else(|| panic!("line {}: bad head {:?}", row + 1, tokens[0]));
+                let (what, kind) = tokens[0]
+                    .split_once('.')
+                    .unwrap_or_else(|| panic!("line {}: bad head {:?}", row + 1, tokens[0]));
                 let keys = tokens[2..]
                     .iter()
                     .map(|t| {
-                        let (k, v) = t.split_once('=').unwrap_or_else(|| panic!("line {}: bad key {t:?}", row + 1));
+                        let (k, v) = t
+                            .split_once('=')
+                            .unwrap_or_else(|| panic!("line {}: bad key {t:?}", row + 1));
                         (k.to_owned(), v.to_owned())
                     })
                     .collect();

@@ -14,7 +14,10 @@ fn config() -> ProptestConfig {
         .ok()
         .and_then(|cases| cases.parse::<u32>().ok())
         .map_or(512, |cases| cases.min(5_000));
-    ProptestConfig { cases, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
 }
 
 const RUST: &str = "/// Docs.\nfn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n\nstruct P { x: f64 }\r\nimpl P {\n    fn n(&self) -> f64 { self.x }\n}\n";
@@ -42,11 +45,16 @@ fn snippet() -> impl Strategy<Value = String> {
 }
 
 fn change() -> impl Strategy<Value = TextChange> {
-    (0u32..12, 0u32..40, 0u32..3, 0u32..10, snippet()).prop_map(|(line, character, lines, width, text)| {
-        let start = Position::new(line, character);
-        let end = Position::new(line + lines / 2, character + width);
-        TextChange { range: Some(Range::new(start, end)), text }
-    })
+    (0u32..12, 0u32..40, 0u32..3, 0u32..10, snippet()).prop_map(
+        |(line, character, lines, width, text)| {
+            let start = Position::new(line, character);
+            let end = Position::new(line + lines / 2, character + width);
+            TextChange {
+                range: Some(Range::new(start, end)),
+                text,
+            }
+        },
+    )
 }
 
 fn shape(node: Node, out: &mut Vec<(String, std::ops::Range<usize>, bool)>) {
@@ -65,20 +73,34 @@ fn shape_of(tree: &Tree) -> Vec<(String, std::ops::Range<usize>, bool)> {
 
 /// Edits the document and its tree with each change, reparsing incrementally after every step,
 /// and checks the result against a fresh parse of the same text.
-fn check_incremental(lang: Language, initial: &str, changes: &[TextChange]) -> Result<(), TestCaseError> {
+fn check_incremental(
+    lang: Language,
+    initial: &str,
+    changes: &[TextChange],
+) -> Result<(), TestCaseError> {
     let mut doc = Document::new(lang.name(), 0, initial);
     let mut tree = parse(lang, doc.rope(), None).expect("parses");
     for (i, change) in changes.iter().enumerate() {
         let version = i32::try_from(i + 1).expect("few changes");
         let edits = doc
-            .apply_changes(version, std::slice::from_ref(change), PositionEncoding::Utf16)
+            .apply_changes(
+                version,
+                std::slice::from_ref(change),
+                PositionEncoding::Utf16,
+            )
             .expect("in-sync documents take every change");
         for e in &edits {
             tree.edit(&crate::syntax::input_edit(e));
         }
         tree = parse(lang, doc.rope(), Some(&tree)).expect("parses");
         let fresh = parse(lang, &Rope::from_str(&doc.rope().to_string()), None).expect("parses");
-        prop_assert_eq!(shape_of(&tree), shape_of(&fresh), "after change {} of {:?}", i, changes);
+        prop_assert_eq!(
+            shape_of(&tree),
+            shape_of(&fresh),
+            "after change {} of {:?}",
+            i,
+            changes
+        );
     }
     Ok(())
 }

@@ -13,12 +13,20 @@ fn a_rope_of_many_chunks_parses_like_the_string() {
         source.push_str(&format!("fn f{i}() -> &'static str {{ \"中文😀{i}\" }}\n"));
     }
     let rope = Rope::from_str(&source);
-    assert!(rope.chunks().count() > 10, "the test needs a multi-chunk rope");
+    assert!(
+        rope.chunks().count() > 10,
+        "the test needs a multi-chunk rope"
+    );
     let from_rope = parse(Language::Rust, &rope, None).expect("parses");
     let mut parser = tree_sitter::Parser::new();
-    parser.set_language(Language::Rust.ts_language()).expect("grammar loads");
+    parser
+        .set_language(Language::Rust.ts_language())
+        .expect("grammar loads");
     let from_string = parser.parse(&source, None).expect("parses");
-    assert_eq!(from_rope.root_node().to_sexp(), from_string.root_node().to_sexp());
+    assert_eq!(
+        from_rope.root_node().to_sexp(),
+        from_string.root_node().to_sexp()
+    );
     assert!(!from_rope.root_node().has_error());
 }
 
@@ -50,12 +58,20 @@ fn the_same_change_edits_rope_and_tree() {
         range: Some(Range::new(Position::new(1, 12), Position::new(1, 13))),
         text: "\"😀\"".to_owned(),
     };
-    let edits = doc.apply_changes(2, &[change], PositionEncoding::Utf16).expect("applies");
+    let edits = doc
+        .apply_changes(2, &[change], PositionEncoding::Utf16)
+        .expect("applies");
     for e in &edits {
         tree.edit(&crate::syntax::input_edit(e));
     }
     let incremental = parse(Language::Rust, doc.rope(), Some(&tree)).expect("parses");
     let fresh = parse(Language::Rust, doc.rope(), None).expect("parses");
-    assert_eq!(incremental.root_node().to_sexp(), fresh.root_node().to_sexp());
-    assert_eq!(doc.rope().to_string(), "fn main() {\r\n    let x = \"😀\";\r\n}\r\n");
+    assert_eq!(
+        incremental.root_node().to_sexp(),
+        fresh.root_node().to_sexp()
+    );
+    assert_eq!(
+        doc.rope().to_string(),
+        "fn main() {\r\n    let x = \"😀\";\r\n}\r\n"
+    );
 }

@@ -9,12 +9,36 @@ use crate::syntax::queries::{self, QueryKind};
 use crate::syntax::{Item, Language, Tag, items, parse, rope_text, syntax_errors, tags};
 
 const SAMPLES: &[(Language, &str, &str)] = &[
-    (Language::Rust, "//", include_str!("../../../../grammars/rust/sample.rs")),
-    (Language::Python, "#", include_str!("../../../../grammars/python/sample.py")),
-    (Language::JavaScript, "//", include_str!("../../../../grammars/javascript/sample.js")),
-    (Language::TypeScript, "//", include_str!("../../../../grammars/typescript/sample.ts")),
-    (Language::Tsx, "//", include_str!("../../../../grammars/typescript/sample.tsx")),
-    (Language::Go, "//", include_str!("../../../../grammars/go/sample.go")),
+    (
+        Language::Rust,
+        "//",
+        include_str!("../../../../grammars/rust/sample.rs"),
+    ),
+    (
+        Language::Python,
+        "#",
+        include_str!("../../../../grammars/python/sample.py"),
+    ),
+    (
+        Language::JavaScript,
+        "//",
+        include_str!("../../../../grammars/javascript/sample.js"),
+    ),
+    (
+        Language::TypeScript,
+        "//",
+        include_str!("../../../../grammars/typescript/sample.ts"),
+    ),
+    (
+        Language::Tsx,
+        "//",
+        include_str!("../../../../grammars/typescript/sample.tsx"),
+    ),
+    (
+        Language::Go,
+        "//",
+        include_str!("../../../../grammars/go/sample.go"),
+    ),
 ];
 
 #[test]
@@ -65,13 +89,20 @@ fn check_sample(lang: Language, marker: &str, source: &str) -> String {
     let mut tag_annotations = 0;
     for a in &annotations {
         match a.what.as_str() {
-            "item" => match flat.iter().position(|(_, item)| item.name_range.start == a.byte) {
+            "item" => match flat
+                .iter()
+                .position(|(_, item)| item.name_range.start == a.byte)
+            {
                 Some(i) => {
                     annotated_items[i] = true;
                     check_item(&rope, &annotation_rows, a, &flat[i].0, flat[i].1, &mut out);
                 }
                 None => {
-                    let _ = writeln!(out, "line {}: no item named at byte {} ({} {})", a.line, a.byte, a.kind, a.name);
+                    let _ = writeln!(
+                        out,
+                        "line {}: no item named at byte {} ({} {})",
+                        a.line, a.byte, a.kind, a.name
+                    );
                 }
             },
             "def" | "ref" => {
@@ -85,14 +116,32 @@ fn check_sample(lang: Language, marker: &str, source: &str) -> String {
     }
     for (i, (path, item)) in flat.iter().enumerate() {
         if !annotated_items[i] {
-            let _ = writeln!(out, "item not annotated: {} {} in={path:?} at row {}", item.kind.as_str(), item.name, rope.byte_to_line(item.name_range.start) + 1);
+            let _ = writeln!(
+                out,
+                "item not annotated: {} {} in={path:?} at row {}",
+                item.kind.as_str(),
+                item.name,
+                rope.byte_to_line(item.name_range.start) + 1
+            );
         }
         // The signature is what its range says, and the ranges nest as documented.
-        if !item.signature.ends_with('…') && rope_text::collapsed(&rope, item.signature_range.clone(), usize::MAX) != item.signature {
-            let _ = writeln!(out, "{}: signature {:?} is not the text of its range", item.name, item.signature);
+        if !item.signature.ends_with('…')
+            && rope_text::collapsed(&rope, item.signature_range.clone(), usize::MAX)
+                != item.signature
+        {
+            let _ = writeln!(
+                out,
+                "{}: signature {:?} is not the text of its range",
+                item.name, item.signature
+            );
         }
-        let inside = |r: &std::ops::Range<usize>| item.range.start <= r.start && r.end <= item.range.end;
-        if item.signature_range.start != item.range.start || !inside(&item.signature_range) || !inside(&item.name_range) || !item.body_range.as_ref().is_none_or(inside) {
+        let inside =
+            |r: &std::ops::Range<usize>| item.range.start <= r.start && r.end <= item.range.end;
+        if item.signature_range.start != item.range.start
+            || !inside(&item.signature_range)
+            || !inside(&item.name_range)
+            || !item.body_range.as_ref().is_none_or(inside)
+        {
             let _ = writeln!(out, "{}: ranges do not nest: {item:?}", item.name);
         }
     }
@@ -105,7 +154,11 @@ fn check_sample(lang: Language, marker: &str, source: &str) -> String {
 fn flatten<'a>(items: &'a [Item], path: &str, out: &mut Vec<(String, &'a Item)>) {
     for item in items {
         out.push((path.to_owned(), item));
-        let child_path = if path.is_empty() { item.name.clone() } else { format!("{path}/{}", item.name) };
+        let child_path = if path.is_empty() {
+            item.name.clone()
+        } else {
+            format!("{path}/{}", item.name)
+        };
         flatten(&item.children, &child_path, out);
     }
 }
@@ -113,13 +166,26 @@ fn flatten<'a>(items: &'a [Item], path: &str, out: &mut Vec<(String, &'a Item)>)
 /// How many code rows (rows that are not annotations) lie after `from` up to and including `to`:
 /// body offsets in annotations count code lines only, so adding an annotation changes none.
 fn code_rows(annotation_rows: &[bool], from: usize, to: usize) -> usize {
-    (from + 1..=to).filter(|&row| !annotation_rows.get(row).copied().unwrap_or(false)).count()
+    (from + 1..=to)
+        .filter(|&row| !annotation_rows.get(row).copied().unwrap_or(false))
+        .count()
 }
 
-fn check_item(rope: &Rope, annotation_rows: &[bool], a: &Annotation, path: &str, item: &Item, out: &mut String) {
+fn check_item(
+    rope: &Rope,
+    annotation_rows: &[bool],
+    a: &Annotation,
+    path: &str,
+    item: &Item,
+    out: &mut String,
+) {
     let mut problem = |what: &str, expected: &str, actual: &str| {
         if expected != actual {
-            let _ = writeln!(out, "line {}: {} {}: {what} expected {expected:?}, got {actual:?}", a.line, a.kind, a.name);
+            let _ = writeln!(
+                out,
+                "line {}: {} {}: {what} expected {expected:?}, got {actual:?}",
+                a.line, a.kind, a.name
+            );
         }
     };
     problem("kind", &a.kind, item.kind.as_str());
@@ -141,22 +207,40 @@ fn check_item(rope: &Rope, annotation_rows: &[bool], a: &Annotation, path: &str,
     }
     if let Some(doc) = a.keys.get("doc") {
         problem("doc", doc, item.doc.as_deref().unwrap_or("none"));
-        if let (Some(range), Some(_)) = (&item.doc_range, &item.doc) {
-            if range.end > item.range.start && !item.range.contains(&range.start) {
-                let _ = writeln!(out, "line {}: doc range {range:?} overlaps the item start", a.line);
-            }
+        if let (Some(range), Some(_)) = (&item.doc_range, &item.doc)
+            && range.end > item.range.start
+            && !item.range.contains(&range.start)
+        {
+            let _ = writeln!(
+                out,
+                "line {}: doc range {range:?} overlaps the item start",
+                a.line
+            );
         }
     }
 }
 
 fn check_tag(a: &Annotation, found: &[Tag], out: &mut String) {
     let Some(tag) = found.iter().find(|t| t.name_range.start == a.byte) else {
-        let _ = writeln!(out, "line {}: no tag at byte {} ({}.{} {})", a.line, a.byte, a.what, a.kind, a.name);
+        let _ = writeln!(
+            out,
+            "line {}: no tag at byte {} ({}.{} {})",
+            a.line, a.byte, a.what, a.kind, a.name
+        );
         return;
     };
-    let actual = format!("{}.{} {}", if tag.is_definition { "def" } else { "ref" }, tag.kind.as_str(), tag.name);
+    let actual = format!(
+        "{}.{} {}",
+        if tag.is_definition { "def" } else { "ref" },
+        tag.kind.as_str(),
+        tag.name
+    );
     let expected = format!("{}.{} {}", a.what, a.kind, a.name);
     if actual != expected {
-        let _ = writeln!(out, "line {}: tag expected {expected:?}, got {actual:?}", a.line);
+        let _ = writeln!(
+            out,
+            "line {}: tag expected {expected:?}, got {actual:?}",
+            a.line
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Tandem: a coding agent inside any editor, served as one language server.
 
+pub mod agent;
 pub mod logging;
 pub mod lsp;
 pub mod syntax;

@@ -3,3 +3,4 @@
 
 pub mod output;
 pub mod secrets;
+pub mod workspace_files;

@@ -1,6 +1,7 @@
 //! The agent: what each action asks the model, the context it sends, and how it reads the reply.
 //! Plain Rust in editor terms; `lsp/` turns requests into calls here.
 
+pub mod actions;
 pub mod index;
 pub mod output;
 pub mod secrets;

@@ -4,5 +4,6 @@
 pub mod actions;
 pub mod index;
 pub mod output;
+pub mod review;
 pub mod secrets;
 pub mod workspace_files;

@@ -2,6 +2,7 @@
 //! Plain Rust in editor terms; `lsp/` turns requests into calls here.
 
 pub mod actions;
+pub mod context;
 pub mod index;
 pub mod output;
 pub mod review;

@@ -87,8 +87,12 @@ pub struct Offer {
 pub fn offers(situation: &Situation) -> Vec<Offer> {
     let mut out = Vec::new();
     let offer = |action, title: String| Offer { action, title };
-    let innermost = items_at(situation.items, situation.range.start).last().copied();
-    let syntax_error_here = situation.tree.is_some_and(|tree| has_error_in(tree.root_node(), &situation.range));
+    let innermost = items_at(situation.items, situation.range.start)
+        .last()
+        .copied();
+    let syntax_error_here = situation
+        .tree
+        .is_some_and(|tree| has_error_in(tree.root_node(), &situation.range));
     if situation.has_diagnostics || syntax_error_here {
         out.push(offer(Action::Fix, "Tandem: Fix this".into()));
     }
@@ -96,14 +100,23 @@ pub fn offers(situation: &Situation) -> Vec<Offer> {
         && let Some(item) = innermost
         && is_unfinished(language, item, situation.rope)
     {
-        out.push(offer(Action::Implement, format!("Tandem: Implement `{}`", item.name)));
+        out.push(offer(
+            Action::Implement,
+            format!("Tandem: Implement `{}`", item.name),
+        ));
     }
     if let Some(item) = innermost {
         if item.doc.is_none() {
-            out.push(offer(Action::Document, format!("Tandem: Document `{}`", item.name)));
+            out.push(offer(
+                Action::Document,
+                format!("Tandem: Document `{}`", item.name),
+            ));
         }
         if matches!(item.kind, ItemKind::Function | ItemKind::Method) {
-            out.push(offer(Action::Tests, format!("Tandem: Write tests for `{}`", item.name)));
+            out.push(offer(
+                Action::Tests,
+                format!("Tandem: Write tests for `{}`", item.name),
+            ));
         }
     }
     if !situation.range.is_empty() {
@@ -128,7 +141,8 @@ fn has_error_in(node: Node, range: &Range<usize>) -> bool {
         return true;
     }
     let mut cursor = node.walk();
-    node.children(&mut cursor).any(|child| has_error_in(child, range))
+    node.children(&mut cursor)
+        .any(|child| has_error_in(child, range))
 }
 
 /// Whether `item`'s body is unfinished: empty, or holding only a placeholder (`todo!()`,
@@ -141,7 +155,10 @@ pub fn is_unfinished(language: Language, item: &Item, rope: &Rope) -> bool {
     if !matches!(item.kind, ItemKind::Function | ItemKind::Method) {
         return false;
     }
-    let text = rope.get_byte_slice(body).map(String::from).unwrap_or_default();
+    let text = rope
+        .get_byte_slice(body)
+        .map(String::from)
+        .unwrap_or_default();
     let mut inner = text.trim();
     // Strip the block's delimiters: `{ }` in C-like languages; Python blocks have none.
     if let Some(stripped) = inner.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
@@ -161,21 +178,26 @@ pub fn is_unfinished(language: Language, item: &Item, rope: &Rope) -> bool {
 
 fn is_placeholder(language: Language, line: &str) -> bool {
     let lower = line.to_ascii_lowercase();
-    let comment = lower.starts_with("//") || lower.starts_with('#') || lower.starts_with("/*") || lower.starts_with('*');
+    let comment = lower.starts_with("//")
+        || lower.starts_with('#')
+        || lower.starts_with("/*")
+        || lower.starts_with('*');
     if comment {
         return lower.contains("todo") || lower.contains("fixme") || lower.contains("implement");
     }
     let code = lower.trim_end_matches(';');
     match language {
-        Language::Rust => {
-            code.starts_with("todo!(") || code.starts_with("unimplemented!(")
-        }
+        Language::Rust => code.starts_with("todo!(") || code.starts_with("unimplemented!("),
         Language::Python => {
             code == "pass" || code == "..." || code.starts_with("raise notimplementederror")
         }
-        Language::Go => code.starts_with("panic(") && (code.contains("todo") || code.contains("not implemented")),
+        Language::Go => {
+            code.starts_with("panic(")
+                && (code.contains("todo") || code.contains("not implemented"))
+        }
         Language::JavaScript | Language::TypeScript | Language::Tsx => {
-            code.starts_with("throw new error(") && (code.contains("todo") || code.contains("not implemented"))
+            code.starts_with("throw new error(")
+                && (code.contains("todo") || code.contains("not implemented"))
         }
     }
 }
@@ -200,24 +222,74 @@ mod tests {
     fn unfinished_bodies_in_each_language() {
         let cases = [
             (Language::Rust, "fn a() -> u8 { todo!() }\n", "a(", true),
-            (Language::Rust, "fn a() {\n    unimplemented!(\"later\");\n}\n", "a(", true),
+            (
+                Language::Rust,
+                "fn a() {\n    unimplemented!(\"later\");\n}\n",
+                "a(",
+                true,
+            ),
             (Language::Rust, "fn a() {}\n", "a(", true),
-            (Language::Rust, "fn a() {\n    // TODO: write this\n}\n", "a(", true),
+            (
+                Language::Rust,
+                "fn a() {\n    // TODO: write this\n}\n",
+                "a(",
+                true,
+            ),
             (Language::Rust, "fn a() -> u8 { 1 }\n", "a(", false),
             (Language::Python, "def a():\n    pass\n", "a(", true),
-            (Language::Python, "def a():\n    \"\"\"Doc.\"\"\"\n    ...\n", "a(", false),
+            (
+                Language::Python,
+                "def a():\n    \"\"\"Doc.\"\"\"\n    ...\n",
+                "a(",
+                false,
+            ),
             (Language::Python, "def a():\n    ...\n", "a(", true),
-            (Language::Python, "def a():\n    raise NotImplementedError\n", "a(", true),
+            (
+                Language::Python,
+                "def a():\n    raise NotImplementedError\n",
+                "a(",
+                true,
+            ),
             (Language::Python, "def a():\n    return 1\n", "a(", false),
-            (Language::Go, "package p\nfunc a() int { panic(\"TODO\") }\n", "a(", true),
+            (
+                Language::Go,
+                "package p\nfunc a() int { panic(\"TODO\") }\n",
+                "a(",
+                true,
+            ),
             (Language::Go, "package p\nfunc a() {}\n", "a(", true),
-            (Language::Go, "package p\nfunc a() int { return 1 }\n", "a(", false),
-            (Language::TypeScript, "function a(): number { throw new Error(\"not implemented\"); }\n", "a(", true),
-            (Language::JavaScript, "function a() {\n  // TODO\n}\n", "a(", true),
-            (Language::JavaScript, "const a = (x) => x * 2;\n", "a =", false),
+            (
+                Language::Go,
+                "package p\nfunc a() int { return 1 }\n",
+                "a(",
+                false,
+            ),
+            (
+                Language::TypeScript,
+                "function a(): number { throw new Error(\"not implemented\"); }\n",
+                "a(",
+                true,
+            ),
+            (
+                Language::JavaScript,
+                "function a() {\n  // TODO\n}\n",
+                "a(",
+                true,
+            ),
+            (
+                Language::JavaScript,
+                "const a = (x) => x * 2;\n",
+                "a =",
+                false,
+            ),
         ];
         for (language, source, at, expected) in cases {
-            assert_eq!(unfinished(language, source, at), expected, "{} {source:?}", language.name());
+            assert_eq!(
+                unfinished(language, source, at),
+                expected,
+                "{} {source:?}",
+                language.name()
+            );
         }
     }
 
@@ -241,12 +313,24 @@ mod tests {
         use Action::*;
         let source = "/// Adds.\nfn add(a: u8) -> u8 { a }\nfn todo_me() { todo!() }\nfn broken() { let x = 1 }\n";
         let at = |s: &str| source.find(s).expect("marker");
-        assert_eq!(offered(source, at("add") + 1..at("add") + 1, false), [Tests, Explain, Review]);
-        assert_eq!(offered(source, at("todo_me")..at("todo_me"), false), [Implement, Document, Tests, Explain, Review]);
+        assert_eq!(
+            offered(source, at("add") + 1..at("add") + 1, false),
+            [Tests, Explain, Review]
+        );
+        assert_eq!(
+            offered(source, at("todo_me")..at("todo_me"), false),
+            [Implement, Document, Tests, Explain, Review]
+        );
         let missing = at("= 1") + 3;
-        assert_eq!(offered(source, missing..missing, false), [Fix, Document, Tests, Explain, Review]);
+        assert_eq!(
+            offered(source, missing..missing, false),
+            [Fix, Document, Tests, Explain, Review]
+        );
         // The doc comment above `add` is outside every item.
-        assert_eq!(offered(source, 0..at("fn todo_me"), true), [Fix, Edit, Explain, Review]);
+        assert_eq!(
+            offered(source, 0..at("fn todo_me"), true),
+            [Fix, Edit, Explain, Review]
+        );
         assert_eq!(offered("", 0..0, false), [Explain, Review]);
     }
 

@@ -15,7 +15,11 @@ const MAX_IMPORTS: usize = 60;
 pub fn imports(language: Language, tree: &Tree, rope: &Rope) -> Vec<String> {
     let kinds: &[&str] = match language {
         Language::Rust => &["use_declaration", "extern_crate_declaration"],
-        Language::Python => &["import_statement", "import_from_statement", "future_import_statement"],
+        Language::Python => &[
+            "import_statement",
+            "import_from_statement",
+            "future_import_statement",
+        ],
         Language::JavaScript | Language::TypeScript | Language::Tsx => &["import_statement"],
         Language::Go => &["import_declaration"],
     };
@@ -25,17 +29,30 @@ pub fn imports(language: Language, tree: &Tree, rope: &Rope) -> Vec<String> {
         .filter(|node| kinds.contains(&node.kind()))
         .take(MAX_IMPORTS)
         .filter_map(|node| rope.get_byte_slice(node.byte_range()))
-        .map(|text| text.to_string().split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect()
 }
 
 /// Names the region refers to (calls, types, methods), in order of first use, without the ones
 /// it defines itself.
-pub fn referenced_names(language: Language, tree: &Tree, rope: &Rope, region: &Range<usize>) -> Vec<String> {
+pub fn referenced_names(
+    language: Language,
+    tree: &Tree,
+    rope: &Rope,
+    region: &Range<usize>,
+) -> Vec<String> {
     let all = tags(language, tree, rope);
     let inside = |r: &Range<usize>| r.start >= region.start && r.end <= region.end;
-    let defined: std::collections::HashSet<&str> =
-        all.iter().filter(|t| t.is_definition && inside(&t.name_range)).map(|t| t.name.as_str()).collect();
+    let defined: std::collections::HashSet<&str> = all
+        .iter()
+        .filter(|t| t.is_definition && inside(&t.name_range))
+        .map(|t| t.name.as_str())
+        .collect();
     let mut seen = std::collections::HashSet::new();
     all.iter()
         .filter(|t| !t.is_definition && inside(&t.name_range) && !defined.contains(t.name.as_str()))
@@ -62,15 +79,36 @@ mod tests {
     #[test]
     fn imports_in_each_language() {
         let cases = [
-            (Language::Rust, "use std::io;\nuse crate::{a,\n    b};\nfn main() {}\n", vec!["use std::io;", "use crate::{a, b};"]),
-            (Language::Python, "import os\nfrom a import (b,\n c)\nx = 1\n", vec!["import os", "from a import (b, c)"]),
-            (Language::TypeScript, "import { a } from './a';\nconst b = 1;\n", vec!["import { a } from './a';"]),
-            (Language::Go, "package p\nimport (\n\t\"fmt\"\n)\n", vec!["import ( \"fmt\" )"]),
+            (
+                Language::Rust,
+                "use std::io;\nuse crate::{a,\n    b};\nfn main() {}\n",
+                vec!["use std::io;", "use crate::{a, b};"],
+            ),
+            (
+                Language::Python,
+                "import os\nfrom a import (b,\n c)\nx = 1\n",
+                vec!["import os", "from a import (b, c)"],
+            ),
+            (
+                Language::TypeScript,
+                "import { a } from './a';\nconst b = 1;\n",
+                vec!["import { a } from './a';"],
+            ),
+            (
+                Language::Go,
+                "package p\nimport (\n\t\"fmt\"\n)\n",
+                vec!["import ( \"fmt\" )"],
+            ),
         ];
         for (language, source, expected) in cases {
             let rope = Rope::from_str(source);
             let tree = parse(language, &rope, None).expect("parses");
-            assert_eq!(imports(language, &tree, &rope), expected, "{}", language.name());
+            assert_eq!(
+                imports(language, &tree, &rope),
+                expected,
+                "{}",
+                language.name()
+            );
         }
     }
 
@@ -83,10 +121,19 @@ mod tests {
         let names = referenced_names(Language::Rust, &tree, &rope, &region);
         assert!(names.contains(&"helper".to_owned()), "{names:?}");
         assert!(names.contains(&"Point".to_owned()), "{names:?}");
-        assert!(!names.contains(&"local".to_owned()), "defined in the region: {names:?}");
-        assert!(!names.contains(&"other".to_owned()), "outside the region: {names:?}");
+        assert!(
+            !names.contains(&"local".to_owned()),
+            "defined in the region: {names:?}"
+        );
+        assert!(
+            !names.contains(&"other".to_owned()),
+            "outside the region: {names:?}"
+        );
         let found = items(Language::Rust, &tree, &rope);
-        assert_eq!(enclosing_item(&found, &region).map(|i| i.name.as_str()), Some("outer"));
+        assert_eq!(
+            enclosing_item(&found, &region).map(|i| i.name.as_str()),
+            Some("outer")
+        );
         let both = 0..source.len();
         assert_eq!(enclosing_item(&found, &both), None);
     }

@@ -49,11 +49,16 @@ impl SymbolIndex {
         let mut files = 0;
         for entry in walk.flatten() {
             if files >= max_files {
-                tracing::info!(max_files, "symbol index is full; the rest of the workspace is not indexed");
+                tracing::info!(
+                    max_files,
+                    "symbol index is full; the rest of the workspace is not indexed"
+                );
                 break;
             }
             let path = entry.path();
-            if !entry.file_type().is_some_and(|t| t.is_file()) || Language::from_path(&path.to_string_lossy()).is_none() {
+            if !entry.file_type().is_some_and(|t| t.is_file())
+                || Language::from_path(&path.to_string_lossy()).is_none()
+            {
                 continue;
             }
             if entry.metadata().map(|m| m.len()).unwrap_or(u64::MAX) > MAX_FILE_BYTES {
@@ -82,7 +87,10 @@ impl SymbolIndex {
         let mut names = Vec::with_capacity(found.len());
         for item in found {
             names.push(item.name.clone());
-            self.by_name.entry(item.name.clone()).or_default().push(item);
+            self.by_name
+                .entry(item.name.clone())
+                .or_default()
+                .push(item);
         }
         self.names_of_file.insert(path.to_path_buf(), names);
     }
@@ -108,7 +116,12 @@ impl SymbolIndex {
 
     /// Items named by `names` that are defined outside `exclude` (the file the prompt already
     /// carries), at most `limit`, in the order the names come, each name once.
-    pub fn signatures_for<'a>(&self, names: impl IntoIterator<Item = &'a str>, exclude: &Path, limit: usize) -> Vec<&IndexedItem> {
+    pub fn signatures_for<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+        exclude: &Path,
+        limit: usize,
+    ) -> Vec<&IndexedItem> {
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for name in names {
@@ -167,8 +180,16 @@ mod tests {
         let root = dir.path();
         write(root, ".gitignore", "target/\n");
         write(root, ".tandemignore", "private.py\n");
-        write(root, "src/geo.rs", "pub struct Point { x: f64 }\npub fn distance(a: &Point, b: &Point) -> f64 { 0.0 }\n");
-        write(root, "tools/util.py", "def slugify(text: str) -> str:\n    return text\n");
+        write(
+            root,
+            "src/geo.rs",
+            "pub struct Point { x: f64 }\npub fn distance(a: &Point, b: &Point) -> f64 { 0.0 }\n",
+        );
+        write(
+            root,
+            "tools/util.py",
+            "def slugify(text: str) -> str:\n    return text\n",
+        );
         write(root, "private.py", "def hidden(): pass\n");
         write(root, "target/gen.rs", "fn generated() {}\n");
         write(root, "README.md", "# not code\n");
@@ -176,10 +197,16 @@ mod tests {
         assert_eq!(index.file_count(), 2);
         let distance = index.lookup("distance");
         assert_eq!(distance.len(), 1);
-        assert_eq!(distance[0].signature, "pub fn distance(a: &Point, b: &Point) -> f64");
+        assert_eq!(
+            distance[0].signature,
+            "pub fn distance(a: &Point, b: &Point) -> f64"
+        );
         assert_eq!(distance[0].kind, ItemKind::Function);
         assert_eq!(distance[0].line, 1);
-        assert_eq!(index.lookup("slugify")[0].signature, "def slugify(text: str) -> str:");
+        assert_eq!(
+            index.lookup("slugify")[0].signature,
+            "def slugify(text: str) -> str:"
+        );
         assert!(index.lookup("hidden").is_empty());
         assert!(index.lookup("generated").is_empty());
     }
@@ -195,7 +222,11 @@ mod tests {
         index.update_file(&path, &Rope::from_str("fn new_name(x: u8) {}\n"));
         assert!(index.lookup("old_name").is_empty());
         assert_eq!(index.lookup("new_name")[0].signature, "fn new_name(x: u8)");
-        let found = index.signatures_for(["new_name", "new_name", "missing"], Path::new("/other.rs"), 10);
+        let found = index.signatures_for(
+            ["new_name", "new_name", "missing"],
+            Path::new("/other.rs"),
+            10,
+        );
         assert_eq!(found.len(), 1);
         assert!(index.signatures_for(["new_name"], &path, 10).is_empty());
         index.remove_file(&path);

@@ -5,6 +5,7 @@ pub mod actions;
 pub mod context;
 pub mod index;
 pub mod output;
+pub mod prompt;
 pub mod review;
 pub mod secrets;
 pub mod workspace_files;

@@ -160,7 +160,8 @@ mod tests {
 
     #[test]
     fn takes_the_first_block_and_ignores_prose() {
-        let (_, code) = run(&["Here you go:\n```rust\nfn a() {}\n```\nHope that helps.\n```\nno\n```\n"]);
+        let (_, code) =
+            run(&["Here you go:\n```rust\nfn a() {}\n```\nHope that helps.\n```\nno\n```\n"]);
         assert_eq!(code, "fn a() {}\n");
     }
 
@@ -193,13 +194,19 @@ mod tests {
         // No language tag.
         assert_eq!(run(&["```\nx = 1\n```"]).1, "x = 1\n");
         // No closing fence: the stream ended inside the block.
-        assert_eq!(run(&["```js\nlet a = 1;\nlet b = 2;"]).1, "let a = 1;\nlet b = 2;");
+        assert_eq!(
+            run(&["```js\nlet a = 1;\nlet b = 2;"]).1,
+            "let a = 1;\nlet b = 2;"
+        );
         // A closing fence without its newline at the very end.
         assert_eq!(run(&["```js\nlet a = 1;\n```"]).1, "let a = 1;\n");
         // No fence at all: the reply is the code.
         assert_eq!(run(&["fn a() {}\n"]).1, "fn a() {}\n");
         // Four backticks open a block that three do not close.
-        assert_eq!(run(&["````md\n```\ninner\n```\n````\n"]).1, "```\ninner\n```\n");
+        assert_eq!(
+            run(&["````md\n```\ninner\n```\n````\n"]).1,
+            "```\ninner\n```\n"
+        );
         // Nothing at all.
         assert_eq!(run(&[""]).1, "");
     }

@@ -54,7 +54,11 @@ pub fn parse_findings(reply: &str, line_count: u32) -> Result<Vec<Finding>, Revi
             Some(serde_json::Value::Array(items)) => items.clone(),
             _ => return Err(ReviewError::NotJson("an object without `findings`".into())),
         },
-        Ok(_) => return Err(ReviewError::NotJson("neither an array nor an object".into())),
+        Ok(_) => {
+            return Err(ReviewError::NotJson(
+                "neither an array nor an object".into(),
+            ));
+        }
         Err(err) => {
             let excerpt: String = json.chars().take(80).collect();
             return Err(ReviewError::NotJson(format!("{err} in {excerpt:?}")));
@@ -99,8 +103,20 @@ mod tests {
         assert_eq!(
             found,
             [
-                Finding { start_line: 3, end_line: 4, severity: Severity::Error, message: "Off by one.".into(), replacement: Some("for i in 0..n {\n}\n".into()) },
-                Finding { start_line: 9, end_line: 9, severity: Severity::Warning, message: "Unused variable.".into(), replacement: None },
+                Finding {
+                    start_line: 3,
+                    end_line: 4,
+                    severity: Severity::Error,
+                    message: "Off by one.".into(),
+                    replacement: Some("for i in 0..n {\n}\n".into())
+                },
+                Finding {
+                    start_line: 9,
+                    end_line: 9,
+                    severity: Severity::Warning,
+                    message: "Unused variable.".into(),
+                    replacement: None
+                },
             ]
         );
     }
@@ -108,8 +124,14 @@ mod tests {
     #[test]
     fn clamps_lines_and_accepts_an_object_or_bare_json() {
         let found = parse_findings("{\"findings\": [{\"start_line\": 0, \"end_line\": 99, \"severity\": \"nit\", \"message\": \"m\"}]}", 5).expect("parses");
-        assert_eq!((found[0].start_line, found[0].end_line, found[0].severity), (1, 5, Severity::Hint));
+        assert_eq!(
+            (found[0].start_line, found[0].end_line, found[0].severity),
+            (1, 5, Severity::Hint)
+        );
         assert_eq!(parse_findings("[]", 5), Ok(Vec::new()));
-        assert!(matches!(parse_findings("I found nothing wrong.", 5), Err(ReviewError::NotJson(_))));
+        assert!(matches!(
+            parse_findings("I found nothing wrong.", 5),
+            Err(ReviewError::NotJson(_))
+        ));
     }
 }

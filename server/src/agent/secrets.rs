@@ -70,15 +70,30 @@ mod tests {
     #[test]
     fn planted_secrets_are_redacted() {
         let cases = [
-            ("let key = \"AKIAIOSFODNN7EXAMPLE\";", "AKIAIOSFODNN7EXAMPLE"),
-            ("OPENAI=sk-proj-abcdefghijklmnop1234567890", "sk-proj-abcdefghijklmnop1234567890"),
-            ("k = 'sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAA'", "sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAA"),
-            ("token: ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+            (
+                "let key = \"AKIAIOSFODNN7EXAMPLE\";",
+                "AKIAIOSFODNN7EXAMPLE",
+            ),
+            (
+                "OPENAI=sk-proj-abcdefghijklmnop1234567890",
+                "sk-proj-abcdefghijklmnop1234567890",
+            ),
+            (
+                "k = 'sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAA'",
+                "sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAA",
+            ),
+            (
+                "token: ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+                "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            ),
             ("password = \"hunter22\"", "hunter22"),
             ("DB_PASSWORD := \"correct horse\"", "correct horse"),
             ("{\"api_key\": \"abcd1234\"}", "abcd1234"),
             ("self.secret_token = 'zzzz9999'", "zzzz9999"),
-            ("slack xoxb-1234567890-abcdefghij", "xoxb-1234567890-abcdefghij"),
+            (
+                "slack xoxb-1234567890-abcdefghij",
+                "xoxb-1234567890-abcdefghij",
+            ),
         ];
         for (text, secret) in cases {
             let out = redact(text);
@@ -89,7 +104,8 @@ mod tests {
 
     #[test]
     fn private_key_blocks_go_whole() {
-        let text = "a\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK\n-----END RSA PRIVATE KEY-----\nb\n";
+        let text =
+            "a\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK\n-----END RSA PRIVATE KEY-----\nb\n";
         assert_eq!(redact(text), format!("a\n{REDACTED}\nb\n"));
         let cut = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA";
         assert_eq!(redact(cut), REDACTED);
@@ -98,6 +114,10 @@ mod tests {
     #[test]
     fn ordinary_code_is_untouched() {
         let code = "fn password_ok(password: &str) -> bool { password.len() > 8 }\nlet token = next_token();\nlet sk = \"sk-short\";\n";
-        assert!(matches!(redact(code), std::borrow::Cow::Borrowed(_)), "{}", redact(code));
+        assert!(
+            matches!(redact(code), std::borrow::Cow::Borrowed(_)),
+            "{}",
+            redact(code)
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 /// The name of the file that keeps files out of prompts, beside `.gitignore`s.
 pub const TANDEM_IGNORE: &str = ".tandemignore";
@@ -21,7 +21,10 @@ pub fn is_ignored(root: &Path, path: &Path) -> bool {
     };
     let mut dirs = vec![root.to_path_buf()];
     let mut dir = root.to_path_buf();
-    let parents: Vec<_> = relative.parent().map(|p| p.components().collect()).unwrap_or_default();
+    let parents: Vec<_> = relative
+        .parent()
+        .map(|p| p.components().collect())
+        .unwrap_or_default();
     for component in parents {
         dir.push(component);
         // A file inside an ignored folder is ignored.
@@ -79,7 +82,12 @@ pub fn agents_rules(root: &Path, file: &Path) -> Vec<Rules> {
     };
     let mut dirs = vec![root.to_path_buf()];
     let mut dir = root.to_path_buf();
-    for component in relative.parent().map(Path::components).into_iter().flatten() {
+    for component in relative
+        .parent()
+        .map(Path::components)
+        .into_iter()
+        .flatten()
+    {
         dir.push(component);
         dirs.push(dir.clone());
     }
@@ -141,6 +149,9 @@ mod tests {
         let rules = agents_rules(root, &root.join("src/lib/x.rs"));
         let texts: Vec<_> = rules.iter().map(|r| r.text.as_str()).collect();
         assert_eq!(texts, ["Use tabs.", "Prefer iterators.", "No unwrap."]);
-        assert_eq!(agents_rules(root, std::path::Path::new("/elsewhere/x.rs")), Vec::new());
+        assert_eq!(
+            agents_rules(root, std::path::Path::new("/elsewhere/x.rs")),
+            Vec::new()
+        );
     }
 }

@@ -406,7 +406,10 @@ async fn pump_output<W: AsyncWrite + Unpin>(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "a test that unwraps wrong fails, which is the point")]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test that unwraps wrong fails, which is the point"
+)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,355 @@
+//! The prompt an action sends: one system message saying how to answer, one user message with
+//! the target and its context, fitted to a budget and with obvious secrets redacted.
+
+use super::actions::Action;
+use super::index::IndexedItem;
+use super::secrets::redact;
+use super::workspace_files::Rules;
+
+/// Everything a prompt may carry; the job gathers it, this module decides what fits.
+#[derive(Debug, Default)]
+pub struct PromptParts<'a> {
+    pub language: &'a str,
+    /// The file's path as shown to the model (relative to the workspace when possible).
+    pub path: &'a str,
+    /// The text the action works on (the region a rewriting action replaces).
+    pub target: &'a str,
+    /// 1-based first line of the target, for the model's orientation and for review findings.
+    pub target_line: usize,
+    /// The item around the target, when the target is only part of it.
+    pub enclosing: Option<&'a str>,
+    pub imports: &'a [String],
+    pub signatures: &'a [&'a IndexedItem],
+    /// Diagnostics to fix, already in words ("line 3: expected `;`").
+    pub diagnostics: &'a [String],
+    pub rules: &'a [Rules],
+    pub instruction: Option<&'a str>,
+    /// Syntax errors in a previous answer, when asking again (self-correction).
+    pub errors_in_previous: &'a [String],
+    /// The previous answer that had those errors.
+    pub previous: Option<&'a str>,
+}
+
+/// The messages to send, and how big each part ended up (for `tandem.status`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prompt {
+    pub system: String,
+    pub user: String,
+    pub sizes: ContextSizes,
+}
+
+/// Characters of each context part that made it into the prompt; dropped parts are 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextSizes {
+    pub target: usize,
+    pub enclosing: usize,
+    pub imports: usize,
+    pub signatures: usize,
+    pub rules: usize,
+    pub diagnostics: usize,
+    pub total: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PromptError {
+    #[error(
+        "the code to send is too large for the model's context ({needed} characters, {budget} available); select less"
+    )]
+    TooLarge { needed: usize, budget: usize },
+}
+
+/// Builds the prompt of `action` within `budget` characters of user message. Parts are dropped
+/// whole, least useful first: workspace signatures, imports, rules, the enclosing item.
+pub fn build(action: Action, parts: &PromptParts, budget: usize) -> Result<Prompt, PromptError> {
+    let mut sizes = ContextSizes::default();
+    let fence = fence_for(parts.target);
+    let mut must = String::new();
+    must.push_str(&format!(
+        "File: {} ({})\n\n{} (from line {}):\n{fence}{}\n{}{}{fence}\n",
+        parts.path,
+        parts.language,
+        target_heading(action),
+        parts.target_line,
+        parts.language,
+        redact(parts.target),
+        if parts.target.ends_with('\n') || parts.target.is_empty() {
+            ""
+        } else {
+            "\n"
+        },
+    ));
+    sizes.target = parts.target.len();
+    if let Some(instruction) = parts.instruction {
+        must.push_str(&format!("\nInstruction: {}\n", redact(instruction)));
+    }
+    if !parts.diagnostics.is_empty() {
+        let text = format!("\nProblems to fix:\n{}\n", bullets(parts.diagnostics));
+        sizes.diagnostics = text.len();
+        must.push_str(&text);
+    }
+    if let Some(previous) = parts.previous
+        && !parts.errors_in_previous.is_empty()
+    {
+        must.push_str(&format!(
+            "\nYour previous answer did not parse:\n{fence}\n{}\n{fence}\nErrors:\n{}\nAnswer again, fixing them.\n",
+            redact(previous),
+            bullets(parts.errors_in_previous)
+        ));
+    }
+    if must.len() > budget {
+        return Err(PromptError::TooLarge {
+            needed: must.len(),
+            budget,
+        });
+    }
+
+    // Optional parts, most useful first; each goes in only if it fits whole.
+    let mut optional: Vec<(String, &mut usize)> = Vec::new();
+    let enclosing = parts.enclosing.map(|text| {
+        let fence = fence_for(text);
+        format!(
+            "\nThe code around it:\n{fence}{}\n{}\n{fence}\n",
+            parts.language,
+            redact(text).trim_end()
+        )
+    });
+    let rules = (!parts.rules.is_empty()).then(|| {
+        let mut text = String::from("\nProject rules (AGENTS.md, nearest last):\n");
+        for rule in parts.rules {
+            text.push_str(&format!(
+                "--- {}\n{}\n",
+                rule.path.display(),
+                redact(&rule.text).trim_end()
+            ));
+        }
+        text
+    });
+    let imports = (!parts.imports.is_empty()).then(|| {
+        format!(
+            "\nThe file's imports:\n{}\n",
+            redact(&parts.imports.join("\n"))
+        )
+    });
+    let signatures = (!parts.signatures.is_empty()).then(|| {
+        let lines: Vec<String> = parts
+            .signatures
+            .iter()
+            .map(|item| {
+                format!(
+                    "{}:{}: {}",
+                    item.path.display(),
+                    item.line + 1,
+                    item.signature
+                )
+            })
+            .collect();
+        format!(
+            "\nSignatures from the workspace of names it uses:\n{}\n",
+            redact(&lines.join("\n"))
+        )
+    });
+    let ContextSizes {
+        enclosing: s_enclosing,
+        rules: s_rules,
+        imports: s_imports,
+        signatures: s_signatures,
+        ..
+    } = &mut sizes;
+    for (part, size) in [
+        (enclosing, s_enclosing),
+        (rules, s_rules),
+        (imports, s_imports),
+        (signatures, s_signatures),
+    ] {
+        if let Some(text) = part {
+            optional.push((text, size));
+        }
+    }
+    let mut user = must;
+    for (text, size) in optional {
+        if user.len() + text.len() <= budget {
+            *size = text.len();
+            user.push_str(&text);
+        }
+    }
+    sizes.total = user.len();
+    Ok(Prompt {
+        system: system_prompt(action),
+        user,
+        sizes,
+    })
+}
+
+fn bullets(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|l| format!("- {}", redact(l)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A fence longer than any run of backticks in `text`, so the text cannot close it.
+fn fence_for(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+fn target_heading(action: Action) -> &'static str {
+    match action {
+        Action::Explain => "The code to explain",
+        Action::Review => "The file to review",
+        Action::Implement => "The unfinished code to complete (TARGET)",
+        Action::Document => "The item to document (TARGET)",
+        Action::Tests => "The code to test",
+        Action::Fix | Action::Edit => "The code to rewrite (TARGET)",
+    }
+}
+
+fn system_prompt(action: Action) -> String {
+    let rewrite = "Answer with the complete new text of the TARGET in one fenced code block, and nothing \
+        else after it. It replaces the TARGET exactly: keep its indentation and anything in it that \
+        needs no change, and do not repeat code from outside it.";
+    let task = match action {
+        Action::Explain => "Explain what the code does, why, and anything surprising in it, for a developer \
+            reading it in their editor. Answer in concise Markdown; do not rewrite the code."
+            .to_owned(),
+        Action::Review => "Review the file for bugs, risky code and unclear code. Answer with one fenced json \
+            block holding an array of findings, each {\"start_line\": N, \"end_line\": M, \"severity\": \
+            \"error\"|\"warning\"|\"info\"|\"hint\", \"message\": \"…\", \"replacement\": \"…\"}, with \
+            1-based line numbers of the file as shown, and `replacement` (optional) the full new text of \
+            those lines. An empty array when there is nothing worth saying."
+            .to_owned(),
+        Action::Fix => format!("Fix the problems listed in the TARGET with the smallest change that fixes them. {rewrite}"),
+        Action::Implement => format!(
+            "Complete the unfinished code in the TARGET (a placeholder body such as todo!(), pass, or a TODO) \
+             so that it does what its name, signature and comments say. {rewrite}"
+        ),
+        Action::Document => format!(
+            "Write the doc comment of the item in the TARGET in the language's own convention (/// in Rust, \
+             a docstring in Python, /** */ JSDoc in JavaScript and TypeScript, // lines in Go), saying what \
+             it does, its parameters and what it returns or fails with. {rewrite}"
+        ),
+        Action::Tests => format!(
+            "Write focused unit tests for the code, in the language's usual test style, covering normal \
+             cases and edge cases. {rewrite}"
+        ),
+        Action::Edit => format!("Rewrite the TARGET as the instruction asks. {rewrite}"),
+    };
+    format!(
+        "You are Tandem, a coding agent working inside the user's editor. {task} Follow the project's rules \
+         when they are given."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::{Action, PromptError, PromptParts, build, fence_for};
+    use crate::agent::index::IndexedItem;
+    use crate::agent::workspace_files::Rules;
+    use crate::syntax::ItemKind;
+
+    #[test]
+    fn carries_target_rules_and_signatures_and_redacts_secrets() {
+        let sig = IndexedItem {
+            path: PathBuf::from("src/geo.rs"),
+            name: "distance".into(),
+            kind: ItemKind::Function,
+            signature: "pub fn distance(a: &Point, b: &Point) -> f64".into(),
+            line: 4,
+        };
+        let signatures = [&sig];
+        let rules = [Rules {
+            path: PathBuf::from("AGENTS.md"),
+            text: "Never use unwrap.".into(),
+        }];
+        let imports = ["use crate::geo::distance;".to_owned()];
+        let parts = PromptParts {
+            language: "rust",
+            path: "src/main.rs",
+            target: "let key = \"AKIAIOSFODNN7EXAMPLE\";\nlet d = distance(&a, &b)\n",
+            target_line: 3,
+            imports: &imports,
+            signatures: &signatures,
+            rules: &rules,
+            instruction: Some("use a match"),
+            ..PromptParts::default()
+        };
+        let prompt = build(Action::Edit, &parts, 10_000).expect("fits");
+        for expected in [
+            "Never use unwrap.",
+            "src/geo.rs:5: pub fn distance(a: &Point, b: &Point) -> f64",
+            "use crate::geo::distance;",
+            "Instruction: use a match",
+            "from line 3",
+        ] {
+            assert!(
+                prompt.user.contains(expected),
+                "missing {expected:?} in\n{}",
+                prompt.user
+            );
+        }
+        assert!(!prompt.user.contains("AKIAIOSFODNN7EXAMPLE"));
+        assert!(prompt.system.contains("one fenced code block"));
+        assert_eq!(prompt.sizes.total, prompt.user.len());
+        assert!(prompt.sizes.signatures > 0 && prompt.sizes.rules > 0 && prompt.sizes.imports > 0);
+    }
+
+    #[test]
+    fn drops_the_least_useful_parts_first_and_refuses_what_cannot_fit() {
+        let sig = IndexedItem {
+            path: PathBuf::from("a.rs"),
+            name: "f".into(),
+            kind: ItemKind::Function,
+            signature: "x".repeat(400),
+            line: 0,
+        };
+        let signatures = [&sig];
+        let enclosing = "fn outer() {\n    body();\n}\n";
+        let parts = PromptParts {
+            language: "rust",
+            path: "a.rs",
+            target: "body();\n",
+            target_line: 2,
+            enclosing: Some(enclosing),
+            signatures: &signatures,
+            ..PromptParts::default()
+        };
+        let full = build(Action::Fix, &parts, 10_000).expect("fits");
+        assert!(full.sizes.signatures > 0);
+        let tight =
+            build(Action::Fix, &parts, full.user.len() - 1).expect("fits without signatures");
+        assert_eq!(tight.sizes.signatures, 0);
+        assert!(tight.sizes.enclosing > 0);
+        assert!(matches!(
+            build(Action::Fix, &parts, 20),
+            Err(PromptError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn a_target_with_backticks_gets_a_longer_fence() {
+        assert_eq!(fence_for("no ticks"), "```");
+        assert_eq!(fence_for("a ``` b"), "````");
+        let parts = PromptParts {
+            language: "markdown",
+            path: "a.md",
+            target: "```\ncode\n```\n",
+            target_line: 1,
+            ..PromptParts::default()
+        };
+        let prompt = build(Action::Explain, &parts, 10_000).expect("fits");
+        assert!(
+            prompt.user.contains("````markdown\n```\ncode\n```\n````"),
+            "{}",
+            prompt.user
+        );
+    }
+}

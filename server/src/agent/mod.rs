@@ -8,4 +8,5 @@ pub mod output;
 pub mod prompt;
 pub mod review;
 pub mod secrets;
+pub mod verify;
 pub mod workspace_files;

@@ -1,1 +1,4 @@
 //! Tandem: a coding agent inside any editor, served as one language server.
+pub mod config;
+pub mod doctor;
+pub mod model;

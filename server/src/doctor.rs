@@ -75,7 +75,7 @@ async fn report(options: &DoctorOptions, out: &mut impl Write) -> io::Result<boo
     };
 
     match client.list_models().await {
-        Ok(Some(models)) if models.iter().any(|m| *m == model) => {
+        Ok(Some(models)) if models.contains(&model) => {
             writeln!(out, "  ok: the endpoint answered and serves `{model}` ({} models in all)", models.len())?;
             return succeed(out);
         }

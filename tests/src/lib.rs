@@ -1,1 +1,2 @@
-pub fn placeholder_for_build() {}
+//! Test support for end-to-end tests: the scripted model server.
+pub mod model_server;

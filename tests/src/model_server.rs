@@ -137,6 +137,15 @@ impl Wire {
         out
     }
 
+    /// How many chunks [`Wire::render`] sends before the first delta.
+    pub fn preamble_len(self) -> usize {
+        match self {
+            Wire::OpenAi | Wire::Responses => 1,
+            Wire::Anthropic => 3,
+            Wire::Ollama => 0,
+        }
+    }
+
     /// A chunk that is not valid for the format (its JSON is broken).
     pub fn malformed(self) -> Vec<u8> {
         match self {

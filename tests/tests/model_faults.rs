@@ -172,12 +172,8 @@ async fn a_cut_stream_is_an_error_and_is_not_retried() {
     for wire in Wire::ALL {
         let server = ModelServer::start().await.unwrap();
         // Cut after the events that open the stream and two deltas.
-        let opening = match wire {
-            Wire::OpenAi | Wire::Responses => 1,
-            Wire::Anthropic => 3,
-            Wire::Ollama => 0,
-        };
-        server.push(Reply::text(wire, &["partial", " answer", " never", " ends"]).cut_after(opening + 2));
+        let cut = wire.preamble_len() + 2;
+        server.push(Reply::text(wire, &["partial", " answer", " never", " ends"]).cut_after(cut));
         server.push(Reply::text(wire, &["a second answer must not be requested"]));
         let events = run(&server, server.endpoint(wire)).await;
         let error = error_of(&events);

@@ -26,22 +26,36 @@ impl fmt::Debug for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<_> = self.vars.keys().collect();
         names.sort();
-        f.debug_struct("Environment").field("names", &names).finish()
+        f.debug_struct("Environment")
+            .field("names", &names)
+            .finish()
     }
 }
 
 impl Environment {
     pub fn from_process() -> Self {
-        Environment { vars: std::env::vars().collect() }
+        Environment {
+            vars: std::env::vars().collect(),
+        }
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Environment { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Environment {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
     }
 
     /// The variable's value, when it is set and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// `$XDG_CONFIG_HOME/tandem/config.toml`, or `~/.config/tandem/config.toml`.
@@ -102,7 +116,11 @@ impl ModelSettings {
             provider: self.provider,
             base_url: self.base_url.clone(),
             model: self.name.clone(),
-            api_key: self.api_key_env.as_deref().and_then(|name| env.get(name)).map(ApiKey::new),
+            api_key: self
+                .api_key_env
+                .as_deref()
+                .and_then(|name| env.get(name))
+                .map(ApiKey::new),
             api_key_env: self.api_key_env.clone(),
             max_output_tokens: self.max_output_tokens,
             request_timeout: Duration::from_millis(self.request_timeout_ms),
@@ -219,7 +237,10 @@ impl ConfigStore {
         let json = serde_json::to_value(&self.settings).unwrap_or(Value::Null);
         KEYS.iter()
             .map(|(key, _)| {
-                let value = json.pointer(&format!("/{}", key.replace('.', "/"))).cloned().unwrap_or(Value::Null);
+                let value = json
+                    .pointer(&format!("/{}", key.replace('.', "/")))
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 (*key, value, self.origin(key))
             })
             .collect()
@@ -267,7 +288,9 @@ impl ConfigStore {
                 return Vec::new();
             }
             Err(error) => {
-                return vec![error_message(format!("cannot read {source}: {error}; keeping the previous settings"))];
+                return vec![error_message(format!(
+                    "cannot read {source}: {error}; keeping the previous settings"
+                ))];
             }
         };
         let value = match toml::from_str::<toml::Table>(&text) {
@@ -289,7 +312,9 @@ impl ConfigStore {
             return messages;
         };
         if messages.iter().any(|m| m.severity == Severity::Error) {
-            messages.push(error_message(format!("the settings from {source} were not applied; keeping the previous ones")));
+            messages.push(error_message(format!(
+                "the settings from {source} were not applied; keeping the previous ones"
+            )));
             return messages;
         }
         self.layers.insert(layer, (source, checked));
@@ -302,7 +327,9 @@ impl ConfigStore {
         for (source, table) in self.layers.values() {
             for (key, _) in KEYS {
                 let mut parts = key.split('.');
-                let (Some(section), Some(name)) = (parts.next(), parts.next()) else { continue };
+                let (Some(section), Some(name)) = (parts.next(), parts.next()) else {
+                    continue;
+                };
                 if let Some(value) = table.get(section).and_then(|s| s.get(name)) {
                     leaves.insert(key, (value.clone(), source.clone()));
                 }
@@ -315,7 +342,10 @@ impl ConfigStore {
 }
 
 fn error_message(text: String) -> ConfigMessage {
-    ConfigMessage { severity: Severity::Error, text }
+    ConfigMessage {
+        severity: Severity::Error,
+        text,
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -334,7 +364,9 @@ impl Kind {
         match self {
             Kind::Text => "a string",
             Kind::Url => "an http:// or https:// URL",
-            Kind::VariableName => "the name of an environment variable (like OPENAI_API_KEY), or \"\" for none",
+            Kind::VariableName => {
+                "the name of an environment variable (like OPENAI_API_KEY), or \"\" for none"
+            }
             Kind::Providers => "one of \"openai\", \"openai-responses\", \"anthropic\", \"ollama\"",
             Kind::EditModes => "\"stream\" or \"preview\"",
             Kind::Count => "a whole number greater than 0",
@@ -353,7 +385,9 @@ impl Kind {
             }
             (Kind::Providers, Value::String(s)) => s.parse::<Provider>().is_ok(),
             (Kind::EditModes, Value::String(s)) => s == "stream" || s == "preview",
-            (Kind::Count, Value::Number(n)) => n.as_u64().is_some_and(|n| n > 0 && n <= u64::from(u32::MAX)),
+            (Kind::Count, Value::Number(n)) => n
+                .as_u64()
+                .is_some_and(|n| n > 0 && n <= u64::from(u32::MAX)),
             (Kind::Flag, Value::Bool(_)) => true,
             _ => false,
         }
@@ -387,7 +421,11 @@ fn describe(value: &Value) -> &'static str {
 
 /// Checks one layer: keeps the known keys, warns about unknown ones, errs on wrong types.
 /// Values are never echoed in messages: a misplaced key must not end up in a log.
-fn check_layer(value: &Value, source: &Source, messages: &mut Vec<ConfigMessage>) -> Option<Map<String, Value>> {
+fn check_layer(
+    value: &Value,
+    source: &Source,
+    messages: &mut Vec<ConfigMessage>,
+) -> Option<Map<String, Value>> {
     let Some(root) = value.as_object() else {
         messages.push(error_message(format!(
             "the settings from {source} must be a table (an object), found {}",
@@ -397,7 +435,9 @@ fn check_layer(value: &Value, source: &Source, messages: &mut Vec<ConfigMessage>
     };
     let mut checked = Map::new();
     for (section, body) in root {
-        let known_section = KEYS.iter().any(|(key, _)| key.split('.').next() == Some(section.as_str()));
+        let known_section = KEYS
+            .iter()
+            .any(|(key, _)| key.split('.').next() == Some(section.as_str()));
         if !known_section {
             warn_unknown(section, source, messages);
             continue;
@@ -406,7 +446,10 @@ fn check_layer(value: &Value, source: &Source, messages: &mut Vec<ConfigMessage>
             continue;
         }
         let Some(body) = body.as_object() else {
-            messages.push(error_message(format!("`{section}` in {source} must be a table, found {}", describe(body))));
+            messages.push(error_message(format!(
+                "`{section}` in {source} must be a table, found {}",
+                describe(body)
+            )));
             continue;
         };
         let mut kept = Map::new();
@@ -443,7 +486,10 @@ fn warn_unknown(key: &str, source: &Source, messages: &mut Vec<ConfigMessage>) {
     } else {
         format!("unknown setting `{key}` in {source} is ignored")
     };
-    messages.push(ConfigMessage { severity: Severity::Warning, text });
+    messages.push(ConfigMessage {
+        severity: Severity::Warning,
+        text,
+    });
 }
 
 /// Builds the settings from the winning value of each key, filling in the defaults.
@@ -471,7 +517,9 @@ fn resolve(
         Some("preview") => EditMode::Preview,
         _ => EditMode::Stream,
     };
-    let enabled = pick("hover.enabled").and_then(Value::as_bool).unwrap_or(true);
+    let enabled = pick("hover.enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     let hover_timeout_ms = number(pick("hover.timeoutMs"), 4000);
 
     let provider = provider.unwrap_or_else(|| {
@@ -480,7 +528,10 @@ fn resolve(
         } else if env.get("ANTHROPIC_API_KEY").is_some() {
             (Provider::Anthropic, "ANTHROPIC_API_KEY is set")
         } else {
-            (Provider::Ollama, "no OPENAI_API_KEY or ANTHROPIC_API_KEY, so a local Ollama")
+            (
+                Provider::Ollama,
+                "no OPENAI_API_KEY or ANTHROPIC_API_KEY, so a local Ollama",
+            )
         };
         origins.insert("model.provider", Source::Detected(why.to_owned()));
         detected
@@ -507,7 +558,10 @@ fn resolve(
             idle_timeout_ms,
         },
         edits: EditSettings { mode },
-        hover: HoverSettings { enabled, timeout_ms: hover_timeout_ms },
+        hover: HoverSettings {
+            enabled,
+            timeout_ms: hover_timeout_ms,
+        },
     };
     (settings, origins)
 }

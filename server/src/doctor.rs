@@ -41,7 +41,11 @@ pub async fn run(options: &DoctorOptions, out: &mut impl Write) -> i32 {
 async fn report(options: &DoctorOptions, out: &mut impl Write) -> io::Result<bool> {
     let mut store = ConfigStore::new(options.env.clone());
     let mut messages = Vec::new();
-    if let Some(user) = options.user_config.clone().or_else(|| options.env.user_config_path()) {
+    if let Some(user) = options
+        .user_config
+        .clone()
+        .or_else(|| options.env.user_config_path())
+    {
         messages.extend(store.set_user_file(&user));
     }
     if let Some(root) = &options.workspace_root {
@@ -54,13 +58,21 @@ async fn report(options: &DoctorOptions, out: &mut impl Write) -> io::Result<boo
     }
     let settings = store.settings().clone();
     if let Some(env) = &settings.model.api_key_env {
-        let state = if options.env.get(env).is_some() { "is set (value hidden)" } else { "is NOT set" };
+        let state = if options.env.get(env).is_some() {
+            "is set (value hidden)"
+        } else {
+            "is NOT set"
+        };
         writeln!(out, "  the key variable ${env} {state}")?;
     }
     if !messages.is_empty() {
         writeln!(out, "\nProblems in the settings:")?;
         for message in &messages {
-            let tag = if message.severity == Severity::Error { "error" } else { "warning" };
+            let tag = if message.severity == Severity::Error {
+                "error"
+            } else {
+                "warning"
+            };
             writeln!(out, "  {tag}: {message}")?;
         }
     }
@@ -68,7 +80,11 @@ async fn report(options: &DoctorOptions, out: &mut impl Write) -> io::Result<boo
     let endpoint = settings.model.endpoint(&options.env);
     let model = endpoint.model.clone();
     let url = endpoint.base_url.clone();
-    writeln!(out, "\nChecking {} at {url} for model `{model}`…", settings.model.provider)?;
+    writeln!(
+        out,
+        "\nChecking {} at {url} for model `{model}`…",
+        settings.model.provider
+    )?;
     let client = match ModelClient::new(endpoint) {
         Ok(client) => client,
         Err(error) => return fail(out, &error.to_string()),
@@ -76,7 +92,11 @@ async fn report(options: &DoctorOptions, out: &mut impl Write) -> io::Result<boo
 
     match client.list_models().await {
         Ok(Some(models)) if models.contains(&model) => {
-            writeln!(out, "  ok: the endpoint answered and serves `{model}` ({} models in all)", models.len())?;
+            writeln!(
+                out,
+                "  ok: the endpoint answered and serves `{model}` ({} models in all)",
+                models.len()
+            )?;
             return succeed(out);
         }
         Ok(Some(models)) => {
@@ -86,11 +106,21 @@ async fn report(options: &DoctorOptions, out: &mut impl Write) -> io::Result<boo
                 "  the endpoint answered, but `{model}` is not in its list of {} models ({}{})",
                 models.len(),
                 shown.join(", "),
-                if models.len() > shown.len() { ", …" } else { "" }
+                if models.len() > shown.len() {
+                    ", …"
+                } else {
+                    ""
+                }
             )?;
-            writeln!(out, "  asking for one token anyway (some servers serve any name)…")?;
+            writeln!(
+                out,
+                "  asking for one token anyway (some servers serve any name)…"
+            )?;
         }
-        Ok(None) => writeln!(out, "  the endpoint has no model list; asking for one token…")?,
+        Ok(None) => writeln!(
+            out,
+            "  the endpoint has no model list; asking for one token…"
+        )?,
         Err(error) => return fail(out, &error.to_string()),
     }
 
@@ -99,7 +129,11 @@ async fn report(options: &DoctorOptions, out: &mut impl Write) -> io::Result<boo
         messages: vec![Message::user("Reply with the single word: ok")],
         max_output_tokens: Some(1),
     };
-    match client.stream(&request, CancellationToken::new()).complete().await {
+    match client
+        .stream(&request, CancellationToken::new())
+        .complete()
+        .await
+    {
         Ok(_) => {
             writeln!(out, "  ok: `{model}` answered")?;
             succeed(out)
@@ -115,6 +149,9 @@ fn succeed(out: &mut impl Write) -> io::Result<bool> {
 
 fn fail(out: &mut impl Write, message: &str) -> io::Result<bool> {
     writeln!(out, "  failed: {message}")?;
-    writeln!(out, "\nThe model cannot be reached: agent actions will fail until this is fixed. Features that need no model still work.")?;
+    writeln!(
+        out,
+        "\nThe model cannot be reached: agent actions will fail until this is fixed. Features that need no model still work."
+    )?;
     Ok(false)
 }

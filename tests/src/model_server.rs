@@ -9,11 +9,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -76,7 +76,10 @@ impl Wire {
                     json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
                 };
-                out.push(sse(None, chunk(json!({"role": "assistant", "content": ""}), Value::Null)));
+                out.push(sse(
+                    None,
+                    chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+                ));
                 for d in deltas {
                     out.push(sse(None, chunk(json!({"content": d}), Value::Null)));
                 }
@@ -99,7 +102,10 @@ impl Wire {
                 if usage.is_some() {
                     response["usage"] = json!({"input_tokens": input, "output_tokens": output, "total_tokens": input + output});
                 }
-                out.push(sse(Some("response.completed"), json!({"type": "response.completed", "response": response})));
+                out.push(sse(
+                    Some("response.completed"),
+                    json!({"type": "response.completed", "response": response}),
+                ));
             }
             Wire::Anthropic => {
                 let start = json!({"type": "message_start", "message": {"id": "msg_1", "type": "message",
@@ -113,7 +119,10 @@ impl Wire {
                     let delta = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": d}});
                     out.push(sse(Some("content_block_delta"), delta));
                 }
-                out.push(sse(Some("content_block_stop"), json!({"type": "content_block_stop", "index": 0})));
+                out.push(sse(
+                    Some("content_block_stop"),
+                    json!({"type": "content_block_stop", "index": 0}),
+                ));
                 let delta = json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
                     "usage": {"output_tokens": output}});
                 out.push(sse(Some("message_delta"), delta));
@@ -150,7 +159,9 @@ impl Wire {
     pub fn malformed(self) -> Vec<u8> {
         match self {
             Wire::OpenAi => b"data: {\"choices\": [{\"delta\": oops\n\n".to_vec(),
-            Wire::Responses => b"event: response.output_text.delta\ndata: {\"delta\": oops\n\n".to_vec(),
+            Wire::Responses => {
+                b"event: response.output_text.delta\ndata: {\"delta\": oops\n\n".to_vec()
+            }
             Wire::Anthropic => b"event: content_block_delta\ndata: {\"delta\": oops\n\n".to_vec(),
             Wire::Ollama => b"{\"message\": oops\n".to_vec(),
         }
@@ -298,7 +309,10 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether the client has closed this request's connection.
@@ -321,7 +335,9 @@ struct Shared {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The server. Dropping it stops it.
@@ -366,7 +382,8 @@ impl ModelServer {
 
     /// An endpoint for `wire` on this server, with fast retries so tests stay quick.
     pub fn endpoint(&self, wire: Wire) -> tandem::model::Endpoint {
-        let mut endpoint = tandem::model::Endpoint::new(wire.provider(), self.base_url(wire), "test-model");
+        let mut endpoint =
+            tandem::model::Endpoint::new(wire.provider(), self.base_url(wire), "test-model");
         endpoint.retry.base_delay = Duration::from_millis(10);
         endpoint.retry.max_delay = Duration::from_millis(50);
         endpoint.request_timeout = Duration::from_secs(10);
@@ -410,10 +427,19 @@ impl Drop for ModelServer {
 
 async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let (mut reader, mut writer) = stream.into_split();
-    let Some((method, path, headers, body)) = read_request(&mut reader).await else { return };
+    let Some((method, path, headers, body)) = read_request(&mut reader).await else {
+        return;
+    };
     let (closed_sender, closed) = watch::channel(false);
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let record = RecordedRequest { method, path, headers, body, received_at: Instant::now(), closed: closed.clone() };
+    let record = RecordedRequest {
+        method,
+        path,
+        headers,
+        body,
+        received_at: Instant::now(),
+        closed: closed.clone(),
+    };
     lock(&shared.requests).push(record);
     shared.request_arrived.notify_waiters();
 
@@ -428,11 +454,18 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
         closed_sender.send_replace(true);
     });
 
-    let reply = lock(&shared.replies).pop_front().unwrap_or_else(|| Reply::error(500, "no scripted reply"));
+    let reply = lock(&shared.replies)
+        .pop_front()
+        .unwrap_or_else(|| Reply::error(500, "no scripted reply"));
     let _ = play(reply, &mut writer, &shared, closed).await;
 }
 
-async fn play(reply: Reply, writer: &mut OwnedWriteHalf, shared: &Shared, mut closed: watch::Receiver<bool>) -> std::io::Result<()> {
+async fn play(
+    reply: Reply,
+    writer: &mut OwnedWriteHalf,
+    shared: &Shared,
+    mut closed: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
     for (name, value) in &reply.headers {
         head.push_str(&format!("{name}: {value}\r\n"));

@@ -9,7 +9,11 @@ use tandem_tests::model_server::{ModelServer, Reply, Wire};
 use tokio_util::sync::CancellationToken;
 
 fn request() -> ModelRequest {
-    ModelRequest { system: None, messages: vec![Message::user("hi")], max_output_tokens: None }
+    ModelRequest {
+        system: None,
+        messages: vec![Message::user("hi")],
+        max_output_tokens: None,
+    }
 }
 
 /// Generous enough for a loaded CI machine, tight enough that "closed when the process
@@ -27,22 +31,40 @@ async fn cancelling_mid_stream_closes_the_connection() {
         let mut stream = client.stream(&request(), cancel.clone());
         // Release the opening chunks and the first delta, and no more.
         server.release(wire.preamble_len() + 1);
-        assert_eq!(stream.next().await, Some(ModelEvent::TextDelta("first".into())), "{wire:?}");
+        assert_eq!(
+            stream.next().await,
+            Some(ModelEvent::TextDelta("first".into())),
+            "{wire:?}"
+        );
         let request = server.requests().remove(0);
-        assert!(!request.is_closed(), "{wire:?}: the connection is open while streaming");
+        assert!(
+            !request.is_closed(),
+            "{wire:?}: the connection is open while streaming"
+        );
 
         let cancelled_at = Instant::now();
         cancel.cancel();
         tokio::time::timeout(CLOSE_BOUND, request.closed())
             .await
-            .unwrap_or_else(|_| panic!("{wire:?}: connection still open {CLOSE_BOUND:?} after cancelling"));
-        eprintln!("{wire:?}: cancel → connection closed at the server in {:?}", cancelled_at.elapsed());
+            .unwrap_or_else(|_| {
+                panic!("{wire:?}: connection still open {CLOSE_BOUND:?} after cancelling")
+            });
+        eprintln!(
+            "{wire:?}: cancel → connection closed at the server in {:?}",
+            cancelled_at.elapsed()
+        );
 
         let rest: Vec<_> = stream.collect().await;
         assert_eq!(rest.len(), 1, "{wire:?}: {rest:?}");
-        let ModelEvent::Error(error) = &rest[0] else { panic!("{wire:?}: {rest:?}") };
+        let ModelEvent::Error(error) = &rest[0] else {
+            panic!("{wire:?}: {rest:?}")
+        };
         assert_eq!(error.kind, ErrorKind::Cancelled);
-        assert_eq!(server.requests().len(), 1, "{wire:?}: cancelling never retries");
+        assert_eq!(
+            server.requests().len(),
+            1,
+            "{wire:?}: cancelling never retries"
+        );
     }
 }
 
@@ -56,8 +78,13 @@ async fn cancelling_while_waiting_for_headers_or_a_retry_stops_at_once() {
     let stream = client.stream(&request(), cancel.clone());
     server.wait_for_requests(1).await;
     cancel.cancel();
-    let events = tokio::time::timeout(CLOSE_BOUND, stream.collect::<Vec<_>>()).await.expect("stream ended");
-    assert!(matches!(&events[..], [ModelEvent::Error(e)] if e.kind == ErrorKind::Cancelled), "{events:?}");
+    let events = tokio::time::timeout(CLOSE_BOUND, stream.collect::<Vec<_>>())
+        .await
+        .expect("stream ended");
+    assert!(
+        matches!(&events[..], [ModelEvent::Error(e)] if e.kind == ErrorKind::Cancelled),
+        "{events:?}"
+    );
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -70,5 +97,7 @@ async fn dropping_the_stream_closes_the_connection() {
     assert_eq!(stream.next().await, Some(ModelEvent::TextDelta("a".into())));
     let request = server.requests().remove(0);
     drop(stream);
-    tokio::time::timeout(CLOSE_BOUND, request.closed()).await.expect("connection closed after drop");
+    tokio::time::timeout(CLOSE_BOUND, request.closed())
+        .await
+        .expect("connection closed after drop");
 }

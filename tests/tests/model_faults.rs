@@ -3,12 +3,18 @@
 
 use std::time::Duration;
 
-use tandem::model::{ApiKey, ErrorKind, Message, ModelClient, ModelError, ModelEvent, ModelRequest};
-use tandem_tests::model_server::{collect, text_of, ModelServer, Reply, Wire};
+use tandem::model::{
+    ApiKey, ErrorKind, Message, ModelClient, ModelError, ModelEvent, ModelRequest,
+};
+use tandem_tests::model_server::{ModelServer, Reply, Wire, collect, text_of};
 use tokio_util::sync::CancellationToken;
 
 fn request() -> ModelRequest {
-    ModelRequest { system: None, messages: vec![Message::user("hi")], max_output_tokens: None }
+    ModelRequest {
+        system: None,
+        messages: vec![Message::user("hi")],
+        max_output_tokens: None,
+    }
 }
 
 async fn run(server: &ModelServer, endpoint: tandem::model::Endpoint) -> Vec<ModelEvent> {
@@ -47,10 +53,20 @@ async fn retries_give_up_and_say_how_often_they_tried() {
     let url = format!("{}/chat/completions", endpoint.base_url);
     let events = run(&server, endpoint).await;
     let error = error_of(&events);
-    assert_eq!(error.kind, ErrorKind::Http { status: 503, body: "upstream unavailable".into(), attempts: 3 });
+    assert_eq!(
+        error.kind,
+        ErrorKind::Http {
+            status: 503,
+            body: "upstream unavailable".into(),
+            attempts: 3
+        }
+    );
     let message = error.to_string();
     assert!(message.contains(&url), "{message}");
-    assert!(message.contains("HTTP 503 after 3 attempts: upstream unavailable"), "{message}");
+    assert!(
+        message.contains("HTTP 503 after 3 attempts: upstream unavailable"),
+        "{message}"
+    );
     assert_eq!(server.requests().len(), 3);
 }
 
@@ -59,7 +75,10 @@ async fn client_errors_are_not_retried() {
     let server = ModelServer::start().await.unwrap();
     server.push(Reply::error(400, "{\"error\":{\"message\":\"bad field\"}}"));
     let events = run(&server, server.endpoint(Wire::OpenAi)).await;
-    assert!(matches!(error_of(&events).kind, ErrorKind::Http { status: 400, .. }));
+    assert!(matches!(
+        error_of(&events).kind,
+        ErrorKind::Http { status: 400, .. }
+    ));
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -74,7 +93,10 @@ async fn rate_limits_honour_retry_after() {
     assert_eq!(requests.len(), 2);
     // The backoff alone would be tens of milliseconds; the second request waited for the header.
     let waited = requests[1].received_at - requests[0].received_at;
-    assert!(waited >= Duration::from_millis(950), "retried after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(950),
+        "retried after {waited:?}"
+    );
 }
 
 #[tokio::test]
@@ -85,8 +107,19 @@ async fn rate_limits_that_persist_fail_with_advice() {
     }
     let events = run(&server, server.endpoint(Wire::OpenAi)).await;
     let error = error_of(&events);
-    assert_eq!(error.kind, ErrorKind::RateLimited { attempts: 3, body: "quota".into() });
-    assert!(error.to_string().contains("rate limited (HTTP 429) after 3 attempts"), "{error}");
+    assert_eq!(
+        error.kind,
+        ErrorKind::RateLimited {
+            attempts: 3,
+            body: "quota".into()
+        }
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("rate limited (HTTP 429) after 3 attempts"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -94,20 +127,29 @@ async fn a_retry_after_longer_than_the_limit_is_not_waited_for() {
     let server = ModelServer::start().await.unwrap();
     server.push(Reply::error(429, "come back tomorrow").header("retry-after", "86400"));
     let events = run(&server, server.endpoint(Wire::OpenAi)).await;
-    assert!(matches!(error_of(&events).kind, ErrorKind::RateLimited { attempts: 1, .. }));
+    assert!(matches!(
+        error_of(&events).kind,
+        ErrorKind::RateLimited { attempts: 1, .. }
+    ));
     assert_eq!(server.requests().len(), 1);
 }
 
 #[tokio::test]
 async fn a_refused_key_names_its_variable() {
     let server = ModelServer::start().await.unwrap();
-    server.push(Reply::error(401, "{\"error\":{\"message\":\"Incorrect API key provided\"}}"));
+    server.push(Reply::error(
+        401,
+        "{\"error\":{\"message\":\"Incorrect API key provided\"}}",
+    ));
     let mut endpoint = server.endpoint(Wire::OpenAi);
     endpoint.api_key = Some(ApiKey::new("sk-wrong-0000"));
     endpoint.api_key_env = Some("OPENAI_API_KEY".into());
     let events = run(&server, endpoint).await;
     let message = error_of(&events).to_string();
-    assert!(message.contains("the key in $OPENAI_API_KEY was refused (HTTP 401"), "{message}");
+    assert!(
+        message.contains("the key in $OPENAI_API_KEY was refused (HTTP 401"),
+        "{message}"
+    );
     assert_eq!(server.requests().len(), 1, "401 is not retried");
 }
 
@@ -118,7 +160,10 @@ async fn a_missing_key_fails_before_any_request() {
     endpoint.api_key_env = Some("ANTHROPIC_API_KEY".into());
     let events = run(&server, endpoint).await;
     let message = error_of(&events).to_string();
-    assert!(message.contains("$ANTHROPIC_API_KEY is not set"), "{message}");
+    assert!(
+        message.contains("$ANTHROPIC_API_KEY is not set"),
+        "{message}"
+    );
     assert!(server.requests().is_empty());
 }
 
@@ -126,15 +171,29 @@ async fn a_missing_key_fails_before_any_request() {
 async fn an_unknown_model_is_named_with_the_url() {
     for wire in Wire::ALL {
         let server = ModelServer::start().await.unwrap();
-        server.push(Reply::error(404, "{\"error\":\"model 'test-model' not found\"}"));
+        server.push(Reply::error(
+            404,
+            "{\"error\":\"model 'test-model' not found\"}",
+        ));
         let endpoint = server.endpoint(wire);
         let events = run(&server, endpoint).await;
         let error = error_of(&events);
         let url = format!("{}{}", server.url(), wire.path());
-        assert!(matches!(error.kind, ErrorKind::ModelNotFound { .. }), "{wire:?}: {error}");
-        assert!(error.to_string().contains(&format!("model `test-model` not found at {url}")), "{error}");
+        assert!(
+            matches!(error.kind, ErrorKind::ModelNotFound { .. }),
+            "{wire:?}: {error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("model `test-model` not found at {url}")),
+            "{error}"
+        );
         if wire == Wire::Ollama {
-            assert!(error.to_string().contains("ollama pull test-model"), "{error}");
+            assert!(
+                error.to_string().contains("ollama pull test-model"),
+                "{error}"
+            );
         }
     }
 }
@@ -147,23 +206,45 @@ async fn a_wrong_base_url_is_called_so() {
     page.headers = vec![("content-type".into(), "text/html; charset=utf-8".into())];
     server.push(page);
     let events = run(&server, server.endpoint(Wire::OpenAi)).await;
-    assert!(error_of(&events).to_string().contains("Check model.baseUrl"), "{:?}", events);
+    assert!(
+        error_of(&events)
+            .to_string()
+            .contains("Check model.baseUrl"),
+        "{:?}",
+        events
+    );
     let events = run(&server, server.endpoint(Wire::OpenAi)).await;
-    assert!(matches!(error_of(&events).kind, ErrorKind::NotAStream { .. }), "{events:?}");
+    assert!(
+        matches!(error_of(&events).kind, ErrorKind::NotAStream { .. }),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]
 async fn connection_refused_says_what_to_do() {
     // Bind and drop a listener to get a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut endpoint = tandem::model::Endpoint::new(tandem::model::Provider::Ollama, format!("http://127.0.0.1:{port}"), "m");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut endpoint = tandem::model::Endpoint::new(
+        tandem::model::Provider::Ollama,
+        format!("http://127.0.0.1:{port}"),
+        "m",
+    );
     endpoint.retry.base_delay = Duration::from_millis(5);
     let client = ModelClient::new(endpoint).unwrap();
     let events = collect(client.stream(&request(), CancellationToken::new())).await;
     let error = error_of(&events);
     assert!(matches!(error.kind, ErrorKind::Connect { .. }));
     let message = error.to_string();
-    assert!(message.starts_with(&format!("model request to http://127.0.0.1:{port}/api/chat failed: could not connect")), "{message}");
+    assert!(
+        message.starts_with(&format!(
+            "model request to http://127.0.0.1:{port}/api/chat failed: could not connect"
+        )),
+        "{message}"
+    );
     assert!(message.contains("Is Ollama running"), "{message}");
 }
 
@@ -174,12 +255,23 @@ async fn a_cut_stream_is_an_error_and_is_not_retried() {
         // Cut after the events that open the stream and two deltas.
         let cut = wire.preamble_len() + 2;
         server.push(Reply::text(wire, &["partial", " answer", " never", " ends"]).cut_after(cut));
-        server.push(Reply::text(wire, &["a second answer must not be requested"]));
+        server.push(Reply::text(
+            wire,
+            &["a second answer must not be requested"],
+        ));
         let events = run(&server, server.endpoint(wire)).await;
         let error = error_of(&events);
-        assert!(matches!(error.kind, ErrorKind::Cut { .. }), "{wire:?}: {error}");
+        assert!(
+            matches!(error.kind, ErrorKind::Cut { .. }),
+            "{wire:?}: {error}"
+        );
         assert_eq!(text_of(&events), "partial answer", "{wire:?}");
-        assert!(error.to_string().contains("the stream was cut before the model finished"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("the stream was cut before the model finished"),
+            "{error}"
+        );
         assert_eq!(server.requests().len(), 1, "{wire:?}");
     }
 }
@@ -192,7 +284,10 @@ async fn a_cut_inside_a_chunk_is_a_cut() {
     chunks[1].truncate(20);
     server.push(Reply::stream(Wire::OpenAi, chunks));
     let events = run(&server, server.endpoint(Wire::OpenAi)).await;
-    assert!(matches!(error_of(&events).kind, ErrorKind::Cut { .. }), "{events:?}");
+    assert!(
+        matches!(error_of(&events).kind, ErrorKind::Cut { .. }),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]
@@ -205,9 +300,15 @@ async fn a_body_that_ends_without_its_marker_is_not_a_success() {
         let events = run(&server, server.endpoint(wire)).await;
         if wire == Wire::OpenAi {
             // The finish reason came before the missing [DONE] (and usage): compatible servers do that.
-            assert!(matches!(events.last(), Some(ModelEvent::Finished { .. })), "{events:?}");
+            assert!(
+                matches!(events.last(), Some(ModelEvent::Finished { .. })),
+                "{events:?}"
+            );
         } else {
-            assert!(matches!(error_of(&events).kind, ErrorKind::Cut { .. }), "{wire:?}: {events:?}");
+            assert!(
+                matches!(error_of(&events).kind, ErrorKind::Cut { .. }),
+                "{wire:?}: {events:?}"
+            );
         }
     }
 }
@@ -219,10 +320,17 @@ async fn a_malformed_chunk_fails_with_an_excerpt() {
         server.push(Reply::text(wire, &["good", "never seen"]).malformed_after(wire, 1));
         let events = run(&server, server.endpoint(wire)).await;
         let error = error_of(&events);
-        let ErrorKind::Malformed { excerpt, .. } = &error.kind else { panic!("{wire:?}: {error}") };
+        let ErrorKind::Malformed { excerpt, .. } = &error.kind else {
+            panic!("{wire:?}: {error}")
+        };
         assert!(excerpt.contains("oops"), "{excerpt}");
         assert!(!text_of(&events).contains("never seen"));
-        assert!(error.to_string().contains("received a chunk that is not valid"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("received a chunk that is not valid"),
+            "{error}"
+        );
         assert_eq!(server.requests().len(), 1);
     }
 }
@@ -236,11 +344,21 @@ async fn a_stall_is_an_idle_timeout() {
     let events = run(&server, endpoint).await;
     assert_eq!(text_of(&events), "a");
     let error = error_of(&events);
-    assert_eq!(error.kind, ErrorKind::Idle { after: Duration::from_millis(200) });
-    assert!(error.to_string().contains("nothing arrived for 200 ms"), "{error}");
+    assert_eq!(
+        error.kind,
+        ErrorKind::Idle {
+            after: Duration::from_millis(200)
+        }
+    );
+    assert!(
+        error.to_string().contains("nothing arrived for 200 ms"),
+        "{error}"
+    );
     // Giving up drops the connection.
     let request = &server.requests()[0];
-    tokio::time::timeout(Duration::from_secs(5), request.closed()).await.expect("connection closed");
+    tokio::time::timeout(Duration::from_secs(5), request.closed())
+        .await
+        .expect("connection closed");
 }
 
 #[tokio::test]
@@ -253,8 +371,17 @@ async fn the_request_timeout_bounds_a_slow_but_steady_stream() {
     endpoint.request_timeout = Duration::from_millis(300);
     endpoint.idle_timeout = Duration::from_secs(5);
     let events = run(&server, endpoint).await;
-    assert_eq!(error_of(&events).kind, ErrorKind::Timeout { after: Duration::from_millis(300) });
-    assert!(error_of(&events).to_string().contains("model.requestTimeoutMs"));
+    assert_eq!(
+        error_of(&events).kind,
+        ErrorKind::Timeout {
+            after: Duration::from_millis(300)
+        }
+    );
+    assert!(
+        error_of(&events)
+            .to_string()
+            .contains("model.requestTimeoutMs")
+    );
 }
 
 #[tokio::test]
@@ -272,7 +399,13 @@ async fn errors_reported_inside_the_stream_end_it() {
         server.push(Reply::stream(wire, chunks));
         let events = run(&server, server.endpoint(wire)).await;
         let error = error_of(&events);
-        assert!(matches!(error.kind, ErrorKind::Provider { .. }), "{wire:?}: {error}");
-        assert!(error.to_string().contains("the model reported an error"), "{error}");
+        assert!(
+            matches!(error.kind, ErrorKind::Provider { .. }),
+            "{wire:?}: {error}"
+        );
+        assert!(
+            error.to_string().contains("the model reported an error"),
+            "{error}"
+        );
     }
 }

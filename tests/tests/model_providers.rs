@@ -1,10 +1,8 @@
 //! Each provider against the scripted server: the request it sends and the events it reads.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use tandem::model::{
-    ApiKey, FinishReason, Message, ModelClient, ModelEvent, ModelRequest, Usage,
-};
-use tandem_tests::model_server::{collect, text_of, ModelServer, Reply, Wire};
+use tandem::model::{ApiKey, FinishReason, Message, ModelClient, ModelEvent, ModelRequest, Usage};
+use tandem_tests::model_server::{ModelServer, Reply, Wire, collect, text_of};
 use tokio_util::sync::CancellationToken;
 
 fn request() -> ModelRequest {
@@ -30,8 +28,13 @@ async fn every_provider_streams_text_usage_and_finish() {
                 ModelEvent::TextDelta("llo ".into()),
                 ModelEvent::TextDelta("wörld 🎉".into()),
                 ModelEvent::TextDelta("!".into()),
-                ModelEvent::Usage(Usage { input_tokens: Some(12), output_tokens: Some(4) }),
-                ModelEvent::Finished { reason: FinishReason::Stop },
+                ModelEvent::Usage(Usage {
+                    input_tokens: Some(12),
+                    output_tokens: Some(4)
+                }),
+                ModelEvent::Finished {
+                    reason: FinishReason::Stop
+                },
             ],
             "{wire:?}"
         );
@@ -59,21 +62,33 @@ async fn request_bodies_follow_each_api() {
         let body = &sent.body;
         match wire {
             Wire::OpenAi => {
-                assert_eq!(body["messages"][0], serde_json::json!({"role": "system", "content": "You are terse."}));
-                assert_eq!(body["messages"][1], serde_json::json!({"role": "user", "content": "Say hello"}));
+                assert_eq!(
+                    body["messages"][0],
+                    serde_json::json!({"role": "system", "content": "You are terse."})
+                );
+                assert_eq!(
+                    body["messages"][1],
+                    serde_json::json!({"role": "user", "content": "Say hello"})
+                );
                 assert_eq!(body["stream_options"]["include_usage"], true);
                 assert_eq!(body["max_tokens"], 77);
                 assert_eq!(sent.header("authorization"), Some("Bearer test-key-1234"));
             }
             Wire::Responses => {
                 assert_eq!(body["instructions"], "You are terse.");
-                assert_eq!(body["input"][0], serde_json::json!({"role": "user", "content": "Say hello"}));
+                assert_eq!(
+                    body["input"][0],
+                    serde_json::json!({"role": "user", "content": "Say hello"})
+                );
                 assert_eq!(body["max_output_tokens"], 77);
                 assert_eq!(sent.header("authorization"), Some("Bearer test-key-1234"));
             }
             Wire::Anthropic => {
                 assert_eq!(body["system"], "You are terse.");
-                assert_eq!(body["messages"][0], serde_json::json!({"role": "user", "content": "Say hello"}));
+                assert_eq!(
+                    body["messages"][0],
+                    serde_json::json!({"role": "user", "content": "Say hello"})
+                );
                 assert_eq!(body["max_tokens"], 77);
                 assert_eq!(sent.header("x-api-key"), Some("test-key-1234"));
                 assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
@@ -96,9 +111,19 @@ async fn streams_without_usage_still_finish() {
         let client = ModelClient::new(server.endpoint(wire)).unwrap();
         let events = collect(client.stream(&request(), CancellationToken::new())).await;
         assert_eq!(text_of(&events), "ab", "{wire:?}");
-        assert_eq!(events.last(), Some(&ModelEvent::Finished { reason: FinishReason::Stop }), "{wire:?}");
+        assert_eq!(
+            events.last(),
+            Some(&ModelEvent::Finished {
+                reason: FinishReason::Stop
+            }),
+            "{wire:?}"
+        );
         let expect_usage = wire == Wire::Anthropic; // message_start always carries input tokens
-        assert_eq!(events.iter().any(|e| matches!(e, ModelEvent::Usage(_))), expect_usage, "{wire:?}");
+        assert_eq!(
+            events.iter().any(|e| matches!(e, ModelEvent::Usage(_))),
+            expect_usage,
+            "{wire:?}"
+        );
     }
 }
 
@@ -119,7 +144,12 @@ async fn openai_compatible_differences_are_tolerated() {
     let events = collect(client.stream(&request(), CancellationToken::new())).await;
     assert_eq!(
         events,
-        vec![ModelEvent::TextDelta("Hi".into()), ModelEvent::Finished { reason: FinishReason::Length }]
+        vec![
+            ModelEvent::TextDelta("Hi".into()),
+            ModelEvent::Finished {
+                reason: FinishReason::Length
+            }
+        ]
     );
 }
 
@@ -129,19 +159,34 @@ async fn stop_reasons_map_to_finish_reasons() {
     let anthropic_max_tokens = Wire::Anthropic
         .render(&["cut"], Some((1, 1)))
         .into_iter()
-        .map(|chunk| String::from_utf8(chunk).unwrap().replace("end_turn", "max_tokens").into_bytes())
+        .map(|chunk| {
+            String::from_utf8(chunk)
+                .unwrap()
+                .replace("end_turn", "max_tokens")
+                .into_bytes()
+        })
         .collect();
     server.push(Reply::stream(Wire::Anthropic, anthropic_max_tokens));
     let client = ModelClient::new(server.endpoint(Wire::Anthropic)).unwrap();
     let events = collect(client.stream(&request(), CancellationToken::new())).await;
-    assert_eq!(events.last(), Some(&ModelEvent::Finished { reason: FinishReason::Length }));
+    assert_eq!(
+        events.last(),
+        Some(&ModelEvent::Finished {
+            reason: FinishReason::Length
+        })
+    );
 
     let server = ModelServer::start().await.unwrap();
     let incomplete = b"event: response.incomplete\ndata: {\"type\":\"response.incomplete\",\"response\":{\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":\"max_output_tokens\"}}}\n\n".to_vec();
     server.push(Reply::stream(Wire::Responses, vec![incomplete]));
     let client = ModelClient::new(server.endpoint(Wire::Responses)).unwrap();
     let events = collect(client.stream(&request(), CancellationToken::new())).await;
-    assert_eq!(events, vec![ModelEvent::Finished { reason: FinishReason::Length }]);
+    assert_eq!(
+        events,
+        vec![ModelEvent::Finished {
+            reason: FinishReason::Length
+        }]
+    );
 }
 
 #[tokio::test]
@@ -153,19 +198,33 @@ async fn chunks_released_one_at_a_time_arrive_one_at_a_time() {
     let mut stream = client.stream(&request(), CancellationToken::new());
     // The role chunk carries no text, so releasing two chunks yields exactly the first delta.
     server.release(2);
-    assert_eq!(stream.next().await, Some(ModelEvent::TextDelta("one".into())));
+    assert_eq!(
+        stream.next().await,
+        Some(ModelEvent::TextDelta("one".into()))
+    );
     server.release(1);
-    assert_eq!(stream.next().await, Some(ModelEvent::TextDelta("two".into())));
+    assert_eq!(
+        stream.next().await,
+        Some(ModelEvent::TextDelta("two".into()))
+    );
     server.release(100);
     let rest: Vec<_> = stream.collect().await;
     assert_eq!(rest[0], ModelEvent::TextDelta("three".into()));
-    assert_eq!(rest.last(), Some(&ModelEvent::Finished { reason: FinishReason::Stop }));
+    assert_eq!(
+        rest.last(),
+        Some(&ModelEvent::Finished {
+            reason: FinishReason::Stop
+        })
+    );
 }
 
 #[tokio::test]
 async fn delayed_chunks_are_not_an_idle_timeout() {
     let server = ModelServer::start().await.unwrap();
-    server.push(Reply::text(Wire::Ollama, &["a", "b", "c"]).delay_each(std::time::Duration::from_millis(30)));
+    server.push(
+        Reply::text(Wire::Ollama, &["a", "b", "c"])
+            .delay_each(std::time::Duration::from_millis(30)),
+    );
     let mut endpoint = server.endpoint(Wire::Ollama);
     endpoint.idle_timeout = std::time::Duration::from_secs(2);
     let client = ModelClient::new(endpoint).unwrap();
@@ -179,27 +238,57 @@ async fn complete_gathers_the_whole_answer() {
     let server = ModelServer::start().await.unwrap();
     server.push(Reply::text(Wire::Anthropic, &["Hello", ", world"]));
     let client = ModelClient::new(server.endpoint(Wire::Anthropic)).unwrap();
-    let completion = client.stream(&request(), CancellationToken::new()).complete().await.unwrap();
+    let completion = client
+        .stream(&request(), CancellationToken::new())
+        .complete()
+        .await
+        .unwrap();
     assert_eq!(completion.text, "Hello, world");
     assert_eq!(completion.reason, FinishReason::Stop);
-    assert_eq!(completion.usage, Some(Usage { input_tokens: Some(12), output_tokens: Some(2) }));
+    assert_eq!(
+        completion.usage,
+        Some(Usage {
+            input_tokens: Some(12),
+            output_tokens: Some(2)
+        })
+    );
 }
 
 #[tokio::test]
 async fn list_models_reads_each_api() {
     let server = ModelServer::start().await.unwrap();
-    server.push(Reply::json(200, serde_json::json!({"object": "list", "data": [{"id": "a"}, {"id": "b"}]})));
-    server.push(Reply::json(200, serde_json::json!({"models": [{"name": "qwen:7b"}]})));
+    server.push(Reply::json(
+        200,
+        serde_json::json!({"object": "list", "data": [{"id": "a"}, {"id": "b"}]}),
+    ));
+    server.push(Reply::json(
+        200,
+        serde_json::json!({"models": [{"name": "qwen:7b"}]}),
+    ));
     server.push(Reply::error(404, "not found"));
     let openai = ModelClient::new(server.endpoint(Wire::OpenAi)).unwrap();
-    assert_eq!(openai.list_models().await.unwrap(), Some(vec!["a".to_owned(), "b".to_owned()]));
+    assert_eq!(
+        openai.list_models().await.unwrap(),
+        Some(vec!["a".to_owned(), "b".to_owned()])
+    );
     let ollama = ModelClient::new(server.endpoint(Wire::Ollama)).unwrap();
-    assert_eq!(ollama.list_models().await.unwrap(), Some(vec!["qwen:7b".to_owned()]));
+    assert_eq!(
+        ollama.list_models().await.unwrap(),
+        Some(vec!["qwen:7b".to_owned()])
+    );
     assert_eq!(openai.list_models().await.unwrap(), None);
-    let paths: Vec<_> = server.requests().iter().map(|r| (r.method.clone(), r.path.clone())).collect();
+    let paths: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
     assert_eq!(
         paths,
-        [("GET", "/v1/models"), ("GET", "/api/tags"), ("GET", "/v1/models")]
-            .map(|(m, p)| (m.to_owned(), p.to_owned()))
+        [
+            ("GET", "/v1/models"),
+            ("GET", "/api/tags"),
+            ("GET", "/v1/models")
+        ]
+        .map(|(m, p)| (m.to_owned(), p.to_owned()))
     );
 }

@@ -138,19 +138,20 @@ impl Decoder {
                 push_line(&rest, &mut frames)
             }
         };
-        flushed
-            .and_then(|()| self.adapt(&mut frames, out))
-            .map_err(|error| match error {
-                DecodeError::Malformed { excerpt, .. } => DecodeError::Incomplete {
-                    detail: format!("it ended inside a chunk: `{excerpt}`"),
-                },
-                other => other,
-            })?;
-        if !self.done {
-            self.adapter.on_end(out)?;
-            self.done = true;
+        let tail = flushed.and_then(|()| self.adapt(&mut frames, out));
+        if self.done {
+            return Ok(());
         }
-        Ok(())
+        // The adapter decides whether what arrived is a whole answer (an OpenAI-compatible
+        // stream may stop after its finish reason); a half chunk at the end only explains why not.
+        self.done = true;
+        match (tail, self.adapter.on_end(out)) {
+            (_, Ok(())) => Ok(()),
+            (Err(DecodeError::Malformed { excerpt, .. }), Err(_)) => Err(DecodeError::Incomplete {
+                detail: format!("it ended inside a chunk: `{excerpt}`"),
+            }),
+            (Err(other), Err(_)) | (Ok(()), Err(other)) => Err(other),
+        }
     }
 
     fn frame(&mut self, chunk: Bytes, frames: &mut Vec<Frame>) -> Result<(), DecodeError> {
@@ -207,6 +208,8 @@ fn drain_sse(
     let mut cx = Context::from_waker(noop_waker_ref());
     loop {
         match Pin::new(&mut *events).poll_next(&mut cx) {
+            // An event without data is a keep-alive.
+            Poll::Ready(Some(Ok(event))) if event.data.trim().is_empty() => {}
             Poll::Ready(Some(Ok(event))) => frames.push(Frame::Sse {
                 event: event.event,
                 data: event.data,

@@ -72,6 +72,30 @@ impl ModelError {
         }
     }
 
+    /// Removes the key from every text the error carries (server bodies may echo it).
+    pub(crate) fn scrub(mut self, key: &super::ApiKey) -> Self {
+        match &mut self.kind {
+            ErrorKind::Connect { detail } | ErrorKind::Cut { detail } => {
+                *detail = key.scrub(detail)
+            }
+            ErrorKind::Unauthorized { body, .. }
+            | ErrorKind::ModelNotFound { body, .. }
+            | ErrorKind::RateLimited { body, .. }
+            | ErrorKind::Http { body, .. } => *body = key.scrub(body),
+            ErrorKind::Malformed { excerpt, detail } => {
+                *excerpt = key.scrub(excerpt);
+                *detail = key.scrub(detail);
+            }
+            ErrorKind::Provider { message } => *message = key.scrub(message),
+            ErrorKind::MissingKey { .. }
+            | ErrorKind::NotAStream { .. }
+            | ErrorKind::Timeout { .. }
+            | ErrorKind::Idle { .. }
+            | ErrorKind::Cancelled => {}
+        }
+        self
+    }
+
     /// The one-line description of what happened, without the endpoint or the advice.
     pub fn what(&self) -> String {
         match &self.kind {

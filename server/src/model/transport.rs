@@ -226,7 +226,11 @@ struct Failure {
 
 impl Call {
     fn error(&self, kind: ErrorKind) -> ModelError {
-        ModelError::new(self.endpoint.provider, &self.url, kind)
+        let error = ModelError::new(self.endpoint.provider, &self.url, kind);
+        match &self.endpoint.api_key {
+            Some(key) => error.scrub(key),
+            None => error,
+        }
     }
 
     async fn run(self, cancel: CancellationToken, events: mpsc::Sender<ModelEvent>) {

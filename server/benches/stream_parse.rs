@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 use tandem::model::{Decoder, Provider};
 
@@ -38,7 +38,16 @@ fn delta_event(provider: Provider, text: &str) -> Vec<u8> {
 
 /// About `target` bytes of delta events (the end marker is left out: the decoder never finishes).
 fn body(provider: Provider, target: usize) -> Vec<u8> {
-    let texts = ["fn main", "() {", " let x", " = \"héllo\";", " // 日本", "\n    ", "x.len()", " }"];
+    let texts = [
+        "fn main",
+        "() {",
+        " let x",
+        " = \"héllo\";",
+        " // 日本",
+        "\n    ",
+        "x.len()",
+        " }",
+    ];
     let mut out = Vec::with_capacity(target + 256);
     let mut i = 0;
     while out.len() < target {
@@ -50,30 +59,42 @@ fn body(provider: Provider, target: usize) -> Vec<u8> {
 
 fn throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode_throughput");
-    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3)).sample_size(20);
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
     for provider in Provider::ALL {
         let bytes = body(provider, 1 << 20);
         // 1400-byte pieces, about one TCP segment each, cutting events and characters anywhere.
         let chunks: Vec<Bytes> = bytes.chunks(1400).map(Bytes::copy_from_slice).collect();
         group.throughput(Throughput::Bytes(bytes.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(provider), &chunks, |b, chunks| {
-            let mut events = Vec::new();
-            b.iter(|| {
-                let mut decoder = Decoder::new(provider);
-                for chunk in chunks {
-                    decoder.push(chunk.clone(), &mut events).expect("valid stream");
-                    events.clear();
-                }
-                black_box(&decoder);
-            });
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(provider),
+            &chunks,
+            |b, chunks| {
+                let mut events = Vec::new();
+                b.iter(|| {
+                    let mut decoder = Decoder::new(provider);
+                    for chunk in chunks {
+                        decoder
+                            .push(chunk.clone(), &mut events)
+                            .expect("valid stream");
+                        events.clear();
+                    }
+                    black_box(&decoder);
+                });
+            },
+        );
     }
     group.finish();
 }
 
 fn latency_per_chunk(c: &mut Criterion) {
     let mut group = c.benchmark_group("chunk_to_event");
-    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2)).sample_size(30);
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30);
     for provider in Provider::ALL {
         // A decoder mid-stream gets one network chunk holding one delta and yields its event.
         let chunk = Bytes::from(delta_event(provider, " let x = \"héllo\";"));
@@ -81,7 +102,9 @@ fn latency_per_chunk(c: &mut Criterion) {
             let mut decoder = Decoder::new(provider);
             let mut events = Vec::with_capacity(4);
             b.iter(|| {
-                decoder.push(chunk.clone(), &mut events).expect("valid chunk");
+                decoder
+                    .push(chunk.clone(), &mut events)
+                    .expect("valid chunk");
                 assert_eq!(events.len(), 1);
                 events.clear();
             });

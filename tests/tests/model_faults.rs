@@ -385,27 +385,73 @@ async fn the_request_timeout_bounds_a_slow_but_steady_stream() {
 }
 
 #[tokio::test]
-async fn errors_reported_inside_the_stream_end_it() {
+async fn errors_reported_inside_the_stream_end_it_without_a_retry() {
     let cases: [(Wire, &[u8]); 4] = [
-        (Wire::Anthropic, b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"),
+        (Wire::Anthropic, b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"Internal\"}}\n\n"),
         (Wire::Responses, b"event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"boom\"}}}\n\n"),
         (Wire::OpenAi, b"data: {\"error\":{\"message\":\"provider went away\"}}\n\n"),
         (Wire::Ollama, b"{\"error\":\"out of memory\"}\n"),
     ];
     for (wire, chunk) in cases {
-        let server = ModelServer::start().await.unwrap();
-        let mut chunks = wire.render(&["so far"], None);
-        chunks.insert(1, chunk.to_vec());
-        server.push(Reply::stream(wire, chunks));
-        let events = run(&server, server.endpoint(wire)).await;
-        let error = error_of(&events);
-        assert!(
-            matches!(error.kind, ErrorKind::Provider { .. }),
-            "{wire:?}: {error}"
-        );
-        assert!(
-            error.to_string().contains("the model reported an error"),
-            "{error}"
-        );
+        // Before the first token and after it.
+        for (at, text) in [
+            (wire.preamble_len(), ""),
+            (wire.preamble_len() + 1, "so far"),
+        ] {
+            let server = ModelServer::start().await.unwrap();
+            let mut chunks = wire.render(&["so far"], None);
+            chunks.insert(at, chunk.to_vec());
+            server.push(Reply::stream(wire, chunks));
+            let events = run(&server, server.endpoint(wire)).await;
+            let error = error_of(&events);
+            assert!(
+                matches!(error.kind, ErrorKind::Provider { .. }),
+                "{wire:?}: {error}"
+            );
+            assert!(
+                error.to_string().contains("the model reported an error"),
+                "{error}"
+            );
+            assert_eq!(text_of(&events), text, "{wire:?}");
+            assert_eq!(server.requests().len(), 1, "{wire:?}");
+        }
     }
+}
+
+const OVERLOADED: &[u8] =
+    b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+
+#[tokio::test]
+async fn anthropic_overloaded_before_the_first_token_is_retried() {
+    let server = ModelServer::start().await.unwrap();
+    let mut overloaded = Wire::Anthropic.render(&[], None);
+    overloaded.truncate(1);
+    overloaded.push(OVERLOADED.to_vec());
+    server.push(Reply::stream(Wire::Anthropic, overloaded));
+    server.push(Reply::text(Wire::Anthropic, &["second", " try"]));
+    let events = run(&server, server.endpoint(Wire::Anthropic)).await;
+    assert_eq!(text_of(&events), "second try");
+    assert!(
+        matches!(events.last(), Some(ModelEvent::Finished { .. })),
+        "{events:?}"
+    );
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn anthropic_overloaded_after_the_first_token_is_not_retried() {
+    let server = ModelServer::start().await.unwrap();
+    let mut chunks = Wire::Anthropic.render(&["half"], None);
+    chunks.insert(Wire::Anthropic.preamble_len() + 1, OVERLOADED.to_vec());
+    server.push(Reply::stream(Wire::Anthropic, chunks));
+    server.push(Reply::text(Wire::Anthropic, &["must not be asked for"]));
+    let events = run(&server, server.endpoint(Wire::Anthropic)).await;
+    assert_eq!(text_of(&events), "half");
+    assert!(
+        error_of(&events)
+            .to_string()
+            .contains("overloaded_error: Overloaded"),
+        "{events:?}"
+    );
+    assert_eq!(server.requests().len(), 1);
 }

@@ -1,7 +1,7 @@
 //! The token estimator: tiktoken counts, corrected by the usage providers report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use tandem::model::tokens::{context_window, TokenEstimator};
+use tandem::model::tokens::{TokenEstimator, context_window};
 
 #[test]
 fn counts_with_the_models_vocabulary() {
@@ -12,7 +12,11 @@ fn counts_with_the_models_vocabulary() {
         ("claude-sonnet-4-5", "", 0),
     ];
     for (model, text, expected) in cases {
-        assert_eq!(TokenEstimator::for_model(model).count_raw(text), expected, "{model}: {text:?}");
+        assert_eq!(
+            TokenEstimator::for_model(model).count_raw(text),
+            expected,
+            "{model}: {text:?}"
+        );
     }
     // The two vocabularies differ, so the choice is visible.
     let text = "Ünïcödé 日本語のテキスト";
@@ -31,7 +35,11 @@ fn reported_usage_corrects_the_estimate() {
     // The provider counted 50% more than we did, twice: the scale moves towards 1.5.
     estimator.observe(raw, (raw as u64 * 3) / 2);
     estimator.observe(raw, (raw as u64 * 3) / 2);
-    assert!((estimator.scale() - 1.375).abs() < 0.01, "{}", estimator.scale());
+    assert!(
+        (estimator.scale() - 1.375).abs() < 0.01,
+        "{}",
+        estimator.scale()
+    );
     assert!(estimator.estimate(&prompt) > raw);
     // Nonsense reports move it only so far, and empty ones not at all.
     estimator.observe(raw, 1_000_000);

@@ -58,6 +58,8 @@ impl ErrorKind {
         match self {
             ErrorKind::Connect { .. } | ErrorKind::RateLimited { .. } => true,
             ErrorKind::Http { status, .. } => *status == 408 || *status >= 500,
+            // Anthropic's overloaded error can also arrive as the first event of a 200 stream.
+            ErrorKind::Provider { message } => message.starts_with("overloaded_error"),
             _ => false,
         }
     }

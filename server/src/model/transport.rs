@@ -217,6 +217,13 @@ struct Call {
     body: Value,
 }
 
+/// A stream that has begun: everything decoded up to and including the first token.
+struct Started {
+    response: reqwest::Response,
+    decoder: Decoder,
+    events: Vec<ModelEvent>,
+}
+
 /// A failed attempt, with the server's `Retry-After` when it gave one.
 #[derive(Debug)]
 struct Failure {
@@ -266,19 +273,14 @@ impl Call {
         if let (Some(env), None) = (&self.endpoint.api_key_env, &self.endpoint.api_key) {
             return Err(self.error(ErrorKind::MissingKey { env: env.clone() }));
         }
-        let mut response = self.open().await?;
-        let idle = self.endpoint.idle_timeout;
-        let mut decoder = Decoder::new(self.endpoint.provider);
-        let mut decoded = Vec::new();
+        let Started {
+            mut response,
+            mut decoder,
+            events: first,
+        } = self.open().await?;
+        let mut decoded = first;
+        let mut step = Ok(());
         loop {
-            let step = match tokio::time::timeout(idle, response.chunk()).await {
-                Err(_) => return Err(self.error(ErrorKind::Idle { after: idle })),
-                Ok(Err(error)) => Err(DecodeError::Incomplete {
-                    detail: innermost(&error),
-                }),
-                Ok(Ok(None)) => decoder.finish(&mut decoded),
-                Ok(Ok(Some(chunk))) => decoder.push(chunk, &mut decoded),
-            };
             for event in decoded.drain(..) {
                 if events.send(event).await.is_err() {
                     return Ok(());
@@ -288,11 +290,31 @@ impl Call {
             if decoder.is_done() {
                 return Ok(());
             }
+            step = self.read(&mut response, &mut decoder, &mut decoded).await?;
         }
     }
 
-    /// Sends the request until a 2xx arrives, retrying only what may succeed a second time.
-    async fn open(&self) -> Result<reqwest::Response, ModelError> {
+    /// Reads one network chunk into the decoder; `Err` only for the idle timeout.
+    async fn read(
+        &self,
+        response: &mut reqwest::Response,
+        decoder: &mut Decoder,
+        decoded: &mut Vec<ModelEvent>,
+    ) -> Result<Result<(), DecodeError>, ModelError> {
+        let idle = self.endpoint.idle_timeout;
+        Ok(match tokio::time::timeout(idle, response.chunk()).await {
+            Err(_) => return Err(self.error(ErrorKind::Idle { after: idle })),
+            Ok(Err(error)) => Err(DecodeError::Incomplete {
+                detail: innermost(&error),
+            }),
+            Ok(Ok(None)) => decoder.finish(decoded),
+            Ok(Ok(Some(chunk))) => decoder.push(chunk, decoded),
+        })
+    }
+
+    /// Sends the request until the first token arrives, retrying only what may succeed a
+    /// second time. Nothing has reached the caller yet, so a retry cannot repeat any text.
+    async fn open(&self) -> Result<Started, ModelError> {
         let policy = self.endpoint.retry;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(policy.base_delay)
@@ -334,7 +356,35 @@ impl Call {
         })
     }
 
-    async fn attempt(&self) -> Result<reqwest::Response, Failure> {
+    async fn attempt(&self) -> Result<Started, Failure> {
+        let mut response = self.respond().await?;
+        let mut decoder = Decoder::new(self.endpoint.provider);
+        let mut events = Vec::new();
+        let fail = |kind| Failure {
+            kind,
+            retry_after: None,
+        };
+        loop {
+            let step = self
+                .read(&mut response, &mut decoder, &mut events)
+                .await
+                .map_err(|e| fail(e.kind))?;
+            step.map_err(|error| fail(decode_kind(error)))?;
+            let first_token = events
+                .iter()
+                .any(|e| matches!(e, ModelEvent::TextDelta(_) | ModelEvent::Finished { .. }));
+            if first_token || decoder.is_done() {
+                return Ok(Started {
+                    response,
+                    decoder,
+                    events,
+                });
+            }
+        }
+    }
+
+    /// Sends the request once and checks the status.
+    async fn respond(&self) -> Result<reqwest::Response, Failure> {
         let request = self
             .http
             .post(&self.url)

@@ -18,7 +18,8 @@ fn write(path: &Path, text: &str) {
 
 #[test]
 fn with_no_settings_the_provider_follows_the_keys_present() {
-    let cases: &[(&[(&str, &str)], Provider, &str, Option<&str>)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], Provider, &'a str, Option<&'a str>);
+    let cases: &[Case] = &[
         (&[], Provider::Ollama, "http://127.0.0.1:11434", None),
         (
             &[("OPENAI_API_KEY", "k")],

@@ -7,6 +7,7 @@
 mod anthropic;
 mod decode;
 mod error;
+mod http;
 mod ollama;
 mod openai;
 mod responses;

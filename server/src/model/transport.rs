@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use futures::Stream;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::decode::{DecodeError, Decoder};
 use super::error::{ErrorKind, ModelError};
+use super::http::{auth_headers, classify, decode_kind, innermost, retry_after, scrub};
 use super::{
     Endpoint, FinishReason, ModelEvent, ModelRequest, Provider, Usage, anthropic, ollama, openai,
     responses,
@@ -419,97 +420,5 @@ impl Call {
             kind: classify(&self.endpoint, status, body),
             retry_after,
         })
-    }
-}
-
-fn auth_headers(endpoint: &Endpoint) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if endpoint.provider == Provider::Anthropic {
-        headers.insert(
-            "anthropic-version",
-            HeaderValue::from_static(anthropic::VERSION),
-        );
-    }
-    let Some(key) = &endpoint.api_key else {
-        return headers;
-    };
-    let (name, value) = match endpoint.provider {
-        Provider::Anthropic => ("x-api-key", key.expose().to_owned()),
-        _ => ("authorization", format!("Bearer {}", key.expose())),
-    };
-    // A key that is not a valid header value is left out: the endpoint then answers 401,
-    // which names the variable, and the key itself never reaches an error message.
-    if let Ok(mut value) = HeaderValue::from_str(&value) {
-        value.set_sensitive(true);
-        headers.insert(name, value);
-    }
-    headers
-}
-
-fn classify(endpoint: &Endpoint, status: u16, body: String) -> ErrorKind {
-    match status {
-        401 | 403 => ErrorKind::Unauthorized {
-            status,
-            key_env: endpoint.api_key_env.clone(),
-            body,
-        },
-        404 if body.contains(&endpoint.model) || body.to_lowercase().contains("model") => {
-            ErrorKind::ModelNotFound {
-                model: endpoint.model.clone(),
-                body,
-            }
-        }
-        429 => ErrorKind::RateLimited { attempts: 1, body },
-        _ => ErrorKind::Http {
-            status,
-            body,
-            attempts: 1,
-        },
-    }
-}
-
-fn decode_kind(error: DecodeError) -> ErrorKind {
-    match error {
-        DecodeError::Malformed { excerpt, detail } => ErrorKind::Malformed { excerpt, detail },
-        DecodeError::Provider { message } => ErrorKind::Provider { message },
-        DecodeError::Incomplete { detail } => ErrorKind::Cut { detail },
-    }
-}
-
-/// `retry-after-ms` (OpenAI) or `retry-after` in seconds; an HTTP date is ignored.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let number = |name: &str| {
-        headers
-            .get(name)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite() && *n >= 0.0)
-    };
-    number("retry-after-ms")
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-        .or_else(|| number("retry-after").map(Duration::from_secs_f64))
-}
-
-fn scrub(endpoint: &Endpoint, text: &str) -> String {
-    match &endpoint.api_key {
-        Some(key) => key.scrub(text),
-        None => text.to_owned(),
-    }
-}
-
-/// The innermost cause of an error: "Connection refused (os error 111)" rather than "error sending request".
-fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    let text = cause.to_string();
-    if text.is_empty() {
-        error.to_string()
-    } else {
-        text
     }
 }

@@ -292,3 +292,32 @@ async fn list_models_reads_each_api() {
         .map(|(m, p)| (m.to_owned(), p.to_owned()))
     );
 }
+
+/// Characters cut between HTTP chunks (arriving in separate reads) come out whole.
+#[tokio::test]
+async fn characters_split_across_network_chunks_come_out_whole() {
+    for wire in Wire::ALL {
+        let server = ModelServer::start().await.unwrap();
+        let deltas = ["日本語", "🎉👨‍👩‍👧", "é\r\n"];
+        let bytes: Vec<u8> = wire.render(&deltas, None).concat();
+        // Pieces of 5 bytes cut every 3- and 4-byte character somewhere.
+        let pieces: Vec<Vec<u8>> = bytes.chunks(5).map(<[u8]>::to_vec).collect();
+        server.push(Reply::stream(wire, pieces).delay_each(std::time::Duration::from_millis(1)));
+        let client = ModelClient::new(server.endpoint(wire)).unwrap();
+        let events = collect(client.stream(&request(), CancellationToken::new())).await;
+        let expected: Vec<ModelEvent> = deltas
+            .iter()
+            .map(|d| ModelEvent::TextDelta((*d).to_owned()))
+            .collect();
+        let texts: Vec<ModelEvent> = events
+            .iter()
+            .filter(|e| matches!(e, ModelEvent::TextDelta(_)))
+            .cloned()
+            .collect();
+        assert_eq!(texts, expected, "{wire:?}");
+        assert!(
+            matches!(events.last(), Some(ModelEvent::Finished { .. })),
+            "{wire:?}: {events:?}"
+        );
+    }
+}

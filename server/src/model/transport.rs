@@ -65,19 +65,22 @@ impl ModelClient {
         // reqwest is built without a bundled crypto provider; ring is ours. Installing twice is
         // harmless (the second call reports that one is already there).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10).min(endpoint.request_timeout))
-            .build()
-            .map_err(|error| {
-                ModelError::new(
-                    endpoint.provider,
-                    &endpoint.base_url,
-                    ErrorKind::Connect {
-                        detail: innermost(&error),
-                    },
-                )
-            })?;
+            .connect_timeout(Duration::from_secs(10).min(endpoint.request_timeout));
+        // A local model is never behind the proxy that HTTPS_PROXY names for the internet.
+        if is_loopback(&endpoint.base_url) {
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|error| {
+            ModelError::new(
+                endpoint.provider,
+                &endpoint.base_url,
+                ErrorKind::Connect {
+                    detail: innermost(&error),
+                },
+            )
+        })?;
         Ok(ModelClient {
             http,
             endpoint: Arc::new(endpoint),
@@ -421,4 +424,20 @@ impl Call {
             retry_after,
         })
     }
+}
+
+/// Whether the URL's host is this machine.
+fn is_loopback(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

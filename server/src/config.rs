@@ -223,6 +223,11 @@ impl ConfigStore {
         &self.settings
     }
 
+    /// The model endpoint the settings in force describe, with its key from the environment.
+    pub fn endpoint(&self) -> Endpoint {
+        self.settings.model.endpoint(&self.env)
+    }
+
     pub fn environment(&self) -> &Environment {
         &self.env
     }

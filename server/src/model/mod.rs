@@ -2,7 +2,9 @@
 //!
 //! The rest of the server builds an [`Endpoint`] (from the settings), a [`ModelClient`] on it,
 //! and calls [`ModelClient::stream`]: what comes back is a stream of [`ModelEvent`]s that ends
-//! after exactly one [`ModelEvent::Finished`] or [`ModelEvent::Error`].
+//! after exactly one [`ModelEvent::Finished`] or [`ModelEvent::Error`] (an error of kind
+//! [`ErrorKind::Cancelled`] when the caller cancelled). `ModelError`'s `Display` is the message
+//! to show a user: it names the URL, what happened and what to do.
 
 mod anthropic;
 mod decode;

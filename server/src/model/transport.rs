@@ -1,4 +1,4 @@
-//! The one streaming HTTP transport: retries before the first byte, request and idle timeouts, cancellation.
+//! The one streaming HTTP transport: retries before the first token, request and idle timeouts, cancellation.
 
 use std::pin::Pin;
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tandem::model::{
     ApiKey, ErrorKind, Message, ModelClient, ModelError, ModelEvent, ModelRequest,
 };
-use tandem_tests::model_server::{ModelServer, Reply, Wire, collect, text_of};
+use tandem_tests::model_server::{ModelServer, Reply, Step, Wire, collect, text_of};
 use tokio_util::sync::CancellationToken;
 
 fn request() -> ModelRequest {
@@ -454,4 +454,27 @@ async fn anthropic_overloaded_after_the_first_token_is_not_retried() {
         "{events:?}"
     );
     assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_utf8_is_malformed_at_once() {
+    for wire in Wire::ALL {
+        let server = ModelServer::start().await.unwrap();
+        let mut bad = b"data: {\"x\": \"".to_vec();
+        bad.extend_from_slice(&[0xff, 0xfe]);
+        bad.extend_from_slice(b"\"}\n\n");
+        if wire == Wire::Ollama {
+            bad = [&b"{\"x\": \""[..], &[0xff, 0xfe], b"\"}\n"].concat();
+        }
+        // After the bad bytes the server stalls: only an error raised where they arrive ends it.
+        let mut reply = Reply::stream(wire, vec![wire.render(&["ok"], None).remove(0), bad]);
+        reply.steps.push(Step::Stall);
+        server.push(reply);
+        let events = run(&server, server.endpoint(wire)).await;
+        let error = error_of(&events);
+        let ErrorKind::Malformed { detail, .. } = &error.kind else {
+            panic!("{wire:?}: {error}")
+        };
+        assert_eq!(detail, "invalid UTF-8", "{wire:?}");
+    }
 }

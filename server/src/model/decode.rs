@@ -59,6 +59,7 @@ enum Framing {
     Sse {
         sender: mpsc::UnboundedSender<Result<Bytes, Infallible>>,
         events: Box<EventStream<ChunkReceiver>>,
+        utf8: Utf8Check,
     },
     Ndjson {
         pending: Vec<u8>,
@@ -90,6 +91,7 @@ impl Decoder {
                 Framing::Sse {
                     sender,
                     events: Box::new(EventStream::new(receiver)),
+                    utf8: Utf8Check::default(),
                 }
             }
         };
@@ -128,7 +130,7 @@ impl Decoder {
         // A last event or line without its terminator still counts; a truncated one means the
         // stream was cut, not that the server sent garbage.
         let flushed = match &mut self.framing {
-            Framing::Sse { sender, events } => {
+            Framing::Sse { sender, events, .. } => {
                 let _ = sender.unbounded_send(Ok(Bytes::from_static(b"\n\n")));
                 sender.close_channel();
                 drain_sse(events, &mut frames)
@@ -156,7 +158,14 @@ impl Decoder {
 
     fn frame(&mut self, chunk: Bytes, frames: &mut Vec<Frame>) -> Result<(), DecodeError> {
         match &mut self.framing {
-            Framing::Sse { sender, events } => {
+            Framing::Sse {
+                sender,
+                events,
+                utf8,
+            } => {
+                // eventsource-stream holds invalid UTF-8 back until the body ends, which would
+                // turn a bad byte into a stall; it is refused here, where it arrives.
+                utf8.check(&chunk)?;
                 // The receiver lives in `events`, so the channel is open until `finish`.
                 let _ = sender.unbounded_send(Ok(chunk));
                 drain_sse(events, frames)
@@ -254,4 +263,58 @@ fn push_line(line: &[u8], frames: &mut Vec<Frame>) -> Result<(), DecodeError> {
 pub(crate) fn parse_json(text: &str) -> Result<serde_json::Value, DecodeError> {
     serde_json::from_str(text)
         .map_err(|error| DecodeError::malformed(text, format!("not JSON: {error}")))
+}
+
+/// Validates UTF-8 across chunk boundaries: a character cut at the end of a chunk waits for the
+/// next one; a byte that can start no character is an error at once.
+#[derive(Default)]
+struct Utf8Check {
+    carry: Vec<u8>,
+}
+
+impl Utf8Check {
+    fn check(&mut self, chunk: &[u8]) -> Result<(), DecodeError> {
+        let mut rest = chunk;
+        if let Some(&lead) = self.carry.first() {
+            let width = utf8_width(lead);
+            let take = (width - self.carry.len()).min(rest.len());
+            self.carry.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.carry.len() < width {
+                return Ok(());
+            }
+            let character = std::mem::take(&mut self.carry);
+            if std::str::from_utf8(&character).is_err() {
+                return Err(DecodeError::malformed(
+                    &String::from_utf8_lossy(&character),
+                    "invalid UTF-8",
+                ));
+            }
+        }
+        match std::str::from_utf8(rest) {
+            Ok(_) => Ok(()),
+            Err(error) if error.error_len().is_none() => {
+                self.carry.extend_from_slice(&rest[error.valid_up_to()..]);
+                Ok(())
+            }
+            Err(error) => {
+                let around = &rest[error.valid_up_to().saturating_sub(40)..];
+                Err(DecodeError::malformed(
+                    &String::from_utf8_lossy(around),
+                    "invalid UTF-8",
+                ))
+            }
+        }
+    }
+}
+
+/// The length of the character a UTF-8 lead byte starts (1 for bytes that start none, so
+/// that `from_utf8` reports them).
+fn utf8_width(lead: u8) -> usize {
+    match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
 }

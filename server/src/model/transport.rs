@@ -101,15 +101,20 @@ impl ModelClient {
             Provider::Anthropic => (anthropic::PATH, anthropic::body(endpoint, request)),
             Provider::Ollama => (ollama::PATH, ollama::body(endpoint, request)),
         };
+        let url = endpoint.url(path);
         let call = Call {
             http: self.http.clone(),
             endpoint: Arc::clone(endpoint),
-            url: endpoint.url(path),
+            url: url.clone(),
             body,
         };
         let (sender, receiver) = mpsc::channel(64);
         tokio::spawn(call.run(cancel, sender));
-        ModelStream { receiver }
+        ModelStream {
+            receiver,
+            provider: endpoint.provider,
+            url,
+        }
     }
 
     /// Lists the endpoint's models; `Ok(None)` when its API has no such list.
@@ -174,6 +179,8 @@ impl ModelClient {
 #[derive(Debug)]
 pub struct ModelStream {
     receiver: mpsc::Receiver<ModelEvent>,
+    provider: Provider,
+    url: String,
 }
 
 impl ModelStream {
@@ -197,8 +204,8 @@ impl ModelStream {
         }
         // The task always sends an end; this is only reached if it panicked.
         Err(ModelError::new(
-            Provider::OpenAi,
-            "",
+            self.provider,
+            self.url,
             ErrorKind::Cut {
                 detail: "the model task ended".to_owned(),
             },

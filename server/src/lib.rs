@@ -1,8 +1,11 @@
 //! Tandem: a coding agent inside any editor, served as one language server.
 
 pub mod agent;
+pub mod config;
+pub mod doctor;
 pub mod logging;
 pub mod lsp;
+pub mod model;
 pub mod syntax;
 pub mod text;
 pub mod workspace;

@@ -1,0 +1,101 @@
+//! HTTP details shared by the transport: key headers, what a status means, `Retry-After`, error causes.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+
+use super::decode::DecodeError;
+use super::error::ErrorKind;
+use super::{Endpoint, Provider, anthropic};
+
+pub(super) fn auth_headers(endpoint: &Endpoint) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if endpoint.provider == Provider::Anthropic {
+        headers.insert(
+            "anthropic-version",
+            HeaderValue::from_static(anthropic::VERSION),
+        );
+    }
+    let Some(key) = &endpoint.api_key else {
+        return headers;
+    };
+    let (name, value) = match endpoint.provider {
+        Provider::Anthropic => ("x-api-key", key.expose().to_owned()),
+        _ => ("authorization", format!("Bearer {}", key.expose())),
+    };
+    // A key that is not a valid header value is left out: the endpoint then answers 401,
+    // which names the variable, and the key itself never reaches an error message.
+    if let Ok(mut value) = HeaderValue::from_str(&value) {
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    headers
+}
+
+pub(super) fn classify(endpoint: &Endpoint, status: u16, body: String) -> ErrorKind {
+    match status {
+        401 | 403 => ErrorKind::Unauthorized {
+            status,
+            key_env: endpoint.api_key_env.clone(),
+            body,
+        },
+        404 if body.contains(&endpoint.model) || body.to_lowercase().contains("model") => {
+            ErrorKind::ModelNotFound {
+                model: endpoint.model.clone(),
+                body,
+            }
+        }
+        429 => ErrorKind::RateLimited { attempts: 1, body },
+        _ => ErrorKind::Http {
+            status,
+            body,
+            attempts: 1,
+        },
+    }
+}
+
+pub(super) fn decode_kind(error: DecodeError) -> ErrorKind {
+    match error {
+        DecodeError::Malformed { excerpt, detail } => ErrorKind::Malformed { excerpt, detail },
+        DecodeError::Provider { message } => ErrorKind::Provider { message },
+        DecodeError::Incomplete { detail } => ErrorKind::Cut { detail },
+    }
+}
+
+/// `retry-after-ms` (OpenAI) or `retry-after` in seconds; an HTTP date is ignored.
+pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let number = |name: &str| {
+        headers
+            .get(name)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n >= 0.0)
+    };
+    number("retry-after-ms")
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .or_else(|| number("retry-after").map(Duration::from_secs_f64))
+}
+
+pub(super) fn scrub(endpoint: &Endpoint, text: &str) -> String {
+    match &endpoint.api_key {
+        Some(key) => key.scrub(text),
+        None => text.to_owned(),
+    }
+}
+
+/// The innermost cause of an error: "Connection refused (os error 111)" rather than "error sending request".
+pub(super) fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    let text = cause.to_string();
+    if text.is_empty() {
+        error.to_string()
+    } else {
+        text
+    }
+}

@@ -1,0 +1,245 @@
+//! Talking to models: one stream of events from any provider, over one streaming transport; knows nothing of LSP or documents.
+//!
+//! The rest of the server builds an [`Endpoint`] (from the settings), a [`ModelClient`] on it,
+//! and calls [`ModelClient::stream`]: what comes back is a stream of [`ModelEvent`]s that ends
+//! after exactly one [`ModelEvent::Finished`] or [`ModelEvent::Error`] (an error of kind
+//! [`ErrorKind::Cancelled`] when the caller cancelled). `ModelError`'s `Display` is the message
+//! to show a user: it names the URL, what happened and what to do.
+
+mod anthropic;
+mod decode;
+mod error;
+mod http;
+mod ollama;
+mod openai;
+mod responses;
+mod secret;
+pub mod tokens;
+mod transport;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use decode::{DecodeError, Decoder};
+pub use error::{ErrorKind, ModelError};
+pub use secret::ApiKey;
+pub use transport::{Completion, ModelClient, ModelStream, RetryPolicy};
+
+/// Which wire protocol the endpoint speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Provider {
+    /// Chat Completions, also every OpenAI-compatible server (vLLM, llama.cpp, LM Studio, Ollama's `/v1`…).
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// The Responses API.
+    #[serde(rename = "openai-responses")]
+    OpenAiResponses,
+    /// Anthropic's Messages API.
+    #[serde(rename = "anthropic")]
+    Anthropic,
+    /// Ollama's native `/api/chat`.
+    #[serde(rename = "ollama")]
+    Ollama,
+}
+
+impl Provider {
+    /// Every provider, in the order the settings document them.
+    pub const ALL: [Provider; 4] = [
+        Provider::OpenAi,
+        Provider::OpenAiResponses,
+        Provider::Anthropic,
+        Provider::Ollama,
+    ];
+
+    /// The name used in the settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::OpenAi => "openai",
+            Provider::OpenAiResponses => "openai-responses",
+            Provider::Anthropic => "anthropic",
+            Provider::Ollama => "ollama",
+        }
+    }
+
+    /// The provider's own public endpoint, used when the settings name none.
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            Provider::OpenAi | Provider::OpenAiResponses => "https://api.openai.com/v1",
+            Provider::Anthropic => "https://api.anthropic.com/v1",
+            Provider::Ollama => "http://127.0.0.1:11434",
+        }
+    }
+
+    /// The model used when the settings name none.
+    pub fn default_model(self) -> &'static str {
+        match self {
+            Provider::OpenAi | Provider::OpenAiResponses => "gpt-4.1-mini",
+            Provider::Anthropic => "claude-sonnet-4-5",
+            Provider::Ollama => "qwen2.5-coder:7b",
+        }
+    }
+
+    /// The environment variable that conventionally holds the key for the provider's own endpoint.
+    pub fn default_api_key_env(self) -> Option<&'static str> {
+        match self {
+            Provider::OpenAi | Provider::OpenAiResponses => Some("OPENAI_API_KEY"),
+            Provider::Anthropic => Some("ANTHROPIC_API_KEY"),
+            Provider::Ollama => None,
+        }
+    }
+
+    /// What a body of this provider's stream is framed as, for messages.
+    pub fn wire_format(self) -> &'static str {
+        match self {
+            Provider::Ollama => "NDJSON",
+            _ => "server-sent events",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Provider {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown provider `{s}` (expected one of: openai, openai-responses, anthropic, ollama)")
+            })
+    }
+}
+
+/// Everything needed to reach one model. Its `Debug` never shows the key.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub provider: Provider,
+    /// Base URL without the API path (`…/v1` for OpenAI-style APIs, the host for Ollama).
+    pub base_url: String,
+    /// The model's name at that endpoint.
+    pub model: String,
+    /// The key, read from the environment variable named in `api_key_env`.
+    pub api_key: Option<ApiKey>,
+    /// The environment variable the key comes from (named in errors, never its value).
+    pub api_key_env: Option<String>,
+    pub max_output_tokens: u32,
+    /// Bounds the whole request, from the first connection attempt to the last byte.
+    pub request_timeout: Duration,
+    /// The longest silence allowed inside a stream.
+    pub idle_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Endpoint {
+    /// An endpoint with the provider's defaults and no key; tests and `doctor` adjust the fields.
+    pub fn new(provider: Provider, base_url: impl Into<String>, model: impl Into<String>) -> Self {
+        Endpoint {
+            provider,
+            base_url: base_url.into(),
+            model: model.into(),
+            api_key: None,
+            api_key_env: None,
+            max_output_tokens: 4096,
+            request_timeout: Duration::from_millis(120_000),
+            idle_timeout: Duration::from_millis(30_000),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// The URL of an API path under the base URL.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!(
+            "{}/{}",
+            self.base_url.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn user(content: impl Into<String>) -> Self {
+        Message {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Message {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+/// One request: a system prompt and the conversation so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModelRequest {
+    pub system: Option<String>,
+    pub messages: Vec<Message>,
+    /// Overrides the endpoint's `max_output_tokens` (the doctor asks for one token).
+    pub max_output_tokens: Option<u32>,
+}
+
+/// Token counts as the provider reported them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+}
+
+/// Why the model stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FinishReason {
+    /// It finished its answer (or hit a stop sequence).
+    Stop,
+    /// It ran out of output tokens: the text is cut short.
+    Length,
+    /// The provider filtered the output.
+    ContentFilter,
+    /// Anything else, as the provider named it.
+    Other(String),
+}
+
+impl FinishReason {
+    /// Maps the reasons the four APIs use onto ours.
+    pub(crate) fn from_wire(reason: &str) -> Self {
+        match reason {
+            "stop" | "end_turn" | "stop_sequence" | "completed" | "eos" => FinishReason::Stop,
+            "length" | "max_tokens" | "max_output_tokens" | "model_length" => FinishReason::Length,
+            "content_filter" | "refusal" => FinishReason::ContentFilter,
+            other => FinishReason::Other(other.to_owned()),
+        }
+    }
+}
+
+/// What a model stream yields. A stream ends after one `Finished` or one `Error`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelEvent {
+    TextDelta(String),
+    Usage(Usage),
+    Finished { reason: FinishReason },
+    Error(ModelError),
+}

@@ -478,3 +478,19 @@ async fn invalid_utf8_is_malformed_at_once() {
         assert_eq!(detail, "invalid UTF-8", "{wire:?}");
     }
 }
+
+#[tokio::test]
+async fn the_request_timeout_bounds_the_wait_for_a_retry() {
+    let server = ModelServer::start().await.unwrap();
+    server.push(Reply::error(503, "busy").header("retry-after", "20"));
+    let mut endpoint = server.endpoint(Wire::OpenAi);
+    endpoint.request_timeout = Duration::from_millis(300);
+    let events = run(&server, endpoint).await;
+    assert_eq!(
+        error_of(&events).kind,
+        ErrorKind::Timeout {
+            after: Duration::from_millis(300)
+        }
+    );
+    assert_eq!(server.requests().len(), 1);
+}

@@ -269,9 +269,13 @@ impl ConfigStore {
 
     /// What `workspace/configuration` answered for section `tandem`, or the `settings` of
     /// `workspace/didChangeConfiguration`. Accepts the settings object, `{"tandem": …}` or
-    /// `{"settings": {"tandem": …}}`; `null` (a client that wants to be asked) changes nothing.
+    /// `{"settings": {"tandem": …}}`, or the one-element array `workspace/configuration`
+    /// answers; `null` (a client that wants to be asked) changes nothing.
     pub fn set_client_configuration(&mut self, value: Value) -> Vec<ConfigMessage> {
-        let mut value = value;
+        let mut value = match value {
+            Value::Array(mut items) if items.len() == 1 => items.remove(0),
+            other => other,
+        };
         for wrapper in ["settings", "tandem"] {
             if let Some(inner) = value.as_object_mut().and_then(|o| o.remove(wrapper)) {
                 value = inner;

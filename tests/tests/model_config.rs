@@ -132,6 +132,19 @@ fn layers_merge_in_the_contract_order_and_remember_where_each_value_came_from() 
         "other layers stay"
     );
 
+    // workspace/configuration answers an array, one result per item asked for.
+    assert_eq!(
+        store.set_client_configuration(json!([{"model": {"name": "from-pull"}}])),
+        []
+    );
+    assert_eq!(store.settings().model.name, "from-pull");
+    assert_eq!(store.set_client_configuration(json!([null])), []);
+    assert_eq!(store.settings().model.name, "from-pull");
+    assert_eq!(
+        store.set_client_configuration(json!({"tandem": {"model": {"name": "from-client"}}})),
+        []
+    );
+
     // A client that wants to be asked sends null: nothing changes.
     assert_eq!(
         store.set_client_configuration(json!({"settings": null})),

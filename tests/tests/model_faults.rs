@@ -337,28 +337,35 @@ async fn a_malformed_chunk_fails_with_an_excerpt() {
 
 #[tokio::test]
 async fn a_stall_is_an_idle_timeout() {
-    let server = ModelServer::start().await.unwrap();
-    server.push(Reply::text(Wire::Anthropic, &["a", "b"]).stall_after(4));
-    let mut endpoint = server.endpoint(Wire::Anthropic);
-    endpoint.idle_timeout = Duration::from_millis(200);
-    let events = run(&server, endpoint).await;
-    assert_eq!(text_of(&events), "a");
-    let error = error_of(&events);
-    assert_eq!(
-        error.kind,
-        ErrorKind::Idle {
-            after: Duration::from_millis(200)
+    for wire in Wire::ALL {
+        // A stall after the first delta, and one before any token (not retried either).
+        for (after, text) in [(wire.preamble_len() + 1, "a"), (wire.preamble_len(), "")] {
+            let server = ModelServer::start().await.unwrap();
+            server.push(Reply::text(wire, &["a", "b"]).stall_after(after));
+            let mut endpoint = server.endpoint(wire);
+            endpoint.idle_timeout = Duration::from_millis(200);
+            let events = run(&server, endpoint).await;
+            assert_eq!(text_of(&events), text, "{wire:?}");
+            let error = error_of(&events);
+            assert_eq!(
+                error.kind,
+                ErrorKind::Idle {
+                    after: Duration::from_millis(200)
+                },
+                "{wire:?}"
+            );
+            assert!(
+                error.to_string().contains("nothing arrived for 200 ms"),
+                "{error}"
+            );
+            assert_eq!(server.requests().len(), 1, "{wire:?}");
+            // Giving up drops the connection.
+            let request = &server.requests()[0];
+            tokio::time::timeout(Duration::from_secs(5), request.closed())
+                .await
+                .expect("connection closed");
         }
-    );
-    assert!(
-        error.to_string().contains("nothing arrived for 200 ms"),
-        "{error}"
-    );
-    // Giving up drops the connection.
-    let request = &server.requests()[0];
-    tokio::time::timeout(Duration::from_secs(5), request.closed())
-        .await
-        .expect("connection closed");
+    }
 }
 
 #[tokio::test]
@@ -477,4 +484,20 @@ async fn invalid_utf8_is_malformed_at_once() {
         };
         assert_eq!(detail, "invalid UTF-8", "{wire:?}");
     }
+}
+
+#[tokio::test]
+async fn the_request_timeout_bounds_the_wait_for_a_retry() {
+    let server = ModelServer::start().await.unwrap();
+    server.push(Reply::error(503, "busy").header("retry-after", "20"));
+    let mut endpoint = server.endpoint(Wire::OpenAi);
+    endpoint.request_timeout = Duration::from_millis(300);
+    let events = run(&server, endpoint).await;
+    assert_eq!(
+        error_of(&events).kind,
+        ErrorKind::Timeout {
+            after: Duration::from_millis(300)
+        }
+    );
+    assert_eq!(server.requests().len(), 1);
 }

@@ -99,3 +99,35 @@ pub(super) fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use reqwest::header::HeaderMap;
+
+    use super::retry_after;
+
+    #[test]
+    fn retry_after_reads_milliseconds_then_seconds() {
+        type Headers<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(Headers, Option<Duration>); 6] = [
+            (&[("retry-after", "2")], Some(Duration::from_secs(2))),
+            (&[("retry-after", "0.5")], Some(Duration::from_millis(500))),
+            (
+                &[("retry-after-ms", "250"), ("retry-after", "9")],
+                Some(Duration::from_millis(250)),
+            ),
+            (&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], None),
+            (&[("retry-after", "-1")], None),
+            (&[], None),
+        ];
+        for (headers, expected) in cases {
+            let mut map = HeaderMap::new();
+            for (name, value) in headers {
+                map.insert(*name, value.parse().expect("header value"));
+            }
+            assert_eq!(retry_after(&map), expected, "{headers:?}");
+        }
+    }
+}

@@ -448,3 +448,24 @@ fn is_loopback(url: &str) -> bool {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_hosts_bypass_the_proxy() {
+        let cases = [
+            ("http://127.0.0.1:11434", true),
+            ("http://localhost:8080/v1", true),
+            ("http://[::1]:8000/v1", true),
+            ("http://127.1.2.3/v1", true),
+            ("https://api.openai.com/v1", false),
+            ("http://192.168.1.20:11434", false),
+            ("not a url", false),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(is_loopback(url), expected, "{url}");
+        }
+    }
+}

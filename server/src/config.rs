@@ -556,6 +556,25 @@ fn resolve(
         }
         None => None,
     };
+    // A committed workspace file must not choose where a user's key goes: when it set baseUrl
+    // to anything but this machine, no key is sent there (it can still name a local server).
+    let url_from_workspace = matches!(origins.get("model.baseUrl"), Some(Source::WorkspaceFile(_)));
+    let api_key_env = match api_key_env {
+        Some(name) if url_from_workspace && !is_loopback(&base_url) => {
+            tracing::warn!(
+                base_url,
+                "not sending ${name}: the workspace file chose model.baseUrl; set it in your user settings to send a key there"
+            );
+            origins.insert(
+                "model.apiKeyEnv",
+                Source::Detected(format!(
+                    "none: ${name} is not sent to a baseUrl chosen by the workspace file; set model.baseUrl in your user settings to send it"
+                )),
+            );
+            None
+        }
+        other => other,
+    };
     let settings = Settings {
         model: ModelSettings {
             provider,
@@ -573,4 +592,19 @@ fn resolve(
         },
     };
     (settings, origins)
+}
+
+/// Whether `url` points at this machine (127.0.0.0/8, localhost, [::1]).
+fn is_loopback(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = parsed.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Serve LSP on stdin/stdout (same as no subcommand).
     Serve,
+    /// Check the settings and the model endpoint; exit code 0 only when the model answered.
+    Doctor,
 }
 
 fn main() {
@@ -36,8 +38,26 @@ fn main() {
     }
     let code = match cli.command {
         None | Some(Command::Serve) => serve(),
+        Some(Command::Doctor) => doctor(),
     };
     std::process::exit(code);
+}
+
+fn doctor() -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tandem::logging::fatal(&format!("tandem: cannot start the async runtime: {err}"));
+            return 2;
+        }
+    };
+    let options = tandem::doctor::DoctorOptions::from_process();
+    // The report is the command's output: it goes to stdout (no LSP is spoken here).
+    let mut out = std::io::stdout().lock();
+    runtime.block_on(tandem::doctor::run(&options, &mut out))
 }
 
 fn serve() -> i32 {

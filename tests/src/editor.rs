@@ -60,6 +60,18 @@ pub enum Incoming {
 
 type RequestHandler = Box<dyn FnMut(&str, &Value) -> Value + Send>;
 
+/// How the simulated editor answers server requests unless a test says otherwise: no settings
+/// for each `workspace/configuration` item, `null` for anything else.
+pub fn default_answer(method: &str, params: &Value) -> Value {
+    match method {
+        "workspace/configuration" => {
+            let items = params["items"].as_array().map_or(0, Vec::len);
+            Value::Array(vec![Value::Null; items])
+        }
+        _ => Value::Null,
+    }
+}
+
 pub struct Editor {
     child: Child,
     stdin: Option<ChildStdin>,
@@ -77,6 +89,10 @@ impl Editor {
             .args(&options.args)
             .env("TANDEM_TEST_HOOKS", "1")
             .env("TANDEM_LOG", "debug")
+            // Hermetic: no user settings file, no keys from the machine running the tests.
+            .env("XDG_CONFIG_HOME", "/nonexistent/tandem-tests")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("ANTHROPIC_API_KEY")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -95,7 +111,7 @@ impl Editor {
             incoming,
             backlog: VecDeque::new(),
             next_id: 1,
-            on_request: Box::new(|_, _| Value::Null),
+            on_request: Box::new(default_answer),
         })
     }
 
@@ -107,30 +123,39 @@ impl Editor {
     }
 
     pub async fn initialize(&mut self, encodings: &[&str]) -> Result<Value> {
+        self.initialize_with(encodings, json!({})).await
+    }
+
+    /// Initializes with extra top-level `initialize` params (`initializationOptions`, `rootUri`,
+    /// …) merged over the defaults.
+    pub async fn initialize_with(&mut self, encodings: &[&str], extra: Value) -> Result<Value> {
         let mut general = json!({});
         if !encodings.is_empty() {
             general = json!({ "positionEncodings": encodings });
         }
+        let mut params = json!({
+            "processId": null,
+            "rootUri": null,
+            "capabilities": {
+                "general": general,
+                "textDocument": {
+                    "publishDiagnostics": { "versionSupport": true },
+                    "documentSymbol": { "hierarchicalDocumentSymbolSupport": true },
+                    "hover": { "contentFormat": ["markdown", "plaintext"] },
+                    "synchronization": { "dynamicRegistration": false }
+                },
+                "window": { "workDoneProgress": true },
+                "workspace": { "applyEdit": true, "configuration": true }
+            },
+            "clientInfo": { "name": "tandem-tests" }
+        });
+        if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+            for (key, value) in extra {
+                params.insert(key.clone(), value.clone());
+            }
+        }
         let result = self
-            .request(
-                "initialize",
-                json!({
-                    "processId": null,
-                    "rootUri": null,
-                    "capabilities": {
-                        "general": general,
-                        "textDocument": {
-                            "publishDiagnostics": { "versionSupport": true },
-                            "documentSymbol": { "hierarchicalDocumentSymbolSupport": true },
-                            "hover": { "contentFormat": ["markdown", "plaintext"] },
-                            "synchronization": { "dynamicRegistration": false }
-                        },
-                        "window": { "workDoneProgress": true },
-                        "workspace": { "applyEdit": true, "configuration": true }
-                    },
-                    "clientInfo": { "name": "tandem-tests" }
-                }),
-            )
+            .request("initialize", params)
             .await?
             .map_err(|e| anyhow!("initialize failed: {e}"))?;
         self.notify("initialized", json!({})).await?;
@@ -253,6 +278,24 @@ impl Editor {
     }
 
     /// All notifications with this method seen so far (consumed from the backlog).
+    /// All server requests with this method seen so far (consumed from the backlog); they were
+    /// answered when they arrived.
+    pub fn take_requests(&mut self, method: &str) -> Vec<Value> {
+        let mut taken = Vec::new();
+        self.backlog.retain(|m| match m {
+            Incoming::Request {
+                method: got,
+                params,
+                ..
+            } if got == method => {
+                taken.push(params.clone());
+                false
+            }
+            _ => true,
+        });
+        taken
+    }
+
     pub fn take_notifications(&mut self, method: &str) -> Vec<Value> {
         let mut taken = Vec::new();
         self.backlog.retain(|m| match m {

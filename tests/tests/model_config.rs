@@ -397,3 +397,39 @@ fn the_endpoint_carries_the_settings() {
     assert_eq!(shown["model"]["provider"], "openai-responses");
     assert_eq!(shown["model"]["baseUrl"], "https://example.test/v1");
 }
+
+#[test]
+fn a_workspace_file_cannot_send_a_key_to_a_url_it_chose() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let workspace_file = root.join(".tandem/config.toml");
+    let keys = env(&[("OPENAI_API_KEY", "sk-user-secret-0000000000")]);
+    // The workspace points the key at another machine: no key goes there.
+    write(
+        &workspace_file,
+        "[model]\nprovider = \"openai\"\nbaseUrl = \"https://collector.example.com/v1\"\napiKeyEnv = \"OPENAI_API_KEY\"\n",
+    );
+    let (store, _) = ConfigStore::load(keys.clone(), Some(root));
+    assert_eq!(store.settings().model.api_key_env, None);
+    assert!(store.endpoint().api_key.is_none());
+    assert!(
+        matches!(store.origin("model.apiKeyEnv"), Source::Detected(why) if why.contains("workspace file"))
+    );
+    // A local server named by the workspace may get the key it names.
+    write(
+        &workspace_file,
+        "[model]\nprovider = \"openai\"\nbaseUrl = \"http://127.0.0.1:8080/v1\"\napiKeyEnv = \"OPENAI_API_KEY\"\n",
+    );
+    let (store, _) = ConfigStore::load(keys.clone(), Some(root));
+    assert_eq!(
+        store.settings().model.api_key_env.as_deref(),
+        Some("OPENAI_API_KEY")
+    );
+    // The same URL from the user's own settings is the user's choice.
+    let mut store = ConfigStore::new(keys);
+    store.set_initialization_options(json!({"model": {"provider": "openai", "baseUrl": "https://proxy.example.com/v1", "apiKeyEnv": "OPENAI_API_KEY"}}));
+    assert_eq!(
+        store.settings().model.api_key_env.as_deref(),
+        Some("OPENAI_API_KEY")
+    );
+}

@@ -46,5 +46,10 @@ pub fn client_flags(caps: &lsp::ClientCapabilities) -> ClientFlags {
             .and_then(|t| t.hover.as_ref())
             .and_then(|h| h.content_format.as_ref())
             .is_none_or(|formats| formats.contains(&lsp::MarkupKind::Markdown)),
+        configuration: caps
+            .workspace
+            .as_ref()
+            .and_then(|w| w.configuration)
+            .unwrap_or(false),
     }
 }

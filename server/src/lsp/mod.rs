@@ -8,6 +8,7 @@ mod convert;
 mod diagnostics;
 mod features;
 mod server;
+mod settings;
 pub mod transport;
 
 use std::sync::Arc;

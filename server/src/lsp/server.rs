@@ -10,7 +10,8 @@ use tower_lsp_server::gen_lsp_types as lsp;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::{Client, LanguageServer};
 
-use super::{capabilities, convert, diagnostics, features};
+use super::{capabilities, convert, diagnostics, features, settings};
+use crate::config::{ConfigStore, Environment};
 use crate::text::{PositionEncoding, SyncError};
 use crate::workspace::{ChangeError, DocUri, Workspace, WorkspaceOptions};
 
@@ -20,12 +21,18 @@ pub struct ClientFlags {
     pub diagnostics_versions: bool,
     pub hierarchical_symbols: bool,
     pub hover_markdown: bool,
+    /// The client answers `workspace/configuration`.
+    pub configuration: bool,
 }
 
 /// Server state shared by the handlers and the background tasks.
 pub struct State {
     pub client: Client,
     pub workspace: Arc<Workspace>,
+    /// The settings in force and their layers. Held only for short synchronous sections.
+    pub config: parking_lot::Mutex<ConfigStore>,
+    /// The workspace root, from `initialize`.
+    pub root: OnceLock<Option<std::path::PathBuf>>,
     encoding: OnceLock<PositionEncoding>,
     flags: OnceLock<ClientFlags>,
     shutdown_requested: AtomicBool,
@@ -57,6 +64,8 @@ impl Backend {
         let state = Arc::new(State {
             client,
             workspace,
+            config: parking_lot::Mutex::new(ConfigStore::new(Environment::from_process())),
+            root: OnceLock::new(),
             encoding: OnceLock::new(),
             flags: OnceLock::new(),
             shutdown_requested: AtomicBool::new(false),
@@ -136,6 +145,15 @@ impl LanguageServer for Backend {
             );
             let _ = self.state.encoding.set(encoding);
             let _ = self.state.flags.set(capabilities::client_flags(caps));
+            let root = settings::workspace_root(&params);
+            let (store, mut messages) =
+                ConfigStore::load(Environment::from_process(), root.as_deref());
+            *self.state.config.lock() = store;
+            if let Some(options) = params.initialization_options.clone() {
+                messages.extend(self.state.config.lock().set_initialization_options(options));
+            }
+            let _ = self.state.root.set(root);
+            settings::report(&self.state, messages);
             tracing::info!(
                 client = params
                     .client_info
@@ -147,6 +165,28 @@ impl LanguageServer for Backend {
             Ok(capabilities::initialize_result(encoding))
         })
         .await
+    }
+
+    async fn initialized(&self, _: lsp::InitializedParams) {
+        settings::pull(&self.state);
+    }
+
+    async fn did_change_configuration(&self, params: lsp::DidChangeConfigurationParams) {
+        let mut ask = false;
+        guard_sync("workspace/didChangeConfiguration", None, || {
+            // A client that sends `null` (or nothing for our section) wants to be asked.
+            let settings = params.settings;
+            let has_ours = settings.as_object().is_some_and(|o| !o.is_empty());
+            if has_ours {
+                let messages = self.state.config.lock().set_client_configuration(settings);
+                settings::report(&self.state, messages);
+            } else {
+                ask = true;
+            }
+        });
+        if ask {
+            settings::pull(&self.state);
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {

@@ -54,12 +54,3 @@ pub fn apply_change(rope: &mut Rope, change: &CharChange) {
     rope.remove(start..end);
     rope.insert(start, &change.text);
 }
-
-/// The chars `start..end` of `text` (clamped), for the small strings this module
-/// handles: region texts and desired texts, never a whole document.
-pub(crate) fn char_slice(text: &str, start: usize, end: usize) -> &str {
-    let byte = |n: usize| text.char_indices().nth(n).map_or(text.len(), |(b, _)| b);
-    let start_b = byte(start);
-    let end_b = byte(end).max(start_b);
-    &text[start_b..end_b]
-}

@@ -1,29 +1,49 @@
 //! The streaming applier: one job's region in one document, converging the editor's
 //! text to what the job wants there, one versioned edit at a time.
 //!
-//! The editor's `didChange` is the only truth; an `applyEdit` answer is a hint. The
-//! caller (the LSP layer) follows this protocol:
+//! # Call protocol
 //!
-//! 1. Create the session with [`StreamSession::new`] from the document as last reported.
-//! 2. Whenever the job knows more, call [`StreamSession::set_desired`].
-//! 3. On every `didChange` of the document, call [`StreamSession::on_did_change`] with
-//!    the text before, the changes, the text after and the new version; stop the job
-//!    when it answers [`ChangeOutcome::UserEditedInside`].
-//! 4. On every `applyEdit` answer, call [`StreamSession::on_apply_answer`] with the
-//!    edit's id.
-//! 5. After each of 1-4, call [`StreamSession::next_edit`] with the latest document and
-//!    version, and send what it returns as a versioned `workspace/applyEdit`. It never
-//!    returns a second edit while one is in flight.
-//! 6. The job may report `done` only when [`StreamSession::is_settled`]. Timing out an
-//!    edit that neither an answer nor a `didChange` resolves is the caller's job, from
-//!    [`StreamSession::in_flight`].
+//! Everything here is synchronous and cheap; the async LSP layer owns the timing. For
+//! each job region it keeps one [`StreamSession`] next to the document (the document
+//! store hands it the ropes) and calls it like this, always from the task that applies
+//! the document's `didChange`s, in the order the messages arrived:
+//!
+//! 1. [`StreamSession::new`] with the document as last reported, its version and the
+//!    region (char offsets). The region's text is kept as the original.
+//! 2. [`StreamSession::set_desired`] whenever the job knows more (the whole text the
+//!    region should hold now, not a delta); [`StreamSession::rollback`] on a fault or
+//!    cancel; [`StreamSession::reject`] on `tandem.reject`.
+//! 3. On every `didChange` of the document: [`StreamSession::on_did_change`] with the
+//!    document before, the changes (each applying to the result of the previous one, as
+//!    LSP lists them), the document after and the new version. On
+//!    [`ChangeOutcome::UserEditedInside`] the job stops (`cancelled`); the session then
+//!    sends nothing until [`StreamSession::reject`].
+//! 4. On every `workspace/applyEdit` answer: [`StreamSession::on_apply_answer`]. It is a
+//!    hint: `applied: false` frees the slot for a recomputed edit at once, `applied:
+//!    true` changes nothing until a `didChange` shows the edit.
+//! 5. After each of 1-4: [`StreamSession::next_edit`] with the document as last
+//!    reported and its version; send what it returns as a versioned `applyEdit`
+//!    (`documentChanges`, that version). It returns nothing while an edit is in flight,
+//!    so an edit is only computed once the previous one landed or is known lost, and a
+//!    lost edit is never replayed: the next one says what the region should hold now.
+//! 6. The job reports `done` (and a cancel or reject is complete) only when
+//!    [`StreamSession::is_settled`]. Timing out an edit that neither an answer nor a
+//!    `didChange` resolves (the contract's 10 s) is the caller's job, from
+//!    [`StreamSession::in_flight`]; so is giving up after a few
+//!    [`StreamSession::failed_attempts`].
+//!
+//! One edit in flight per *document*: when several sessions share a document, the
+//! caller asks a session for its next edit only while no other session of that
+//! document has one in flight. The echo of an edit is looked for at the head of the
+//! next `didChange` (see the `echo` module), which holds only if no other edit of the
+//! server could have landed in between.
 
 use ropey::Rope;
 
+use super::CharChange;
 use super::anchor::{Rebased, Region, absorb, rebase_over};
 use super::diff::common_affixes;
 use super::echo::{SentEdit, echo_len};
-use super::{CharChange, char_slice};
 
 /// An edit to send as a versioned `workspace/applyEdit`: replace `start..end` (chars,
 /// in the document at `version`) with `text`.
@@ -45,12 +65,15 @@ pub struct InFlight {
     /// dropped.
     pub answered: bool,
     /// The region's start when the edit was computed; once the edit lands, the region
-    /// is `region_start..region_start + desired_len`.
+    /// is `region_start..region_start + sent_len`.
     region_start: usize,
-    desired_len: usize,
+    /// The desired text the edit puts in the region.
+    sent: String,
 }
 
-/// What a `didChange` did to the session.
+/// What a `didChange` did to the session. When several things happened, the first
+/// that applies in this order is reported: `UserEditedInside`, `Landed`, `Lost`,
+/// `Moved`, `Unchanged`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeOutcome {
     /// Nothing touched the region nor moved it, and no edit was resolved.
@@ -64,7 +87,7 @@ pub enum ChangeOutcome {
     /// without it. The next edit supersedes it.
     Lost,
     /// The user changed text strictly inside the region. The session sends nothing more
-    /// until [`StreamSession::reject`]; the region keeps covering the user's text there.
+    /// until [`StreamSession::reject`]; the region grows to cover the user's text there.
     UserEditedInside,
 }
 
@@ -72,6 +95,8 @@ pub enum ChangeOutcome {
 #[derive(Debug, Clone)]
 pub struct StreamSession {
     region: Region,
+    /// The region's text in the document as last reported.
+    current: String,
     original: String,
     desired: String,
     in_flight: Option<InFlight>,
@@ -90,6 +115,7 @@ impl StreamSession {
         let original = rope.slice(region.start..region.end).to_string();
         Self {
             region,
+            current: original.clone(),
             desired: original.clone(),
             original,
             in_flight: None,
@@ -99,9 +125,16 @@ impl StreamSession {
         }
     }
 
-    /// The region in the document as last reported to [`Self::on_did_change`].
+    /// The region in the document as last reported to [`Self::on_did_change`]. While
+    /// the job streams this is the span its text occupies; once it settled, it is the
+    /// `{range}` of the job's result.
     pub fn region(&self) -> Region {
         self.region
+    }
+
+    /// The region's text in the document as last reported.
+    pub fn current(&self) -> &str {
+        &self.current
     }
 
     /// The region's text before the job touched it.
@@ -109,6 +142,7 @@ impl StreamSession {
         &self.original
     }
 
+    /// What the region should contain (see [`Self::set_desired`]).
     pub fn desired(&self) -> &str {
         &self.desired
     }
@@ -135,35 +169,39 @@ impl StreamSession {
     }
 
     /// Takes the job's text back out: the region converges to the original text, like
-    /// any other edit. Used after a fault or a cancel.
+    /// any other edit, and the user's typing outside it stays. Used after a fault or a
+    /// cancel. After the user edited inside the region nothing is sent (the buffer stays
+    /// as they left it); [`Self::reject`] still restores it.
     pub fn rollback(&mut self) {
         self.desired.clone_from(&self.original);
     }
 
-    /// Puts the original text back even after the user edited inside the region
-    /// (`tandem.reject`): the whole region as it now stands, the user's text inside it
-    /// included, is replaced.
+    /// Puts the original text back (`tandem.reject`), in one edit computed against the
+    /// region as it now stands, even after the user edited inside it: the whole region,
+    /// their text inside it included, is replaced.
     pub fn reject(&mut self) {
         self.held = false;
         self.rollback();
     }
 
-    /// No edit in flight and the editor's text shows the desired text in the region.
-    pub fn is_settled(&self, rope: &Rope) -> bool {
-        self.in_flight.is_none() && region_text_is(rope, self.region, &self.desired)
+    /// No edit in flight and the editor's text, as last reported, shows the desired
+    /// text in the region.
+    pub fn is_settled(&self) -> bool {
+        self.in_flight.is_none() && !self.held && self.current == self.desired
     }
 
     /// The next edit to send, if one is due: none while one is in flight, after the user
     /// edited inside the region, or when the region already holds the desired text.
-    /// `rope` must be the document at `version`, as last passed to
-    /// [`Self::on_did_change`] (or to [`Self::new`]). The edit replaces only the part of
-    /// the region's current text that differs from the desired text.
+    /// `rope` must be the document as last reported, at `version`. The edit replaces
+    /// the region's current text with the desired text, trimmed to the part that
+    /// differs (common prefix and suffix), so it is one edit however much changed.
     pub fn next_edit(&mut self, rope: &Rope, version: i32) -> Option<OutgoingEdit> {
         if self.in_flight.is_some() || self.held {
             return None;
         }
         self.region = clamp(self.region, rope);
         let current: Vec<char> = rope.slice(self.region.start..self.region.end).chars().collect();
+        self.current = current.iter().collect();
         let desired: Vec<char> = self.desired.chars().collect();
         if current == desired {
             return None;
@@ -181,15 +219,15 @@ impl StreamSession {
             edit: edit.clone(),
             answered: false,
             region_start: self.region.start,
-            desired_len: desired.len(),
+            sent: self.desired.clone(),
         });
         Some(edit)
     }
 
     /// The editor's answer to the edit `id`. `applied: false` means lost: the next call
     /// to [`Self::next_edit`] recomputes. `applied: true` is only noted; the edit counts
-    /// as landed once a `didChange` shows it. Answers to edits already resolved are
-    /// ignored.
+    /// as landed once a `didChange` shows it. Answers to edits already resolved (a
+    /// `didChange` came first) are ignored.
     pub fn on_apply_answer(&mut self, id: u64, applied: bool) {
         let Some(flight) = self.in_flight.as_mut().filter(|f| f.edit.id == id) else {
             return;
@@ -207,8 +245,10 @@ impl StreamSession {
     ///
     /// The in-flight edit is recognised by text, not ranges (see the `echo` module): if
     /// the head of the changes turns `before` into `before` with the edit applied, the
-    /// edit landed and the rest are the user's. Otherwise the edit is lost: the editor
-    /// is past the version it targeted (versions only grow), so it will never apply it.
+    /// edit landed, the region is exactly the text it sent, and the rest of the changes
+    /// are the user's. Otherwise the edit is lost: an editor applies a versioned edit
+    /// only at the version it targets, and its echo is then the first thing it reports,
+    /// so once it reports a later version without the echo it will never apply it.
     pub fn on_did_change(&mut self, before: &Rope, changes: &[CharChange], after: &Rope, version: i32) -> ChangeOutcome {
         let mut region = self.region;
         let mut user_changes = changes;
@@ -217,7 +257,8 @@ impl StreamSession {
             let sent = SentEdit { start: flight.edit.start, end: flight.edit.end, text: &flight.edit.text };
             match echo_len(before, changes, &sent) {
                 Some(n) => {
-                    region = Region::new(flight.region_start, flight.region_start + flight.desired_len);
+                    let len = flight.sent.chars().count();
+                    region = Region::new(flight.region_start, flight.region_start + len);
                     user_changes = &changes[n..];
                     self.failed_attempts = 0;
                     fate = Some(ChangeOutcome::Landed);
@@ -226,8 +267,8 @@ impl StreamSession {
                     self.failed_attempts += 1;
                     fate = Some(ChangeOutcome::Lost);
                 }
-                // A version that does not grow is out of sync; the LSP layer never sends
-                // one here, but keep the edit in flight rather than guess.
+                // A version that does not grow is out of sync; the LSP layer never
+                // passes one here, but keep the edit in flight rather than guess.
                 None => self.in_flight = Some(flight),
             }
         }
@@ -243,6 +284,7 @@ impl StreamSession {
         }
         let moved = region != self.region;
         self.region = clamp(region, after);
+        self.current = after.slice(self.region.start..self.region.end).to_string();
         if inside {
             self.held = true;
             ChangeOutcome::UserEditedInside
@@ -259,30 +301,4 @@ impl StreamSession {
 fn clamp(region: Region, rope: &Rope) -> Region {
     let len = rope.len_chars();
     Region::new(region.start.min(len), region.end.min(len))
-}
-
-fn region_text_is(rope: &Rope, region: Region, text: &str) -> bool {
-    let region = clamp(region, rope);
-    rope.slice(region.start..region.end).chars().eq(text.chars())
-}
-
-/// The single edit that puts `original` back over `region` of `rope` (a finished job's
-/// region as it now stands), trimmed to the part that differs; `None` if it is already
-/// there. For a job whose session is gone; a live session uses [`StreamSession::reject`].
-pub fn reject_edit(rope: &Rope, region: Region, original: &str, version: i32) -> Option<OutgoingEdit> {
-    let region = clamp(region, rope);
-    let current = rope.slice(region.start..region.end).to_string();
-    let cur: Vec<char> = current.chars().collect();
-    let orig: Vec<char> = original.chars().collect();
-    if cur == orig {
-        return None;
-    }
-    let (prefix, suffix) = common_affixes(&cur, &orig);
-    Some(OutgoingEdit {
-        id: 0,
-        version,
-        start: region.start + prefix,
-        end: region.end - suffix,
-        text: char_slice(original, prefix, orig.len() - suffix).to_string(),
-    })
 }

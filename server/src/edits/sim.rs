@@ -204,6 +204,7 @@ pub(crate) struct Harness {
     /// Every text the session asked the region to hold (and the original).
     pub region_texts: Vec<String>,
     pub sent: Vec<OutgoingEdit>,
+    /// What each `didChange` did, and each answer that did something.
     pub outcomes: Vec<ChangeOutcome>,
     /// Set by [`Self::chunk`]: the text the model has streamed so far, if any.
     pub streamed: Option<String>,
@@ -276,7 +277,11 @@ impl Harness {
                 self.version = version;
                 self.outcomes.push(outcome);
             }
-            ToServer::Answer { id, applied } => self.session.on_apply_answer(id, applied),
+            // An answer that changes something is worth recording with the didChanges'.
+            ToServer::Answer { id, applied } => match self.session.on_apply_answer(id, applied) {
+                ChangeOutcome::Unchanged => {}
+                outcome => self.outcomes.push(outcome),
+            },
         }
         self.pump();
         true

@@ -57,23 +57,31 @@ pub struct OutgoingEdit {
     pub text: String,
 }
 
-/// The edit that was sent and is not yet known landed or lost.
+/// The edit that was sent and is not settled yet: not known landed or lost, or landed
+/// but (with a client that answers) not answered yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InFlight {
     pub edit: OutgoingEdit,
     /// The editor answered `applied: true`. Only a hint: Neovim says so for edits it
     /// dropped.
     pub answered: bool,
+    /// A `didChange` showed the edit; the session waits for the answer before the next
+    /// edit, because an `applied: false` would mean that what looked like the echo was
+    /// the user typing the same text (see [`StreamSession::set_client_answers`]).
+    pub landed: bool,
     /// The region's start when the edit was computed; once the edit lands, the region
     /// is `region_start..region_start + sent_len`.
     region_start: usize,
     /// The desired text the edit puts in the region.
     sent: String,
+    /// Once landed but unanswered: where the region would be, and whether the user would
+    /// have typed inside it, had every change since been the user's.
+    if_refused: Option<(Region, bool)>,
 }
 
-/// What a `didChange` did to the session. When several things happened, the first
-/// that applies in this order is reported: `UserEditedInside`, `Landed`, `Lost`,
-/// `Moved`, `Unchanged`.
+/// What a `didChange` (or an answer) did to the session. When several things happened,
+/// the first that applies in this order is reported: `UserEditedInside`, `Landed`,
+/// `Lost`, `Moved`, `Unchanged`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeOutcome {
     /// Nothing touched the region nor moved it, and no edit was resolved.
@@ -83,8 +91,8 @@ pub enum ChangeOutcome {
     /// The in-flight edit showed up in the editor's text (the region may also have
     /// moved).
     Landed,
-    /// The in-flight edit is known lost: the editor moved past the version it targeted
-    /// without it. The next edit supersedes it.
+    /// The in-flight edit is known lost: the editor refused it, or moved past the
+    /// version it targeted without it. The next edit supersedes it.
     Lost,
     /// The user changed text strictly inside the region. The session sends nothing more
     /// until [`StreamSession::reject`]; the region grows to cover the user's text there.
@@ -94,12 +102,13 @@ pub enum ChangeOutcome {
 /// One job's region in one document. See the module docs for the protocol.
 #[derive(Debug, Clone)]
 pub struct StreamSession {
+    /// The document as last reported (a rope clone is cheap and shares its nodes).
+    doc: Rope,
     region: Region,
-    /// The region's text in the document as last reported.
-    current: String,
     original: String,
     desired: String,
     in_flight: Option<InFlight>,
+    client_answers: bool,
     next_id: u64,
     failed_attempts: u32,
     /// Set once the user edited inside the region: the job must not overwrite them.
@@ -114,15 +123,27 @@ impl StreamSession {
         let region = clamp(region, rope);
         let original = rope.slice(region.start..region.end).to_string();
         Self {
+            doc: rope.clone(),
             region,
-            current: original.clone(),
             desired: original.clone(),
             original,
             in_flight: None,
+            client_answers: false,
             next_id: 1,
             failed_attempts: 0,
             held: false,
         }
+    }
+
+    /// Tells the session whether the client answers `workspace/applyEdit` (the LSP
+    /// layer knows once any edit on the connection was answered; the session also
+    /// learns it from its own answers). With a client that answers, a landed edit
+    /// stays in flight until its answer, so that an `applied: false` can undo a
+    /// misreading: the user typing exactly the edit's text at its place while the edit
+    /// was on its way looks, in the `didChange`, just like the edit's echo. A client
+    /// that never answers (ALE) must not be waited for.
+    pub fn set_client_answers(&mut self, answers: bool) {
+        self.client_answers = answers;
     }
 
     /// The region in the document as last reported to [`Self::on_did_change`]. While
@@ -133,8 +154,8 @@ impl StreamSession {
     }
 
     /// The region's text in the document as last reported.
-    pub fn current(&self) -> &str {
-        &self.current
+    pub fn current(&self) -> String {
+        self.doc.slice(self.region.start..self.region.end).to_string()
     }
 
     /// The region's text before the job touched it.
@@ -187,7 +208,9 @@ impl StreamSession {
     /// No edit in flight and the editor's text, as last reported, shows the desired
     /// text in the region.
     pub fn is_settled(&self) -> bool {
-        self.in_flight.is_none() && !self.held && self.current == self.desired
+        self.in_flight.is_none()
+            && !self.held
+            && self.doc.slice(self.region.start..self.region.end).chars().eq(self.desired.chars())
     }
 
     /// The next edit to send, if one is due: none while one is in flight, after the user
@@ -196,12 +219,12 @@ impl StreamSession {
     /// the region's current text with the desired text, trimmed to the part that
     /// differs (common prefix and suffix), so it is one edit however much changed.
     pub fn next_edit(&mut self, rope: &Rope, version: i32) -> Option<OutgoingEdit> {
+        self.doc = rope.clone();
+        self.region = clamp(self.region, rope);
         if self.in_flight.is_some() || self.held {
             return None;
         }
-        self.region = clamp(self.region, rope);
         let current: Vec<char> = rope.slice(self.region.start..self.region.end).chars().collect();
-        self.current = current.iter().collect();
         let desired: Vec<char> = self.desired.chars().collect();
         if current == desired {
             return None;
@@ -218,25 +241,45 @@ impl StreamSession {
         self.in_flight = Some(InFlight {
             edit: edit.clone(),
             answered: false,
+            landed: false,
             region_start: self.region.start,
             sent: self.desired.clone(),
+            if_refused: None,
         });
         Some(edit)
     }
 
     /// The editor's answer to the edit `id`. `applied: false` means lost: the next call
-    /// to [`Self::next_edit`] recomputes. `applied: true` is only noted; the edit counts
-    /// as landed once a `didChange` shows it. Answers to edits already resolved (a
-    /// `didChange` came first) are ignored.
-    pub fn on_apply_answer(&mut self, id: u64, applied: bool) {
+    /// to [`Self::next_edit`] recomputes, and if a `didChange` had seemed to show the
+    /// edit, those changes were the user's after all and the region is put where they
+    /// leave it. `applied: true` confirms an edit a `didChange` showed, and is only
+    /// noted otherwise: the edit counts as landed once a `didChange` shows it. Answers
+    /// to edits already resolved are ignored.
+    pub fn on_apply_answer(&mut self, id: u64, applied: bool) -> ChangeOutcome {
+        self.client_answers = true;
         let Some(flight) = self.in_flight.as_mut().filter(|f| f.edit.id == id) else {
-            return;
+            return ChangeOutcome::Unchanged;
         };
         if applied {
             flight.answered = true;
-        } else {
-            self.in_flight = None;
-            self.failed_attempts += 1;
+            if flight.landed {
+                self.in_flight = None;
+            }
+            return ChangeOutcome::Unchanged;
+        }
+        let if_refused = flight.if_refused;
+        self.in_flight = None;
+        self.failed_attempts += 1;
+        match if_refused {
+            Some((region, inside)) => {
+                self.region = clamp(region, &self.doc);
+                if inside {
+                    self.held = true;
+                    return ChangeOutcome::UserEditedInside;
+                }
+                ChangeOutcome::Lost
+            }
+            None => ChangeOutcome::Lost,
         }
     }
 
@@ -253,38 +296,40 @@ impl StreamSession {
         let mut region = self.region;
         let mut user_changes = changes;
         let mut fate = None;
-        if let Some(flight) = self.in_flight.take() {
-            let sent = SentEdit { start: flight.edit.start, end: flight.edit.end, text: &flight.edit.text };
-            match echo_len(before, changes, &sent) {
-                Some(n) => {
-                    let len = flight.sent.chars().count();
-                    region = Region::new(flight.region_start, flight.region_start + len);
-                    user_changes = &changes[n..];
-                    self.failed_attempts = 0;
-                    fate = Some(ChangeOutcome::Landed);
+        if let Some(mut flight) = self.in_flight.take() {
+            if flight.landed {
+                // Waiting for the answer: follow the other reading too.
+                flight.if_refused = flight.if_refused.map(|(r, inside)| rebase_all(r, inside, changes));
+                self.in_flight = Some(flight);
+            } else {
+                let sent = SentEdit { start: flight.edit.start, end: flight.edit.end, text: &flight.edit.text };
+                match echo_len(before, changes, &sent) {
+                    Some(n) => {
+                        let len = flight.sent.chars().count();
+                        region = Region::new(flight.region_start, flight.region_start + len);
+                        user_changes = &changes[n..];
+                        self.failed_attempts = 0;
+                        fate = Some(ChangeOutcome::Landed);
+                        if !flight.answered && self.client_answers {
+                            flight.landed = true;
+                            flight.if_refused = Some(rebase_all(self.region, self.held, changes));
+                            self.in_flight = Some(flight);
+                        }
+                    }
+                    None if version > flight.edit.version => {
+                        self.failed_attempts += 1;
+                        fate = Some(ChangeOutcome::Lost);
+                    }
+                    // A version that does not grow is out of sync; the LSP layer never
+                    // passes one here, but keep the edit in flight rather than guess.
+                    None => self.in_flight = Some(flight),
                 }
-                None if version > flight.edit.version => {
-                    self.failed_attempts += 1;
-                    fate = Some(ChangeOutcome::Lost);
-                }
-                // A version that does not grow is out of sync; the LSP layer never
-                // passes one here, but keep the edit in flight rather than guess.
-                None => self.in_flight = Some(flight),
             }
         }
-        let mut inside = false;
-        for change in user_changes {
-            region = match rebase_over(region, change) {
-                Rebased::Moved(moved) => moved,
-                Rebased::Inside => {
-                    inside = true;
-                    absorb(region, change)
-                }
-            };
-        }
+        let (region, inside) = rebase_all(region, false, user_changes);
         let moved = region != self.region;
         self.region = clamp(region, after);
-        self.current = after.slice(self.region.start..self.region.end).to_string();
+        self.doc = after.clone();
         if inside {
             self.held = true;
             ChangeOutcome::UserEditedInside
@@ -296,6 +341,21 @@ impl StreamSession {
             ChangeOutcome::Unchanged
         }
     }
+}
+
+/// Follows `region` over user changes; the flag says whether one fell inside it (and
+/// starts as `inside`).
+fn rebase_all(mut region: Region, mut inside: bool, changes: &[CharChange]) -> (Region, bool) {
+    for change in changes {
+        region = match rebase_over(region, change) {
+            Rebased::Moved(moved) => moved,
+            Rebased::Inside => {
+                inside = true;
+                absorb(region, change)
+            }
+        };
+    }
+    (region, inside)
 }
 
 fn clamp(region: Region, rope: &Rope) -> Region {

@@ -291,3 +291,51 @@ fn an_editor_that_neither_answers_nor_applies_leaves_the_edit_in_flight() {
     assert!(!h.session.is_settled());
     assert!(h.session.next_edit(&h.doc.clone(), h.version).is_none());
 }
+
+/// With a client known to answer, a refusal corrects a `didChange` that looked like the
+/// echo but was the user typing (or deleting) exactly what the edit does.
+#[test]
+fn vscode_refusal_corrects_a_lookalike_echo() {
+    // The edit appends "X"; the user typed "X" right after the region first.
+    let mut h = Harness::new(Flavor::VsCode, "ab", "cd", "ef");
+    h.session.set_client_answers(true);
+    h.chunk("cdX");
+    h.user(&UserEdit { side: Side::After, at: 0, delete: 0, insert: "X".into() });
+    assert!(h.deliver());
+    assert!(h.server_step());
+    assert_eq!(h.outcomes, [ChangeOutcome::Landed], "the user's X reads as the echo");
+    assert!(h.session.in_flight().unwrap().landed);
+    assert!(!h.session.is_settled(), "not settled before the answer");
+    assert!(h.server_step());
+    assert_eq!(h.outcomes, [ChangeOutcome::Landed, ChangeOutcome::Lost]);
+    assert!(h.settle());
+    h.check_final("cdX").unwrap();
+    assert_eq!(h.editor.text.to_string(), "abcdXXef");
+
+    // The edit deletes the region's last "c"; the user deleted the "c" right after it.
+    let mut h = Harness::new(Flavor::VsCode, "a", "bc", "c");
+    h.session.set_client_answers(true);
+    h.chunk("b");
+    h.user(&UserEdit { side: Side::After, at: 0, delete: 1, insert: String::new() });
+    assert!(h.settle());
+    h.check_final("b").unwrap();
+    assert_eq!(h.editor.text.to_string(), "ab");
+}
+
+/// With a client known to answer, the next edit waits for the answer to the last one,
+/// even once its echo showed; `applied: true` then releases it.
+#[test]
+fn vscode_next_edit_waits_for_the_answer() {
+    let mut h = Harness::new(Flavor::VsCode, "ab", "cd", "ef");
+    h.session.set_client_answers(true);
+    h.chunk("X");
+    assert!(h.deliver());
+    h.chunk("Y");
+    assert!(h.server_step()); // the echo
+    assert_eq!(h.outcomes, [ChangeOutcome::Landed]);
+    assert_eq!(h.sent.len(), 1);
+    assert!(h.server_step()); // applied: true
+    assert_eq!(h.sent.len(), 2);
+    assert!(h.settle());
+    h.check_final("XY").unwrap();
+}

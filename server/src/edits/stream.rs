@@ -43,7 +43,7 @@ use ropey::Rope;
 use super::CharChange;
 use super::anchor::{Rebased, Region, absorb, rebase_over};
 use super::diff::common_affixes;
-use super::echo::{SentEdit, echo_len};
+use super::echo::{SentEdit, find_echo};
 
 /// An edit to send as a versioned `workspace/applyEdit`: replace `start..end` (chars,
 /// in the document at `version`) with `text`.
@@ -77,6 +77,10 @@ pub struct InFlight {
     /// Once landed but unanswered: where the region would be, and whether the user would
     /// have typed inside it, had every change since been the user's.
     if_refused: Option<(Region, bool)>,
+    /// Once landed but unanswered: whether the user typed inside the region, reading the
+    /// changes as the echo and typing after it. Reported only once the answer confirms
+    /// that reading.
+    inside_if_applied: bool,
 }
 
 /// What a `didChange` (or an answer) did to the session. When several things happened,
@@ -245,6 +249,7 @@ impl StreamSession {
             region_start: self.region.start,
             sent: self.desired.clone(),
             if_refused: None,
+            inside_if_applied: false,
         });
         Some(edit)
     }
@@ -254,7 +259,9 @@ impl StreamSession {
     /// edit, those changes were the user's after all and the region is put where they
     /// leave it. `applied: true` confirms an edit a `didChange` showed, and is only
     /// noted otherwise: the edit counts as landed once a `didChange` shows it. Answers
-    /// to edits already resolved are ignored.
+    /// to edits already resolved are ignored. The outcome is `Lost` for a refusal,
+    /// `UserEditedInside` when the answer settles that the user typed inside the region
+    /// (stop the job, as for a `didChange`), `Unchanged` otherwise.
     pub fn on_apply_answer(&mut self, id: u64, applied: bool) -> ChangeOutcome {
         self.client_answers = true;
         let Some(flight) = self.in_flight.as_mut().filter(|f| f.edit.id == id) else {
@@ -263,7 +270,12 @@ impl StreamSession {
         if applied {
             flight.answered = true;
             if flight.landed {
+                let inside = flight.inside_if_applied;
                 self.in_flight = None;
+                if inside {
+                    self.held = true;
+                    return ChangeOutcome::UserEditedInside;
+                }
             }
             return ChangeOutcome::Unchanged;
         }
@@ -289,12 +301,14 @@ impl StreamSession {
     /// The in-flight edit is recognised by text, not ranges (see the `echo` module): if
     /// the head of the changes turns `before` into `before` with the edit applied, the
     /// edit landed, the region is exactly the text it sent, and the rest of the changes
-    /// are the user's. Otherwise the edit is lost: an editor applies a versioned edit
+    /// are the user's (a diff-ordered list, or the echo merged with typing next to it,
+    /// is recognised too). Otherwise the edit is lost: an editor applies a versioned edit
     /// only at the version it targets, and its echo is then the first thing it reports,
     /// so once it reports a later version without the echo it will never apply it.
     pub fn on_did_change(&mut self, before: &Rope, changes: &[CharChange], after: &Rope, version: i32) -> ChangeOutcome {
         let mut region = self.region;
-        let mut user_changes = changes;
+        let mut user_changes: Vec<CharChange> = Vec::new();
+        let mut all_users = true;
         let mut fate = None;
         if let Some(mut flight) = self.in_flight.take() {
             if flight.landed {
@@ -303,11 +317,13 @@ impl StreamSession {
                 self.in_flight = Some(flight);
             } else {
                 let sent = SentEdit { start: flight.edit.start, end: flight.edit.end, text: &flight.edit.text };
-                match echo_len(before, changes, &sent) {
-                    Some(n) => {
-                        let len = flight.sent.chars().count();
-                        region = Region::new(flight.region_start, flight.region_start + len);
-                        user_changes = &changes[n..];
+                let len = flight.sent.chars().count();
+                let landed = Region::new(flight.region_start, flight.region_start + len);
+                match find_echo(before, changes, &sent, landed) {
+                    Some(user) => {
+                        region = landed;
+                        user_changes = user;
+                        all_users = false;
                         self.failed_attempts = 0;
                         fate = Some(ChangeOutcome::Landed);
                         if !flight.answered && self.client_answers {
@@ -326,10 +342,16 @@ impl StreamSession {
                 }
             }
         }
-        let (region, inside) = rebase_all(region, false, user_changes);
+        let user_changes = if all_users { changes } else { &user_changes };
+        let (region, mut inside) = rebase_all(region, false, user_changes);
         let moved = region != self.region;
         self.region = clamp(region, after);
         self.doc = after.clone();
+        if let Some(flight) = self.in_flight.as_mut().filter(|f| f.landed) {
+            // Which reading holds is known only with the answer (see `on_apply_answer`).
+            flight.inside_if_applied |= inside;
+            inside = false;
+        }
         if inside {
             self.held = true;
             ChangeOutcome::UserEditedInside

@@ -1,0 +1,56 @@
+//! Edits that converge: anchors that follow the user's typing, minimal diffs, and the
+//! streaming applier that turns "what the job wants the region to contain" into one
+//! versioned edit at a time. Pure and synchronous: no LSP types, no async, no I/O.
+//!
+//! All offsets are `char` offsets into a [`ropey::Rope`] (ropey is built with
+//! `cr_lines`, so line ends agree with LSP's). The LSP layer converts positions.
+
+pub mod anchor;
+pub mod diff;
+mod echo;
+pub mod stream;
+
+pub use anchor::{Rebased, Region, rebase_over};
+pub use diff::minimal_edits;
+pub use stream::{ChangeOutcome, InFlight, OutgoingEdit, StreamSession};
+
+#[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod stream_tests;
+
+use ropey::Rope;
+
+/// One text change in char offsets: replace `start..old_end` (in the text as it was just
+/// before this change) with `text`. A `didChange` is a list of these, each applying to
+/// the result of the previous one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CharChange {
+    pub start: usize,
+    pub old_end: usize,
+    pub text: String,
+}
+
+impl CharChange {
+    pub fn new(start: usize, old_end: usize, text: impl Into<String>) -> Self {
+        Self { start, old_end, text: text.into() }
+    }
+
+    /// Number of chars the change inserts.
+    pub fn new_len(&self) -> usize {
+        self.text.chars().count()
+    }
+}
+
+/// Applies `change` to `rope`, clamping its range to the text. The LSP layer rejects
+/// changes that do not fit before they reach this module (they mark the document out
+/// of sync), so clamping only keeps a caller's bug from becoming a panic here.
+pub fn apply_change(rope: &mut Rope, change: &CharChange) {
+    let len = rope.len_chars();
+    let start = change.start.min(len);
+    let end = change.old_end.clamp(start, len);
+    rope.remove(start..end);
+    rope.insert(start, &change.text);
+}

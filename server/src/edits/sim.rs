@@ -1,0 +1,389 @@
+//! Test-only simulated editors (VS Code, Neovim, ALE) and a harness that runs a
+//! [`StreamSession`] against one, with the user's typing replayed on the side.
+//!
+//! Time is explicit: the test decides when the editor receives the server's edit
+//! ([`Harness::deliver`]), when the server reads the editor's next message
+//! ([`Harness::server_step`]) and when Neovim's debounce fires ([`Harness::flush`]).
+//! The user types straight into the editor's buffer at any point in between.
+
+use std::collections::VecDeque;
+
+use ropey::Rope;
+
+use super::diff::{common_affixes, minimal_edits, to_sequential};
+use super::{ChangeOutcome, CharChange, OutgoingEdit, Region, StreamSession, apply_change};
+
+/// How a simulated editor treats the server's versioned edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// Refuses an edit whose version is not the buffer's (`applied: false`), reports
+    /// every change at once, exactly as applied.
+    VsCode,
+    /// Drops an edit older than the buffer yet answers `applied: true`; reports changes
+    /// in debounced batches (when [`Harness::flush`] runs) with changedtick versions that
+    /// jump; reports a server edit as a minimal diff of the buffer, shaped by
+    /// [`EchoStyle`].
+    Neovim(EchoStyle),
+    /// Applies an edit at the buffer's version and silently drops a stale one, reports
+    /// changes at once, and never answers.
+    Ale,
+}
+
+/// How the simulated Neovim reports a server edit it applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EchoStyle {
+    /// One change, common prefix trimmed first (an insertion slides to the right, even
+    /// past the region's end).
+    PrefixFirst,
+    /// One change, common suffix trimmed first (an insertion slides to the left).
+    SuffixFirst,
+    /// Myers' diff, possibly several changes.
+    Split,
+}
+
+/// A message from the editor to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ToServer {
+    DidChange { changes: Vec<CharChange>, version: i32 },
+    Answer { id: u64, applied: bool },
+}
+
+/// One simulated editor buffer and its two wires.
+#[derive(Debug, Clone)]
+pub(crate) struct SimEditor {
+    pub flavor: Flavor,
+    pub text: Rope,
+    /// The buffer's version (Neovim: its changedtick).
+    pub version: i32,
+    /// Neovim: changes not reported yet.
+    pending: Vec<CharChange>,
+    /// Edits the server sent that the editor has not processed yet.
+    inbox: VecDeque<OutgoingEdit>,
+    /// Messages the editor sent that the server has not read yet.
+    outbox: VecDeque<ToServer>,
+}
+
+impl SimEditor {
+    pub fn new(flavor: Flavor, text: &str, version: i32) -> Self {
+        Self {
+            flavor,
+            text: Rope::from_str(text),
+            version,
+            pending: Vec::new(),
+            inbox: VecDeque::new(),
+            outbox: VecDeque::new(),
+        }
+    }
+
+    /// The user's own change (in the buffer's current char offsets).
+    pub fn user_change(&mut self, change: CharChange) {
+        apply_change(&mut self.text, &change);
+        self.report(vec![change]);
+    }
+
+    fn report(&mut self, changes: Vec<CharChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        match self.flavor {
+            Flavor::VsCode | Flavor::Ale => {
+                self.version += 1;
+                self.outbox.push_back(ToServer::DidChange { changes, version: self.version });
+            }
+            Flavor::Neovim(_) => {
+                // changedtick moves by more than one for some changes.
+                let jump = 1 + changes.iter().map(|c| c.text.len() + c.old_end).sum::<usize>() % 3;
+                self.version += jump as i32;
+                self.pending.extend(changes);
+            }
+        }
+    }
+
+    /// Neovim's debounce timer fires. Whether anything was sent.
+    pub fn flush(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return false;
+        }
+        let changes = std::mem::take(&mut self.pending);
+        self.outbox.push_back(ToServer::DidChange { changes, version: self.version });
+        true
+    }
+
+    /// The editor handles the oldest edit the server sent. Whether there was one.
+    pub fn deliver(&mut self) -> bool {
+        let Some(edit) = self.inbox.pop_front() else {
+            return false;
+        };
+        let fits = edit.version == self.version && edit.start <= edit.end && edit.end <= self.text.len_chars();
+        match self.flavor {
+            Flavor::VsCode => {
+                if fits {
+                    self.apply_server_edit(&edit);
+                }
+                self.outbox.push_back(ToServer::Answer { id: edit.id, applied: fits });
+            }
+            Flavor::Neovim(_) => {
+                if fits {
+                    self.apply_server_edit(&edit);
+                }
+                self.outbox.push_back(ToServer::Answer { id: edit.id, applied: true });
+            }
+            Flavor::Ale => {
+                if fits {
+                    self.apply_server_edit(&edit);
+                }
+            }
+        }
+        true
+    }
+
+    fn apply_server_edit(&mut self, edit: &OutgoingEdit) {
+        let change = CharChange::new(edit.start, edit.end, edit.text.clone());
+        let before = self.text.to_string();
+        apply_change(&mut self.text, &change);
+        let changes = match self.flavor {
+            Flavor::Neovim(style) => echo_as_diff(&before, &self.text.to_string(), style),
+            Flavor::VsCode | Flavor::Ale => vec![change],
+        };
+        self.report(changes);
+    }
+}
+
+/// A server edit as Neovim reports it: a diff of the whole buffer, which knows nothing
+/// of the edit's range.
+fn echo_as_diff(old: &str, new: &str, style: EchoStyle) -> Vec<CharChange> {
+    match style {
+        EchoStyle::Split => to_sequential(&minimal_edits(old, new)),
+        EchoStyle::PrefixFirst => vec![one_change(old, new)],
+        EchoStyle::SuffixFirst => {
+            let rev = |s: &str| s.chars().rev().collect::<String>();
+            let c = one_change(&rev(old), &rev(new));
+            let len = old.chars().count();
+            vec![CharChange::new(len - c.old_end, len - c.start, rev(&c.text))]
+        }
+    }
+}
+
+/// The single change that replaces what is left between the common prefix and suffix.
+fn one_change(old: &str, new: &str) -> CharChange {
+    let old: Vec<char> = old.chars().collect();
+    let new: Vec<char> = new.chars().collect();
+    let (prefix, suffix) = common_affixes(&old, &new);
+    CharChange::new(prefix, old.len() - suffix, new[prefix..new.len() - suffix].iter().collect::<String>())
+}
+
+/// Which side of the job's region a user edit falls on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Before,
+    After,
+}
+
+/// A user edit outside the region: at char `at` of the text on `side` (clamped),
+/// delete up to `delete` chars of that side's text and insert `insert`. `at` equal to
+/// the length of the `Before` text, or 0 on the `After` side, is the region's boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UserEdit {
+    pub side: Side,
+    pub at: usize,
+    pub delete: usize,
+    pub insert: String,
+}
+
+/// A server with one [`StreamSession`], a simulated editor, and the replay: the text the
+/// user has on each side of the region, which the editor must always show intact.
+#[derive(Debug, Clone)]
+pub(crate) struct Harness {
+    pub editor: SimEditor,
+    pub doc: Rope,
+    pub version: i32,
+    pub session: StreamSession,
+    /// The replay of the user's edits on the text before and after the region.
+    pub before: String,
+    pub after: String,
+    /// Every text the session asked the region to hold (and the original).
+    pub region_texts: Vec<String>,
+    pub sent: Vec<OutgoingEdit>,
+    /// What each `didChange` did, and each answer that did something.
+    pub outcomes: Vec<ChangeOutcome>,
+    /// Set by [`Self::chunk`]: the text the model has streamed so far, if any.
+    pub streamed: Option<String>,
+}
+
+/// Keeps a test from spinning forever if the session never settles.
+const MAX_STEPS: usize = 10_000;
+
+impl Harness {
+    /// The document is `before + region + after`; the job rewrites `region`.
+    pub fn new(flavor: Flavor, before: &str, region: &str, after: &str) -> Self {
+        let text = format!("{before}{region}{after}");
+        // Neovim's versions are changedticks, which start well above 1.
+        let version = if matches!(flavor, Flavor::Neovim(_)) { 4 } else { 1 };
+        let doc = Rope::from_str(&text);
+        let start = before.chars().count();
+        let session = StreamSession::new(&doc, Region::new(start, start + region.chars().count()));
+        Self {
+            editor: SimEditor::new(flavor, &text, version),
+            doc,
+            version,
+            session,
+            before: before.to_string(),
+            after: after.to_string(),
+            region_texts: vec![region.to_string()],
+            sent: Vec::new(),
+            outcomes: Vec::new(),
+            streamed: None,
+        }
+    }
+
+    /// Sends the session's next edit, if one is due.
+    pub fn pump(&mut self) {
+        if let Some(edit) = self.session.next_edit(&self.doc, self.version) {
+            self.region_texts.push(self.session.desired().to_string());
+            self.editor.inbox.push_back(edit.clone());
+            self.sent.push(edit);
+        }
+    }
+
+    /// The model streams `text`.
+    pub fn chunk(&mut self, text: &str) {
+        let streamed = self.streamed.get_or_insert_with(String::new);
+        streamed.push_str(text);
+        let desired = streamed.clone();
+        self.session.set_desired(&desired);
+        self.pump();
+    }
+
+    pub fn deliver(&mut self) -> bool {
+        self.editor.deliver()
+    }
+
+    pub fn flush(&mut self) -> bool {
+        self.editor.flush()
+    }
+
+    /// The server reads the editor's oldest message. Whether there was one.
+    pub fn server_step(&mut self) -> bool {
+        let Some(message) = self.editor.outbox.pop_front() else {
+            return false;
+        };
+        match message {
+            ToServer::DidChange { changes, version } => {
+                let before = self.doc.clone();
+                for change in &changes {
+                    apply_change(&mut self.doc, change);
+                }
+                let outcome = self.session.on_did_change(&before, &changes, &self.doc, version);
+                self.version = version;
+                self.outcomes.push(outcome);
+            }
+            // An answer that changes something is worth recording with the didChanges'.
+            ToServer::Answer { id, applied } => match self.session.on_apply_answer(id, applied) {
+                ChangeOutcome::Unchanged => {}
+                outcome => self.outcomes.push(outcome),
+            },
+        }
+        self.pump();
+        true
+    }
+
+    /// Runs every wire and timer until nothing moves. Whether it got there.
+    pub fn settle(&mut self) -> bool {
+        for _ in 0..MAX_STEPS {
+            if !(self.deliver() || self.server_step() || self.flush()) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The region's span in the editor's buffer, from the replay.
+    pub fn editor_region(&self) -> Region {
+        let start = self.before.chars().count();
+        let end = self.editor.text.len_chars().saturating_sub(self.after.chars().count());
+        Region::new(start, end)
+    }
+
+    /// The user edits outside the region, in the editor, and the replay follows.
+    pub fn user(&mut self, edit: &UserEdit) {
+        let region = self.editor_region();
+        let side_text = match edit.side {
+            Side::Before => &mut self.before,
+            Side::After => &mut self.after,
+        };
+        let side_len = side_text.chars().count();
+        let at = edit.at.min(side_len);
+        let end = (at + edit.delete).min(side_len);
+        let base = match edit.side {
+            Side::Before => 0,
+            Side::After => region.end,
+        };
+        let byte = |s: &str, n: usize| s.char_indices().nth(n).map_or(s.len(), |(b, _)| b);
+        if at == end && edit.insert.is_empty() {
+            return; // Editors report no empty changes.
+        }
+        let (at_b, end_b) = (byte(side_text, at), byte(side_text, end));
+        // A pure insertion at the boundary of an empty region counts as before it.
+        if edit.side == Side::After && at == 0 && end == 0 && region.is_empty() {
+            self.before.push_str(&edit.insert);
+        } else {
+            side_text.replace_range(at_b..end_b, &edit.insert);
+        }
+        self.editor.user_change(CharChange::new(base + at, base + end, edit.insert.clone()));
+    }
+
+    /// The user edits strictly inside the region (as the editor shows it): at char `at`
+    /// of the region, delete `delete` chars, insert `insert`.
+    pub fn user_inside(&mut self, at: usize, delete: usize, insert: &str) {
+        let region = self.editor_region();
+        let start = region.start + at;
+        self.editor.user_change(CharChange::new(start, start + delete, insert));
+    }
+
+    /// The editor's text between the user's text on both sides, or why there is none:
+    /// the invariant that nothing the user typed was lost or moved.
+    pub fn editor_region_text(&self) -> Result<String, String> {
+        let text = self.editor.text.to_string();
+        if !text.starts_with(&self.before) || !text.ends_with(&self.after) {
+            return Err(format!(
+                "the user's text is not intact: editor {text:?}, user's text before {:?}, after {:?}",
+                self.before, self.after
+            ));
+        }
+        let end = text.len() - self.after.len();
+        text.get(self.before.len()..end)
+            .map(str::to_string)
+            .ok_or_else(|| format!("the user's text overlaps in {text:?}: {:?} / {:?}", self.before, self.after))
+    }
+
+    /// The editor's region holds one of the texts the job asked for (or the original),
+    /// never a mix: the invariant between steps.
+    pub fn check_between_steps(&self) -> Result<(), String> {
+        let region = self.editor_region_text()?;
+        if !self.region_texts.contains(&region) {
+            return Err(format!("the region holds {region:?}, which the job never asked for"));
+        }
+        Ok(())
+    }
+
+    /// After [`Self::settle`]: the editor shows `before + expected + after`, the server
+    /// agrees, and the session is settled with its region on the job's text.
+    pub fn check_final(&self, expected: &str) -> Result<(), String> {
+        let region = self.editor_region_text()?;
+        if region != expected {
+            return Err(format!("region holds {region:?}, expected {expected:?}; editor {:?}", self.editor.text));
+        }
+        if self.doc != self.editor.text {
+            return Err(format!("server's document {:?} differs from the editor's {:?}", self.doc, self.editor.text));
+        }
+        if !self.session.is_settled() {
+            return Err(format!("session not settled: {:?}", self.session));
+        }
+        let start = self.before.chars().count();
+        let want = Region::new(start, start + expected.chars().count());
+        if self.session.region() != want {
+            return Err(format!("session's region {:?}, expected {want:?}", self.session.region()));
+        }
+        Ok(())
+    }
+}

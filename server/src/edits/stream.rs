@@ -1,0 +1,386 @@
+//! The streaming applier: one job's region in one document, converging the editor's
+//! text to what the job wants there, one versioned edit at a time.
+//!
+//! # Call protocol
+//!
+//! Everything here is synchronous and cheap; the async LSP layer owns the timing. For
+//! each job region it keeps one [`StreamSession`] next to the document (the document
+//! store hands it the ropes) and calls it like this, always from the task that applies
+//! the document's `didChange`s, in the order the messages arrived:
+//!
+//! 1. [`StreamSession::new`] with the document as last reported, its version and the
+//!    region (char offsets). The region's text is kept as the original.
+//! 2. [`StreamSession::set_desired`] whenever the job knows more (the whole text the
+//!    region should hold now, not a delta); [`StreamSession::rollback`] on a fault or
+//!    cancel; [`StreamSession::reject`] on `tandem.reject`.
+//! 3. On every `didChange` of the document: [`StreamSession::on_did_change`] with the
+//!    document before, the changes (each applying to the result of the previous one, as
+//!    LSP lists them), the document after and the new version. On
+//!    [`ChangeOutcome::UserEditedInside`] the job stops (`cancelled`); the session then
+//!    sends nothing until [`StreamSession::reject`].
+//! 4. On every `workspace/applyEdit` answer: [`StreamSession::on_apply_answer`]. It is a
+//!    hint: `applied: false` frees the slot for a recomputed edit at once, `applied:
+//!    true` changes nothing until a `didChange` shows the edit.
+//! 5. After each of 1-4: [`StreamSession::next_edit`] with the document as last
+//!    reported and its version; send what it returns as a versioned `applyEdit`
+//!    (`documentChanges`, that version). It returns nothing while an edit is in flight,
+//!    so an edit is only computed once the previous one landed or is known lost, and a
+//!    lost edit is never replayed: the next one says what the region should hold now.
+//! 6. The job reports `done` (and a cancel or reject is complete) only when
+//!    [`StreamSession::is_settled`]. Timing out an edit that neither an answer nor a
+//!    `didChange` resolves (the contract's 10 s) is the caller's job, from
+//!    [`StreamSession::in_flight`]; so is giving up after a few
+//!    [`StreamSession::failed_attempts`].
+//!
+//! One edit in flight per *document*: when several sessions share a document, the
+//! caller asks a session for its next edit only while no other session of that
+//! document has one in flight. The echo of an edit is looked for at the head of the
+//! next `didChange` (see the `echo` module), which holds only if no other edit of the
+//! server could have landed in between.
+
+use ropey::Rope;
+
+use super::CharChange;
+use super::anchor::{Rebased, Region, absorb, rebase_over};
+use super::diff::common_affixes;
+use super::echo::{SentEdit, find_echo};
+
+/// An edit to send as a versioned `workspace/applyEdit`: replace `start..end` (chars,
+/// in the document at `version`) with `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEdit {
+    /// Identifies the edit in [`StreamSession::on_apply_answer`]; unique per session.
+    pub id: u64,
+    pub version: i32,
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// The edit that was sent and is not settled yet: not known landed or lost, or landed
+/// but (with a client that answers) not answered yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    pub edit: OutgoingEdit,
+    /// The editor answered `applied: true`. Only a hint: Neovim says so for edits it
+    /// dropped.
+    pub answered: bool,
+    /// A `didChange` showed the edit; the session waits for the answer before the next
+    /// edit, because an `applied: false` would mean that what looked like the echo was
+    /// the user typing the same text (see [`StreamSession::set_client_answers`]).
+    pub landed: bool,
+    /// The region's start when the edit was computed; once the edit lands, the region
+    /// is `region_start..region_start + sent_len`.
+    region_start: usize,
+    /// The desired text the edit puts in the region.
+    sent: String,
+    /// Once landed but unanswered: where the region would be, and whether the user would
+    /// have typed inside it, had every change since been the user's.
+    if_refused: Option<(Region, bool)>,
+    /// Once landed but unanswered: whether the user typed inside the region, reading the
+    /// changes as the echo and typing after it. Reported only once the answer confirms
+    /// that reading.
+    inside_if_applied: bool,
+}
+
+/// What a `didChange` (or an answer) did to the session. When several things happened,
+/// the first that applies in this order is reported: `UserEditedInside`, `Landed`,
+/// `Lost`, `Moved`, `Unchanged`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    /// Nothing touched the region nor moved it, and no edit was resolved.
+    Unchanged,
+    /// The user's edits outside the region moved it.
+    Moved,
+    /// The in-flight edit showed up in the editor's text (the region may also have
+    /// moved).
+    Landed,
+    /// The in-flight edit is known lost: the editor refused it, or moved past the
+    /// version it targeted without it. The next edit supersedes it.
+    Lost,
+    /// The user changed text strictly inside the region. The session sends nothing more
+    /// until [`StreamSession::reject`]; the region grows to cover the user's text there.
+    UserEditedInside,
+}
+
+/// One job's region in one document. See the module docs for the protocol.
+#[derive(Debug, Clone)]
+pub struct StreamSession {
+    /// The document as last reported (a rope clone is cheap and shares its nodes).
+    doc: Rope,
+    region: Region,
+    original: String,
+    desired: String,
+    in_flight: Option<InFlight>,
+    client_answers: bool,
+    next_id: u64,
+    failed_attempts: u32,
+    /// Set once the user edited inside the region: the job must not overwrite them.
+    held: bool,
+}
+
+impl StreamSession {
+    /// A session for `region` of `rope` (the document as last reported). The region's
+    /// current text is kept as the original (for rollback and reject) and is also the
+    /// initial desired text, so nothing is sent until [`Self::set_desired`].
+    pub fn new(rope: &Rope, region: Region) -> Self {
+        let region = clamp(region, rope);
+        let original = rope.slice(region.start..region.end).to_string();
+        Self {
+            doc: rope.clone(),
+            region,
+            desired: original.clone(),
+            original,
+            in_flight: None,
+            client_answers: false,
+            next_id: 1,
+            failed_attempts: 0,
+            held: false,
+        }
+    }
+
+    /// Tells the session whether the client answers `workspace/applyEdit` (the LSP
+    /// layer knows once any edit on the connection was answered; the session also
+    /// learns it from its own answers). With a client that answers, a landed edit
+    /// stays in flight until its answer, so that an `applied: false` can undo a
+    /// misreading: the user typing exactly the edit's text at its place while the edit
+    /// was on its way looks, in the `didChange`, just like the edit's echo. A client
+    /// that never answers (ALE) must not be waited for.
+    pub fn set_client_answers(&mut self, answers: bool) {
+        self.client_answers = answers;
+    }
+
+    /// The region in the document as last reported to [`Self::on_did_change`]. While
+    /// the job streams this is the span its text occupies; once it settled, it is the
+    /// `{range}` of the job's result.
+    pub fn region(&self) -> Region {
+        self.region
+    }
+
+    /// The region's text in the document as last reported.
+    pub fn current(&self) -> String {
+        self.doc.slice(self.region.start..self.region.end).to_string()
+    }
+
+    /// The region's text before the job touched it.
+    pub fn original(&self) -> &str {
+        &self.original
+    }
+
+    /// What the region should contain (see [`Self::set_desired`]).
+    pub fn desired(&self) -> &str {
+        &self.desired
+    }
+
+    pub fn in_flight(&self) -> Option<&InFlight> {
+        self.in_flight.as_ref()
+    }
+
+    /// Edits refused (`applied: false`) or lost (the editor moved on without them) since
+    /// the last one that landed. The job gives up after a few.
+    pub fn failed_attempts(&self) -> u32 {
+        self.failed_attempts
+    }
+
+    /// Whether the user edited inside the region (see [`ChangeOutcome::UserEditedInside`]).
+    pub fn user_edited_inside(&self) -> bool {
+        self.held
+    }
+
+    /// What the region should contain now: the text so far while the model streams, the
+    /// final text at the end.
+    pub fn set_desired(&mut self, text: &str) {
+        text.clone_into(&mut self.desired);
+    }
+
+    /// Takes the job's text back out: the region converges to the original text, like
+    /// any other edit, and the user's typing outside it stays. Used after a fault or a
+    /// cancel. After the user edited inside the region nothing is sent (the buffer stays
+    /// as they left it); [`Self::reject`] still restores it.
+    pub fn rollback(&mut self) {
+        self.desired.clone_from(&self.original);
+    }
+
+    /// Puts the original text back (`tandem.reject`), in one edit computed against the
+    /// region as it now stands, even after the user edited inside it: the whole region,
+    /// their text inside it included, is replaced.
+    pub fn reject(&mut self) {
+        self.held = false;
+        self.rollback();
+    }
+
+    /// No edit in flight and the editor's text, as last reported, shows the desired
+    /// text in the region.
+    pub fn is_settled(&self) -> bool {
+        self.in_flight.is_none()
+            && !self.held
+            && self.doc.slice(self.region.start..self.region.end).chars().eq(self.desired.chars())
+    }
+
+    /// The next edit to send, if one is due: none while one is in flight, after the user
+    /// edited inside the region, or when the region already holds the desired text.
+    /// `rope` must be the document as last reported, at `version`. The edit replaces
+    /// the region's current text with the desired text, trimmed to the part that
+    /// differs (common prefix and suffix), so it is one edit however much changed.
+    pub fn next_edit(&mut self, rope: &Rope, version: i32) -> Option<OutgoingEdit> {
+        self.doc = rope.clone();
+        self.region = clamp(self.region, rope);
+        if self.in_flight.is_some() || self.held {
+            return None;
+        }
+        let current: Vec<char> = rope.slice(self.region.start..self.region.end).chars().collect();
+        let desired: Vec<char> = self.desired.chars().collect();
+        if current == desired {
+            return None;
+        }
+        let (prefix, suffix) = common_affixes(&current, &desired);
+        let edit = OutgoingEdit {
+            id: self.next_id,
+            version,
+            start: self.region.start + prefix,
+            end: self.region.end - suffix,
+            text: desired[prefix..desired.len() - suffix].iter().collect(),
+        };
+        self.next_id += 1;
+        self.in_flight = Some(InFlight {
+            edit: edit.clone(),
+            answered: false,
+            landed: false,
+            region_start: self.region.start,
+            sent: self.desired.clone(),
+            if_refused: None,
+            inside_if_applied: false,
+        });
+        Some(edit)
+    }
+
+    /// The editor's answer to the edit `id`. `applied: false` means lost: the next call
+    /// to [`Self::next_edit`] recomputes, and if a `didChange` had seemed to show the
+    /// edit, those changes were the user's after all and the region is put where they
+    /// leave it. `applied: true` confirms an edit a `didChange` showed, and is only
+    /// noted otherwise: the edit counts as landed once a `didChange` shows it. Answers
+    /// to edits already resolved are ignored. The outcome is `Lost` for a refusal,
+    /// `UserEditedInside` when the answer settles that the user typed inside the region
+    /// (stop the job, as for a `didChange`), `Unchanged` otherwise.
+    pub fn on_apply_answer(&mut self, id: u64, applied: bool) -> ChangeOutcome {
+        self.client_answers = true;
+        let Some(flight) = self.in_flight.as_mut().filter(|f| f.edit.id == id) else {
+            return ChangeOutcome::Unchanged;
+        };
+        if applied {
+            flight.answered = true;
+            if flight.landed {
+                let inside = flight.inside_if_applied;
+                self.in_flight = None;
+                if inside {
+                    self.held = true;
+                    return ChangeOutcome::UserEditedInside;
+                }
+            }
+            return ChangeOutcome::Unchanged;
+        }
+        let if_refused = flight.if_refused;
+        self.in_flight = None;
+        self.failed_attempts += 1;
+        match if_refused {
+            Some((region, inside)) => {
+                self.region = clamp(region, &self.doc);
+                if inside {
+                    self.held = true;
+                    return ChangeOutcome::UserEditedInside;
+                }
+                ChangeOutcome::Lost
+            }
+            None => ChangeOutcome::Lost,
+        }
+    }
+
+    /// A `didChange`: `before` is the document as last reported, `changes` turn it into
+    /// `after` (each applying to the result of the previous), now at `version`.
+    ///
+    /// The in-flight edit is recognised by text, not ranges (see the `echo` module): if
+    /// the head of the changes turns `before` into `before` with the edit applied, the
+    /// edit landed, the region is exactly the text it sent, and the rest of the changes
+    /// are the user's (a diff-ordered list, or the echo merged with typing next to it,
+    /// is recognised too). Otherwise the edit is lost: an editor applies a versioned edit
+    /// only at the version it targets, and its echo is then the first thing it reports,
+    /// so once it reports a later version without the echo it will never apply it.
+    pub fn on_did_change(&mut self, before: &Rope, changes: &[CharChange], after: &Rope, version: i32) -> ChangeOutcome {
+        let mut region = self.region;
+        let mut user_changes: Vec<CharChange> = Vec::new();
+        let mut all_users = true;
+        let mut fate = None;
+        if let Some(mut flight) = self.in_flight.take() {
+            if flight.landed {
+                // Waiting for the answer: follow the other reading too.
+                flight.if_refused = flight.if_refused.map(|(r, inside)| rebase_all(r, inside, changes));
+                self.in_flight = Some(flight);
+            } else {
+                let sent = SentEdit { start: flight.edit.start, end: flight.edit.end, text: &flight.edit.text };
+                let len = flight.sent.chars().count();
+                let landed = Region::new(flight.region_start, flight.region_start + len);
+                match find_echo(before, changes, &sent, landed) {
+                    Some(user) => {
+                        region = landed;
+                        user_changes = user;
+                        all_users = false;
+                        self.failed_attempts = 0;
+                        fate = Some(ChangeOutcome::Landed);
+                        if !flight.answered && self.client_answers {
+                            flight.landed = true;
+                            flight.if_refused = Some(rebase_all(self.region, self.held, changes));
+                            self.in_flight = Some(flight);
+                        }
+                    }
+                    None if version > flight.edit.version => {
+                        self.failed_attempts += 1;
+                        fate = Some(ChangeOutcome::Lost);
+                    }
+                    // A version that does not grow is out of sync; the LSP layer never
+                    // passes one here, but keep the edit in flight rather than guess.
+                    None => self.in_flight = Some(flight),
+                }
+            }
+        }
+        let user_changes = if all_users { changes } else { &user_changes };
+        let (region, mut inside) = rebase_all(region, false, user_changes);
+        let moved = region != self.region;
+        self.region = clamp(region, after);
+        self.doc = after.clone();
+        if let Some(flight) = self.in_flight.as_mut().filter(|f| f.landed) {
+            // Which reading holds is known only with the answer (see `on_apply_answer`).
+            flight.inside_if_applied |= inside;
+            inside = false;
+        }
+        if inside {
+            self.held = true;
+            ChangeOutcome::UserEditedInside
+        } else if let Some(fate) = fate {
+            fate
+        } else if moved {
+            ChangeOutcome::Moved
+        } else {
+            ChangeOutcome::Unchanged
+        }
+    }
+}
+
+/// Follows `region` over user changes; the flag says whether one fell inside it (and
+/// starts as `inside`).
+fn rebase_all(mut region: Region, mut inside: bool, changes: &[CharChange]) -> (Region, bool) {
+    for change in changes {
+        region = match rebase_over(region, change) {
+            Rebased::Moved(moved) => moved,
+            Rebased::Inside => {
+                inside = true;
+                absorb(region, change)
+            }
+        };
+    }
+    (region, inside)
+}
+
+fn clamp(region: Region, rope: &Rope) -> Region {
+    let len = rope.len_chars();
+    Region::new(region.start.min(len), region.end.min(len))
+}

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod context;
 pub mod index;
+pub mod jobs;
 pub mod output;
 pub mod prompt;
 pub mod review;

@@ -29,6 +29,7 @@ pub struct ClientFlags {
 pub struct State {
     pub client: Client,
     pub workspace: Arc<Workspace>,
+    pub jobs: crate::agent::jobs::Jobs,
     /// The settings in force and their layers. Held only for short synchronous sections.
     pub config: parking_lot::Mutex<ConfigStore>,
     /// The workspace root, from `initialize`.
@@ -64,6 +65,7 @@ impl Backend {
         let state = Arc::new(State {
             client,
             workspace,
+            jobs: crate::agent::jobs::Jobs::new(),
             config: parking_lot::Mutex::new(ConfigStore::new(Environment::from_process())),
             root: OnceLock::new(),
             encoding: OnceLock::new(),
@@ -222,7 +224,7 @@ impl LanguageServer for Backend {
                 .workspace
                 .change(&uri, doc.version, &changes, encoding)
             {
-                Ok(()) => {}
+                Ok(applied) => self.state.jobs.on_did_change(&uri, &applied),
                 Err(ChangeError::NotOpen) => {
                     tracing::warn!(%uri, "didChange for a document that is not open; ignored");
                 }
@@ -253,6 +255,7 @@ impl LanguageServer for Backend {
         let uri: DocUri = convert::doc_uri(&uri_lsp);
         let mut was_open = false;
         guard_sync("textDocument/didClose", Some(&uri_lsp), || {
+            self.state.jobs.cancel_document(&uri, "the document was closed");
             was_open = self.state.workspace.close(&uri);
         });
         if was_open {

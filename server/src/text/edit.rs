@@ -20,6 +20,10 @@ pub struct ByteEdit {
     pub start_point: (usize, usize),
     pub old_end_point: (usize, usize),
     pub new_end_point: (usize, usize),
+    /// The same span in chars, for code that anchors regions in char offsets.
+    pub start_char: usize,
+    pub old_end_char: usize,
+    pub new_end_char: usize,
 }
 
 /// Replaces the chars in `chars` with `text` and returns the edit in bytes.
@@ -39,6 +43,9 @@ pub(crate) fn replace_chars(rope: &mut Rope, chars: StdRange<usize>, text: &str)
     }
     let new_end_byte = start_byte + text.len();
     ByteEdit {
+        start_char: chars.start,
+        old_end_char: chars.end,
+        new_end_char: chars.start + text.chars().count(),
         start_byte,
         old_end_byte,
         new_end_byte,
@@ -52,8 +59,12 @@ pub(crate) fn replace_chars(rope: &mut Rope, chars: StdRange<usize>, text: &str)
 pub(crate) fn replace_all(rope: &mut Rope, text: &str) -> ByteEdit {
     let old_end_byte = rope.len_bytes();
     let old_end_point = point_of_byte(rope, old_end_byte);
+    let old_end_char = rope.len_chars();
     *rope = Rope::from_str(text);
     ByteEdit {
+        start_char: 0,
+        old_end_char,
+        new_end_char: rope.len_chars(),
         start_byte: 0,
         old_end_byte,
         new_end_byte: text.len(),

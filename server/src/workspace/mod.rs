@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 use ropey::Rope;
 
+use crate::edits::CharChange;
 use crate::syntax::{DocSyntax, Language};
 use crate::text::{Document, PositionEncoding, SyncError, TextChange};
 
@@ -109,22 +110,37 @@ impl Workspace {
         version: i32,
         changes: &[TextChange],
         encoding: PositionEncoding,
-    ) -> Result<(), ChangeError> {
+    ) -> Result<Applied, ChangeError> {
         let now = self.tick();
-        let has_syntax = {
+        let (has_syntax, applied) = {
             let mut entries = self.entries.lock();
             let entry = entries.get_mut(uri).ok_or(ChangeError::NotOpen)?;
+            let before = entry.doc.rope().clone();
             let edits = entry.doc.apply_changes(version, changes, encoding)?;
             entry.last_used = now;
             if let Some(syntax) = entry.syntax.as_mut() {
                 syntax.edit(version, &edits);
             }
-            entry.syntax.is_some()
+            // The edits are those of the last `edits.len()` changes (a full-text change
+            // overrides the ones before it).
+            let applied_changes = &changes[changes.len().saturating_sub(edits.len())..];
+            let char_changes = edits
+                .iter()
+                .zip(applied_changes)
+                .map(|(e, c)| CharChange::new(e.start_char, e.old_end_char, c.text.clone()))
+                .collect();
+            let applied = Applied {
+                before,
+                after: entry.doc.rope().clone(),
+                version,
+                changes: char_changes,
+            };
+            (entry.syntax.is_some(), applied)
         };
         if has_syntax {
             self.worker.mark_dirty(uri.clone());
         }
-        Ok(())
+        Ok(applied)
     }
 
     /// Forgets everything about a document.
@@ -243,6 +259,17 @@ impl Workspace {
             .count();
         (entries.len(), trees)
     }
+}
+
+/// What one applied `didChange` did, for the jobs streaming into the document. Cheap: the
+/// ropes share their nodes.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    pub before: Rope,
+    pub after: Rope,
+    pub version: i32,
+    /// The changes in char offsets, each applying to the result of the previous one.
+    pub changes: Vec<CharChange>,
 }
 
 /// Why a `didChange` was not applied.

@@ -43,6 +43,9 @@ fn changes_apply_in_order_each_to_the_previous_result() {
                 start_point: (0, 2),
                 old_end_point: (0, 2),
                 new_end_point: (1, 0),
+                start_char: 2,
+                old_end_char: 2,
+                new_end_char: 5,
             },
             ByteEdit {
                 start_byte: 8,
@@ -51,6 +54,9 @@ fn changes_apply_in_order_each_to_the_previous_result() {
                 start_point: (1, 0),
                 old_end_point: (2, 1),
                 new_end_point: (1, 1),
+                start_char: 5,
+                old_end_char: 7,
+                new_end_char: 6,
             },
         ]
     );
@@ -106,6 +112,9 @@ fn a_stale_version_marks_out_of_sync_until_a_full_text_change() {
             start_point: (0, 0),
             old_end_point: (0, 3),
             new_end_point: (1, 3),
+            start_char: 0,
+            old_end_char: 3,
+            new_end_char: 8,
         }
     );
     assert_eq!(edits.len(), 2);

@@ -1,0 +1,354 @@
+//! The running and finished jobs: ids, cancellation, each job's streaming session, and routing
+//! every `didChange` to the sessions of that document. Plain state behind one short-held lock;
+//! the LSP layer runs the jobs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::actions::Action;
+use crate::edits::{ChangeOutcome, Region, StreamSession};
+use crate::workspace::{Applied, DocUri};
+
+pub type JobId = u64;
+
+/// How a job ended, as `tandem/jobFinished` says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobStatus {
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What a finished job's owner may still do with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+struct Entry {
+    action: Action,
+    uri: DocUri,
+    session: Option<StreamSession>,
+    cancel: CancellationToken,
+    wake: Arc<Notify>,
+    status: JobStatus,
+    /// Why the job must stop, when something other than its owner stopped it.
+    stop_reason: Option<String>,
+    verdict: Verdict,
+}
+
+/// A job as `tandem.status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobSummary {
+    pub id: JobId,
+    pub action: Action,
+    pub uri: DocUri,
+    pub status: JobStatus,
+}
+
+/// Handles the runner needs for one job.
+#[derive(Clone, Debug)]
+pub struct JobHandle {
+    pub id: JobId,
+    pub cancel: CancellationToken,
+    pub wake: Arc<Notify>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JobError {
+    #[error("job {other} ({action}) is already working on that part of the document; wait for it or cancel it")]
+    Overlap { other: JobId, action: &'static str },
+    #[error("there is no job {0}")]
+    Unknown(JobId),
+    #[error("job {0} is still running; cancel it instead")]
+    StillRunning(JobId),
+    #[error("job {0} did not change the document")]
+    NoEdit(JobId),
+    #[error("job {0} was already {1}")]
+    AlreadyDecided(JobId, &'static str),
+}
+
+/// Finished jobs kept for accept/reject; older ones are forgotten.
+const KEEP_FINISHED: usize = 64;
+
+#[derive(Default)]
+pub struct Jobs {
+    next: AtomicU64,
+    entries: Mutex<HashMap<JobId, Entry>>,
+    counters: Mutex<Counters>,
+}
+
+/// Totals since start, for `tandem.status`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    pub started: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
+impl Jobs {
+    pub fn new() -> Self {
+        Self { next: AtomicU64::new(1), ..Self::default() }
+    }
+
+    /// Registers a job. A job with a session is refused when its region overlaps the region of
+    /// a running job in the same document (touching regions do not overlap).
+    pub fn start(&self, action: Action, uri: DocUri, session: Option<StreamSession>) -> Result<JobHandle, JobError> {
+        let mut entries = self.entries.lock();
+        if let Some(new) = session.as_ref().map(StreamSession::region) {
+            for (other, entry) in entries.iter() {
+                let Some(region) = entry.session.as_ref().map(StreamSession::region) else {
+                    continue;
+                };
+                if entry.status == JobStatus::Running && entry.uri == uri && overlaps(new, region) {
+                    return Err(JobError::Overlap { other: *other, action: entry.action.name() });
+                }
+            }
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed).max(1);
+        let handle = JobHandle { id, cancel: CancellationToken::new(), wake: Arc::new(Notify::new()) };
+        entries.insert(
+            id,
+            Entry {
+                action,
+                uri,
+                session,
+                cancel: handle.cancel.clone(),
+                wake: handle.wake.clone(),
+                status: JobStatus::Running,
+                stop_reason: None,
+                verdict: Verdict::Pending,
+            },
+        );
+        self.counters.lock().started += 1;
+        Ok(handle)
+    }
+
+    /// Routes one applied `didChange` to every session of the document, and wakes their jobs.
+    /// A running job whose region the user edited inside is stopped (cancelled, with a reason).
+    pub fn on_did_change(&self, uri: &DocUri, applied: &Applied) {
+        let mut entries = self.entries.lock();
+        for entry in entries.values_mut().filter(|e| &e.uri == uri) {
+            let Some(session) = entry.session.as_mut() else {
+                continue;
+            };
+            let outcome = session.on_did_change(&applied.before, &applied.changes, &applied.after, applied.version);
+            if outcome == ChangeOutcome::UserEditedInside && entry.status == JobStatus::Running {
+                entry.stop_reason = Some(
+                    "stopped because you edited inside the region it was rewriting; your text is kept (tandem.reject puts the original back)"
+                        .into(),
+                );
+                entry.cancel.cancel();
+            }
+            entry.wake.notify_one();
+        }
+    }
+
+    /// Runs `f` on the job's session.
+    pub fn with_session<R>(&self, id: JobId, f: impl FnOnce(&mut StreamSession) -> R) -> Option<R> {
+        self.entries.lock().get_mut(&id)?.session.as_mut().map(f)
+    }
+
+    /// Whether another job's edit is in flight in the same document (one at a time per document).
+    pub fn other_in_flight(&self, id: JobId) -> bool {
+        let entries = self.entries.lock();
+        let Some(uri) = entries.get(&id).map(|e| e.uri.clone()) else {
+            return false;
+        };
+        entries.iter().any(|(other, e)| {
+            *other != id && e.uri == uri && e.session.as_ref().is_some_and(|s| s.in_flight().is_some())
+        })
+    }
+
+    /// Wakes the other jobs of the document (an edit of this one settled: theirs may go).
+    pub fn wake_document(&self, uri: &DocUri) {
+        for entry in self.entries.lock().values().filter(|e| &e.uri == uri) {
+            entry.wake.notify_one();
+        }
+    }
+
+    /// Why the job was stopped by someone other than its owner, if it was.
+    pub fn stop_reason(&self, id: JobId) -> Option<String> {
+        self.entries.lock().get(&id).and_then(|e| e.stop_reason.clone())
+    }
+
+    /// Cancels a running job (`tandem.cancel`, progress cancelled, document closed).
+    pub fn cancel(&self, id: JobId, reason: Option<String>) -> Result<(), JobError> {
+        let mut entries = self.entries.lock();
+        let entry = entries.get_mut(&id).ok_or(JobError::Unknown(id))?;
+        if entry.status == JobStatus::Running {
+            if entry.stop_reason.is_none() {
+                entry.stop_reason = reason;
+            }
+            entry.cancel.cancel();
+        }
+        Ok(())
+    }
+
+    /// Cancels every running job of a document.
+    pub fn cancel_document(&self, uri: &DocUri, reason: &str) {
+        let mut entries = self.entries.lock();
+        for entry in entries.values_mut().filter(|e| &e.uri == uri && e.status == JobStatus::Running) {
+            entry.stop_reason.get_or_insert_with(|| reason.to_owned());
+            entry.cancel.cancel();
+        }
+    }
+
+    /// Records how the job ended. Finished jobs beyond the last few are forgotten.
+    pub fn finish(&self, id: JobId, status: JobStatus) {
+        let mut entries = self.entries.lock();
+        if let Some(entry) = entries.get_mut(&id) {
+            entry.status = status;
+        }
+        let mut counters = self.counters.lock();
+        match status {
+            JobStatus::Done => counters.done += 1,
+            JobStatus::Failed => counters.failed += 1,
+            JobStatus::Cancelled => counters.cancelled += 1,
+            JobStatus::Running => {}
+        }
+        drop(counters);
+        let mut finished: Vec<JobId> =
+            entries.iter().filter(|(_, e)| e.status != JobStatus::Running).map(|(id, _)| *id).collect();
+        if finished.len() > KEEP_FINISHED {
+            finished.sort_unstable();
+            for old in &finished[..finished.len() - KEEP_FINISHED] {
+                entries.remove(old);
+            }
+        }
+    }
+
+    /// Marks a finished job accepted or rejected; a reject returns the handle to run it with.
+    pub fn decide(&self, id: JobId, verdict: Verdict) -> Result<(DocUri, JobHandle), JobError> {
+        let mut entries = self.entries.lock();
+        let entry = entries.get_mut(&id).ok_or(JobError::Unknown(id))?;
+        if entry.status == JobStatus::Running {
+            return Err(JobError::StillRunning(id));
+        }
+        if entry.session.is_none() {
+            return Err(JobError::NoEdit(id));
+        }
+        match entry.verdict {
+            Verdict::Accepted => return Err(JobError::AlreadyDecided(id, "accepted")),
+            Verdict::Rejected => return Err(JobError::AlreadyDecided(id, "rejected")),
+            Verdict::Pending => {}
+        }
+        entry.verdict = verdict;
+        let mut counters = self.counters.lock();
+        match verdict {
+            Verdict::Accepted => counters.accepted += 1,
+            Verdict::Rejected => counters.rejected += 1,
+            Verdict::Pending => {}
+        }
+        Ok((entry.uri.clone(), JobHandle { id, cancel: CancellationToken::new(), wake: entry.wake.clone() }))
+    }
+
+    pub fn summaries(&self) -> Vec<JobSummary> {
+        let mut out: Vec<JobSummary> = self
+            .entries
+            .lock()
+            .iter()
+            .map(|(id, e)| JobSummary { id: *id, action: e.action, uri: e.uri.clone(), status: e.status })
+            .collect();
+        out.sort_by_key(|s| s.id);
+        out
+    }
+
+    pub fn counters(&self) -> Counters {
+        *self.counters.lock()
+    }
+}
+
+fn overlaps(a: Region, b: Region) -> bool {
+    a.start < b.end && b.start < a.end
+}
+
+#[cfg(test)]
+mod tests {
+    use ropey::Rope;
+
+    use super::{JobError, JobStatus, Jobs, Verdict};
+    use crate::agent::actions::Action;
+    use crate::edits::{CharChange, Region, StreamSession};
+    use crate::workspace::{Applied, DocUri};
+
+    fn session(text: &str, start: usize, end: usize) -> StreamSession {
+        StreamSession::new(&Rope::from_str(text), Region::new(start, end))
+    }
+
+    #[test]
+    fn overlapping_regions_are_refused_touching_ones_are_not() {
+        let jobs = Jobs::new();
+        let uri = DocUri::from("file:///a.rs");
+        let text = "0123456789";
+        let first = jobs.start(Action::Edit, uri.clone(), Some(session(text, 2, 5))).expect("starts");
+        let refused = jobs.start(Action::Fix, uri.clone(), Some(session(text, 4, 6)));
+        assert_eq!(refused.err(), Some(JobError::Overlap { other: first.id, action: "edit" }));
+        assert!(jobs.start(Action::Fix, uri.clone(), Some(session(text, 5, 7))).is_ok());
+        assert!(jobs.start(Action::Fix, DocUri::from("file:///b.rs"), Some(session(text, 2, 5))).is_ok());
+        jobs.finish(first.id, JobStatus::Done);
+        assert!(jobs.start(Action::Fix, uri, Some(session(text, 3, 4))).is_ok());
+    }
+
+    #[test]
+    fn typing_inside_a_region_stops_its_job_with_a_reason() {
+        let jobs = Jobs::new();
+        let uri = DocUri::from("file:///a.rs");
+        let text = "let a = 1;\nlet b = 2;\n";
+        let job = jobs.start(Action::Edit, uri.clone(), Some(session(text, 11, 21))).expect("starts");
+        // Typing above moves the region and does not stop the job.
+        let before = Rope::from_str(text);
+        let mut after = before.clone();
+        after.insert(0, "// x\n");
+        let above = Applied { before, after: after.clone(), version: 2, changes: vec![CharChange::new(0, 0, "// x\n")] };
+        jobs.on_did_change(&uri, &above);
+        assert!(!job.cancel.is_cancelled());
+        // Typing inside stops it.
+        let mut inside = after.clone();
+        inside.insert(20, "Z");
+        let applied = Applied { before: after, after: inside, version: 3, changes: vec![CharChange::new(20, 20, "Z")] };
+        jobs.on_did_change(&uri, &applied);
+        assert!(job.cancel.is_cancelled());
+        assert!(jobs.stop_reason(job.id).is_some_and(|r| r.contains("edited inside")));
+    }
+
+    #[test]
+    fn accept_and_reject_only_once_and_only_when_finished() {
+        let jobs = Jobs::new();
+        let uri = DocUri::from("file:///a.rs");
+        let job = jobs.start(Action::Edit, uri.clone(), Some(session("abc", 0, 1))).expect("starts");
+        assert_eq!(jobs.decide(job.id, Verdict::Rejected).err(), Some(JobError::StillRunning(job.id)));
+        jobs.finish(job.id, JobStatus::Done);
+        assert!(jobs.decide(job.id, Verdict::Accepted).is_ok());
+        assert_eq!(jobs.decide(job.id, Verdict::Rejected).err(), Some(JobError::AlreadyDecided(job.id, "accepted")));
+        let explain = jobs.start(Action::Explain, uri, None).expect("starts");
+        jobs.finish(explain.id, JobStatus::Done);
+        assert_eq!(jobs.decide(explain.id, Verdict::Accepted).err(), Some(JobError::NoEdit(explain.id)));
+        assert_eq!(jobs.decide(999, Verdict::Accepted).err(), Some(JobError::Unknown(999)));
+        let counters = jobs.counters();
+        assert_eq!((counters.started, counters.done, counters.accepted), (2, 2, 1));
+    }
+}

@@ -72,6 +72,25 @@ pub fn default_answer(method: &str, params: &Value) -> Value {
     }
 }
 
+/// A document as the simulated editor holds it.
+#[derive(Clone, Debug)]
+pub struct TrackedDoc {
+    pub text: String,
+    pub version: i32,
+}
+
+/// How the simulated editor treats `workspace/applyEdit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EditBehavior {
+    /// Answer with the request handler only (default `null`): the edit is not applied.
+    Ignore,
+    /// Like VS Code: apply an edit whose version matches, send its `didChange` at once, answer
+    /// `applied: true`; refuse a stale one with `applied: false`.
+    VsCode,
+    /// Like Vim's ALE: apply the edit and send `didChange`, never answer.
+    NeverAnswer,
+}
+
 pub struct Editor {
     child: Child,
     stdin: Option<ChildStdin>,
@@ -80,6 +99,13 @@ pub struct Editor {
     backlog: VecDeque<Incoming>,
     next_id: i64,
     on_request: RequestHandler,
+    /// Documents opened through this editor and their text as the editor holds it.
+    docs: std::collections::HashMap<String, TrackedDoc>,
+    /// The negotiated position encoding (`utf-16` until `initialize` says otherwise).
+    encoding: String,
+    pub edits: EditBehavior,
+    /// Every `workspace/applyEdit` the server sent, in order.
+    pub applied_edits: Vec<Value>,
 }
 
 impl Editor {
@@ -112,6 +138,10 @@ impl Editor {
             backlog: VecDeque::new(),
             next_id: 1,
             on_request: Box::new(default_answer),
+            docs: std::collections::HashMap::new(),
+            encoding: "utf-16".into(),
+            edits: EditBehavior::Ignore,
+            applied_edits: Vec::new(),
         })
     }
 
@@ -158,6 +188,9 @@ impl Editor {
             .request("initialize", params)
             .await?
             .map_err(|e| anyhow!("initialize failed: {e}"))?;
+        if let Some(encoding) = result["capabilities"]["positionEncoding"].as_str() {
+            self.encoding = encoding.to_owned();
+        }
         self.notify("initialized", json!({})).await?;
         Ok(result)
     }
@@ -265,6 +298,17 @@ impl Editor {
         let id = raw.get("id").cloned();
         let params = raw.get("params").cloned().unwrap_or(Value::Null);
         Ok(match (method, id) {
+            (Some(method), Some(id))
+                if method == "workspace/applyEdit" && self.edits != EditBehavior::Ignore =>
+            {
+                self.applied_edits.push(params.clone());
+                let applied = self.apply_workspace_edit(&params).await?;
+                if self.edits == EditBehavior::VsCode {
+                    self.send(&json!({"jsonrpc": "2.0", "id": id, "result": {"applied": applied}}))
+                        .await?;
+                }
+                Incoming::Request { id, method, params }
+            }
             (Some(method), Some(id)) => {
                 let result = (self.on_request)(&method, &params);
                 self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result}))
@@ -318,9 +362,97 @@ impl Editor {
         version: i32,
         text: &str,
     ) -> Result<()> {
+        self.docs.insert(
+            uri.to_owned(),
+            TrackedDoc {
+                text: text.to_owned(),
+                version,
+            },
+        );
         self.notify(
             "textDocument/didOpen",
             json!({"textDocument": {"uri": uri, "languageId": language_id, "version": version, "text": text}}),
+        )
+        .await
+    }
+
+    /// Applies a server's `workspace/applyEdit` (versioned `documentChanges`) the way VS Code
+    /// does: refused when its version is not the document's; else applied, and the change sent
+    /// back as a `didChange` with the next version. Returns whether it was applied.
+    async fn apply_workspace_edit(&mut self, params: &Value) -> Result<bool> {
+        let Some(changes) = params["edit"]["documentChanges"].as_array() else {
+            return Ok(false);
+        };
+        for change in changes {
+            let uri = change["textDocument"]["uri"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let Some(doc) = self.docs.get(&uri) else {
+                return Ok(false);
+            };
+            if change["textDocument"]["version"].as_i64() != Some(i64::from(doc.version)) {
+                return Ok(false);
+            }
+            let version = doc.version + 1;
+            let mut content_changes = Vec::new();
+            let mut text = doc.text.clone();
+            // Edits of one TextDocumentEdit all refer to the text before any of them: apply
+            // them from the last to the first.
+            let mut edits: Vec<&Value> = change["edits"]
+                .as_array()
+                .map(|e| e.iter().collect())
+                .unwrap_or_default();
+            edits.sort_by_key(|e| {
+                std::cmp::Reverse((
+                    e["range"]["start"]["line"].as_u64(),
+                    e["range"]["start"]["character"].as_u64(),
+                ))
+            });
+            for edit in edits {
+                let start = offset(&text, &edit["range"]["start"], &self.encoding);
+                let end = offset(&text, &edit["range"]["end"], &self.encoding);
+                let new_text = edit["newText"].as_str().unwrap_or_default();
+                text.replace_range(start..end, new_text);
+                content_changes.push(json!({"range": edit["range"], "text": new_text}));
+            }
+            self.docs.insert(uri.clone(), TrackedDoc { text, version });
+            self.notify(
+                "textDocument/didChange",
+                json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": content_changes}),
+            )
+            .await?;
+        }
+        Ok(true)
+    }
+
+    /// The document as this editor holds it.
+    pub fn doc(&self, uri: &str) -> Option<&TrackedDoc> {
+        self.docs.get(uri)
+    }
+
+    /// Types like a user: replaces `[start, end)` (byte offsets in the editor's text) with
+    /// `text` and sends the change with the next version.
+    pub async fn type_at(&mut self, uri: &str, start: usize, end: usize, text: &str) -> Result<()> {
+        let doc = self
+            .docs
+            .get(uri)
+            .context("type_at: the document is not open")?
+            .clone();
+        let range = json!({"start": position(&doc.text, start, &self.encoding), "end": position(&doc.text, end, &self.encoding)});
+        let mut new_text = doc.text.clone();
+        new_text.replace_range(start..end, text);
+        let version = doc.version + 1;
+        self.docs.insert(
+            uri.to_owned(),
+            TrackedDoc {
+                text: new_text,
+                version,
+            },
+        );
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": range, "text": text}]}),
         )
         .await
     }
@@ -349,6 +481,13 @@ impl Editor {
     }
 
     pub async fn change_full(&mut self, uri: &str, version: i32, text: &str) -> Result<()> {
+        self.docs.insert(
+            uri.to_owned(),
+            TrackedDoc {
+                text: text.to_owned(),
+                version,
+            },
+        );
         self.notify(
             "textDocument/didChange",
             json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
@@ -426,4 +565,47 @@ async fn read_messages<R: tokio::io::AsyncRead + Unpin>(
             return;
         }
     }
+}
+
+/// The byte offset of an LSP position in `text`, counting columns in `encoding`.
+pub fn offset(text: &str, position: &Value, encoding: &str) -> usize {
+    let line = position["line"].as_u64().unwrap_or(0) as usize;
+    let character = position["character"].as_u64().unwrap_or(0) as usize;
+    let mut start = 0;
+    for _ in 0..line {
+        match text[start..].find('\n') {
+            Some(i) => start += i + 1,
+            None => return text.len(),
+        }
+    }
+    let line_text = &text[start..];
+    let line_end = line_text.find(['\r', '\n']).unwrap_or(line_text.len());
+    let mut units = 0;
+    for (i, c) in line_text[..line_end].char_indices() {
+        if units >= character {
+            return start + i;
+        }
+        units += match encoding {
+            "utf-8" => c.len_utf8(),
+            "utf-32" => 1,
+            _ => c.len_utf16(),
+        };
+    }
+    start + line_end
+}
+
+/// The LSP position of a byte offset in `text`, counting columns in `encoding`.
+pub fn position(text: &str, offset: usize, encoding: &str) -> Value {
+    let before = &text[..offset];
+    let line = before.matches('\n').count();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column: usize = before[line_start..]
+        .chars()
+        .map(|c| match encoding {
+            "utf-8" => c.len_utf8(),
+            "utf-32" => 1,
+            _ => c.len_utf16(),
+        })
+        .sum();
+    json!({"line": line, "character": column})
 }

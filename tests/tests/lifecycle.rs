@@ -40,7 +40,9 @@ async fn advertises_exactly_what_works() -> anyhow::Result<()> {
     assert_eq!(
         keys,
         [
+            "codeActionProvider",
             "documentSymbolProvider",
+            "executeCommandProvider",
             "hoverProvider",
             "positionEncoding",
             "textDocumentSync"
@@ -48,8 +50,23 @@ async fn advertises_exactly_what_works() -> anyhow::Result<()> {
     );
     assert_eq!(
         caps["textDocumentSync"],
-        json!({"openClose": true, "change": 2})
+        json!({"openClose": true, "change": 2, "save": true})
     );
+    assert_eq!(
+        caps["executeCommandProvider"]["commands"],
+        json!([
+            "tandem.explain",
+            "tandem.fix",
+            "tandem.implement",
+            "tandem.document",
+            "tandem.edit",
+            "tandem.accept",
+            "tandem.reject",
+            "tandem.cancel",
+            "tandem.status"
+        ])
+    );
+    assert_eq!(caps["codeActionProvider"]["resolveProvider"], true);
     assert_eq!(result["serverInfo"]["name"], "tandem");
     editor.shutdown_and_exit().await?;
     Ok(())

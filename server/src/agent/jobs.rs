@@ -53,6 +53,8 @@ struct Entry {
     status: JobStatus,
     /// Why the job must stop, when something other than its owner stopped it.
     stop_reason: Option<String>,
+    /// The stop is a failure (the editor stopped answering), not a cancel.
+    stop_failed: bool,
     verdict: Verdict,
 }
 
@@ -75,7 +77,9 @@ pub struct JobHandle {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JobError {
-    #[error("job {other} ({action}) is already working on that part of the document; wait for it or cancel it")]
+    #[error(
+        "job {other} ({action}) is already working on that part of the document; wait for it or cancel it"
+    )]
     Overlap { other: JobId, action: &'static str },
     #[error("there is no job {0}")]
     Unknown(JobId),
@@ -111,12 +115,20 @@ pub struct Counters {
 
 impl Jobs {
     pub fn new() -> Self {
-        Self { next: AtomicU64::new(1), ..Self::default() }
+        Self {
+            next: AtomicU64::new(1),
+            ..Self::default()
+        }
     }
 
     /// Registers a job. A job with a session is refused when its region overlaps the region of
     /// a running job in the same document (touching regions do not overlap).
-    pub fn start(&self, action: Action, uri: DocUri, session: Option<StreamSession>) -> Result<JobHandle, JobError> {
+    pub fn start(
+        &self,
+        action: Action,
+        uri: DocUri,
+        session: Option<StreamSession>,
+    ) -> Result<JobHandle, JobError> {
         let mut entries = self.entries.lock();
         if let Some(new) = session.as_ref().map(StreamSession::region) {
             for (other, entry) in entries.iter() {
@@ -124,12 +136,19 @@ impl Jobs {
                     continue;
                 };
                 if entry.status == JobStatus::Running && entry.uri == uri && overlaps(new, region) {
-                    return Err(JobError::Overlap { other: *other, action: entry.action.name() });
+                    return Err(JobError::Overlap {
+                        other: *other,
+                        action: entry.action.name(),
+                    });
                 }
             }
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed).max(1);
-        let handle = JobHandle { id, cancel: CancellationToken::new(), wake: Arc::new(Notify::new()) };
+        let handle = JobHandle {
+            id,
+            cancel: CancellationToken::new(),
+            wake: Arc::new(Notify::new()),
+        };
         entries.insert(
             id,
             Entry {
@@ -140,6 +159,7 @@ impl Jobs {
                 wake: handle.wake.clone(),
                 status: JobStatus::Running,
                 stop_reason: None,
+                stop_failed: false,
                 verdict: Verdict::Pending,
             },
         );
@@ -155,15 +175,42 @@ impl Jobs {
             let Some(session) = entry.session.as_mut() else {
                 continue;
             };
-            let outcome = session.on_did_change(&applied.before, &applied.changes, &applied.after, applied.version);
-            if outcome == ChangeOutcome::UserEditedInside && entry.status == JobStatus::Running {
-                entry.stop_reason = Some(
-                    "stopped because you edited inside the region it was rewriting; your text is kept (tandem.reject puts the original back)"
-                        .into(),
-                );
-                entry.cancel.cancel();
+            let outcome = session.on_did_change(
+                &applied.before,
+                &applied.changes,
+                &applied.after,
+                applied.version,
+            );
+            if outcome == ChangeOutcome::UserEditedInside {
+                Self::stop_for_typing(entry);
             }
             entry.wake.notify_one();
+        }
+    }
+
+    /// Feeds an `applyEdit` answer to the job's session. An answer can confirm that the user
+    /// typed inside the region (the echo reading); then the job stops as for a `didChange`.
+    pub fn on_apply_answer(&self, id: JobId, edit: u64, applied: bool) {
+        let mut entries = self.entries.lock();
+        let Some(entry) = entries.get_mut(&id) else {
+            return;
+        };
+        let Some(session) = entry.session.as_mut() else {
+            return;
+        };
+        if session.on_apply_answer(edit, applied) == ChangeOutcome::UserEditedInside {
+            Self::stop_for_typing(entry);
+        }
+        entry.wake.notify_one();
+    }
+
+    fn stop_for_typing(entry: &mut Entry) {
+        if entry.status == JobStatus::Running {
+            entry.stop_reason = Some(
+                "stopped because you edited inside the region it was rewriting; your text is kept (tandem.reject puts the original back)"
+                    .into(),
+            );
+            entry.cancel.cancel();
         }
     }
 
@@ -179,7 +226,9 @@ impl Jobs {
             return false;
         };
         entries.iter().any(|(other, e)| {
-            *other != id && e.uri == uri && e.session.as_ref().is_some_and(|s| s.in_flight().is_some())
+            *other != id
+                && e.uri == uri
+                && e.session.as_ref().is_some_and(|s| s.in_flight().is_some())
         })
     }
 
@@ -190,9 +239,24 @@ impl Jobs {
         }
     }
 
-    /// Why the job was stopped by someone other than its owner, if it was.
-    pub fn stop_reason(&self, id: JobId) -> Option<String> {
-        self.entries.lock().get(&id).and_then(|e| e.stop_reason.clone())
+    /// Why the job was stopped by someone other than its owner, if it was, and whether that
+    /// is a failure (else a cancel).
+    pub fn stop_reason(&self, id: JobId) -> Option<(String, bool)> {
+        self.entries
+            .lock()
+            .get(&id)
+            .and_then(|e| e.stop_reason.clone().map(|r| (r, e.stop_failed)))
+    }
+
+    /// Stops a running job as failed, with the reason.
+    pub fn fail(&self, id: JobId, reason: String) {
+        if let Some(entry) = self.entries.lock().get_mut(&id)
+            && entry.status == JobStatus::Running
+        {
+            entry.stop_reason = Some(reason);
+            entry.stop_failed = true;
+            entry.cancel.cancel();
+        }
     }
 
     /// Cancels a running job (`tandem.cancel`, progress cancelled, document closed).
@@ -211,7 +275,10 @@ impl Jobs {
     /// Cancels every running job of a document.
     pub fn cancel_document(&self, uri: &DocUri, reason: &str) {
         let mut entries = self.entries.lock();
-        for entry in entries.values_mut().filter(|e| &e.uri == uri && e.status == JobStatus::Running) {
+        for entry in entries
+            .values_mut()
+            .filter(|e| &e.uri == uri && e.status == JobStatus::Running)
+        {
             entry.stop_reason.get_or_insert_with(|| reason.to_owned());
             entry.cancel.cancel();
         }
@@ -231,8 +298,11 @@ impl Jobs {
             JobStatus::Running => {}
         }
         drop(counters);
-        let mut finished: Vec<JobId> =
-            entries.iter().filter(|(_, e)| e.status != JobStatus::Running).map(|(id, _)| *id).collect();
+        let mut finished: Vec<JobId> = entries
+            .iter()
+            .filter(|(_, e)| e.status != JobStatus::Running)
+            .map(|(id, _)| *id)
+            .collect();
         if finished.len() > KEEP_FINISHED {
             finished.sort_unstable();
             for old in &finished[..finished.len() - KEEP_FINISHED] {
@@ -263,7 +333,14 @@ impl Jobs {
             Verdict::Rejected => counters.rejected += 1,
             Verdict::Pending => {}
         }
-        Ok((entry.uri.clone(), JobHandle { id, cancel: CancellationToken::new(), wake: entry.wake.clone() }))
+        Ok((
+            entry.uri.clone(),
+            JobHandle {
+                id,
+                cancel: CancellationToken::new(),
+                wake: entry.wake.clone(),
+            },
+        ))
     }
 
     pub fn summaries(&self) -> Vec<JobSummary> {
@@ -271,7 +348,12 @@ impl Jobs {
             .entries
             .lock()
             .iter()
-            .map(|(id, e)| JobSummary { id: *id, action: e.action, uri: e.uri.clone(), status: e.status })
+            .map(|(id, e)| JobSummary {
+                id: *id,
+                action: e.action,
+                uri: e.uri.clone(),
+                status: e.status,
+            })
             .collect();
         out.sort_by_key(|s| s.id);
         out
@@ -304,13 +386,34 @@ mod tests {
         let jobs = Jobs::new();
         let uri = DocUri::from("file:///a.rs");
         let text = "0123456789";
-        let first = jobs.start(Action::Edit, uri.clone(), Some(session(text, 2, 5))).expect("starts");
+        let first = jobs
+            .start(Action::Edit, uri.clone(), Some(session(text, 2, 5)))
+            .expect("starts");
         let refused = jobs.start(Action::Fix, uri.clone(), Some(session(text, 4, 6)));
-        assert_eq!(refused.err(), Some(JobError::Overlap { other: first.id, action: "edit" }));
-        assert!(jobs.start(Action::Fix, uri.clone(), Some(session(text, 5, 7))).is_ok());
-        assert!(jobs.start(Action::Fix, DocUri::from("file:///b.rs"), Some(session(text, 2, 5))).is_ok());
+        assert_eq!(
+            refused.err(),
+            Some(JobError::Overlap {
+                other: first.id,
+                action: "edit"
+            })
+        );
+        assert!(
+            jobs.start(Action::Fix, uri.clone(), Some(session(text, 5, 7)))
+                .is_ok()
+        );
+        assert!(
+            jobs.start(
+                Action::Fix,
+                DocUri::from("file:///b.rs"),
+                Some(session(text, 2, 5))
+            )
+            .is_ok()
+        );
         jobs.finish(first.id, JobStatus::Done);
-        assert!(jobs.start(Action::Fix, uri, Some(session(text, 3, 4))).is_ok());
+        assert!(
+            jobs.start(Action::Fix, uri, Some(session(text, 3, 4)))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -318,37 +421,69 @@ mod tests {
         let jobs = Jobs::new();
         let uri = DocUri::from("file:///a.rs");
         let text = "let a = 1;\nlet b = 2;\n";
-        let job = jobs.start(Action::Edit, uri.clone(), Some(session(text, 11, 21))).expect("starts");
+        let job = jobs
+            .start(Action::Edit, uri.clone(), Some(session(text, 11, 21)))
+            .expect("starts");
         // Typing above moves the region and does not stop the job.
         let before = Rope::from_str(text);
         let mut after = before.clone();
         after.insert(0, "// x\n");
-        let above = Applied { before, after: after.clone(), version: 2, changes: vec![CharChange::new(0, 0, "// x\n")] };
+        let above = Applied {
+            before,
+            after: after.clone(),
+            version: 2,
+            changes: vec![CharChange::new(0, 0, "// x\n")],
+        };
         jobs.on_did_change(&uri, &above);
         assert!(!job.cancel.is_cancelled());
         // Typing inside stops it.
         let mut inside = after.clone();
         inside.insert(20, "Z");
-        let applied = Applied { before: after, after: inside, version: 3, changes: vec![CharChange::new(20, 20, "Z")] };
+        let applied = Applied {
+            before: after,
+            after: inside,
+            version: 3,
+            changes: vec![CharChange::new(20, 20, "Z")],
+        };
         jobs.on_did_change(&uri, &applied);
         assert!(job.cancel.is_cancelled());
-        assert!(jobs.stop_reason(job.id).is_some_and(|r| r.contains("edited inside")));
+        assert!(
+            jobs.stop_reason(job.id)
+                .is_some_and(|(r, failed)| r.contains("edited inside") && !failed)
+        );
     }
 
     #[test]
     fn accept_and_reject_only_once_and_only_when_finished() {
         let jobs = Jobs::new();
         let uri = DocUri::from("file:///a.rs");
-        let job = jobs.start(Action::Edit, uri.clone(), Some(session("abc", 0, 1))).expect("starts");
-        assert_eq!(jobs.decide(job.id, Verdict::Rejected).err(), Some(JobError::StillRunning(job.id)));
+        let job = jobs
+            .start(Action::Edit, uri.clone(), Some(session("abc", 0, 1)))
+            .expect("starts");
+        assert_eq!(
+            jobs.decide(job.id, Verdict::Rejected).err(),
+            Some(JobError::StillRunning(job.id))
+        );
         jobs.finish(job.id, JobStatus::Done);
         assert!(jobs.decide(job.id, Verdict::Accepted).is_ok());
-        assert_eq!(jobs.decide(job.id, Verdict::Rejected).err(), Some(JobError::AlreadyDecided(job.id, "accepted")));
+        assert_eq!(
+            jobs.decide(job.id, Verdict::Rejected).err(),
+            Some(JobError::AlreadyDecided(job.id, "accepted"))
+        );
         let explain = jobs.start(Action::Explain, uri, None).expect("starts");
         jobs.finish(explain.id, JobStatus::Done);
-        assert_eq!(jobs.decide(explain.id, Verdict::Accepted).err(), Some(JobError::NoEdit(explain.id)));
-        assert_eq!(jobs.decide(999, Verdict::Accepted).err(), Some(JobError::Unknown(999)));
+        assert_eq!(
+            jobs.decide(explain.id, Verdict::Accepted).err(),
+            Some(JobError::NoEdit(explain.id))
+        );
+        assert_eq!(
+            jobs.decide(999, Verdict::Accepted).err(),
+            Some(JobError::Unknown(999))
+        );
         let counters = jobs.counters();
-        assert_eq!((counters.started, counters.done, counters.accepted), (2, 2, 1));
+        assert_eq!(
+            (counters.started, counters.done, counters.accepted),
+            (2, 2, 1)
+        );
     }
 }

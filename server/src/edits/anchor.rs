@@ -11,7 +11,10 @@ pub struct Region {
 
 impl Region {
     pub fn new(start: usize, end: usize) -> Self {
-        Self { start, end: end.max(start) }
+        Self {
+            start,
+            end: end.max(start),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -72,8 +75,15 @@ mod tests {
     /// `(start, old_end, text)`; `expected` is the new document with the region in
     /// `[...]`, or `"inside"`.
     fn check(fixture: &str, change: (usize, usize, &str), expected: &str) {
-        let start = fixture.chars().position(|c| c == '[').expect("fixture has [");
-        let end = fixture.chars().position(|c| c == ']').expect("fixture has ]") - 1;
+        let start = fixture
+            .chars()
+            .position(|c| c == '[')
+            .expect("fixture has [");
+        let end = fixture
+            .chars()
+            .position(|c| c == ']')
+            .expect("fixture has ]")
+            - 1;
         let plain: String = fixture.chars().filter(|c| *c != '[' && *c != ']').collect();
         let change = CharChange::new(change.0, change.1, change.2);
         let got = match rebase_over(Region::new(start, end), &change) {

@@ -82,7 +82,13 @@ pub fn to_sequential(changes: &[CharChange]) -> Vec<CharChange> {
 pub fn common_affixes<T: PartialEq>(a: &[T], b: &[T]) -> (usize, usize) {
     let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let room = a.len().min(b.len()) - prefix;
-    let suffix = a.iter().rev().zip(b.iter().rev()).take(room).take_while(|(x, y)| x == y).count();
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(room)
+        .take_while(|(x, y)| x == y)
+        .count();
     (prefix, suffix)
 }
 
@@ -104,8 +110,10 @@ mod tests {
     /// `expected` lists the changes as `start..end=>text`, separated by spaces.
     fn check(old: &str, new: &str, expected: &str) {
         let changes = minimal_edits(old, new);
-        let got: Vec<String> =
-            changes.iter().map(|c| format!("{}..{}=>{}", c.start, c.old_end, c.text)).collect();
+        let got: Vec<String> = changes
+            .iter()
+            .map(|c| format!("{}..{}=>{}", c.start, c.old_end, c.text))
+            .collect();
         assert_eq!(got.join(" "), expected, "{old:?} -> {new:?}");
         assert_eq!(apply_all(old, &changes), new);
     }

@@ -50,11 +50,21 @@ pub(crate) fn find_echo(
             }
         }
         let back = |c: &CharChange| {
-            CharChange::new(c.start.saturating_add_signed(-shift), c.old_end.saturating_add_signed(-shift), c.text.clone())
+            CharChange::new(
+                c.start.saturating_add_signed(-shift),
+                c.old_end.saturating_add_signed(-shift),
+                c.text.clone(),
+            )
         };
         let shifted: Vec<CharChange> = changes[i..].iter().map(back).collect();
         if let Some(n) = echo_len(before, &shifted, sent) {
-            return Some(changes[..i].iter().chain(&changes[i + n..]).cloned().collect());
+            return Some(
+                changes[..i]
+                    .iter()
+                    .chain(&changes[i + n..])
+                    .cloned()
+                    .collect(),
+            );
         }
         if let Some(rest) = merged_with_typing(before, &shifted[0], sent)
             && matches!(rebase_over(landed, &rest), Rebased::Moved(_))
@@ -73,7 +83,11 @@ pub(crate) fn find_echo(
 /// If `change` (over `before`) covers the span `sent` replaced, the change that turns
 /// `before` with `sent` applied into `before` with `change` applied; `None` if it does
 /// not cover it or the two agree.
-fn merged_with_typing(before: &Rope, change: &CharChange, sent: &SentEdit<'_>) -> Option<CharChange> {
+fn merged_with_typing(
+    before: &Rope,
+    change: &CharChange,
+    sent: &SentEdit<'_>,
+) -> Option<CharChange> {
     let len = before.len_chars();
     let cs = change.start.min(len);
     let ce = change.old_end.clamp(cs, len);
@@ -85,10 +99,18 @@ fn merged_with_typing(before: &Rope, change: &CharChange, sent: &SentEdit<'_>) -
         return None;
     }
     let (lo, hi) = (cs.min(ss), ce.max(se));
-    let with_sent: Vec<char> =
-        before.slice(lo..ss).chars().chain(sent.text.chars()).chain(before.slice(se..hi).chars()).collect();
-    let with_change: Vec<char> =
-        before.slice(lo..cs).chars().chain(change.text.chars()).chain(before.slice(ce..hi).chars()).collect();
+    let with_sent: Vec<char> = before
+        .slice(lo..ss)
+        .chars()
+        .chain(sent.text.chars())
+        .chain(before.slice(se..hi).chars())
+        .collect();
+    let with_change: Vec<char> = before
+        .slice(lo..cs)
+        .chars()
+        .chain(change.text.chars())
+        .chain(before.slice(ce..hi).chars())
+        .collect();
     let (prefix, suffix) = common_affixes(&with_sent, &with_change);
     if prefix == with_sent.len() && prefix == with_change.len() {
         return None;
@@ -96,12 +118,18 @@ fn merged_with_typing(before: &Rope, change: &CharChange, sent: &SentEdit<'_>) -
     Some(CharChange::new(
         lo + prefix,
         lo + with_sent.len() - suffix,
-        with_change[prefix..with_change.len() - suffix].iter().collect::<String>(),
+        with_change[prefix..with_change.len() - suffix]
+            .iter()
+            .collect::<String>(),
     ))
 }
 
 /// How many leading `changes` make up the echo of `sent` over `before`, if any do.
-pub(crate) fn echo_len(before: &Rope, changes: &[CharChange], sent: &SentEdit<'_>) -> Option<usize> {
+pub(crate) fn echo_len(
+    before: &Rope,
+    changes: &[CharChange],
+    sent: &SentEdit<'_>,
+) -> Option<usize> {
     let len = before.len_chars();
     let sent_end = sent.end.min(len);
     let sent_start = sent.start.min(sent_end);
@@ -118,7 +146,11 @@ pub(crate) fn echo_len(before: &Rope, changes: &[CharChange], sent: &SentEdit<'_
         let ce = change.old_end.clamp(cs, cur_len);
         // Positions before `lo` are the same in both texts; positions from the span's
         // end on are shifted by `delta`.
-        let cur_hi = if lo == usize::MAX { 0 } else { hi.saturating_add_signed(delta) };
+        let cur_hi = if lo == usize::MAX {
+            0
+        } else {
+            hi.saturating_add_signed(delta)
+        };
         if lo == usize::MAX {
             lo = cs;
             hi = ce;
@@ -130,7 +162,16 @@ pub(crate) fn echo_len(before: &Rope, changes: &[CharChange], sent: &SentEdit<'_
         }
         apply_change(&mut scratch, change);
         delta += change.new_len() as isize - (ce - cs) as isize;
-        if delta == sent_delta && matches_sent(before, &scratch, lo.min(sent_start), hi.max(sent_end), delta, sent) {
+        if delta == sent_delta
+            && matches_sent(
+                before,
+                &scratch,
+                lo.min(sent_start),
+                hi.max(sent_end),
+                delta,
+                sent,
+            )
+        {
             return Some(k + 1);
         }
     }
@@ -139,7 +180,14 @@ pub(crate) fn echo_len(before: &Rope, changes: &[CharChange], sent: &SentEdit<'_
 
 /// Whether `scratch` equals `before` with `sent` applied, knowing both agree with
 /// `before` outside `from..to` (in `before`'s offsets).
-fn matches_sent(before: &Rope, scratch: &Rope, from: usize, to: usize, delta: isize, sent: &SentEdit<'_>) -> bool {
+fn matches_sent(
+    before: &Rope,
+    scratch: &Rope,
+    from: usize,
+    to: usize,
+    delta: isize,
+    sent: &SentEdit<'_>,
+) -> bool {
     let len = before.len_chars();
     let to = to.min(len);
     let from = from.min(to);
@@ -161,21 +209,53 @@ fn matches_sent(before: &Rope, scratch: &Rope, from: usize, to: usize, delta: is
 mod tests {
     use super::*;
 
-    fn check(before: &str, sent: (usize, usize, &str), changes: &[(usize, usize, &str)], expected: Option<usize>) {
+    fn check(
+        before: &str,
+        sent: (usize, usize, &str),
+        changes: &[(usize, usize, &str)],
+        expected: Option<usize>,
+    ) {
         let rope = Rope::from_str(before);
-        let changes: Vec<CharChange> = changes.iter().map(|c| CharChange::new(c.0, c.1, c.2)).collect();
-        let sent = SentEdit { start: sent.0, end: sent.1, text: sent.2 };
-        assert_eq!(echo_len(&rope, &changes, &sent), expected, "{before:?} {changes:?}");
+        let changes: Vec<CharChange> = changes
+            .iter()
+            .map(|c| CharChange::new(c.0, c.1, c.2))
+            .collect();
+        let sent = SentEdit {
+            start: sent.0,
+            end: sent.1,
+            text: sent.2,
+        };
+        assert_eq!(
+            echo_len(&rope, &changes, &sent),
+            expected,
+            "{before:?} {changes:?}"
+        );
     }
 
     /// `expected` lists the user's changes left once the echo is found, as
     /// `start..end=>text`, or is `None` when the edit does not show.
-    fn check_find(before: &str, sent: (usize, usize, &str), landed: (usize, usize), changes: &[(usize, usize, &str)], expected: Option<&str>) {
+    fn check_find(
+        before: &str,
+        sent: (usize, usize, &str),
+        landed: (usize, usize),
+        changes: &[(usize, usize, &str)],
+        expected: Option<&str>,
+    ) {
         let rope = Rope::from_str(before);
-        let changes: Vec<CharChange> = changes.iter().map(|c| CharChange::new(c.0, c.1, c.2)).collect();
-        let sent = SentEdit { start: sent.0, end: sent.1, text: sent.2 };
+        let changes: Vec<CharChange> = changes
+            .iter()
+            .map(|c| CharChange::new(c.0, c.1, c.2))
+            .collect();
+        let sent = SentEdit {
+            start: sent.0,
+            end: sent.1,
+            text: sent.2,
+        };
         let got = find_echo(&rope, &changes, &sent, Region::new(landed.0, landed.1)).map(|user| {
-            user.iter().map(|c| format!("{}..{}=>{}", c.start, c.old_end, c.text)).collect::<Vec<_>>().join(" ")
+            user.iter()
+                .map(|c| format!("{}..{}=>{}", c.start, c.old_end, c.text))
+                .collect::<Vec<_>>()
+                .join(" ")
         });
         assert_eq!(got.as_deref(), expected, "{before:?} {changes:?}");
     }
@@ -184,11 +264,35 @@ mod tests {
     fn find_cases() {
         // Region "cd" of "abcdef" becomes "cdXY" (landed: 2..6).
         let (sent, landed) = ((4, 4, "XY"), (2, 6));
-        check_find("abcdef", sent, landed, &[(4, 4, "XY"), (0, 0, "u")], Some("0..0=>u")); // head
-        check_find("abcdef", sent, landed, &[(0, 0, "u"), (5, 5, "XY")], Some("0..0=>u")); // after a change above
-        check_find("abcdef", sent, landed, &[(0, 0, "u"), (5, 5, "XY"), (9, 10, "")], Some("0..0=>u 9..10=>"));
+        check_find(
+            "abcdef",
+            sent,
+            landed,
+            &[(4, 4, "XY"), (0, 0, "u")],
+            Some("0..0=>u"),
+        ); // head
+        check_find(
+            "abcdef",
+            sent,
+            landed,
+            &[(0, 0, "u"), (5, 5, "XY")],
+            Some("0..0=>u"),
+        ); // after a change above
+        check_find(
+            "abcdef",
+            sent,
+            landed,
+            &[(0, 0, "u"), (5, 5, "XY"), (9, 10, "")],
+            Some("0..0=>u 9..10=>"),
+        );
         check_find("abcdef", sent, landed, &[(4, 4, "XYu")], Some("6..6=>u")); // merged with typing after
-        check_find("abcdef", sent, landed, &[(1, 2, "v"), (4, 4, "XYu")], Some("6..6=>u 1..2=>v"));
+        check_find(
+            "abcdef",
+            sent,
+            landed,
+            &[(1, 2, "v"), (4, 4, "XYu")],
+            Some("6..6=>u 1..2=>v"),
+        );
         check_find("abcdef", sent, landed, &[(4, 4, "uXY")], None); // typing inside
         check_find("abcdef", sent, landed, &[(4, 4, "u")], None); // the user's, the edit lost
         check_find("abcdef", sent, landed, &[(5, 6, "")], None);
@@ -206,8 +310,18 @@ mod tests {
         check("abcdef", (2, 4, "cX"), &[(3, 4, "X")], Some(1)); // smaller diff
         check("a aaa", (0, 1, "aa"), &[(5, 5, "a")], None); // not the same text
         check("aaaa", (0, 1, "aa"), &[(4, 4, "a")], Some(1)); // slid to the end
-        check("abcdef", (1, 5, "xcdy"), &[(1, 2, "x"), (4, 5, "y")], Some(2)); // split
-        check("abcdef", (2, 4, "XY"), &[(2, 4, "XY"), (0, 0, "u")], Some(1)); // user after
+        check(
+            "abcdef",
+            (1, 5, "xcdy"),
+            &[(1, 2, "x"), (4, 5, "y")],
+            Some(2),
+        ); // split
+        check(
+            "abcdef",
+            (2, 4, "XY"),
+            &[(2, 4, "XY"), (0, 0, "u")],
+            Some(1),
+        ); // user after
         check("abcdef", (2, 4, "XY"), &[(0, 0, "u"), (3, 5, "XY")], None); // user first: not an echo
         check("abcdef", (2, 4, "XY"), &[(6, 6, "z")], None); // lost
         check("abcdef", (2, 4, "XY"), &[], None);

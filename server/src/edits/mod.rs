@@ -35,7 +35,11 @@ pub struct CharChange {
 
 impl CharChange {
     pub fn new(start: usize, old_end: usize, text: impl Into<String>) -> Self {
-        Self { start, old_end, text: text.into() }
+        Self {
+            start,
+            old_end,
+            text: text.into(),
+        }
     }
 
     /// Number of chars the change inserts.

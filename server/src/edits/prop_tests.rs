@@ -40,8 +40,14 @@ struct Case {
 }
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("TANDEM_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    ProptestConfig { cases, ..ProptestConfig::default() }
+    let cases = std::env::var("TANDEM_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
 }
 
 /// The user's text: never the model's, so no coincidence with an in-flight edit.
@@ -99,7 +105,13 @@ fn case_from(
         prop::collection::vec(action(user_text), 0..40),
         prop::option::weighted(0.3, prop::collection::vec(user_edit(user_text), 0..4)),
     )
-        .prop_map(|(before, region, after, actions, reject_after)| Case { before, region, after, actions, reject_after })
+        .prop_map(|(before, region, after, actions, reject_after)| Case {
+            before,
+            region,
+            after,
+            actions,
+            reject_after,
+        })
 }
 
 /// `answers_known`: the LSP layer told the session that the client answers edits.
@@ -129,8 +141,13 @@ fn run(flavor: Flavor, case: &Case, answers_known: bool) -> Result<(), TestCaseE
                 h.pump();
             }
         }
-        h.check_between_steps().map_err(|e| TestCaseError::fail(format!("after action {i}: {e}")))?;
-        prop_assert!(!h.session.user_edited_inside(), "typing outside taken as inside after action {i}: {:?}", h.outcomes);
+        h.check_between_steps()
+            .map_err(|e| TestCaseError::fail(format!("after action {i}: {e}")))?;
+        prop_assert!(
+            !h.session.user_edited_inside(),
+            "typing outside taken as inside after action {i}: {:?}",
+            h.outcomes
+        );
     }
     prop_assert!(h.settle(), "did not settle");
     // Nothing streamed, or a cancel: the original text; otherwise all the model wrote.
@@ -158,7 +175,11 @@ fn run(flavor: Flavor, case: &Case, answers_known: bool) -> Result<(), TestCaseE
 }
 
 fn echo_style() -> impl Strategy<Value = EchoStyle> {
-    prop_oneof![Just(EchoStyle::PrefixFirst), Just(EchoStyle::SuffixFirst), Just(EchoStyle::Split)]
+    prop_oneof![
+        Just(EchoStyle::PrefixFirst),
+        Just(EchoStyle::SuffixFirst),
+        Just(EchoStyle::Split)
+    ]
 }
 
 proptest! {

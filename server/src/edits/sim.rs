@@ -44,8 +44,14 @@ pub(crate) enum EchoStyle {
 /// A message from the editor to the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ToServer {
-    DidChange { changes: Vec<CharChange>, version: i32 },
-    Answer { id: u64, applied: bool },
+    DidChange {
+        changes: Vec<CharChange>,
+        version: i32,
+    },
+    Answer {
+        id: u64,
+        applied: bool,
+    },
 }
 
 /// One simulated editor buffer and its two wires.
@@ -88,11 +94,18 @@ impl SimEditor {
         match self.flavor {
             Flavor::VsCode | Flavor::Ale => {
                 self.version += 1;
-                self.outbox.push_back(ToServer::DidChange { changes, version: self.version });
+                self.outbox.push_back(ToServer::DidChange {
+                    changes,
+                    version: self.version,
+                });
             }
             Flavor::Neovim(_) => {
                 // changedtick moves by more than one for some changes.
-                let jump = 1 + changes.iter().map(|c| c.text.len() + c.old_end).sum::<usize>() % 3;
+                let jump = 1 + changes
+                    .iter()
+                    .map(|c| c.text.len() + c.old_end)
+                    .sum::<usize>()
+                    % 3;
                 self.version += jump as i32;
                 self.pending.extend(changes);
             }
@@ -105,7 +118,10 @@ impl SimEditor {
             return false;
         }
         let changes = std::mem::take(&mut self.pending);
-        self.outbox.push_back(ToServer::DidChange { changes, version: self.version });
+        self.outbox.push_back(ToServer::DidChange {
+            changes,
+            version: self.version,
+        });
         true
     }
 
@@ -114,19 +130,27 @@ impl SimEditor {
         let Some(edit) = self.inbox.pop_front() else {
             return false;
         };
-        let fits = edit.version == self.version && edit.start <= edit.end && edit.end <= self.text.len_chars();
+        let fits = edit.version == self.version
+            && edit.start <= edit.end
+            && edit.end <= self.text.len_chars();
         match self.flavor {
             Flavor::VsCode => {
                 if fits {
                     self.apply_server_edit(&edit);
                 }
-                self.outbox.push_back(ToServer::Answer { id: edit.id, applied: fits });
+                self.outbox.push_back(ToServer::Answer {
+                    id: edit.id,
+                    applied: fits,
+                });
             }
             Flavor::Neovim(_) => {
                 if fits {
                     self.apply_server_edit(&edit);
                 }
-                self.outbox.push_back(ToServer::Answer { id: edit.id, applied: true });
+                self.outbox.push_back(ToServer::Answer {
+                    id: edit.id,
+                    applied: true,
+                });
             }
             Flavor::Ale => {
                 if fits {
@@ -159,7 +183,11 @@ fn echo_as_diff(old: &str, new: &str, style: EchoStyle) -> Vec<CharChange> {
             let rev = |s: &str| s.chars().rev().collect::<String>();
             let c = one_change(&rev(old), &rev(new));
             let len = old.chars().count();
-            vec![CharChange::new(len - c.old_end, len - c.start, rev(&c.text))]
+            vec![CharChange::new(
+                len - c.old_end,
+                len - c.start,
+                rev(&c.text),
+            )]
         }
     }
 }
@@ -169,7 +197,11 @@ fn one_change(old: &str, new: &str) -> CharChange {
     let old: Vec<char> = old.chars().collect();
     let new: Vec<char> = new.chars().collect();
     let (prefix, suffix) = common_affixes(&old, &new);
-    CharChange::new(prefix, old.len() - suffix, new[prefix..new.len() - suffix].iter().collect::<String>())
+    CharChange::new(
+        prefix,
+        old.len() - suffix,
+        new[prefix..new.len() - suffix].iter().collect::<String>(),
+    )
 }
 
 /// Which side of the job's region a user edit falls on.
@@ -218,7 +250,11 @@ impl Harness {
     pub fn new(flavor: Flavor, before: &str, region: &str, after: &str) -> Self {
         let text = format!("{before}{region}{after}");
         // Neovim's versions are changedticks, which start well above 1.
-        let version = if matches!(flavor, Flavor::Neovim(_)) { 4 } else { 1 };
+        let version = if matches!(flavor, Flavor::Neovim(_)) {
+            4
+        } else {
+            1
+        };
         let doc = Rope::from_str(&text);
         let start = before.chars().count();
         let session = StreamSession::new(&doc, Region::new(start, start + region.chars().count()));
@@ -273,7 +309,9 @@ impl Harness {
                 for change in &changes {
                     apply_change(&mut self.doc, change);
                 }
-                let outcome = self.session.on_did_change(&before, &changes, &self.doc, version);
+                let outcome = self
+                    .session
+                    .on_did_change(&before, &changes, &self.doc, version);
                 self.version = version;
                 self.outcomes.push(outcome);
             }
@@ -300,7 +338,11 @@ impl Harness {
     /// The region's span in the editor's buffer, from the replay.
     pub fn editor_region(&self) -> Region {
         let start = self.before.chars().count();
-        let end = self.editor.text.len_chars().saturating_sub(self.after.chars().count());
+        let end = self
+            .editor
+            .text
+            .len_chars()
+            .saturating_sub(self.after.chars().count());
         Region::new(start, end)
     }
 
@@ -329,7 +371,8 @@ impl Harness {
         } else {
             side_text.replace_range(at_b..end_b, &edit.insert);
         }
-        self.editor.user_change(CharChange::new(base + at, base + end, edit.insert.clone()));
+        self.editor
+            .user_change(CharChange::new(base + at, base + end, edit.insert.clone()));
     }
 
     /// The user edits strictly inside the region (as the editor shows it): at char `at`
@@ -337,7 +380,8 @@ impl Harness {
     pub fn user_inside(&mut self, at: usize, delete: usize, insert: &str) {
         let region = self.editor_region();
         let start = region.start + at;
-        self.editor.user_change(CharChange::new(start, start + delete, insert));
+        self.editor
+            .user_change(CharChange::new(start, start + delete, insert));
     }
 
     /// The editor's text between the user's text on both sides, or why there is none:
@@ -353,7 +397,12 @@ impl Harness {
         let end = text.len() - self.after.len();
         text.get(self.before.len()..end)
             .map(str::to_string)
-            .ok_or_else(|| format!("the user's text overlaps in {text:?}: {:?} / {:?}", self.before, self.after))
+            .ok_or_else(|| {
+                format!(
+                    "the user's text overlaps in {text:?}: {:?} / {:?}",
+                    self.before, self.after
+                )
+            })
     }
 
     /// The editor's region holds one of the texts the job asked for (or the original),
@@ -361,7 +410,9 @@ impl Harness {
     pub fn check_between_steps(&self) -> Result<(), String> {
         let region = self.editor_region_text()?;
         if !self.region_texts.contains(&region) {
-            return Err(format!("the region holds {region:?}, which the job never asked for"));
+            return Err(format!(
+                "the region holds {region:?}, which the job never asked for"
+            ));
         }
         Ok(())
     }
@@ -371,10 +422,16 @@ impl Harness {
     pub fn check_final(&self, expected: &str) -> Result<(), String> {
         let region = self.editor_region_text()?;
         if region != expected {
-            return Err(format!("region holds {region:?}, expected {expected:?}; editor {:?}", self.editor.text));
+            return Err(format!(
+                "region holds {region:?}, expected {expected:?}; editor {:?}",
+                self.editor.text
+            ));
         }
         if self.doc != self.editor.text {
-            return Err(format!("server's document {:?} differs from the editor's {:?}", self.doc, self.editor.text));
+            return Err(format!(
+                "server's document {:?} differs from the editor's {:?}",
+                self.doc, self.editor.text
+            ));
         }
         if !self.session.is_settled() {
             return Err(format!("session not settled: {:?}", self.session));
@@ -382,7 +439,10 @@ impl Harness {
         let start = self.before.chars().count();
         let want = Region::new(start, start + expected.chars().count());
         if self.session.region() != want {
-            return Err(format!("session's region {:?}, expected {want:?}", self.session.region()));
+            return Err(format!(
+                "session's region {:?}, expected {want:?}",
+                self.session.region()
+            ));
         }
         Ok(())
     }

@@ -159,7 +159,9 @@ impl StreamSession {
 
     /// The region's text in the document as last reported.
     pub fn current(&self) -> String {
-        self.doc.slice(self.region.start..self.region.end).to_string()
+        self.doc
+            .slice(self.region.start..self.region.end)
+            .to_string()
     }
 
     /// The region's text before the job touched it.
@@ -214,7 +216,11 @@ impl StreamSession {
     pub fn is_settled(&self) -> bool {
         self.in_flight.is_none()
             && !self.held
-            && self.doc.slice(self.region.start..self.region.end).chars().eq(self.desired.chars())
+            && self
+                .doc
+                .slice(self.region.start..self.region.end)
+                .chars()
+                .eq(self.desired.chars())
     }
 
     /// The next edit to send, if one is due: none while one is in flight, after the user
@@ -228,7 +234,10 @@ impl StreamSession {
         if self.in_flight.is_some() || self.held {
             return None;
         }
-        let current: Vec<char> = rope.slice(self.region.start..self.region.end).chars().collect();
+        let current: Vec<char> = rope
+            .slice(self.region.start..self.region.end)
+            .chars()
+            .collect();
         let desired: Vec<char> = self.desired.chars().collect();
         if current == desired {
             return None;
@@ -305,7 +314,13 @@ impl StreamSession {
     /// is recognised too). Otherwise the edit is lost: an editor applies a versioned edit
     /// only at the version it targets, and its echo is then the first thing it reports,
     /// so once it reports a later version without the echo it will never apply it.
-    pub fn on_did_change(&mut self, before: &Rope, changes: &[CharChange], after: &Rope, version: i32) -> ChangeOutcome {
+    pub fn on_did_change(
+        &mut self,
+        before: &Rope,
+        changes: &[CharChange],
+        after: &Rope,
+        version: i32,
+    ) -> ChangeOutcome {
         let mut region = self.region;
         let mut user_changes: Vec<CharChange> = Vec::new();
         let mut all_users = true;
@@ -313,10 +328,16 @@ impl StreamSession {
         if let Some(mut flight) = self.in_flight.take() {
             if flight.landed {
                 // Waiting for the answer: follow the other reading too.
-                flight.if_refused = flight.if_refused.map(|(r, inside)| rebase_all(r, inside, changes));
+                flight.if_refused = flight
+                    .if_refused
+                    .map(|(r, inside)| rebase_all(r, inside, changes));
                 self.in_flight = Some(flight);
             } else {
-                let sent = SentEdit { start: flight.edit.start, end: flight.edit.end, text: &flight.edit.text };
+                let sent = SentEdit {
+                    start: flight.edit.start,
+                    end: flight.edit.end,
+                    text: &flight.edit.text,
+                };
                 let len = flight.sent.chars().count();
                 let landed = Region::new(flight.region_start, flight.region_start + len);
                 match find_echo(before, changes, &sent, landed) {

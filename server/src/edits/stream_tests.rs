@@ -53,10 +53,20 @@ fn run(flavor: Flavor, fixture: &str, steps: &[Step]) -> Harness {
         match *step {
             Chunk(text) => h.chunk(text),
             Above(at, delete, insert) => {
-                h.user(&UserEdit { side: Side::Before, at, delete, insert: insert.into() });
+                h.user(&UserEdit {
+                    side: Side::Before,
+                    at,
+                    delete,
+                    insert: insert.into(),
+                });
             }
             Below(at, delete, insert) => {
-                h.user(&UserEdit { side: Side::After, at, delete, insert: insert.into() });
+                h.user(&UserEdit {
+                    side: Side::After,
+                    at,
+                    delete,
+                    insert: insert.into(),
+                });
             }
             Inside(at, delete, insert) => {
                 inside = true;
@@ -82,7 +92,8 @@ fn run(flavor: Flavor, fixture: &str, steps: &[Step]) -> Harness {
             }
         }
         if !inside {
-            h.check_between_steps().unwrap_or_else(|e| panic!("{flavor:?} {fixture:?} after step {i} {step:?}: {e}"));
+            h.check_between_steps()
+                .unwrap_or_else(|e| panic!("{flavor:?} {fixture:?} after step {i} {step:?}: {e}"));
         }
     }
     h
@@ -95,9 +106,20 @@ fn check(fixture: &str, steps: &[Step], expected: &str) {
     for flavor in FLAVORS {
         let mut h = run(flavor, fixture, steps);
         assert!(h.settle(), "{flavor:?}: did not settle");
-        assert_eq!(h.editor.text.to_string(), expected, "{flavor:?} {fixture:?} {steps:?}");
-        assert_eq!(h.doc, h.editor.text, "{flavor:?}: server and editor disagree");
-        assert!(h.session.is_settled(), "{flavor:?}: not settled: {:?}", h.session);
+        assert_eq!(
+            h.editor.text.to_string(),
+            expected,
+            "{flavor:?} {fixture:?} {steps:?}"
+        );
+        assert_eq!(
+            h.doc, h.editor.text,
+            "{flavor:?}: server and editor disagree"
+        );
+        assert!(
+            h.session.is_settled(),
+            "{flavor:?}: not settled: {:?}",
+            h.session
+        );
         assert!(
             !h.outcomes.contains(&ChangeOutcome::UserEditedInside),
             "{flavor:?}: the user's typing outside was taken as inside: {:?}",
@@ -105,18 +127,42 @@ fn check(fixture: &str, steps: &[Step], expected: &str) {
         );
         let region = h.session.region();
         let shown: String = h.doc.slice(region.start..region.end).to_string();
-        assert_eq!(shown, h.session.desired(), "{flavor:?}: the session's region is off");
+        assert_eq!(
+            shown,
+            h.session.desired(),
+            "{flavor:?}: the session's region is off"
+        );
     }
 }
 
 #[test]
 fn streamed_chunks() {
     // Each chunk lands before the next.
-    check("fn a() {[todo!()]}\n", &[Chunk("\n    1"), Settle, Chunk(" + 1"), Settle, Chunk("\n")], "fn a() {\n    1 + 1\n}\n");
+    check(
+        "fn a() {[todo!()]}\n",
+        &[Chunk("\n    1"), Settle, Chunk(" + 1"), Settle, Chunk("\n")],
+        "fn a() {\n    1 + 1\n}\n",
+    );
     // Chunks pile up while an edit is in flight: later edits say what the region holds now.
-    check("x[]y", &[Chunk("a"), Chunk("b"), Chunk("c"), Deliver, Chunk("d"), Settle, Chunk("e")], "xabcdey");
+    check(
+        "x[]y",
+        &[
+            Chunk("a"),
+            Chunk("b"),
+            Chunk("c"),
+            Deliver,
+            Chunk("d"),
+            Settle,
+            Chunk("e"),
+        ],
+        "xabcdey",
+    );
     // Multi-byte text and CRLF in the document.
-    check("é\r\n[old😀]\r\nü", &[Chunk("n€w"), Settle, Chunk("\r\n🎉")], "é\r\nn€w\r\n🎉\r\nü");
+    check(
+        "é\r\n[old😀]\r\nü",
+        &[Chunk("n€w"), Settle, Chunk("\r\n🎉")],
+        "é\r\nn€w\r\n🎉\r\nü",
+    );
     // The job empties the region.
     check("ab[cd]ef", &[Chunk("")], "abef");
 }
@@ -124,54 +170,157 @@ fn streamed_chunks() {
 #[test]
 fn typing_outside_between_chunks() {
     // Above, below, right after the region's end, right at its start.
-    check("a\n[b]\nc", &[Chunk("X"), Settle, Above(0, 0, "u"), Chunk("Y"), Settle], "ua\nXY\nc");
-    check("a\n[b]\nc", &[Chunk("X"), Settle, Below(2, 0, "u"), Chunk("Y"), Settle], "a\nXY\ncu");
-    check("a\n[b]\nc", &[Chunk("X"), Settle, Below(0, 0, "u"), Chunk("Y"), Settle], "a\nXYu\nc");
-    check("a\n[b]\nc", &[Chunk("X"), Settle, Above(2, 0, "u"), Chunk("Y"), Settle], "a\nuXY\nc");
+    check(
+        "a\n[b]\nc",
+        &[Chunk("X"), Settle, Above(0, 0, "u"), Chunk("Y"), Settle],
+        "ua\nXY\nc",
+    );
+    check(
+        "a\n[b]\nc",
+        &[Chunk("X"), Settle, Below(2, 0, "u"), Chunk("Y"), Settle],
+        "a\nXY\ncu",
+    );
+    check(
+        "a\n[b]\nc",
+        &[Chunk("X"), Settle, Below(0, 0, "u"), Chunk("Y"), Settle],
+        "a\nXYu\nc",
+    );
+    check(
+        "a\n[b]\nc",
+        &[Chunk("X"), Settle, Above(2, 0, "u"), Chunk("Y"), Settle],
+        "a\nuXY\nc",
+    );
     // Deletions up to the boundaries.
-    check("ab[cd]ef", &[Chunk("X"), Settle, Above(1, 1, ""), Below(0, 1, ""), Chunk("Y")], "aXYf");
+    check(
+        "ab[cd]ef",
+        &[
+            Chunk("X"),
+            Settle,
+            Above(1, 1, ""),
+            Below(0, 1, ""),
+            Chunk("Y"),
+        ],
+        "aXYf",
+    );
     // Typing at the boundary of a region that is still empty goes before it.
-    check("ab[]ef", &[Below(0, 0, "u"), Chunk("X"), Settle, Below(0, 0, "v")], "abuXvef");
+    check(
+        "ab[]ef",
+        &[Below(0, 0, "u"), Chunk("X"), Settle, Below(0, 0, "v")],
+        "abuXvef",
+    );
 }
 
 #[test]
 fn typing_while_an_edit_is_on_the_wire() {
     // The edit reaches the editor after the user typed: VS Code refuses it, Neovim and
     // ALE drop it; the next edit supersedes it.
-    check("ab[cd]ef", &[Chunk("X"), Above(0, 0, "u"), Deliver, Settle], "uabXef");
-    check("ab[cd]ef", &[Chunk("X"), Below(0, 0, "u"), Deliver, Chunk("Y"), Settle], "abXYuef");
+    check(
+        "ab[cd]ef",
+        &[Chunk("X"), Above(0, 0, "u"), Deliver, Settle],
+        "uabXef",
+    );
+    check(
+        "ab[cd]ef",
+        &[Chunk("X"), Below(0, 0, "u"), Deliver, Chunk("Y"), Settle],
+        "abXYuef",
+    );
     // Typing on both sides while several edits are lost in a row.
     check(
         "ab[cd]ef",
-        &[Chunk("X"), Above(2, 0, "1"), Deliver, Server, Chunk("Y"), Below(0, 0, "2"), Deliver, Server, Settle],
+        &[
+            Chunk("X"),
+            Above(2, 0, "1"),
+            Deliver,
+            Server,
+            Chunk("Y"),
+            Below(0, 0, "2"),
+            Deliver,
+            Server,
+            Settle,
+        ],
         "ab1XY2ef",
     );
     // The edit lands, then the user types before the server heard of it.
-    check("ab[cd]ef", &[Chunk("X"), Deliver, Above(0, 1, "u"), Below(1, 1, "v"), Chunk("Y"), Settle], "ubXYev");
+    check(
+        "ab[cd]ef",
+        &[
+            Chunk("X"),
+            Deliver,
+            Above(0, 1, "u"),
+            Below(1, 1, "v"),
+            Chunk("Y"),
+            Settle,
+        ],
+        "ubXYev",
+    );
 }
 
 #[test]
 fn cancel_takes_back_what_was_streamed() {
-    check("ab[cd]ef", &[Chunk("X\nY"), Settle, Above(0, 0, "u"), Chunk("Z"), Cancel], "uabcdef");
+    check(
+        "ab[cd]ef",
+        &[Chunk("X\nY"), Settle, Above(0, 0, "u"), Chunk("Z"), Cancel],
+        "uabcdef",
+    );
     // Cancelled while an edit is in flight and the user types.
-    check("ab[cd]ef", &[Chunk("X"), Settle, Chunk("Y"), Below(0, 0, "v"), Cancel, Deliver, Settle], "abcdvef");
+    check(
+        "ab[cd]ef",
+        &[
+            Chunk("X"),
+            Settle,
+            Chunk("Y"),
+            Below(0, 0, "v"),
+            Cancel,
+            Deliver,
+            Settle,
+        ],
+        "abcdvef",
+    );
     // Nothing streamed yet.
     check("ab[cd]ef", &[Above(1, 0, "u"), Cancel], "aubcdef");
     // Reject after the job finished, racing the user's typing on both sides.
-    check("ab[cd]ef", &[Chunk("XYZ"), Settle, Above(0, 0, "u"), Reject, Below(0, 0, "v")], "uabcdvef");
+    check(
+        "ab[cd]ef",
+        &[
+            Chunk("XYZ"),
+            Settle,
+            Above(0, 0, "u"),
+            Reject,
+            Below(0, 0, "v"),
+        ],
+        "uabcdvef",
+    );
 }
 
 #[test]
 fn reject_after_edits_elsewhere_is_one_edit() {
     for flavor in FLAVORS {
-        let mut h = run(flavor, "a\n[b\nc]\nd", &[Chunk("X\nY\nZ"), Settle, Above(0, 0, "u\r\n"), Below(1, 1, "v"), Settle]);
-        assert_eq!(h.editor.text.to_string(), "u\r\na\nX\nY\nZ\nv", "{flavor:?}");
+        let mut h = run(
+            flavor,
+            "a\n[b\nc]\nd",
+            &[
+                Chunk("X\nY\nZ"),
+                Settle,
+                Above(0, 0, "u\r\n"),
+                Below(1, 1, "v"),
+                Settle,
+            ],
+        );
+        assert_eq!(
+            h.editor.text.to_string(),
+            "u\r\na\nX\nY\nZ\nv",
+            "{flavor:?}"
+        );
         let sent = h.sent.len();
         h.session.reject();
         h.pump();
         assert!(h.settle());
         assert_eq!(h.editor.text.to_string(), "u\r\na\nb\nc\nv", "{flavor:?}");
-        assert_eq!(h.sent.len(), sent + 1, "{flavor:?}: reject took more than one edit");
+        assert_eq!(
+            h.sent.len(),
+            sent + 1,
+            "{flavor:?}: reject took more than one edit"
+        );
         assert!(h.session.is_settled());
     }
 }
@@ -179,8 +328,23 @@ fn reject_after_edits_elsewhere_is_one_edit() {
 #[test]
 fn typing_inside_stops_the_job_and_reject_restores() {
     for flavor in FLAVORS {
-        let mut h = run(flavor, "a[bcd]e", &[Chunk("XYZ"), Settle, Inside(1, 0, "u"), Settle, Chunk("W"), Settle]);
-        assert_eq!(h.outcomes.last(), Some(&ChangeOutcome::UserEditedInside), "{flavor:?}");
+        let mut h = run(
+            flavor,
+            "a[bcd]e",
+            &[
+                Chunk("XYZ"),
+                Settle,
+                Inside(1, 0, "u"),
+                Settle,
+                Chunk("W"),
+                Settle,
+            ],
+        );
+        assert_eq!(
+            h.outcomes.last(),
+            Some(&ChangeOutcome::UserEditedInside),
+            "{flavor:?}"
+        );
         assert!(h.session.user_edited_inside());
         // The user's text stays as typed; the job sent nothing more and never settles.
         assert_eq!(h.editor.text.to_string(), "aXuYZe", "{flavor:?}");
@@ -209,21 +373,40 @@ fn typing_inside_stops_the_job_and_reject_restores() {
 
 #[test]
 fn vscode_refusal_is_retried() {
-    let mut h = run(Flavor::VsCode, "ab[cd]ef", &[Chunk("X"), Above(0, 0, "u"), Deliver]);
+    let mut h = run(
+        Flavor::VsCode,
+        "ab[cd]ef",
+        &[Chunk("X"), Above(0, 0, "u"), Deliver],
+    );
     // The user's didChange, then the refusal.
     assert!(h.server_step());
     assert_eq!(h.outcomes, [ChangeOutcome::Lost]);
-    assert_eq!(h.sent.len(), 2, "the next edit goes out as soon as the loss shows");
+    assert_eq!(
+        h.sent.len(),
+        2,
+        "the next edit goes out as soon as the loss shows"
+    );
     assert!(h.server_step());
-    assert_eq!(h.session.in_flight().map(|f| f.edit.id), Some(2), "a late refusal of edit 1 must not free edit 2");
+    assert_eq!(
+        h.session.in_flight().map(|f| f.edit.id),
+        Some(2),
+        "a late refusal of edit 1 must not free edit 2"
+    );
     assert!(h.settle());
     h.check_final("X").unwrap();
 }
 
 #[test]
 fn neovim_dropped_edit_answered_true_is_not_landed() {
-    let mut h = run(Flavor::Neovim(EchoStyle::PrefixFirst), "ab[cd]ef", &[Chunk("X"), Above(0, 0, "u"), Deliver]);
-    assert!(h.server_step(), "the answer comes before the debounced didChange");
+    let mut h = run(
+        Flavor::Neovim(EchoStyle::PrefixFirst),
+        "ab[cd]ef",
+        &[Chunk("X"), Above(0, 0, "u"), Deliver],
+    );
+    assert!(
+        h.server_step(),
+        "the answer comes before the debounced didChange"
+    );
     let flight = h.session.in_flight().unwrap();
     assert!(flight.answered);
     assert!(!h.session.is_settled());
@@ -238,14 +421,22 @@ fn neovim_dropped_edit_answered_true_is_not_landed() {
 #[test]
 fn neovim_echo_slides_past_the_region() {
     // "ab" + "b" before "bc": Neovim reports the inserted "b" after the region's end.
-    let mut h = run(Flavor::Neovim(EchoStyle::PrefixFirst), "[ab]bc", &[Chunk("ab"), Settle, Chunk("b"), Deliver, Flush]);
+    let mut h = run(
+        Flavor::Neovim(EchoStyle::PrefixFirst),
+        "[ab]bc",
+        &[Chunk("ab"), Settle, Chunk("b"), Deliver, Flush],
+    );
     assert!(h.server_step()); // the answer
     assert!(h.server_step()); // the echo
     assert_eq!(h.outcomes.last(), Some(&ChangeOutcome::Landed));
     assert!(h.settle());
     h.check_final("abb").unwrap();
     // Slid to the left, before the region's start.
-    let mut h = run(Flavor::Neovim(EchoStyle::SuffixFirst), "x[]yx", &[Chunk("x"), Settle]);
+    let mut h = run(
+        Flavor::Neovim(EchoStyle::SuffixFirst),
+        "x[]yx",
+        &[Chunk("x"), Settle],
+    );
     h.check_final("x").unwrap();
     h.chunk("y");
     assert!(h.settle());
@@ -257,7 +448,14 @@ fn neovim_late_echo_with_user_typing_in_the_same_batch() {
     let mut h = run(
         Flavor::Neovim(EchoStyle::Split),
         "ab[cd]ef",
-        &[Chunk("XY"), Deliver, Above(0, 0, "u"), Below(0, 0, "v"), Chunk("Z"), Server],
+        &[
+            Chunk("XY"),
+            Deliver,
+            Above(0, 0, "u"),
+            Below(0, 0, "v"),
+            Chunk("Z"),
+            Server,
+        ],
     );
     // Still in flight: the echo has not been reported yet, and nothing else was sent.
     assert_eq!(h.sent.len(), 1);
@@ -273,10 +471,27 @@ fn neovim_late_echo_with_user_typing_in_the_same_batch() {
 
 #[test]
 fn ale_never_answers() {
-    let h = run(Flavor::Ale, "ab[cd]ef", &[Chunk("X"), Settle, Above(0, 0, "u"), Settle, Chunk("Y"), Settle]);
+    let h = run(
+        Flavor::Ale,
+        "ab[cd]ef",
+        &[
+            Chunk("X"),
+            Settle,
+            Above(0, 0, "u"),
+            Settle,
+            Chunk("Y"),
+            Settle,
+        ],
+    );
     h.check_final("XY").unwrap();
     assert_eq!(h.sent.len(), 2);
-    assert!(h.outcomes.iter().all(|o| *o == ChangeOutcome::Landed || *o == ChangeOutcome::Moved), "{:?}", h.outcomes);
+    assert!(
+        h.outcomes
+            .iter()
+            .all(|o| *o == ChangeOutcome::Landed || *o == ChangeOutcome::Moved),
+        "{:?}",
+        h.outcomes
+    );
 }
 
 #[test]
@@ -300,10 +515,19 @@ fn vscode_refusal_corrects_a_lookalike_echo() {
     let mut h = Harness::new(Flavor::VsCode, "ab", "cd", "ef");
     h.session.set_client_answers(true);
     h.chunk("cdX");
-    h.user(&UserEdit { side: Side::After, at: 0, delete: 0, insert: "X".into() });
+    h.user(&UserEdit {
+        side: Side::After,
+        at: 0,
+        delete: 0,
+        insert: "X".into(),
+    });
     assert!(h.deliver());
     assert!(h.server_step());
-    assert_eq!(h.outcomes, [ChangeOutcome::Landed], "the user's X reads as the echo");
+    assert_eq!(
+        h.outcomes,
+        [ChangeOutcome::Landed],
+        "the user's X reads as the echo"
+    );
     assert!(h.session.in_flight().unwrap().landed);
     assert!(!h.session.is_settled(), "not settled before the answer");
     assert!(h.server_step());
@@ -316,7 +540,12 @@ fn vscode_refusal_corrects_a_lookalike_echo() {
     let mut h = Harness::new(Flavor::VsCode, "a", "bc", "c");
     h.session.set_client_answers(true);
     h.chunk("b");
-    h.user(&UserEdit { side: Side::After, at: 0, delete: 1, insert: String::new() });
+    h.user(&UserEdit {
+        side: Side::After,
+        at: 0,
+        delete: 1,
+        insert: String::new(),
+    });
     assert!(h.settle());
     h.check_final("b").unwrap();
     assert_eq!(h.editor.text.to_string(), "ab");

@@ -15,11 +15,27 @@ pub fn initialize_result(encoding: PositionEncoding) -> lsp::InitializeResult {
             lsp::TextDocumentSyncOptions {
                 open_close: Some(true),
                 change: Some(lsp::TextDocumentSyncKind::Incremental),
+                save: Some(lsp::Save::Bool(true)),
                 ..Default::default()
             },
         )),
         hover_provider: Some(lsp::HoverProvider::Bool(true)),
         document_symbol_provider: Some(lsp::DocumentSymbolProvider::Bool(true)),
+        code_action_provider: Some(lsp::CodeActionProvider::CodeActionOptions(
+            lsp::CodeActionOptions {
+                code_action_kinds: Some(vec![
+                    lsp::CodeActionKind::QuickFix,
+                    lsp::CodeActionKind::RefactorRewrite,
+                    lsp::CodeActionKind::Empty,
+                ]),
+                resolve_provider: Some(true),
+                ..Default::default()
+            },
+        )),
+        execute_command_provider: Some(lsp::ExecuteCommandOptions {
+            commands: super::commands::command_names(),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     lsp::InitializeResult {
@@ -51,5 +67,14 @@ pub fn client_flags(caps: &lsp::ClientCapabilities) -> ClientFlags {
             .as_ref()
             .and_then(|w| w.configuration)
             .unwrap_or(false),
+        work_done_progress: caps
+            .window
+            .as_ref()
+            .and_then(|w| w.work_done_progress)
+            .unwrap_or(false),
+        code_action_resolve: text
+            .and_then(|t| t.code_action.as_ref())
+            .and_then(|c| c.resolve_support.as_ref())
+            .is_some_and(|r| r.properties.iter().any(|p| p == "command")),
     }
 }

@@ -4,9 +4,11 @@
 //! synchronously, answer requests from snapshots, and never hold a lock across `.await`.
 
 mod capabilities;
+mod commands;
 mod convert;
 mod diagnostics;
 mod features;
+mod jobs;
 mod server;
 mod settings;
 pub mod transport;
@@ -36,7 +38,11 @@ where
         let backend = Backend::new(client);
         state = Some(backend.state());
         backend
-    });
+    })
+    .custom_method(
+        "window/workDoneProgress/cancel",
+        Backend::work_done_progress_cancel,
+    );
     if std::env::var_os("TANDEM_TEST_HOOKS").is_some_and(|v| v == "1") {
         builder = builder.custom_method("tandem/testPanic", Backend::test_panic);
     }

@@ -10,7 +10,7 @@ use tower_lsp_server::gen_lsp_types as lsp;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::{Client, LanguageServer};
 
-use super::{capabilities, convert, diagnostics, features, settings};
+use super::{capabilities, commands, convert, diagnostics, features, settings};
 use crate::config::{ConfigStore, Environment};
 use crate::text::{PositionEncoding, SyncError};
 use crate::workspace::{ChangeError, DocUri, Workspace, WorkspaceOptions};
@@ -23,6 +23,10 @@ pub struct ClientFlags {
     pub hover_markdown: bool,
     /// The client answers `workspace/configuration`.
     pub configuration: bool,
+    /// The client accepts `window/workDoneProgress/create`.
+    pub work_done_progress: bool,
+    /// The client resolves code actions lazily (`codeAction/resolve` for `command`).
+    pub code_action_resolve: bool,
 }
 
 /// Server state shared by the handlers and the background tasks.
@@ -30,6 +34,9 @@ pub struct State {
     pub client: Client,
     pub workspace: Arc<Workspace>,
     pub jobs: crate::agent::jobs::Jobs,
+    pub progress: super::jobs::ProgressTokens,
+    /// The workspace symbol index, once built.
+    pub index: parking_lot::Mutex<Option<crate::agent::index::SymbolIndex>>,
     /// The settings in force and their layers. Held only for short synchronous sections.
     pub config: parking_lot::Mutex<ConfigStore>,
     /// The workspace root, from `initialize`.
@@ -66,6 +73,8 @@ impl Backend {
             client,
             workspace,
             jobs: crate::agent::jobs::Jobs::new(),
+            progress: super::jobs::ProgressTokens::default(),
+            index: parking_lot::Mutex::new(None),
             config: parking_lot::Mutex::new(ConfigStore::new(Environment::from_process())),
             root: OnceLock::new(),
             encoding: OnceLock::new(),
@@ -77,6 +86,13 @@ impl Backend {
             events_rx,
         ));
         Self { state }
+    }
+
+    /// `window/workDoneProgress/cancel` (the framework has no handler for it).
+    pub async fn work_done_progress_cancel(&self, params: lsp::WorkDoneProgressCancelParams) {
+        guard_sync("window/workDoneProgress/cancel", None, || {
+            commands::cancel_progress(&self.state, &params.token);
+        });
     }
 
     pub fn state(&self) -> Arc<State> {
@@ -171,6 +187,51 @@ impl LanguageServer for Backend {
 
     async fn initialized(&self, _: lsp::InitializedParams) {
         settings::pull(&self.state);
+        commands::index_workspace(&self.state);
+    }
+
+    async fn did_save(&self, params: lsp::DidSaveTextDocumentParams) {
+        let uri = params.text_document.uri;
+        guard_sync("textDocument/didSave", Some(&uri), || {
+            let doc = convert::doc_uri(&uri);
+            if let (Some(snapshot), Ok(path)) =
+                (self.state.workspace.snapshot(&doc), uri.to_file_path())
+            {
+                commands::reindex_file(&self.state, path, &snapshot.rope);
+            }
+        });
+    }
+
+    async fn code_action(
+        &self,
+        params: lsp::CodeActionParams,
+    ) -> Result<Option<Vec<lsp::CodeActionResponse>>> {
+        let uri = params.text_document.uri.clone();
+        guard(
+            "textDocument/codeAction",
+            Some(&uri),
+            commands::code_actions(&self.state, params),
+        )
+        .await
+    }
+
+    async fn code_action_resolve(&self, params: lsp::CodeAction) -> Result<lsp::CodeAction> {
+        guard("codeAction/resolve", None, async {
+            Ok(commands::resolve(params))
+        })
+        .await
+    }
+
+    async fn execute_command(
+        &self,
+        params: lsp::ExecuteCommandParams,
+    ) -> Result<Option<serde_json::Value>> {
+        guard(
+            "workspace/executeCommand",
+            None,
+            commands::execute(&self.state, params),
+        )
+        .await
     }
 
     async fn did_change_configuration(&self, params: lsp::DidChangeConfigurationParams) {
@@ -255,7 +316,9 @@ impl LanguageServer for Backend {
         let uri: DocUri = convert::doc_uri(&uri_lsp);
         let mut was_open = false;
         guard_sync("textDocument/didClose", Some(&uri_lsp), || {
-            self.state.jobs.cancel_document(&uri, "the document was closed");
+            self.state
+                .jobs
+                .cancel_document(&uri, "the document was closed");
             was_open = self.state.workspace.close(&uri);
         });
         if was_open {

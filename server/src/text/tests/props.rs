@@ -160,7 +160,12 @@ fn check_edit(edit: &ByteEdit, before: &str, after: &str, change: &TextChange) -
     // The char span is the byte span, counted in chars.
     let chars = |text: &str, byte: usize| text.get(..byte).map(|t| t.chars().count());
     prop_assert_eq!(Some(edit.start_char), chars(before, start), "{:?}", edit);
-    prop_assert_eq!(Some(edit.old_end_char), chars(before, old_end), "{:?}", edit);
+    prop_assert_eq!(
+        Some(edit.old_end_char),
+        chars(before, old_end),
+        "{:?}",
+        edit
+    );
     prop_assert_eq!(Some(edit.new_end_char), chars(after, new_end), "{:?}", edit);
     // `get` rather than indexing: an edit off a char boundary must fail the case, not panic.
     prop_assert_eq!(after.get(start..new_end), Some(change.text.as_str()));

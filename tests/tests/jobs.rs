@@ -1,0 +1,508 @@
+//! End to end: agent jobs through the real binary, a simulated editor that applies edits the way
+//! VS Code does, and the scripted model server.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test that unwraps wrong fails, which is the point"
+)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tandem_tests::editor::{EditBehavior, Editor, SpawnOptions};
+use tandem_tests::model_server::{ModelServer, Reply, Wire};
+
+const URI: &str = "file:///w/src/main.rs";
+
+async fn start(server: &ModelServer, behavior: EditBehavior) -> anyhow::Result<Editor> {
+    let mut editor = Editor::spawn(SpawnOptions::default()).await?;
+    editor.edits = behavior;
+    let options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
+    editor
+        .initialize_with(&[], json!({"initializationOptions": options}))
+        .await?;
+    Ok(editor)
+}
+
+async fn command(
+    editor: &mut Editor,
+    name: &str,
+    argument: Value,
+) -> anyhow::Result<Result<Value, Value>> {
+    editor
+        .request(
+            "workspace/executeCommand",
+            json!({"command": name, "arguments": [argument]}),
+        )
+        .await
+}
+
+async fn finished(editor: &mut Editor, job: &Value) -> anyhow::Result<Value> {
+    let job = job.clone();
+    editor
+        .notification("tandem/jobFinished", move |p| p["jobId"] == job)
+        .await
+}
+
+/// The model's answer, one delta per piece.
+fn answer(pieces: &[&str]) -> Reply {
+    Reply::text(Wire::OpenAi, pieces)
+}
+
+const SOURCE: &str = "fn main() {\n    let x = 1;\n    println!(\"{x}\");\n}\n";
+
+fn line_range(line: u32) -> Value {
+    json!({"start": {"line": line, "character": 0}, "end": {"line": line + 1, "character": 0}})
+}
+
+#[tokio::test]
+async fn an_edit_streams_into_the_buffer_in_several_edits() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(
+        answer(&[
+            "Here:\n```rust\n",
+            "    let y = 1;\n",
+            "    let z = 2;\n",
+            "    let w = 3;\n",
+            "```\n",
+        ])
+        .delay_each(Duration::from_millis(30)),
+    );
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let reply = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "add two more"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let job = reply["jobId"].clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["action"], "edit");
+    let expected =
+        "fn main() {\n    let y = 1;\n    let z = 2;\n    let w = 3;\n    println!(\"{x}\");\n}\n";
+    assert_eq!(editor.doc(URI).unwrap().text, expected);
+    assert!(
+        editor.applied_edits.len() >= 2,
+        "streamed in {} edits",
+        editor.applied_edits.len()
+    );
+    for edit in &editor.applied_edits {
+        assert_eq!(edit["label"], "Tandem: edit");
+        assert!(edit["edit"]["documentChanges"][0]["textDocument"]["version"].is_number());
+    }
+    assert_eq!(
+        done["result"]["range"]["start"],
+        json!({"line": 1, "character": 0})
+    );
+    // The prompt carried the instruction and the target.
+    let request = &server.requests()[0];
+    assert!(
+        request.body.to_string().contains("add two more")
+            && request.body.to_string().contains("let x = 1;"),
+        "{}",
+        request.body
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn typing_above_during_a_gated_stream_keeps_both() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let reply = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let job = reply["jobId"].clone();
+    server.wait_for_requests(1).await;
+    // Let the first lines through, then wait until they show in the buffer.
+    server.release(3);
+    editor
+        .wait_for(|m| match m {
+            tandem_tests::editor::Incoming::Request { method, .. }
+                if method == "workspace/applyEdit" =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await?;
+    // The user types above the region and after it while the model is still writing.
+    editor.type_at(URI, 0, 0, "// note\n").await?;
+    let end = editor.doc(URI).unwrap().text.len();
+    editor.type_at(URI, end, end, "// end\n").await?;
+    server.release(20);
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    let expected =
+        "// note\nfn main() {\n    let y = 1;\n    let z = 2;\n    println!(\"{x}\");\n}\n// end\n";
+    assert_eq!(editor.doc(URI).unwrap().text, expected);
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn typing_inside_the_region_stops_the_job_and_keeps_the_typing() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    server.wait_for_requests(1).await;
+    server.release(3);
+    editor
+        .wait_for(|m| match m {
+            tandem_tests::editor::Incoming::Request { method, .. }
+                if method == "workspace/applyEdit" =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await?;
+    // Type strictly inside the region ("let y" → "let yy").
+    let text = editor.doc(URI).unwrap().text.clone();
+    let at = text.find("let y").unwrap() + 5;
+    editor.type_at(URI, at, at, "y").await?;
+    let typed = editor.doc(URI).unwrap().text.clone();
+    server.release(20);
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "cancelled", "{done}");
+    assert!(
+        done["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("edited inside"),
+        "{done}"
+    );
+    assert_eq!(
+        editor.doc(URI).unwrap().text,
+        typed,
+        "the buffer stays as the user left it"
+    );
+    // Reject puts the original region back, the user's typing there included in what goes.
+    command(&mut editor, "tandem.reject", json!({"jobId": job}))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(editor.doc(URI).unwrap().text, SOURCE);
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn model_faults_and_cancel_restore_the_document() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+
+    // A 500 (retried, then given up), a stream cut after some code, a malformed chunk.
+    let cases: Vec<(Vec<Reply>, &str)> = vec![
+        (
+            vec![
+                Reply::error(500, "boom"),
+                Reply::error(500, "boom"),
+                Reply::error(500, "boom"),
+            ],
+            "500",
+        ),
+        (
+            vec![
+                answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"])
+                    .cut_after(3),
+            ],
+            "cut",
+        ),
+        (
+            vec![
+                answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"])
+                    .malformed_after(Wire::OpenAi, 3),
+            ],
+            "malformed",
+        ),
+    ];
+    for (replies, what) in cases {
+        for reply in replies {
+            server.push(reply);
+        }
+        let job = command(
+            &mut editor,
+            "tandem.edit",
+            json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+            .clone();
+        let done = finished(&mut editor, &job).await?;
+        assert_eq!(done["status"], "failed", "{what}: {done}");
+        assert!(
+            done["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {done}"
+        );
+        assert_eq!(
+            editor.doc(URI).unwrap().text,
+            SOURCE,
+            "{what}: the document is restored"
+        );
+    }
+
+    // Cancel by command in the middle of the stream.
+    server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    server.wait_for_requests(1).await;
+    server.release(3);
+    editor
+        .wait_for(|m| match m {
+            tandem_tests::editor::Incoming::Request { method, .. }
+                if method == "workspace/applyEdit" =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await?;
+    command(&mut editor, "tandem.cancel", json!({"jobId": job}))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "cancelled", "{done}");
+    assert_eq!(
+        editor.doc(URI).unwrap().text,
+        SOURCE,
+        "cancel takes back what was streamed"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn explain_returns_markdown_and_edits_nothing() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(answer(&["`main` prints ", "the value of `x`."]));
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let job = command(
+        &mut editor,
+        "tandem.explain",
+        json!({"uri": URI, "range": line_range(1)}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(
+        done["result"]["markdown"],
+        "`main` prints the value of `x`."
+    );
+    assert!(editor.applied_edits.is_empty());
+    assert_eq!(editor.doc(URI).unwrap().text, SOURCE);
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn implement_fills_an_unfinished_body_and_reports_syntax_errors_it_could_not_fix()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let source = "fn double(x: u32) -> u32 {\n    todo!()\n}\n";
+    // First answer has a syntax error; the self-correction fixes it.
+    server.push(answer(&[
+        "```rust\nfn double(x: u32) -> u32 {\n    x * 2 +\n}\n```",
+    ]));
+    server.push(answer(&[
+        "```rust\nfn double(x: u32) -> u32 {\n    x * 2\n}\n```",
+    ]));
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, source).await?;
+    let job = command(
+        &mut editor,
+        "tandem.implement",
+        json!({"uri": URI, "position": {"line": 1, "character": 4}}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert!(done.get("message").is_none(), "{done}");
+    assert_eq!(
+        editor.doc(URI).unwrap().text,
+        "fn double(x: u32) -> u32 {\n    x * 2\n}\n"
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests[1].body.to_string().contains("syntax errors"),
+        "{}",
+        requests[1].body
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn code_actions_are_listed_without_the_model_and_run_as_commands() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    let source = "fn done() -> u8 { 1 }\nfn later() -> u8 { todo!() }\nfn broken() { let a = 1 }\n";
+    editor.open(URI, "rust", 1, source).await?;
+    let list = |line: u32, character: u32| json!({"textDocument": {"uri": URI}, "range": {"start": {"line": line, "character": character}, "end": {"line": line, "character": character}}, "context": {"diagnostics": []}});
+    let titles = |actions: &Value| -> Vec<String> {
+        actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let at_later = editor
+        .request("textDocument/codeAction", list(1, 4))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let names = titles(&at_later);
+    assert!(
+        names.iter().any(|t| t == "Tandem: Implement `later`"),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|t| t == "Tandem: Document `later`"),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|t| t == "Tandem: Explain `later`"),
+        "{names:?}"
+    );
+    let at_broken = editor
+        .request("textDocument/codeAction", list(2, 23))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert!(
+        titles(&at_broken).iter().any(|t| t == "Tandem: Fix this"),
+        "{at_broken}"
+    );
+    assert!(
+        server.requests().is_empty(),
+        "listing never calls the model"
+    );
+    // The implement action's command runs as is.
+    let implement = at_later
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Tandem: Implement `later`")
+        .unwrap();
+    server.push(answer(&["```rust\nfn later() -> u8 { 2 }\n```"]));
+    let command_value = &implement["command"];
+    let job = editor
+        .request(
+            "workspace/executeCommand",
+            json!({"command": command_value["command"], "arguments": command_value["arguments"]}),
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(
+        editor.doc(URI).unwrap().text,
+        "fn done() -> u8 { 1 }\nfn later() -> u8 { 2 }\nfn broken() { let a = 1 }\n"
+    );
+    command(&mut editor, "tandem.accept", json!({"jobId": job}))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let status = command(&mut editor, "tandem.status", json!({}))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(status["counters"]["accepted"], 1, "{status}");
+    assert!(!status.to_string().contains("apiKey\":\"sk"), "{status}");
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn overlapping_jobs_are_refused_and_bad_arguments_are_named() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(answer(&["```rust\n", "    let y = 1;\n", "```\n"]).gated());
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let refused = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "j"}),
+    )
+    .await?;
+    let error = refused.unwrap_err();
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already working"),
+        "{error}"
+    );
+    let no_instruction = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(2)}),
+    )
+    .await?
+    .unwrap_err();
+    assert!(
+        no_instruction["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("instruction"),
+        "{no_instruction}"
+    );
+    let not_open = command(
+        &mut editor,
+        "tandem.explain",
+        json!({"uri": "file:///w/other.rs", "range": line_range(0)}),
+    )
+    .await?
+    .unwrap_err();
+    assert!(
+        not_open["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not open"),
+        "{not_open}"
+    );
+    command(&mut editor, "tandem.cancel", json!({"jobId": job}))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "cancelled");
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

@@ -89,6 +89,19 @@ pub enum EditBehavior {
     VsCode,
     /// Like Vim's ALE: apply the edit and send `didChange`, never answer.
     NeverAnswer,
+    /// Like Neovim's stock client: a stale edit is dropped yet answered `applied: true`; an
+    /// applied one is answered at once, and its `didChange` comes 150 ms later, as a minimal
+    /// diff, with a version that jumps (changedtick).
+    Neovim,
+}
+
+/// A `didChange` the simulated Neovim has not sent yet.
+#[derive(Debug)]
+struct PendingChange {
+    due: tokio::time::Instant,
+    uri: String,
+    /// The text the server last heard of, and its version.
+    reported_text: String,
 }
 
 pub struct Editor {
@@ -106,6 +119,9 @@ pub struct Editor {
     pub edits: EditBehavior,
     /// Every `workspace/applyEdit` the server sent, in order.
     pub applied_edits: Vec<Value>,
+    pending: Option<PendingChange>,
+    /// Server requests left unanswered, as a hung client would.
+    silenced: Vec<String>,
 }
 
 impl Editor {
@@ -142,6 +158,8 @@ impl Editor {
             encoding: "utf-16".into(),
             edits: EditBehavior::Ignore,
             applied_edits: Vec::new(),
+            pending: None,
+            silenced: Vec::new(),
         })
     }
 
@@ -270,17 +288,35 @@ impl Editor {
     }
 
     /// Waits until `pick` accepts a message; messages it passes over stay in the backlog.
-    pub async fn wait_for<T>(&mut self, mut pick: impl FnMut(&Incoming) -> Option<T>) -> Result<T> {
+    pub async fn wait_for<T>(&mut self, pick: impl FnMut(&Incoming) -> Option<T>) -> Result<T> {
+        self.wait_for_long(WAIT, pick).await
+    }
+
+    /// [`Self::wait_for`] with a longer patience, for what the server only does after its own
+    /// timeouts.
+    pub async fn wait_for_long<T>(
+        &mut self,
+        wait: Duration,
+        mut pick: impl FnMut(&Incoming) -> Option<T>,
+    ) -> Result<T> {
         if let Some(i) = self.backlog.iter().position(|m| pick(m).is_some()) {
             let message = self.backlog.remove(i).context("backlog index")?;
             return pick(&message).context("picked twice");
         }
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let raw = tokio::time::timeout_at(deadline, self.incoming.recv())
-                .await
-                .map_err(|_| anyhow!("timed out after {WAIT:?}"))?
-                .ok_or_else(|| anyhow!("the server closed its stdout"))?;
+            let wake = self
+                .pending
+                .as_ref()
+                .map_or(deadline, |p| p.due.min(deadline));
+            let raw = match tokio::time::timeout_at(wake, self.incoming.recv()).await {
+                Ok(raw) => raw.ok_or_else(|| anyhow!("the server closed its stdout"))?,
+                Err(_) if self.pending.is_some() && tokio::time::Instant::now() < deadline => {
+                    self.flush_pending().await?;
+                    continue;
+                }
+                Err(_) => bail!("timed out after {wait:?}"),
+            };
             let message = self.classify(raw).await?;
             match pick(&message) {
                 Some(found) => return Ok(found),
@@ -303,10 +339,13 @@ impl Editor {
             {
                 self.applied_edits.push(params.clone());
                 let applied = self.apply_workspace_edit(&params).await?;
-                if self.edits == EditBehavior::VsCode {
+                if matches!(self.edits, EditBehavior::VsCode | EditBehavior::Neovim) {
                     self.send(&json!({"jsonrpc": "2.0", "id": id, "result": {"applied": applied}}))
                         .await?;
                 }
+                Incoming::Request { id, method, params }
+            }
+            (Some(method), Some(id)) if self.silenced.contains(&method) => {
                 Incoming::Request { id, method, params }
             }
             (Some(method), Some(id)) => {
@@ -383,6 +422,9 @@ impl Editor {
         let Some(changes) = params["edit"]["documentChanges"].as_array() else {
             return Ok(false);
         };
+        if self.edits == EditBehavior::Neovim {
+            return self.apply_like_neovim(changes).await;
+        }
         for change in changes {
             let uri = change["textDocument"]["uri"]
                 .as_str()
@@ -426,6 +468,101 @@ impl Editor {
         Ok(true)
     }
 
+    async fn apply_like_neovim(&mut self, changes: &[Value]) -> Result<bool> {
+        for change in changes {
+            let uri = change["textDocument"]["uri"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let Some(doc) = self.docs.get(&uri).cloned() else {
+                continue;
+            };
+            // The version the server last heard of: the buffer's own may be ahead while a
+            // didChange is pending, and then the edit is stale.
+            let reported = self.reported_version(&uri, doc.version);
+            if change["textDocument"]["version"].as_i64() != Some(i64::from(reported))
+                || self.pending.is_some()
+            {
+                continue; // Dropped silently; the answer still says applied.
+            }
+            let mut text = doc.text.clone();
+            let mut edits: Vec<&Value> = change["edits"]
+                .as_array()
+                .map(|e| e.iter().collect())
+                .unwrap_or_default();
+            edits.sort_by_key(|e| {
+                std::cmp::Reverse((
+                    e["range"]["start"]["line"].as_u64(),
+                    e["range"]["start"]["character"].as_u64(),
+                ))
+            });
+            for edit in edits {
+                let start = offset(&text, &edit["range"]["start"], &self.encoding);
+                let end = offset(&text, &edit["range"]["end"], &self.encoding);
+                text.replace_range(start..end, edit["newText"].as_str().unwrap_or_default());
+            }
+            self.pending = Some(PendingChange {
+                due: tokio::time::Instant::now() + std::time::Duration::from_millis(150),
+                uri: uri.clone(),
+                reported_text: doc.text.clone(),
+            });
+            // The buffer changes now; the changedtick jumps by more than one.
+            self.docs.insert(
+                uri,
+                TrackedDoc {
+                    text,
+                    version: doc.version + 3,
+                },
+            );
+        }
+        Ok(true)
+    }
+
+    fn reported_version(&self, uri: &str, version: i32) -> i32 {
+        match &self.pending {
+            Some(p) if p.uri == uri => version - 3,
+            _ => version,
+        }
+    }
+
+    /// Sends the pending Neovim `didChange`: one minimal diff from what the server last heard
+    /// to the buffer's text.
+    async fn flush_pending(&mut self) -> Result<()> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
+        let Some(doc) = self.docs.get(&pending.uri).cloned() else {
+            return Ok(());
+        };
+        let old = &pending.reported_text;
+        let new = &doc.text;
+        let prefix = old
+            .chars()
+            .zip(new.chars())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a.len_utf8())
+            .sum::<usize>();
+        let suffix = old[prefix..]
+            .chars()
+            .rev()
+            .zip(new[prefix..].chars().rev())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a.len_utf8())
+            .sum::<usize>();
+        let range = json!({"start": position(old, prefix, &self.encoding), "end": position(old, old.len() - suffix, &self.encoding)});
+        let inserted = &new[prefix..new.len() - suffix];
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": pending.uri, "version": doc.version}, "contentChanges": [{"range": range, "text": inserted}]}),
+        )
+        .await
+    }
+
+    /// Leaves every server request with this method unanswered.
+    pub fn silence(&mut self, method: &str) {
+        self.silenced.push(method.to_owned());
+    }
+
     /// The document as this editor holds it.
     pub fn doc(&self, uri: &str) -> Option<&TrackedDoc> {
         self.docs.get(uri)
@@ -434,6 +571,8 @@ impl Editor {
     /// Types like a user: replaces `[start, end)` (byte offsets in the editor's text) with
     /// `text` and sends the change with the next version.
     pub async fn type_at(&mut self, uri: &str, start: usize, end: usize, text: &str) -> Result<()> {
+        // A change the editor has not reported yet goes first.
+        self.flush_pending().await?;
         let doc = self
             .docs
             .get(uri)

@@ -506,3 +506,201 @@ async fn overlapping_jobs_are_refused_and_bad_arguments_are_named() -> anyhow::R
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_neovim_like_client_ends_with_exactly_the_right_text() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let pieces = [
+        "```rust\n",
+        "    let y = 1;\n",
+        "    let z = 2;\n",
+        "    let w = 3;\n",
+        "```\n",
+    ];
+    server.push(answer(&pieces).delay_each(Duration::from_millis(40)));
+    server.push(answer(&pieces).gated());
+    let mut editor = start(&server, EditBehavior::Neovim).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let expected =
+        "fn main() {\n    let y = 1;\n    let z = 2;\n    let w = 3;\n    println!(\"{x}\");\n}\n";
+    // A plain streamed edit: late didChanges, jumping versions, stale edits dropped yet
+    // answered applied, echoes as minimal diffs.
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(editor.doc(URI).unwrap().text, expected);
+    assert!(editor.applied_edits.len() >= 2);
+
+    // Again, with the user typing below the region and above it while the model streams.
+    editor
+        .type_at(URI, 0, editor.doc(URI).unwrap().text.len(), SOURCE)
+        .await?;
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    server.wait_for_requests(2).await;
+    server.release(3);
+    editor
+        .wait_for(|m| match m {
+            tandem_tests::editor::Incoming::Request { method, .. }
+                if method == "workspace/applyEdit" =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await?;
+    let end = editor.doc(URI).unwrap().text.len();
+    editor.type_at(URI, end, end, "// below\n").await?;
+    editor.type_at(URI, 0, 0, "// above\n").await?;
+    server.release(20);
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(
+        editor.doc(URI).unwrap().text,
+        format!("// above\n{expected}// below\n")
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_editor_that_applies_but_never_answers_still_finishes() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(
+        answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"])
+            .delay_each(Duration::from_millis(20)),
+    );
+    let mut editor = start(&server, EditBehavior::NeverAnswer).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = editor
+        .wait_for_long(Duration::from_secs(40), |m| match m {
+            tandem_tests::editor::Incoming::Notification { method, params }
+                if method == "tandem/jobFinished" && params["jobId"] == job =>
+            {
+                Some(params.clone())
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(
+        editor.doc(URI).unwrap().text,
+        "fn main() {\n    let y = 1;\n    let z = 2;\n    println!(\"{x}\");\n}\n"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_editor_that_never_applies_nor_answers_fails_the_job() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(answer(&["```rust\n", "    let y = 1;\n", "```\n"]));
+    let mut editor = start(&server, EditBehavior::Ignore).await?;
+    // Answer nothing at all to applyEdit: the request handler is never asked, as with a hung client.
+    editor.on_request(|method, params| match method {
+        "workspace/applyEdit" => Value::Null,
+        _ => tandem_tests::editor::default_answer(method, params),
+    });
+    editor.silence("workspace/applyEdit");
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = editor
+        .wait_for_long(Duration::from_secs(40), |m| match m {
+            tandem_tests::editor::Incoming::Notification { method, params }
+                if method == "tandem/jobFinished" && params["jobId"] == job =>
+            {
+                Some(params.clone())
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["message"], "the editor did not answer the edit");
+    // Other requests are still served meanwhile and after.
+    let symbols = editor
+        .request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": URI}}),
+        )
+        .await?;
+    assert!(symbols.is_ok());
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn cancelling_the_progress_cancels_the_job() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let reply = editor
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "tandem.edit", "arguments": [{"uri": URI, "range": line_range(1), "instruction": "i"}], "workDoneToken": "tok-1"}),
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let job = reply["jobId"].clone();
+    let begin = editor
+        .notification("$/progress", |p| {
+            p["token"] == "tok-1" && p["value"]["kind"] == "begin"
+        })
+        .await?;
+    assert_eq!(begin["value"]["title"], "Tandem: edit");
+    assert_eq!(begin["value"]["cancellable"], true);
+    server.wait_for_requests(1).await;
+    server.release(3);
+    editor
+        .wait_for(|m| match m {
+            tandem_tests::editor::Incoming::Request { method, .. }
+                if method == "workspace/applyEdit" =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await?;
+    editor
+        .notify("window/workDoneProgress/cancel", json!({"token": "tok-1"}))
+        .await?;
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "cancelled", "{done}");
+    assert_eq!(editor.doc(URI).unwrap().text, SOURCE);
+    let end = editor
+        .notification("$/progress", |p| {
+            p["token"] == "tok-1" && p["value"]["kind"] == "end"
+        })
+        .await?;
+    assert!(end["value"]["message"].is_string());
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

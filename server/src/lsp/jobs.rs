@@ -381,6 +381,16 @@ async fn settle(
 /// Takes back everything the job streamed: the region gets its original text again, the user's
 /// typing outside it kept. Bounded: a client that does not cooperate cannot hold the job.
 async fn rollback(state: &Arc<State>, handle: &JobHandle, request: &JobRequest) {
+    // The user typed inside the region: their text stays. An editor that stopped answering will
+    // not apply an undo either.
+    let user_inside = state
+        .jobs
+        .with_session(handle.id, |s| s.user_edited_inside())
+        .unwrap_or(false);
+    let unresponsive = matches!(state.jobs.stop_reason(handle.id), Some((_, true)));
+    if user_inside || unresponsive {
+        return;
+    }
     if state
         .jobs
         .with_session(handle.id, |s| s.rollback())

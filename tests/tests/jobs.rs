@@ -704,3 +704,88 @@ async fn cancelling_the_progress_cancels_the_job() -> anyhow::Result<()> {
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_prompt_carries_rules_and_signatures_but_no_ignored_file_or_secret()
+-> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path();
+    let write = |rel: &str, text: &str| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("AGENTS.md", "Always use early returns.");
+    write("src/AGENTS.md", "Name things in full words.");
+    write(
+        "src/geo.rs",
+        "pub fn distance_between(a: f64, b: f64) -> f64 { (a - b).abs() }\n",
+    );
+    write(".gitignore", "secrets/\n");
+    write("secrets/keys.rs", "pub fn leaked_helper() {}\n");
+    write(".tandemignore", "src/private.rs\n");
+    let source = "fn main() {\n    let key = \"AKIAIOSFODNN7EXAMPLE\";\n    let d = distance_between(1.0, 2.0);\n}\n";
+    write("src/main.rs", source);
+    write("src/private.rs", "fn private() {}\n");
+
+    let server = ModelServer::start().await?;
+    server.push(answer(&["It computes a distance."]));
+    let mut editor = Editor::spawn(SpawnOptions::default()).await?;
+    editor.edits = EditBehavior::VsCode;
+    let options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
+    let root_uri = format!("file://{}", root.display());
+    editor
+        .initialize_with(
+            &[],
+            json!({"initializationOptions": options, "rootUri": root_uri}),
+        )
+        .await?;
+    let main_uri = format!("{root_uri}/src/main.rs");
+    editor.open(&main_uri, "rust", 1, source).await?;
+    let job = command(&mut editor, "tandem.explain", json!({"uri": main_uri, "range": {"start": {"line": 1, "character": 0}, "end": {"line": 3, "character": 0}}}))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    let sent = server.requests()[0].body.to_string();
+    assert!(
+        sent.contains("Always use early returns.") && sent.contains("Name things in full words."),
+        "{sent}"
+    );
+    assert!(
+        sent.contains("pub fn distance_between(a: f64, b: f64) -> f64"),
+        "{sent}"
+    );
+    assert!(
+        !sent.contains("AKIAIOSFODNN7EXAMPLE"),
+        "a planted secret was sent: {sent}"
+    );
+    assert!(
+        !sent.contains("leaked_helper"),
+        "an ignored file was sent: {sent}"
+    );
+
+    // An ignored file is never sent: the action is refused.
+    let private_uri = format!("{root_uri}/src/private.rs");
+    editor
+        .open(&private_uri, "rust", 1, "fn private() {}\n")
+        .await?;
+    let refused = command(
+        &mut editor,
+        "tandem.explain",
+        json!({"uri": private_uri, "range": line_range(0)}),
+    )
+    .await?
+    .unwrap_err();
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ignored"),
+        "{refused}"
+    );
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

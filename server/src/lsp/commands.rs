@@ -50,6 +50,9 @@ pub fn command_names() -> Vec<String> {
     names
 }
 
+/// How long an action waits for the workspace index still being built.
+const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Signatures from the workspace index at most this many per prompt.
 const MAX_SIGNATURES: usize = 30;
 
@@ -162,6 +165,10 @@ async fn start(
         )));
     }
     let target = Target::new(state, action, &args, &snapshot)?;
+    // Right after start the workspace index may still be building: wait a little for it, so
+    // the first action's prompt has the signatures too.
+    let mut ready = state.index_ready.subscribe();
+    let _ = tokio::time::timeout(INDEX_WAIT, ready.wait_for(|built| *built)).await;
     let prompt = build_prompt(
         state,
         action,
@@ -544,6 +551,7 @@ pub fn cancel_progress(state: &State, token: &lsp::ProgressToken) {
 /// Builds the workspace symbol index in the background.
 pub fn index_workspace(state: &Arc<State>) {
     let Some(root) = state.root.get().cloned().flatten() else {
+        state.index_ready.send_replace(true);
         return;
     };
     let state = state.clone();
@@ -559,6 +567,7 @@ pub fn index_workspace(state: &Arc<State>) {
             }
             Err(err) => tracing::error!("building the symbol index failed: {err}"),
         }
+        state.index_ready.send_replace(true);
     });
 }
 

@@ -37,6 +37,8 @@ pub struct State {
     pub progress: super::jobs::ProgressTokens,
     /// The workspace symbol index, once built.
     pub index: parking_lot::Mutex<Option<crate::agent::index::SymbolIndex>>,
+    /// Becomes true once the index is built (or known not to be built: no workspace root).
+    pub index_ready: tokio::sync::watch::Sender<bool>,
     /// The settings in force and their layers. Held only for short synchronous sections.
     pub config: parking_lot::Mutex<ConfigStore>,
     /// The workspace root, from `initialize`.
@@ -75,6 +77,7 @@ impl Backend {
             jobs: crate::agent::jobs::Jobs::new(),
             progress: super::jobs::ProgressTokens::default(),
             index: parking_lot::Mutex::new(None),
+            index_ready: tokio::sync::watch::Sender::new(false),
             config: parking_lot::Mutex::new(ConfigStore::new(Environment::from_process())),
             root: OnceLock::new(),
             encoding: OnceLock::new(),

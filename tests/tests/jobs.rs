@@ -789,3 +789,182 @@ async fn the_prompt_carries_rules_and_signatures_but_no_ignored_file_or_secret()
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+async fn start_with(
+    server: &ModelServer,
+    behavior: EditBehavior,
+    extra: Value,
+) -> anyhow::Result<Editor> {
+    let mut editor = Editor::spawn(SpawnOptions::default()).await?;
+    editor.edits = behavior;
+    let mut options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
+    if let (Some(options), Some(extra)) = (options.as_object_mut(), extra.as_object()) {
+        options.extend(extra.clone());
+    }
+    editor
+        .initialize_with(&[], json!({"initializationOptions": options}))
+        .await?;
+    Ok(editor)
+}
+
+#[tokio::test]
+async fn preview_mode_sends_one_annotated_edit_and_a_decline_cancels() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let pieces = ["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"];
+    server.push(answer(&pieces).delay_each(Duration::from_millis(20)));
+    let mut editor = start_with(
+        &server,
+        EditBehavior::VsCode,
+        json!({"edits": {"mode": "preview"}}),
+    )
+    .await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(editor.applied_edits.len(), 1, "one edit at the end");
+    let edit = &editor.applied_edits[0]["edit"];
+    assert_eq!(
+        edit["changeAnnotations"]["tandem"]["needsConfirmation"], true,
+        "{edit}"
+    );
+    assert_eq!(
+        edit["documentChanges"][0]["edits"][0]["annotationId"],
+        "tandem"
+    );
+    assert_eq!(
+        editor.doc(URI).unwrap().text,
+        "fn main() {\n    let y = 1;\n    let z = 2;\n    println!(\"{x}\");\n}\n"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+
+    // The user declines: the job is cancelled and nothing changes.
+    server.push(answer(&pieces));
+    let mut editor = start_with(
+        &server,
+        EditBehavior::Ignore,
+        json!({"edits": {"mode": "preview"}}),
+    )
+    .await?;
+    editor.on_request(|method, params| match method {
+        "workspace/applyEdit" => json!({"applied": false, "failureReason": "declined"}),
+        _ => tandem_tests::editor::default_answer(method, params),
+    });
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "cancelled", "{done}");
+    assert_eq!(done["message"], "you declined the edit");
+    assert_eq!(editor.doc(URI).unwrap().text, SOURCE);
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn reject_after_edits_elsewhere_restores_the_original_region_exactly() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(answer(&[
+        "```rust\n",
+        "    let y = 1;\n",
+        "    let z = 2;\n",
+        "```\n",
+    ]));
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    // The user edits above and below the job's region, then rejects it.
+    editor.type_at(URI, 0, 0, "use std::fmt;\n").await?;
+    let end = editor.doc(URI).unwrap().text.len();
+    editor.type_at(URI, end, end, "fn other() {}\n").await?;
+    let edits_before = editor.applied_edits.len();
+    command(&mut editor, "tandem.reject", json!({"jobId": job}))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(
+        editor.applied_edits.len(),
+        edits_before + 1,
+        "one edit puts it back"
+    );
+    assert_eq!(
+        editor.doc(URI).unwrap().text,
+        format!("use std::fmt;\n{SOURCE}fn other() {{}}\n")
+    );
+    // A second verdict is refused.
+    let again = command(&mut editor, "tandem.accept", json!({"jobId": job}))
+        .await?
+        .unwrap_err();
+    assert!(
+        again["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already rejected"),
+        "{again}"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_429_then_success_and_a_stall_end_as_they_should() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let pieces = ["```rust\n", "    let y = 1;\n", "```\n"];
+    server.push(
+        Reply::error(429, "{\"error\":{\"message\":\"slow down\"}}").header("retry-after", "0"),
+    );
+    server.push(answer(&pieces));
+    let mut editor = start_with(&server, EditBehavior::VsCode, json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model", "idleTimeoutMs": 500}})).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "429 then success: {done}");
+    assert_eq!(server.requests().len(), 2);
+    let edited = editor.doc(URI).unwrap().text.clone();
+
+    // A stall after the first line: the job fails on the idle timeout and takes its text back.
+    server.push(
+        answer(&["```rust\n", "    let q = 1;\n", "    let r = 2;\n", "```\n"]).stall_after(2),
+    );
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(editor.doc(URI).unwrap().text, edited);
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

@@ -190,7 +190,13 @@ async fn start(
         .jobs
         .start(action, doc.clone(), session)
         .map_err(|e| invalid(e.to_string()))?;
-    let endpoint = state.config.lock().endpoint();
+    let (endpoint, preview) = {
+        let config = state.config.lock();
+        (
+            config.endpoint(),
+            config.settings().edits.mode == crate::config::EditMode::Preview,
+        )
+    };
     let client = ModelClient::new(endpoint).map_err(|e| e.to_string());
     let region_text = snapshot.rope.byte_slice(target.bytes.clone()).to_string();
     let request = JobRequest {
@@ -201,6 +207,7 @@ async fn start(
         work_done_token: token,
         crlf: uses_crlf(&snapshot.rope),
         region_ends_with_newline: region_text.ends_with('\n') || region_text.is_empty(),
+        preview,
         client,
     };
     tracing::info!(
@@ -416,6 +423,7 @@ async fn reject(state: &Arc<State>, id: u64) -> Result<()> {
         work_done_token: None,
         crlf: false,
         region_ends_with_newline: true,
+        preview: false,
         client: Err("a reject asks no model".into()),
     };
     let state = state.clone();

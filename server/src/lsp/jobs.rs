@@ -73,6 +73,8 @@ pub struct JobRequest {
     /// The region's original text ends with a line end; when it does not, the model's final
     /// newline is dropped.
     pub region_ends_with_newline: bool,
+    /// `edits.mode = "preview"`: one annotated edit at the end, which the user confirms.
+    pub preview: bool,
     /// Why no job can run (no model configured correctly): it fails at once with this.
     pub client: Result<ModelClient, String>,
 }
@@ -295,7 +297,7 @@ async fn stream_code(
         tokio::select! {
             event = stream.next() => match event {
                 Some(ModelEvent::TextDelta(delta)) => {
-                    if reply.push(&delta) {
+                    if reply.push(&delta) && !request.preview {
                         let code = shape(request, reply.code_so_far(), false);
                         state.jobs.with_session(handle.id, |s| s.set_desired(&code));
                         progress.report(state, &format!("{} lines written", code.lines().count())).await;
@@ -477,12 +479,16 @@ fn pump(state: &Arc<State>, handle: &JobHandle, request: &JobRequest) {
         .with_session(handle.id, |s| s.next_edit(&snapshot.rope, snapshot.version))
         .flatten();
     if let Some(edit) = edit {
+        let sent = Sent {
+            uri: request.uri.clone(),
+            doc: request.doc.clone(),
+            action: request.action,
+            preview: request.preview,
+        };
         tokio::spawn(send_edit(
             state.clone(),
             handle.clone(),
-            request.uri.clone(),
-            request.doc.clone(),
-            request.action,
+            sent,
             edit,
             snapshot.rope,
         ));
@@ -490,15 +496,30 @@ fn pump(state: &Arc<State>, handle: &JobHandle, request: &JobRequest) {
 }
 
 /// Sends one versioned edit and feeds the answer (or its absence) back to the session.
-async fn send_edit(
-    state: Arc<State>,
-    handle: JobHandle,
+/// Where an edit goes and how it is labelled.
+struct Sent {
     uri: lsp::Uri,
     doc: DocUri,
     action: Action,
+    preview: bool,
+}
+
+/// The change annotation of preview edits.
+const PREVIEW_ANNOTATION: &str = "tandem";
+
+async fn send_edit(
+    state: Arc<State>,
+    handle: JobHandle,
+    sent: Sent,
     edit: OutgoingEdit,
     rope: Rope,
 ) {
+    let Sent {
+        uri,
+        doc,
+        action,
+        preview,
+    } = sent;
     let encoding = state.encoding();
     let range = lsp::Range {
         start: convert::lsp_position(char_to_position(&rope, edit.start, encoding)),
@@ -517,9 +538,26 @@ async fn send_edit(
                         version: Some(edit.version),
                         text_document_identifier: lsp::TextDocumentIdentifier { uri },
                     },
-                    edits: vec![lsp::Edit::TextEdit(text_edit)],
+                    edits: vec![if preview {
+                        lsp::Edit::AnnotatedTextEdit(lsp::AnnotatedTextEdit {
+                            annotation_id: PREVIEW_ANNOTATION.into(),
+                            text_edit,
+                        })
+                    } else {
+                        lsp::Edit::TextEdit(text_edit)
+                    }],
                 },
             )]),
+            change_annotations: preview.then(|| {
+                HashMap::from([(
+                    PREVIEW_ANNOTATION.to_owned(),
+                    lsp::ChangeAnnotation {
+                        label: action.edit_label(),
+                        needs_confirmation: Some(true),
+                        description: Some(format!("The model's proposal for `{}`", action.name())),
+                    },
+                )])
+            }),
             ..Default::default()
         },
         metadata: None,
@@ -533,6 +571,12 @@ async fn send_edit(
     .await;
     match answer {
         Ok(Ok(result)) => {
+            if !result.applied && preview {
+                // In preview the user is asked: a declined edit ends the job.
+                let _ = state
+                    .jobs
+                    .cancel(handle.id, Some("you declined the edit".into()));
+            }
             if !result.applied {
                 tracing::debug!(
                     job = handle.id,

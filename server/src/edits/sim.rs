@@ -27,6 +27,11 @@ pub(crate) enum Flavor {
     /// Applies an edit at the buffer's version and silently drops a stale one, reports
     /// changes at once, and never answers.
     Ale,
+    /// A client with full-document sync: debounced, refuses a stale edit (`applied:
+    /// false`), and each `didChange` carries the whole text, which the LSP layer turns
+    /// into a diff in document order ([`minimal_edits`]), so the echo is neither first
+    /// nor separate from the user's typing.
+    FullSync,
 }
 
 /// How the simulated Neovim reports a server edit it applied.
@@ -57,6 +62,9 @@ pub(crate) struct SimEditor {
     pub version: i32,
     /// Neovim: changes not reported yet.
     pending: Vec<CharChange>,
+    /// Full sync: the text as last reported, and whether it changed since.
+    reported: String,
+    dirty: bool,
     /// Edits the server sent that the editor has not processed yet.
     inbox: VecDeque<OutgoingEdit>,
     /// Messages the editor sent that the server has not read yet.
@@ -70,6 +78,8 @@ impl SimEditor {
             text: Rope::from_str(text),
             version,
             pending: Vec::new(),
+            reported: text.to_string(),
+            dirty: false,
             inbox: VecDeque::new(),
             outbox: VecDeque::new(),
         }
@@ -96,11 +106,23 @@ impl SimEditor {
                 self.version += jump as i32;
                 self.pending.extend(changes);
             }
+            Flavor::FullSync => {
+                self.version += 1;
+                self.dirty = true;
+            }
         }
     }
 
-    /// Neovim's debounce timer fires. Whether anything was sent.
+    /// The debounce timer fires (Neovim, full sync). Whether anything was sent.
     pub fn flush(&mut self) -> bool {
+        if self.dirty {
+            self.dirty = false;
+            let text = self.text.to_string();
+            let changes = to_sequential(&minimal_edits(&self.reported, &text));
+            self.reported = text;
+            self.outbox.push_back(ToServer::DidChange { changes, version: self.version });
+            return true;
+        }
         if self.pending.is_empty() {
             return false;
         }
@@ -116,7 +138,7 @@ impl SimEditor {
         };
         let fits = edit.version == self.version && edit.start <= edit.end && edit.end <= self.text.len_chars();
         match self.flavor {
-            Flavor::VsCode => {
+            Flavor::VsCode | Flavor::FullSync => {
                 if fits {
                     self.apply_server_edit(&edit);
                 }
@@ -143,7 +165,7 @@ impl SimEditor {
         apply_change(&mut self.text, &change);
         let changes = match self.flavor {
             Flavor::Neovim(style) => echo_as_diff(&before, &self.text.to_string(), style),
-            Flavor::VsCode | Flavor::Ale => vec![change],
+            Flavor::VsCode | Flavor::Ale | Flavor::FullSync => vec![change],
         };
         self.report(changes);
     }

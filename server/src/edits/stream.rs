@@ -29,7 +29,8 @@
 //! 6. The job reports `done` (and a cancel or reject is complete) only when
 //!    [`StreamSession::is_settled`]. Timing out an edit that neither an answer nor a
 //!    `didChange` resolves (the contract's 10 s) is the caller's job, from
-//!    [`StreamSession::in_flight`]; so is giving up after a few
+//!    [`StreamSession::in_flight`] (and [`StreamSession::awaiting_change`], after a
+//!    refusal, until the editor reports its newer text); so is giving up after a few
 //!    [`StreamSession::failed_attempts`].
 //!
 //! One edit in flight per *document*: when several sessions share a document, the
@@ -106,13 +107,18 @@ pub enum ChangeOutcome {
 /// One job's region in one document. See the module docs for the protocol.
 #[derive(Debug, Clone)]
 pub struct StreamSession {
-    /// The document as last reported (a rope clone is cheap and shares its nodes).
+    /// The document as last reported (a rope clone is cheap and shares its nodes), and
+    /// its version as far as the session knows.
     doc: Rope,
+    version: i32,
     region: Region,
     original: String,
     desired: String,
     in_flight: Option<InFlight>,
     client_answers: bool,
+    /// The version of the last edit the editor refused: no point sending another
+    /// computed against it, the editor is past it and its `didChange` is on the way.
+    refused_at: Option<i32>,
     next_id: u64,
     failed_attempts: u32,
     /// Set once the user edited inside the region: the job must not overwrite them.
@@ -128,11 +134,13 @@ impl StreamSession {
         let original = rope.slice(region.start..region.end).to_string();
         Self {
             doc: rope.clone(),
+            version: i32::MIN,
             region,
             desired: original.clone(),
             original,
             in_flight: None,
             client_answers: false,
+            refused_at: None,
             next_id: 1,
             failed_attempts: 0,
             held: false,
@@ -174,6 +182,13 @@ impl StreamSession {
 
     pub fn in_flight(&self) -> Option<&InFlight> {
         self.in_flight.as_ref()
+    }
+
+    /// The editor refused an edit computed against the version last reported, so the
+    /// next one waits for a `didChange` (a debounced client reports its newer text
+    /// late). The caller times this out like an edit in flight.
+    pub fn awaiting_change(&self) -> bool {
+        self.in_flight.is_none() && self.refused_at.is_some_and(|v| v >= self.version)
     }
 
     /// Edits refused (`applied: false`) or lost (the editor moved on without them) since
@@ -224,8 +239,9 @@ impl StreamSession {
     /// differs (common prefix and suffix), so it is one edit however much changed.
     pub fn next_edit(&mut self, rope: &Rope, version: i32) -> Option<OutgoingEdit> {
         self.doc = rope.clone();
+        self.version = version;
         self.region = clamp(self.region, rope);
-        if self.in_flight.is_some() || self.held {
+        if self.in_flight.is_some() || self.held || self.awaiting_change() {
             return None;
         }
         let current: Vec<char> = rope.slice(self.region.start..self.region.end).chars().collect();
@@ -280,6 +296,7 @@ impl StreamSession {
             return ChangeOutcome::Unchanged;
         }
         let if_refused = flight.if_refused;
+        self.refused_at = Some(flight.edit.version);
         self.in_flight = None;
         self.failed_attempts += 1;
         match if_refused {
@@ -347,6 +364,7 @@ impl StreamSession {
         let moved = region != self.region;
         self.region = clamp(region, after);
         self.doc = after.clone();
+        self.version = version;
         if let Some(flight) = self.in_flight.as_mut().filter(|f| f.landed) {
             // Which reading holds is known only with the answer (see `on_apply_answer`).
             flight.inside_if_applied |= inside;

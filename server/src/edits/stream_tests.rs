@@ -5,12 +5,13 @@
 use super::ChangeOutcome;
 use super::sim::{EchoStyle, Flavor, Harness, Side, UserEdit};
 
-const FLAVORS: [Flavor; 5] = [
+const FLAVORS: [Flavor; 6] = [
     Flavor::VsCode,
     Flavor::Neovim(EchoStyle::PrefixFirst),
     Flavor::Neovim(EchoStyle::SuffixFirst),
     Flavor::Neovim(EchoStyle::Split),
     Flavor::Ale,
+    Flavor::FullSync,
 ];
 
 /// One step of a script.
@@ -29,7 +30,7 @@ enum Step {
     Deliver,
     /// The server reads the editor's oldest message.
     Server,
-    /// Neovim's debounce fires.
+    /// The debounce fires (Neovim, full sync).
     Flush,
     /// Everything runs until nothing moves.
     Settle,
@@ -338,4 +339,30 @@ fn vscode_next_edit_waits_for_the_answer() {
     assert_eq!(h.sent.len(), 2);
     assert!(h.settle());
     h.check_final("XY").unwrap();
+}
+
+/// Full sync: the echo comes in a diff, after the user's typing above the region and
+/// merged with their typing right after it.
+#[test]
+fn full_sync_echo_inside_a_diff() {
+    let mut h = run(Flavor::FullSync, "ab\n[cd]\nef", &[Chunk("cdXY"), Deliver, Above(0, 0, "u"), Below(0, 0, "v"), Flush]);
+    assert!(h.server_step()); // applied: true
+    assert!(h.server_step()); // the diff
+    assert_eq!(h.outcomes, [ChangeOutcome::Landed]);
+    assert!(h.settle());
+    h.check_final("cdXY").unwrap();
+    assert_eq!(h.editor.text.to_string(), "uab\ncdXYv\nef");
+    assert_eq!(h.sent.len(), 1);
+}
+
+/// Full sync: the echo and the user's typing on both sides of it come as one change.
+#[test]
+fn full_sync_echo_merged_with_typing_on_both_sides() {
+    let mut h = run(Flavor::FullSync, "[ö]", &[Chunk("m"), Deliver, Above(0, 0, "u"), Below(0, 0, "v"), Flush]);
+    assert!(h.server_step()); // applied: true
+    assert!(h.server_step()); // the diff: one change "ö" -> "umv"
+    assert_eq!(h.outcomes, [ChangeOutcome::Landed]);
+    assert!(h.settle());
+    h.check_final("m").unwrap();
+    assert_eq!(h.editor.text.to_string(), "umv");
 }

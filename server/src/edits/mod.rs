@@ -11,7 +11,7 @@ mod echo;
 pub mod stream;
 
 pub use anchor::{Rebased, Region, rebase_over};
-pub use diff::minimal_edits;
+pub use diff::{minimal_edits, to_sequential};
 pub use stream::{ChangeOutcome, InFlight, OutgoingEdit, StreamSession};
 
 #[cfg(test)]

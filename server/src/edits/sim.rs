@@ -243,7 +243,7 @@ impl Harness {
         let version = if matches!(flavor, Flavor::Neovim(_)) { 4 } else { 1 };
         let doc = Rope::from_str(&text);
         let start = before.chars().count();
-        let session = StreamSession::new(&doc, Region::new(start, start + region.chars().count()));
+        let session = StreamSession::new(&doc, version, Region::new(start, start + region.chars().count()));
         Self {
             editor: SimEditor::new(flavor, &text, version),
             doc,

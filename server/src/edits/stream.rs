@@ -9,35 +9,42 @@
 //! the document's `didChange`s, in the order the messages arrived:
 //!
 //! 1. [`StreamSession::new`] with the document as last reported, its version and the
-//!    region (char offsets). The region's text is kept as the original.
-//! 2. [`StreamSession::set_desired`] whenever the job knows more (the whole text the
-//!    region should hold now, not a delta); [`StreamSession::rollback`] on a fault or
-//!    cancel; [`StreamSession::reject`] on `tandem.reject`.
+//!    region (char offsets). The region's text is kept as the original. Tell it
+//!    [`StreamSession::set_client_answers`] if the connection's client has answered an
+//!    `applyEdit` before.
+//! 2. [`StreamSession::set_desired`] whenever the job knows more: the whole text the
+//!    region should hold now (not a delta), already in the document's line ending, and
+//!    as coalesced as the job likes (a complete line at a time, say): whatever changed
+//!    since the last edit goes out as one edit. [`StreamSession::rollback`] on a fault
+//!    or cancel; [`StreamSession::reject`] on `tandem.reject`.
 //! 3. On every `didChange` of the document: [`StreamSession::on_did_change`] with the
 //!    document before, the changes (each applying to the result of the previous one, as
-//!    LSP lists them), the document after and the new version. On
-//!    [`ChangeOutcome::UserEditedInside`] the job stops (`cancelled`); the session then
-//!    sends nothing until [`StreamSession::reject`].
+//!    LSP lists them; for a full-text change, `to_sequential(&minimal_edits(old, new))`),
+//!    the document after and the new version.
 //! 4. On every `workspace/applyEdit` answer: [`StreamSession::on_apply_answer`]. It is a
-//!    hint: `applied: false` frees the slot for a recomputed edit at once, `applied:
-//!    true` changes nothing until a `didChange` shows the edit.
-//! 5. After each of 1-4: [`StreamSession::next_edit`] with the document as last
+//!    hint: `applied: false` frees the slot for an edit recomputed once the editor
+//!    reports newer text; `applied: true` changes nothing until a `didChange` shows the
+//!    edit, and then releases the next edit (with a client that answers).
+//! 5. When 3 or 4 answers [`ChangeOutcome::UserEditedInside`], the job stops
+//!    (`cancelled`) and the session sends nothing until [`StreamSession::reject`].
+//! 6. After each of 1-4: [`StreamSession::next_edit`] with the document as last
 //!    reported and its version; send what it returns as a versioned `applyEdit`
 //!    (`documentChanges`, that version). It returns nothing while an edit is in flight,
 //!    so an edit is only computed once the previous one landed or is known lost, and a
 //!    lost edit is never replayed: the next one says what the region should hold now.
-//! 6. The job reports `done` (and a cancel or reject is complete) only when
-//!    [`StreamSession::is_settled`]. Timing out an edit that neither an answer nor a
-//!    `didChange` resolves (the contract's 10 s) is the caller's job, from
-//!    [`StreamSession::in_flight`] (and [`StreamSession::awaiting_change`], after a
-//!    refusal, until the editor reports its newer text); so is giving up after a few
-//!    [`StreamSession::failed_attempts`].
+//! 7. The job reports `done` (and a cancel or reject is complete) only when
+//!    [`StreamSession::is_settled`]; its `{range}` is [`StreamSession::region`].
+//!    Timing out an edit that neither an answer nor a `didChange` resolves (the
+//!    contract's 10 s) is the caller's job, from [`StreamSession::in_flight`] (and
+//!    [`StreamSession::awaiting_change`], after a refusal, until the editor reports its
+//!    newer text); so is giving up after a few [`StreamSession::failed_attempts`].
 //!
 //! One edit in flight per *document*: when several sessions share a document, the
 //! caller asks a session for its next edit only while no other session of that
 //! document has one in flight. The echo of an edit is looked for at the head of the
 //! next `didChange` (see the `echo` module), which holds only if no other edit of the
-//! server could have landed in between.
+//! server could have landed in between. Every session of the document sees every
+//! `didChange`; another job's echo is, to this one, typing outside its region.
 
 use ropey::Rope;
 
@@ -126,15 +133,15 @@ pub struct StreamSession {
 }
 
 impl StreamSession {
-    /// A session for `region` of `rope` (the document as last reported). The region's
-    /// current text is kept as the original (for rollback and reject) and is also the
-    /// initial desired text, so nothing is sent until [`Self::set_desired`].
-    pub fn new(rope: &Rope, region: Region) -> Self {
+    /// A session for `region` of `rope` (the document as last reported, at `version`).
+    /// The region's current text is kept as the original (for rollback and reject) and
+    /// is also the initial desired text, so nothing is sent until [`Self::set_desired`].
+    pub fn new(rope: &Rope, version: i32, region: Region) -> Self {
         let region = clamp(region, rope);
         let original = rope.slice(region.start..region.end).to_string();
         Self {
             doc: rope.clone(),
-            version: i32::MIN,
+            version,
             region,
             desired: original.clone(),
             original,

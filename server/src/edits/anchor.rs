@@ -21,6 +21,19 @@ impl Region {
     pub fn is_empty(&self) -> bool {
         self.start == self.end
     }
+
+    /// Whether two jobs on these regions would fight over text: they share a char, an
+    /// empty one lies strictly inside the other, or both are empty at the same place
+    /// (their insertions would have no order). Regions that only touch do not: each
+    /// one's edits at the shared boundary count as outside the other.
+    pub fn overlaps(&self, other: Region) -> bool {
+        match (self.is_empty(), other.is_empty()) {
+            (true, true) => self.start == other.start,
+            (true, false) => other.start < self.start && self.start < other.end,
+            (false, true) => self.start < other.start && other.start < self.end,
+            (false, false) => self.start < other.end && other.start < self.end,
+        }
+    }
 }
 
 /// Where a region stands after a change.
@@ -111,6 +124,19 @@ mod tests {
         check("ab[]ef", (2, 2, "x"), "abx[]ef"); // empty region: insertion goes before
         check("ab[]ef", (1, 3, ""), "inside"); // deletion across an empty region
         check("a😀[cd]ef", (0, 2, "\r\n"), "\r\n[cd]ef"); // chars, not bytes
+    }
+
+    #[test]
+    fn overlap_cases() {
+        let r = |a, b| Region::new(a, b);
+        assert!(r(2, 5).overlaps(r(4, 8)));
+        assert!(r(2, 5).overlaps(r(0, 9)));
+        assert!(!r(2, 5).overlaps(r(5, 8)), "touching at the end");
+        assert!(!r(2, 5).overlaps(r(0, 2)), "touching at the start");
+        assert!(r(2, 5).overlaps(r(3, 3)), "empty, strictly inside");
+        assert!(!r(2, 5).overlaps(r(5, 5)) && !r(5, 5).overlaps(r(2, 5)), "empty, at the end");
+        assert!(r(4, 4).overlaps(r(4, 4)));
+        assert!(!r(4, 4).overlaps(r(5, 5)));
     }
 
     #[test]

@@ -1,10 +1,15 @@
-//! Test-only simulated editors (VS Code, Neovim, ALE) and a harness that runs a
-//! [`StreamSession`] against one, with the user's typing replayed on the side.
+//! Test-only simulated editors (VS Code, Neovim, ALE, a full-sync client) and a harness
+//! that runs a [`StreamSession`] against one, with the user's typing replayed on the
+//! side.
 //!
 //! Time is explicit: the test decides when the editor receives the server's edit
 //! ([`Harness::deliver`]), when the server reads the editor's next message
-//! ([`Harness::server_step`]) and when Neovim's debounce fires ([`Harness::flush`]).
-//! The user types straight into the editor's buffer at any point in between.
+//! ([`Harness::server_step`]) and when a debounce fires ([`Harness::flush`]). The user
+//! types straight into the editor's buffer at any point in between.
+//!
+//! The simulated ALE checks an edit's version before applying it. Real ALE may not;
+//! an edit applied at the offsets of an older text lands in the wrong place whatever
+//! the server does, so that case is not simulated.
 
 use std::collections::VecDeque;
 
@@ -25,7 +30,7 @@ pub(crate) enum Flavor {
     /// [`EchoStyle`].
     Neovim(EchoStyle),
     /// Applies an edit at the buffer's version and silently drops a stale one, reports
-    /// changes at once, and never answers.
+    /// changes at once, exactly as applied, and never answers.
     Ale,
     /// A client with full-document sync: debounced, refuses a stale edit (`applied:
     /// false`), and each `didChange` carries the whole text, which the LSP layer turns

@@ -10,7 +10,7 @@ pub mod diff;
 mod echo;
 pub mod stream;
 
-pub use anchor::{Rebased, Region, rebase_over};
+pub use anchor::{Rebased, Region, rebase_over, slide_out};
 pub use diff::{minimal_edits, to_sequential};
 pub use stream::{ChangeOutcome, InFlight, OutgoingEdit, StreamSession};
 

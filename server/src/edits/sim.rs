@@ -65,6 +65,10 @@ pub(crate) struct SimEditor {
     pub text: Rope,
     /// The buffer's version (Neovim: its changedtick).
     pub version: i32,
+    /// Neovim: report the user's own changes as diffs too, as the real one does (off by
+    /// default: a diff can make the user's typing beside the region indistinguishable
+    /// from typing inside it, which the random cases would then trip over).
+    pub user_edits_as_diffs: bool,
     /// Neovim: changes not reported yet.
     pending: Vec<CharChange>,
     /// Full sync: the text as last reported, and whether it changed since.
@@ -82,6 +86,7 @@ impl SimEditor {
             flavor,
             text: Rope::from_str(text),
             version,
+            user_edits_as_diffs: false,
             pending: Vec::new(),
             reported: text.to_string(),
             dirty: false,
@@ -92,8 +97,15 @@ impl SimEditor {
 
     /// The user's own change (in the buffer's current char offsets).
     pub fn user_change(&mut self, change: CharChange) {
+        let before = self.text.to_string();
         apply_change(&mut self.text, &change);
-        self.report(vec![change]);
+        match self.flavor {
+            Flavor::Neovim(style) if self.user_edits_as_diffs => {
+                let changes = echo_as_diff(&before, &self.text.to_string(), style);
+                self.report(changes);
+            }
+            _ => self.report(vec![change]),
+        }
     }
 
     fn report(&mut self, changes: Vec<CharChange>) {

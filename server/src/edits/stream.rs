@@ -48,8 +48,8 @@
 
 use ropey::Rope;
 
-use super::CharChange;
-use super::anchor::{Rebased, Region, absorb, rebase_over};
+use super::anchor::{Rebased, Region, absorb, rebase_over, slide_out};
+use super::{CharChange, apply_change};
 use super::diff::common_affixes;
 use super::echo::{SentEdit, find_echo};
 
@@ -333,11 +333,13 @@ impl StreamSession {
         let mut region = self.region;
         let mut user_changes: Vec<CharChange> = Vec::new();
         let mut all_users = true;
+        // The text the user's changes apply to: `before`, or `before` with the edit.
+        let mut user_text = before.clone();
         let mut fate = None;
         if let Some(mut flight) = self.in_flight.take() {
             if flight.landed {
                 // Waiting for the answer: follow the other reading too.
-                flight.if_refused = flight.if_refused.map(|(r, inside)| rebase_all(r, inside, changes));
+                flight.if_refused = flight.if_refused.map(|(r, inside)| rebase_all(r, inside, changes, before));
                 self.in_flight = Some(flight);
             } else {
                 let sent = SentEdit { start: flight.edit.start, end: flight.edit.end, text: &flight.edit.text };
@@ -347,12 +349,13 @@ impl StreamSession {
                     Some(user) => {
                         region = landed;
                         user_changes = user;
+                        apply_change(&mut user_text, &CharChange::new(sent.start, sent.end, sent.text));
                         all_users = false;
                         self.failed_attempts = 0;
                         fate = Some(ChangeOutcome::Landed);
                         if !flight.answered && self.client_answers {
                             flight.landed = true;
-                            flight.if_refused = Some(rebase_all(self.region, self.held, changes));
+                            flight.if_refused = Some(rebase_all(self.region, self.held, changes, before));
                             self.in_flight = Some(flight);
                         }
                     }
@@ -367,7 +370,7 @@ impl StreamSession {
             }
         }
         let user_changes = if all_users { changes } else { &user_changes };
-        let (region, mut inside) = rebase_all(region, false, user_changes);
+        let (region, mut inside) = rebase_all(region, false, user_changes, &user_text);
         let moved = region != self.region;
         self.region = clamp(region, after);
         self.doc = after.clone();
@@ -390,17 +393,23 @@ impl StreamSession {
     }
 }
 
-/// Follows `region` over user changes; the flag says whether one fell inside it (and
-/// starts as `inside`).
-fn rebase_all(mut region: Region, mut inside: bool, changes: &[CharChange]) -> (Region, bool) {
+/// Follows `region` over user changes applying to `text` one after the other; the flag
+/// says whether one fell inside it (and starts as `inside`). A change inside that leaves
+/// the same text as one at the region's edge counts as that one (see [`slide_out`]).
+fn rebase_all(mut region: Region, mut inside: bool, changes: &[CharChange], text: &Rope) -> (Region, bool) {
+    let mut text = text.clone();
     for change in changes {
         region = match rebase_over(region, change) {
             Rebased::Moved(moved) => moved,
-            Rebased::Inside => {
-                inside = true;
-                absorb(region, change)
-            }
+            Rebased::Inside => match slide_out(region, change, &text).map(|twin| rebase_over(region, &twin)) {
+                Some(Rebased::Moved(moved)) => moved,
+                _ => {
+                    inside = true;
+                    absorb(region, change)
+                }
+            },
         };
+        apply_change(&mut text, change);
     }
     (region, inside)
 }

@@ -403,3 +403,24 @@ fn two_jobs_in_one_document() {
     assert!(jobs.iter().all(StreamSession::is_settled));
     assert_eq!(jobs[1].region(), Region::new(22, 26));
 }
+
+/// Neovim reports the user's own changes as diffs, which slide along repeated text:
+/// deleting the newline just above a region that starts with one arrives as deleting
+/// the region's first char, and typing the region's first char just before it arrives
+/// inside. Neither stops the job.
+#[test]
+fn neovim_user_diffs_slide_into_the_region() {
+    for style in [EchoStyle::PrefixFirst, EchoStyle::Split] {
+        let mut h = Harness::new(Flavor::Neovim(style), "a\n", "\nb", "c");
+        h.editor.user_edits_as_diffs = true;
+        h.chunk("\nX");
+        assert!(h.settle());
+        h.user(&UserEdit { side: Side::Before, at: 1, delete: 1, insert: String::new() });
+        h.user(&UserEdit { side: Side::Before, at: 1, delete: 0, insert: "\n".into() });
+        h.chunk("Y");
+        assert!(h.settle());
+        assert!(!h.session.user_edited_inside(), "{style:?}: {:?}", h.outcomes);
+        h.check_final("\nXY").unwrap();
+        assert_eq!(h.editor.text.to_string(), "a\n\nXYc");
+    }
+}

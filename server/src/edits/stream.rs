@@ -199,7 +199,9 @@ impl StreamSession {
     }
 
     /// Edits refused (`applied: false`) or lost (the editor moved on without them) since
-    /// the last one that landed. The job gives up after a few.
+    /// the last one that landed. The user typing steadily while the job streams loses
+    /// edits routinely, each loss arriving with their `didChange`; a limit on this count
+    /// is for an editor that refuses or drops every edit, so it should be generous.
     pub fn failed_attempts(&self) -> u32 {
         self.failed_attempts
     }

@@ -7,11 +7,13 @@
 
 pub mod anchor;
 pub mod diff;
+pub mod document;
 mod echo;
 pub mod stream;
 
 pub use anchor::{Rebased, Region, rebase_over, slide_out};
 pub use diff::{minimal_edits, to_sequential};
+pub use document::DocumentEdits;
 pub use stream::{ChangeOutcome, InFlight, OutgoingEdit, StreamSession};
 
 #[cfg(test)]

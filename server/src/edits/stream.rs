@@ -39,12 +39,11 @@
 //!    [`StreamSession::awaiting_change`], after a refusal, until the editor reports its
 //!    newer text); so is giving up after a few [`StreamSession::failed_attempts`].
 //!
-//! One edit in flight per *document*: when several sessions share a document, the
-//! caller asks a session for its next edit only while no other session of that
-//! document has one in flight. The echo of an edit is looked for at the head of the
-//! next `didChange` (see the `echo` module), which holds only if no other edit of the
-//! server could have landed in between. Every session of the document sees every
-//! `didChange`; another job's echo is, to this one, typing outside its region.
+//! One edit in flight per *document*: when several jobs share a document, keep their
+//! sessions in a [`DocumentEdits`](super::DocumentEdits), which asks one session at a
+//! time for its next edit and tells every session of every change. The echo of an edit
+//! is looked for at the head of the next `didChange` (see the `echo` module), which
+//! holds only if no other edit of the server could have landed in between.
 
 use ropey::Rope;
 

@@ -367,43 +367,6 @@ fn full_sync_echo_merged_with_typing_on_both_sides() {
     assert_eq!(h.editor.text.to_string(), "umv");
 }
 
-/// Two jobs in one document, one edit in flight per document at a time, as the caller
-/// arranges it: each session sees every `didChange`, and the other job's echo is, to
-/// it, typing outside its region. The editor applies edits like VS Code.
-#[test]
-fn two_jobs_in_one_document() {
-    use super::{CharChange, Region, StreamSession, apply_change};
-    use ropey::Rope;
-
-    let mut doc = Rope::from_str("fn a() {}\nfn b() {}\n");
-    let mut version = 1;
-    let mut jobs = [StreamSession::new(&doc, version, Region::new(8, 8)), StreamSession::new(&doc, version, Region::new(18, 18))];
-    let chunks = [["x", "+1", ";"], ["y", "+2", ";"]];
-    for step in 0..3 {
-        for (j, job) in jobs.iter_mut().enumerate() {
-            let so_far: String = chunks[j][..=step].concat();
-            job.set_desired(&so_far);
-        }
-        for j in 0..2 {
-            // This job's turn: nothing else of this document is in flight.
-            assert!(jobs.iter().all(|s| s.in_flight().is_none()));
-            let Some(edit) = jobs[j].next_edit(&doc, version) else { continue };
-            // The editor applies it and reports it; every session hears of it.
-            let before = doc.clone();
-            let change = CharChange::new(edit.start, edit.end, edit.text.clone());
-            apply_change(&mut doc, &change);
-            version += 1;
-            for session in &mut jobs {
-                session.on_did_change(&before, std::slice::from_ref(&change), &doc, version);
-            }
-            jobs[j].on_apply_answer(edit.id, true);
-        }
-    }
-    assert_eq!(doc.to_string(), "fn a() {x+1;}\nfn b() {y+2;}\n");
-    assert!(jobs.iter().all(StreamSession::is_settled));
-    assert_eq!(jobs[1].region(), Region::new(22, 26));
-}
-
 /// Neovim reports the user's own changes as diffs, which slide along repeated text:
 /// deleting the newline just above a region that starts with one arrives as deleting
 /// the region's first char, and typing the region's first char just before it arrives

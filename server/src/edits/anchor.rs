@@ -125,7 +125,7 @@ pub fn slide_out(region: Region, change: &CharChange, text: &Rope) -> Option<Cha
 /// The region after a change that fell inside it: the smallest span covering both the
 /// old region and the change's new text, so that a later reject still covers
 /// everything that replaced the job's text.
-pub fn absorb(region: Region, change: &CharChange) -> Region {
+pub(crate) fn absorb(region: Region, change: &CharChange) -> Region {
     let old_end = change.old_end.max(change.start);
     let start = region.start.min(change.start);
     // Computed as `max + added - removed` so the subtraction cannot underflow.

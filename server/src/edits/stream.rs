@@ -332,8 +332,9 @@ impl StreamSession {
     /// so once it reports a later version without the echo it will never apply it.
     pub fn on_did_change(&mut self, before: &Rope, changes: &[CharChange], after: &Rope, version: i32) -> ChangeOutcome {
         let mut region = self.region;
+        // Once the echo is found, the changes left to the user (reordered if need be).
         let mut user_changes: Vec<CharChange> = Vec::new();
-        let mut all_users = true;
+        let mut echo_found = false;
         // The text the user's changes apply to: `before`, or `before` with the edit.
         let mut user_text = before.clone();
         let mut fate = None;
@@ -351,7 +352,7 @@ impl StreamSession {
                         region = landed;
                         user_changes = user;
                         apply_change(&mut user_text, &CharChange::new(sent.start, sent.end, sent.text));
-                        all_users = false;
+                        echo_found = true;
                         self.failed_attempts = 0;
                         fate = Some(ChangeOutcome::Landed);
                         if !flight.answered && self.client_answers {
@@ -370,7 +371,7 @@ impl StreamSession {
                 }
             }
         }
-        let user_changes = if all_users { changes } else { &user_changes };
+        let user_changes = if echo_found { &user_changes } else { changes };
         let (region, mut inside) = rebase_all(region, false, user_changes, &user_text);
         let moved = region != self.region;
         self.region = clamp(region, after);

@@ -17,6 +17,8 @@ pub use document::DocumentEdits;
 pub use stream::{ChangeOutcome, InFlight, OutgoingEdit, StreamSession};
 
 #[cfg(test)]
+mod document_prop_tests;
+#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod sim;

@@ -95,6 +95,16 @@ impl SimEditor {
         }
     }
 
+    /// The server sends an edit; the editor handles it on [`Self::deliver`].
+    pub fn send(&mut self, edit: OutgoingEdit) {
+        self.inbox.push_back(edit);
+    }
+
+    /// The oldest message the editor sent that the server has not read.
+    pub fn next_message(&mut self) -> Option<ToServer> {
+        self.outbox.pop_front()
+    }
+
     /// The user's own change (in the buffer's current char offsets).
     pub fn user_change(&mut self, change: CharChange) {
         let before = self.text.to_string();
@@ -279,7 +289,7 @@ impl Harness {
     pub fn pump(&mut self) {
         if let Some(edit) = self.session.next_edit(&self.doc, self.version) {
             self.region_texts.push(self.session.desired().to_string());
-            self.editor.inbox.push_back(edit.clone());
+            self.editor.send(edit.clone());
             self.sent.push(edit);
         }
     }
@@ -303,7 +313,7 @@ impl Harness {
 
     /// The server reads the editor's oldest message. Whether there was one.
     pub fn server_step(&mut self) -> bool {
-        let Some(message) = self.editor.outbox.pop_front() else {
+        let Some(message) = self.editor.next_message() else {
             return false;
         };
         match message {

@@ -34,10 +34,12 @@
 //!    lost edit is never replayed: the next one says what the region should hold now.
 //! 7. The job reports `done` (and a cancel or reject is complete) only when
 //!    [`StreamSession::is_settled`]; its `{range}` is [`StreamSession::region`].
-//!    Timing out an edit that neither an answer nor a `didChange` resolves (the
-//!    contract's 10 s) is the caller's job, from [`StreamSession::in_flight`] (and
-//!    [`StreamSession::awaiting_change`], after a refusal, until the editor reports its
-//!    newer text); so is giving up after a few [`StreamSession::failed_attempts`].
+//!    Timing out an edit is the caller's job: when the contract's 10 s pass with
+//!    [`StreamSession::in_flight`] still showing it, call
+//!    [`StreamSession::on_answer_timeout`], which says whether the job goes on (the
+//!    edit landed, the answer alone is missing; handle its outcome as in 5) or fails. The same deadline applies
+//!    while [`StreamSession::awaiting_change`] (after a refusal, until the editor
+//!    reports its newer text); [`StreamSession::failed_attempts`] counts losses.
 //!
 //! One edit in flight per *document*: when several jobs share a document, keep their
 //! sessions in a [`DocumentEdits`](super::DocumentEdits), which asks one session at a
@@ -317,6 +319,28 @@ impl StreamSession {
                 ChangeOutcome::Lost
             }
             None => ChangeOutcome::Lost,
+        }
+    }
+
+    /// No answer to the edit `id` came in time. If a `didChange` showed the edit, it
+    /// counts as landed and the job goes on: `Some` of what that reading implies
+    /// (`UserEditedInside` if the user typed inside the region since, else
+    /// `Unchanged`). `None` if the edit neither landed nor was answered: the job fails
+    /// ("the editor did not answer the edit"). Edits already resolved give
+    /// `Some(Unchanged)`.
+    pub fn on_answer_timeout(&mut self, id: u64) -> Option<ChangeOutcome> {
+        match &self.in_flight {
+            Some(flight) if flight.edit.id == id && flight.landed => {
+                let inside = flight.inside_if_applied;
+                self.in_flight = None;
+                if inside {
+                    self.held = true;
+                    return Some(ChangeOutcome::UserEditedInside);
+                }
+                Some(ChangeOutcome::Unchanged)
+            }
+            Some(flight) if flight.edit.id == id => None,
+            _ => Some(ChangeOutcome::Unchanged),
         }
     }
 

@@ -387,3 +387,22 @@ fn neovim_user_diffs_slide_into_the_region() {
         assert_eq!(h.editor.text.to_string(), "a\n\nXYc");
     }
 }
+
+/// The caller's deadline: an edit that landed but was never answered lets the job go
+/// on; one that neither landed nor was answered fails it.
+#[test]
+fn answer_timeout() {
+    let mut h = Harness::new(Flavor::Ale, "ab", "cd", "ef");
+    h.session.set_client_answers(true); // told so, though this editor never answers
+    h.chunk("X");
+    assert_eq!(h.session.on_answer_timeout(1), None, "neither landed nor answered");
+    assert!(h.settle());
+    assert!(h.session.in_flight().unwrap().landed, "landed, waiting for the answer");
+    h.chunk("Y");
+    assert_eq!(h.sent.len(), 1);
+    assert_eq!(h.session.on_answer_timeout(1), Some(ChangeOutcome::Unchanged));
+    h.pump();
+    assert!(h.settle());
+    h.check_final("XY").unwrap();
+    assert_eq!(h.session.on_answer_timeout(1), Some(ChangeOutcome::Unchanged), "long resolved");
+}

@@ -403,6 +403,9 @@ fn answer_timeout() {
     assert_eq!(h.session.on_answer_timeout(1), Some(ChangeOutcome::Unchanged));
     h.pump();
     assert!(h.settle());
+    // The second edit too waits for an answer that never comes.
+    assert!(!h.session.is_settled());
+    assert_eq!(h.session.on_answer_timeout(2), Some(ChangeOutcome::Unchanged));
     h.check_final("XY").unwrap();
     assert_eq!(h.session.on_answer_timeout(1), Some(ChangeOutcome::Unchanged), "long resolved");
 }

@@ -204,6 +204,28 @@ impl Jobs {
         entry.wake.notify_one();
     }
 
+    /// No answer to an edit came in time. Returns whether the job goes on: the edit showed up
+    /// in a `didChange` (an editor that applies without answering); otherwise it failed.
+    pub fn on_answer_timeout(&self, id: JobId, edit: u64) -> bool {
+        let mut entries = self.entries.lock();
+        let Some(entry) = entries.get_mut(&id) else {
+            return true;
+        };
+        let Some(session) = entry.session.as_mut() else {
+            return true;
+        };
+        let outcome = session.on_answer_timeout(edit);
+        if outcome.is_some() {
+            // It applies without answering: stop waiting for answers.
+            session.set_client_answers(false);
+        }
+        if outcome == Some(ChangeOutcome::UserEditedInside) {
+            Self::stop_for_typing(entry);
+        }
+        entry.wake.notify_one();
+        outcome.is_some()
+    }
+
     fn stop_for_typing(entry: &mut Entry) {
         if entry.status == JobStatus::Running {
             entry.stop_reason = Some(
@@ -378,7 +400,7 @@ mod tests {
     use crate::workspace::{Applied, DocUri};
 
     fn session(text: &str, start: usize, end: usize) -> StreamSession {
-        StreamSession::new(&Rope::from_str(text), Region::new(start, end))
+        StreamSession::new(&Rope::from_str(text), 1, Region::new(start, end))
     }
 
     #[test]

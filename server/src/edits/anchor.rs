@@ -1,5 +1,7 @@
 //! Regions in char offsets, and how one user change moves them (or falls inside them).
 
+use ropey::Rope;
+
 use super::CharChange;
 
 /// A span of the document in char offsets, `start..end`.
@@ -23,6 +25,19 @@ impl Region {
 
     pub fn is_empty(&self) -> bool {
         self.start == self.end
+    }
+
+    /// Whether two jobs on these regions would fight over text: they share a char, an
+    /// empty one lies strictly inside the other, or both are empty at the same place
+    /// (their insertions would have no order). Regions that only touch do not: each
+    /// one's edits at the shared boundary count as outside the other.
+    pub fn overlaps(&self, other: Region) -> bool {
+        match (self.is_empty(), other.is_empty()) {
+            (true, true) => self.start == other.start,
+            (true, false) => other.start < self.start && self.start < other.end,
+            (false, true) => self.start < other.start && other.start < self.end,
+            (false, false) => self.start < other.end && other.start < self.end,
+        }
     }
 }
 
@@ -56,10 +71,64 @@ pub fn rebase_over(region: Region, change: &CharChange) -> Rebased {
     }
 }
 
+/// A pure insertion or deletion that falls inside `region` but leaves the same text as
+/// one at the region's edge, moved out to that edge; `None` if it has no such twin.
+/// `text` is the document just before the change. A diff slides a change along
+/// repeated text (Neovim reports every change as a diff), so deleting the newline just
+/// above a region that starts with a newline can arrive as deleting the region's first
+/// newline; the text cannot tell them apart, and the reading that keeps the job going
+/// loses nothing: the user's text is the same either way.
+pub fn slide_out(region: Region, change: &CharChange, text: &Rope) -> Option<CharChange> {
+    let len = text.len_chars();
+    let start = change.start.min(len);
+    let end = change.old_end.clamp(start, len);
+    if start == end && !change.text.is_empty() {
+        // Inserting `t` at `p` is inserting `t` rotated by one at `p - 1` when `t` ends
+        // with the char before `p`, and at `p + 1` when it starts with the char at `p`.
+        let inserted: Vec<char> = change.text.chars().collect();
+        let (mut t, mut p) = (inserted.clone(), start);
+        while p > region.start && t.last() == Some(&text.char(p - 1)) {
+            t.rotate_right(1);
+            p -= 1;
+        }
+        if p <= region.start {
+            return Some(CharChange::new(p, p, t.into_iter().collect::<String>()));
+        }
+        let (mut t, mut p) = (inserted, start);
+        while p < region.end && t.first() == Some(&text.char(p)) {
+            t.rotate_left(1);
+            p += 1;
+        }
+        if p >= region.end {
+            return Some(CharChange::new(p, p, t.into_iter().collect::<String>()));
+        }
+    } else if start < end && change.text.is_empty() {
+        // Deleting `a..b` is deleting `a - 1..b - 1` when the chars before `a` and `b`
+        // agree, and `a + 1..b + 1` when the chars at `a` and `b` do.
+        let (mut a, mut b) = (start, end);
+        while b > region.start && a > 0 && text.char(a - 1) == text.char(b - 1) {
+            a -= 1;
+            b -= 1;
+        }
+        if b <= region.start {
+            return Some(CharChange::new(a, b, ""));
+        }
+        let (mut a, mut b) = (start, end);
+        while a < region.end && b < len && text.char(a) == text.char(b) {
+            a += 1;
+            b += 1;
+        }
+        if a >= region.end {
+            return Some(CharChange::new(a, b, ""));
+        }
+    }
+    None
+}
+
 /// The region after a change that fell inside it: the smallest span covering both the
 /// old region and the change's new text, so that a later reject still covers
 /// everything that replaced the job's text.
-pub fn absorb(region: Region, change: &CharChange) -> Region {
+pub(crate) fn absorb(region: Region, change: &CharChange) -> Region {
     let old_end = change.old_end.max(change.start);
     let start = region.start.min(change.start);
     // Computed as `max + added - removed` so the subtraction cannot underflow.
@@ -121,6 +190,68 @@ mod tests {
         check("ab[]ef", (2, 2, "x"), "abx[]ef"); // empty region: insertion goes before
         check("ab[]ef", (1, 3, ""), "inside"); // deletion across an empty region
         check("a😀[cd]ef", (0, 2, "\r\n"), "\r\n[cd]ef"); // chars, not bytes
+    }
+
+    /// `fixture` marks the region with `[...]`; the change is over the plain text;
+    /// `expected` is the twin outside the region as `start..end=>text`, or `""`.
+    fn check_slide(fixture: &str, change: (usize, usize, &str), expected: &str) {
+        let start = fixture
+            .chars()
+            .position(|c| c == '[')
+            .expect("fixture has [");
+        let end = fixture
+            .chars()
+            .position(|c| c == ']')
+            .expect("fixture has ]")
+            - 1;
+        let plain: String = fixture.chars().filter(|c| *c != '[' && *c != ']').collect();
+        let region = Region::new(start, end);
+        let change = CharChange::new(change.0, change.1, change.2);
+        let got = slide_out(region, &change, &Rope::from_str(&plain))
+            .map(|c| format!("{}..{}=>{}", c.start, c.old_end, c.text))
+            .unwrap_or_default();
+        assert_eq!(got, expected, "{fixture:?} {change:?}");
+        if let Some(twin) = slide_out(region, &change, &Rope::from_str(&plain)) {
+            let apply = |c: &CharChange| {
+                let mut rope = Rope::from_str(&plain);
+                crate::edits::apply_change(&mut rope, c);
+                rope.to_string()
+            };
+            assert_eq!(
+                apply(&twin),
+                apply(&change),
+                "the twin must leave the same text"
+            );
+            assert!(matches!(rebase_over(region, &twin), Rebased::Moved(_)));
+        }
+    }
+
+    #[test]
+    fn slide_cases() {
+        check_slide("a\n[\nb]c", (2, 3, ""), "1..2=>"); // the newline above, reported inside
+        check_slide("a[bb]bc", (2, 3, ""), "3..4=>"); // slides right, past the end
+        check_slide("xa[ab]c", (3, 3, "a"), "2..2=>a"); // an insertion slides left
+        check_slide("x[ab]bc", (3, 3, "b"), "3..3=>b"); // and right
+        check_slide("x[ab]c", (2, 2, "ba"), "1..1=>ab"); // rotated on the way
+        check_slide("a[bc]d", (2, 2, "x"), ""); // genuinely inside
+        check_slide("a[bc]d", (1, 2, ""), ""); // deleting the region's own first char
+        check_slide("a[bc]d", (1, 2, "x"), ""); // a replacement does not slide
+    }
+
+    #[test]
+    fn overlap_cases() {
+        let r = |a, b| Region::new(a, b);
+        assert!(r(2, 5).overlaps(r(4, 8)));
+        assert!(r(2, 5).overlaps(r(0, 9)));
+        assert!(!r(2, 5).overlaps(r(5, 8)), "touching at the end");
+        assert!(!r(2, 5).overlaps(r(0, 2)), "touching at the start");
+        assert!(r(2, 5).overlaps(r(3, 3)), "empty, strictly inside");
+        assert!(
+            !r(2, 5).overlaps(r(5, 5)) && !r(5, 5).overlaps(r(2, 5)),
+            "empty, at the end"
+        );
+        assert!(r(4, 4).overlaps(r(4, 4)));
+        assert!(!r(4, 4).overlaps(r(5, 5)));
     }
 
     #[test]

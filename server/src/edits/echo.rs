@@ -18,7 +18,7 @@
 use ropey::Rope;
 
 use super::anchor::{Rebased, Region, rebase_over};
-use super::diff::common_affixes;
+use super::diff::{minimal_edits, to_sequential};
 use super::{CharChange, apply_change};
 
 /// The edit as sent, in char offsets of `before`.
@@ -67,11 +67,17 @@ pub(crate) fn find_echo(
             );
         }
         if let Some(rest) = merged_with_typing(before, &shifted[0], sent)
-            && matches!(rebase_over(landed, &rest), Rebased::Moved(_))
+            && rest
+                .iter()
+                .try_fold(landed, |r, c| match rebase_over(r, c) {
+                    Rebased::Moved(moved) => Some(moved),
+                    Rebased::Inside => None,
+                })
+                .is_some()
         {
             // `rest` applies to the text with the echo, at or after the changes before
             // `i`, which are unaffected by it.
-            let mut user = vec![rest];
+            let mut user = rest;
             user.extend(changes[..i].iter().cloned());
             user.extend(changes[i + 1..].iter().cloned());
             return Some(user);
@@ -80,14 +86,15 @@ pub(crate) fn find_echo(
     None
 }
 
-/// If `change` (over `before`) covers the span `sent` replaced, the change that turns
-/// `before` with `sent` applied into `before` with `change` applied; `None` if it does
-/// not cover it or the two agree.
+/// If `change` (over `before`) covers the span `sent` replaced, the changes that turn
+/// `before` with `sent` applied into `before` with `change` applied (a minimal diff,
+/// each applying to the result of the previous); `None` if it does not cover it or the
+/// two agree.
 fn merged_with_typing(
     before: &Rope,
     change: &CharChange,
     sent: &SentEdit<'_>,
-) -> Option<CharChange> {
+) -> Option<Vec<CharChange>> {
     let len = before.len_chars();
     let cs = change.start.min(len);
     let ce = change.old_end.clamp(cs, len);
@@ -98,30 +105,22 @@ fn merged_with_typing(
     if cs > ss || ce < se {
         return None;
     }
-    let (lo, hi) = (cs.min(ss), ce.max(se));
-    let with_sent: Vec<char> = before
-        .slice(lo..ss)
+    let with_sent: String = before
+        .slice(cs..ss)
         .chars()
         .chain(sent.text.chars())
-        .chain(before.slice(se..hi).chars())
+        .chain(before.slice(se..ce).chars())
         .collect();
-    let with_change: Vec<char> = before
-        .slice(lo..cs)
-        .chars()
-        .chain(change.text.chars())
-        .chain(before.slice(ce..hi).chars())
-        .collect();
-    let (prefix, suffix) = common_affixes(&with_sent, &with_change);
-    if prefix == with_sent.len() && prefix == with_change.len() {
+    let rest = minimal_edits(&with_sent, &change.text);
+    if rest.is_empty() {
         return None;
     }
-    Some(CharChange::new(
-        lo + prefix,
-        lo + with_sent.len() - suffix,
-        with_change[prefix..with_change.len() - suffix]
-            .iter()
-            .collect::<String>(),
-    ))
+    Some(
+        to_sequential(&rest)
+            .into_iter()
+            .map(|c| CharChange::new(cs + c.start, cs + c.old_end, c.text))
+            .collect(),
+    )
 }
 
 /// How many leading `changes` make up the echo of `sent` over `before`, if any do.
@@ -292,6 +291,15 @@ mod tests {
             landed,
             &[(1, 2, "v"), (4, 4, "XYu")],
             Some("6..6=>u 1..2=>v"),
+        );
+        // Merged with typing on both sides: "cd" -> "m" (landed 2..3), the user typed
+        // around it.
+        check_find(
+            "abcdef",
+            (2, 4, "m"),
+            (2, 3),
+            &[(1, 5, "bumue")],
+            Some("2..2=>u 4..4=>u"),
         );
         check_find("abcdef", sent, landed, &[(4, 4, "uXY")], None); // typing inside
         check_find("abcdef", sent, landed, &[(4, 4, "u")], None); // the user's, the edit lost

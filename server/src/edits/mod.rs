@@ -4,16 +4,30 @@
 //!
 //! All offsets are `char` offsets into a [`ropey::Rope`] (ropey is built with
 //! `cr_lines`, so line ends agree with LSP's). The LSP layer converts positions.
+//!
+//! - `anchor`: regions and how a change moves them or falls inside them.
+//! - `diff`: minimal char diffs between two texts.
+//! - `echo`: finding the job's own edit in a `didChange`, by text.
+//! - `stream`: [`StreamSession`], one job's region; its module docs give the call
+//!   protocol for the LSP layer.
+//! - `document`: [`DocumentEdits`], the sessions of one document, one edit in flight.
+//!
+//! Tests: `sim` (simulated editors), `stream_tests` (scripted cases per editor),
+//! `prop_tests` and `document_prop_tests` (random interleavings against a replay).
 
 pub mod anchor;
 pub mod diff;
+pub mod document;
 mod echo;
 pub mod stream;
 
-pub use anchor::{Rebased, Region, rebase_over};
-pub use diff::minimal_edits;
+pub use anchor::{Rebased, Region, rebase_over, slide_out};
+pub use diff::{minimal_edits, to_sequential};
+pub use document::DocumentEdits;
 pub use stream::{ChangeOutcome, InFlight, OutgoingEdit, StreamSession};
 
+#[cfg(test)]
+mod document_prop_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]

@@ -207,3 +207,71 @@ proptest! {
         run(Flavor::Ale, &case, false)?;
     }
 }
+
+/// The random cases do reach the races they are for: edits lost and landed, echoes
+/// arriving with the user's typing, refusals, cancels and rejects, typing at the
+/// region's boundaries.
+#[test]
+fn random_cases_reach_the_races() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    use super::ChangeOutcome;
+
+    let mut runner = TestRunner::deterministic();
+    let (mut lost, mut landed, mut cancels, mut rejects, mut at_boundary) = (0, 0, 0, 0, 0);
+    for _ in 0..300 {
+        let case = case().new_tree(&mut runner).unwrap().current();
+        for flavor in [
+            Flavor::VsCode,
+            Flavor::Neovim(EchoStyle::PrefixFirst),
+            Flavor::Ale,
+        ] {
+            let mut h = Harness::new(flavor, &case.before, &case.region, &case.after);
+            for action in &case.actions {
+                match action {
+                    Action::User(edit) => h.user(edit),
+                    Action::Chunk(text) => h.chunk(text),
+                    Action::Deliver => _ = h.deliver(),
+                    Action::Server => _ = h.server_step(),
+                    Action::Flush => _ = h.flush(),
+                    Action::Settle => _ = h.settle(),
+                    Action::Cancel => {}
+                }
+            }
+            h.settle();
+            lost += h
+                .outcomes
+                .iter()
+                .filter(|o| **o == ChangeOutcome::Lost)
+                .count();
+            landed += h
+                .outcomes
+                .iter()
+                .filter(|o| **o == ChangeOutcome::Landed)
+                .count();
+        }
+        cancels += usize::from(case.actions.iter().any(|a| matches!(a, Action::Cancel)));
+        rejects += usize::from(case.reject_after.is_some());
+        at_boundary += case
+            .actions
+            .iter()
+            .filter(|a| match a {
+                Action::User(e) => {
+                    (e.side == Side::Before && e.at == usize::MAX)
+                        || (e.side == Side::After && e.at == 0)
+                }
+                _ => false,
+            })
+            .count();
+    }
+    for (what, count, least) in [
+        ("lost edits", lost, 300),
+        ("landed edits", landed, 1000),
+        ("cancels", cancels, 50),
+        ("rejects", rejects, 50),
+        ("edits at a boundary", at_boundary, 300),
+    ] {
+        assert!(count >= least, "only {count} {what} in 300 random cases");
+    }
+}

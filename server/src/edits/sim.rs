@@ -1,10 +1,15 @@
-//! Test-only simulated editors (VS Code, Neovim, ALE) and a harness that runs a
-//! [`StreamSession`] against one, with the user's typing replayed on the side.
+//! Test-only simulated editors (VS Code, Neovim, ALE, a full-sync client) and a harness
+//! that runs a [`StreamSession`] against one, with the user's typing replayed on the
+//! side.
 //!
 //! Time is explicit: the test decides when the editor receives the server's edit
 //! ([`Harness::deliver`]), when the server reads the editor's next message
-//! ([`Harness::server_step`]) and when Neovim's debounce fires ([`Harness::flush`]).
-//! The user types straight into the editor's buffer at any point in between.
+//! ([`Harness::server_step`]) and when a debounce fires ([`Harness::flush`]). The user
+//! types straight into the editor's buffer at any point in between.
+//!
+//! The simulated ALE checks an edit's version before applying it. Real ALE may not;
+//! an edit applied at the offsets of an older text lands in the wrong place whatever
+//! the server does, so that case is not simulated.
 
 use std::collections::VecDeque;
 
@@ -25,8 +30,13 @@ pub(crate) enum Flavor {
     /// [`EchoStyle`].
     Neovim(EchoStyle),
     /// Applies an edit at the buffer's version and silently drops a stale one, reports
-    /// changes at once, and never answers.
+    /// changes at once, exactly as applied, and never answers.
     Ale,
+    /// A client with full-document sync: debounced, refuses a stale edit (`applied:
+    /// false`), and each `didChange` carries the whole text, which the LSP layer turns
+    /// into a diff in document order ([`minimal_edits`]), so the echo is neither first
+    /// nor separate from the user's typing.
+    FullSync,
 }
 
 /// How the simulated Neovim reports a server edit it applied.
@@ -61,8 +71,15 @@ pub(crate) struct SimEditor {
     pub text: Rope,
     /// The buffer's version (Neovim: its changedtick).
     pub version: i32,
+    /// Neovim: report the user's own changes as diffs too, as the real one does (off by
+    /// default: a diff can make the user's typing beside the region indistinguishable
+    /// from typing inside it, which the random cases would then trip over).
+    pub user_edits_as_diffs: bool,
     /// Neovim: changes not reported yet.
     pending: Vec<CharChange>,
+    /// Full sync: the text as last reported, and whether it changed since.
+    reported: String,
+    dirty: bool,
     /// Edits the server sent that the editor has not processed yet.
     inbox: VecDeque<OutgoingEdit>,
     /// Messages the editor sent that the server has not read yet.
@@ -75,16 +92,36 @@ impl SimEditor {
             flavor,
             text: Rope::from_str(text),
             version,
+            user_edits_as_diffs: false,
             pending: Vec::new(),
+            reported: text.to_string(),
+            dirty: false,
             inbox: VecDeque::new(),
             outbox: VecDeque::new(),
         }
     }
 
+    /// The server sends an edit; the editor handles it on [`Self::deliver`].
+    pub fn send(&mut self, edit: OutgoingEdit) {
+        self.inbox.push_back(edit);
+    }
+
+    /// The oldest message the editor sent that the server has not read.
+    pub fn next_message(&mut self) -> Option<ToServer> {
+        self.outbox.pop_front()
+    }
+
     /// The user's own change (in the buffer's current char offsets).
     pub fn user_change(&mut self, change: CharChange) {
+        let before = self.text.to_string();
         apply_change(&mut self.text, &change);
-        self.report(vec![change]);
+        match self.flavor {
+            Flavor::Neovim(style) if self.user_edits_as_diffs => {
+                let changes = echo_as_diff(&before, &self.text.to_string(), style);
+                self.report(changes);
+            }
+            _ => self.report(vec![change]),
+        }
     }
 
     fn report(&mut self, changes: Vec<CharChange>) {
@@ -109,11 +146,26 @@ impl SimEditor {
                 self.version += jump as i32;
                 self.pending.extend(changes);
             }
+            Flavor::FullSync => {
+                self.version += 1;
+                self.dirty = true;
+            }
         }
     }
 
-    /// Neovim's debounce timer fires. Whether anything was sent.
+    /// The debounce timer fires (Neovim, full sync). Whether anything was sent.
     pub fn flush(&mut self) -> bool {
+        if self.dirty {
+            self.dirty = false;
+            let text = self.text.to_string();
+            let changes = to_sequential(&minimal_edits(&self.reported, &text));
+            self.reported = text;
+            self.outbox.push_back(ToServer::DidChange {
+                changes,
+                version: self.version,
+            });
+            return true;
+        }
         if self.pending.is_empty() {
             return false;
         }
@@ -134,7 +186,7 @@ impl SimEditor {
             && edit.start <= edit.end
             && edit.end <= self.text.len_chars();
         match self.flavor {
-            Flavor::VsCode => {
+            Flavor::VsCode | Flavor::FullSync => {
                 if fits {
                     self.apply_server_edit(&edit);
                 }
@@ -167,7 +219,7 @@ impl SimEditor {
         apply_change(&mut self.text, &change);
         let changes = match self.flavor {
             Flavor::Neovim(style) => echo_as_diff(&before, &self.text.to_string(), style),
-            Flavor::VsCode | Flavor::Ale => vec![change],
+            Flavor::VsCode | Flavor::Ale | Flavor::FullSync => vec![change],
         };
         self.report(changes);
     }
@@ -257,7 +309,11 @@ impl Harness {
         };
         let doc = Rope::from_str(&text);
         let start = before.chars().count();
-        let session = StreamSession::new(&doc, Region::new(start, start + region.chars().count()));
+        let session = StreamSession::new(
+            &doc,
+            version,
+            Region::new(start, start + region.chars().count()),
+        );
         Self {
             editor: SimEditor::new(flavor, &text, version),
             doc,
@@ -276,7 +332,7 @@ impl Harness {
     pub fn pump(&mut self) {
         if let Some(edit) = self.session.next_edit(&self.doc, self.version) {
             self.region_texts.push(self.session.desired().to_string());
-            self.editor.inbox.push_back(edit.clone());
+            self.editor.send(edit.clone());
             self.sent.push(edit);
         }
     }
@@ -300,7 +356,7 @@ impl Harness {
 
     /// The server reads the editor's oldest message. Whether there was one.
     pub fn server_step(&mut self) -> bool {
-        let Some(message) = self.editor.outbox.pop_front() else {
+        let Some(message) = self.editor.next_message() else {
             return false;
         };
         match message {

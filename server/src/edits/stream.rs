@@ -9,41 +9,50 @@
 //! the document's `didChange`s, in the order the messages arrived:
 //!
 //! 1. [`StreamSession::new`] with the document as last reported, its version and the
-//!    region (char offsets). The region's text is kept as the original.
-//! 2. [`StreamSession::set_desired`] whenever the job knows more (the whole text the
-//!    region should hold now, not a delta); [`StreamSession::rollback`] on a fault or
-//!    cancel; [`StreamSession::reject`] on `tandem.reject`.
+//!    region (char offsets). The region's text is kept as the original. Tell it
+//!    [`StreamSession::set_client_answers`] if the connection's client has answered an
+//!    `applyEdit` before.
+//! 2. [`StreamSession::set_desired`] whenever the job knows more: the whole text the
+//!    region should hold now (not a delta), already in the document's line ending, and
+//!    as coalesced as the job likes (a complete line at a time, say): whatever changed
+//!    since the last edit goes out as one edit. [`StreamSession::rollback`] on a fault
+//!    or cancel; [`StreamSession::reject`] on `tandem.reject`.
 //! 3. On every `didChange` of the document: [`StreamSession::on_did_change`] with the
 //!    document before, the changes (each applying to the result of the previous one, as
-//!    LSP lists them), the document after and the new version. On
-//!    [`ChangeOutcome::UserEditedInside`] the job stops (`cancelled`); the session then
-//!    sends nothing until [`StreamSession::reject`].
+//!    LSP lists them; for a full-text change, `to_sequential(&minimal_edits(old, new))`),
+//!    the document after and the new version.
 //! 4. On every `workspace/applyEdit` answer: [`StreamSession::on_apply_answer`]. It is a
-//!    hint: `applied: false` frees the slot for a recomputed edit at once, `applied:
-//!    true` changes nothing until a `didChange` shows the edit.
-//! 5. After each of 1-4: [`StreamSession::next_edit`] with the document as last
+//!    hint: `applied: false` frees the slot for an edit recomputed once the editor
+//!    reports newer text; `applied: true` changes nothing until a `didChange` shows the
+//!    edit, and then releases the next edit (with a client that answers).
+//! 5. When 3 or 4 answers [`ChangeOutcome::UserEditedInside`], the job stops
+//!    (`cancelled`) and the session sends nothing until [`StreamSession::reject`].
+//! 6. After each of 1-4: [`StreamSession::next_edit`] with the document as last
 //!    reported and its version; send what it returns as a versioned `applyEdit`
 //!    (`documentChanges`, that version). It returns nothing while an edit is in flight,
 //!    so an edit is only computed once the previous one landed or is known lost, and a
 //!    lost edit is never replayed: the next one says what the region should hold now.
-//! 6. The job reports `done` (and a cancel or reject is complete) only when
-//!    [`StreamSession::is_settled`]. Timing out an edit that neither an answer nor a
-//!    `didChange` resolves (the contract's 10 s) is the caller's job, from
-//!    [`StreamSession::in_flight`]; so is giving up after a few
-//!    [`StreamSession::failed_attempts`].
+//! 7. The job reports `done` (and a cancel or reject is complete) only when
+//!    [`StreamSession::is_settled`]; its `{range}` is [`StreamSession::region`].
+//!    Timing out an edit is the caller's job: when the contract's 10 s pass with
+//!    [`StreamSession::in_flight`] still showing it, call
+//!    [`StreamSession::on_answer_timeout`], which says whether the job goes on (the
+//!    edit landed, the answer alone is missing; handle its outcome as in 5) or fails. The same deadline applies
+//!    while [`StreamSession::awaiting_change`] (after a refusal, until the editor
+//!    reports its newer text); [`StreamSession::failed_attempts`] counts losses.
 //!
-//! One edit in flight per *document*: when several sessions share a document, the
-//! caller asks a session for its next edit only while no other session of that
-//! document has one in flight. The echo of an edit is looked for at the head of the
-//! next `didChange` (see the `echo` module), which holds only if no other edit of the
-//! server could have landed in between.
+//! One edit in flight per *document*: when several jobs share a document, keep their
+//! sessions in a [`DocumentEdits`](super::DocumentEdits), which asks one session at a
+//! time for its next edit and tells every session of every change. The echo of an edit
+//! is looked for at the head of the next `didChange` (see the `echo` module), which
+//! holds only if no other edit of the server could have landed in between.
 
 use ropey::Rope;
 
-use super::CharChange;
-use super::anchor::{Rebased, Region, absorb, rebase_over};
+use super::anchor::{Rebased, Region, absorb, rebase_over, slide_out};
 use super::diff::common_affixes;
 use super::echo::{SentEdit, find_echo};
+use super::{CharChange, apply_change};
 
 /// An edit to send as a versioned `workspace/applyEdit`: replace `start..end` (chars,
 /// in the document at `version`) with `text`.
@@ -106,13 +115,18 @@ pub enum ChangeOutcome {
 /// One job's region in one document. See the module docs for the protocol.
 #[derive(Debug, Clone)]
 pub struct StreamSession {
-    /// The document as last reported (a rope clone is cheap and shares its nodes).
+    /// The document as last reported (a rope clone is cheap and shares its nodes), and
+    /// its version as far as the session knows.
     doc: Rope,
+    version: i32,
     region: Region,
     original: String,
     desired: String,
     in_flight: Option<InFlight>,
     client_answers: bool,
+    /// The version of the last edit the editor refused: no point sending another
+    /// computed against it, the editor is past it and its `didChange` is on the way.
+    refused_at: Option<i32>,
     next_id: u64,
     failed_attempts: u32,
     /// Set once the user edited inside the region: the job must not overwrite them.
@@ -120,19 +134,21 @@ pub struct StreamSession {
 }
 
 impl StreamSession {
-    /// A session for `region` of `rope` (the document as last reported). The region's
-    /// current text is kept as the original (for rollback and reject) and is also the
-    /// initial desired text, so nothing is sent until [`Self::set_desired`].
-    pub fn new(rope: &Rope, region: Region) -> Self {
+    /// A session for `region` of `rope` (the document as last reported, at `version`).
+    /// The region's current text is kept as the original (for rollback and reject) and
+    /// is also the initial desired text, so nothing is sent until [`Self::set_desired`].
+    pub fn new(rope: &Rope, version: i32, region: Region) -> Self {
         let region = clamp(region, rope);
         let original = rope.slice(region.start..region.end).to_string();
         Self {
             doc: rope.clone(),
+            version,
             region,
             desired: original.clone(),
             original,
             in_flight: None,
             client_answers: false,
+            refused_at: None,
             next_id: 1,
             failed_attempts: 0,
             held: false,
@@ -178,8 +194,17 @@ impl StreamSession {
         self.in_flight.as_ref()
     }
 
+    /// The editor refused an edit computed against the version last reported, so the
+    /// next one waits for a `didChange` (a debounced client reports its newer text
+    /// late). The caller times this out like an edit in flight.
+    pub fn awaiting_change(&self) -> bool {
+        self.in_flight.is_none() && self.refused_at.is_some_and(|v| v >= self.version)
+    }
+
     /// Edits refused (`applied: false`) or lost (the editor moved on without them) since
-    /// the last one that landed. The job gives up after a few.
+    /// the last one that landed. The user typing steadily while the job streams loses
+    /// edits routinely, each loss arriving with their `didChange`; a limit on this count
+    /// is for an editor that refuses or drops every edit, so it should be generous.
     pub fn failed_attempts(&self) -> u32 {
         self.failed_attempts
     }
@@ -230,8 +255,9 @@ impl StreamSession {
     /// differs (common prefix and suffix), so it is one edit however much changed.
     pub fn next_edit(&mut self, rope: &Rope, version: i32) -> Option<OutgoingEdit> {
         self.doc = rope.clone();
+        self.version = version;
         self.region = clamp(self.region, rope);
-        if self.in_flight.is_some() || self.held {
+        if self.in_flight.is_some() || self.held || self.awaiting_change() {
             return None;
         }
         let current: Vec<char> = rope
@@ -289,6 +315,7 @@ impl StreamSession {
             return ChangeOutcome::Unchanged;
         }
         let if_refused = flight.if_refused;
+        self.refused_at = Some(flight.edit.version);
         self.in_flight = None;
         self.failed_attempts += 1;
         match if_refused {
@@ -301,6 +328,28 @@ impl StreamSession {
                 ChangeOutcome::Lost
             }
             None => ChangeOutcome::Lost,
+        }
+    }
+
+    /// No answer to the edit `id` came in time. If a `didChange` showed the edit, it
+    /// counts as landed and the job goes on: `Some` of what that reading implies
+    /// (`UserEditedInside` if the user typed inside the region since, else
+    /// `Unchanged`). `None` if the edit neither landed nor was answered: the job fails
+    /// ("the editor did not answer the edit"). Edits already resolved give
+    /// `Some(Unchanged)`.
+    pub fn on_answer_timeout(&mut self, id: u64) -> Option<ChangeOutcome> {
+        match &self.in_flight {
+            Some(flight) if flight.edit.id == id && flight.landed => {
+                let inside = flight.inside_if_applied;
+                self.in_flight = None;
+                if inside {
+                    self.held = true;
+                    return Some(ChangeOutcome::UserEditedInside);
+                }
+                Some(ChangeOutcome::Unchanged)
+            }
+            Some(flight) if flight.edit.id == id => None,
+            _ => Some(ChangeOutcome::Unchanged),
         }
     }
 
@@ -322,15 +371,18 @@ impl StreamSession {
         version: i32,
     ) -> ChangeOutcome {
         let mut region = self.region;
+        // Once the echo is found, the changes left to the user (reordered if need be).
         let mut user_changes: Vec<CharChange> = Vec::new();
-        let mut all_users = true;
+        let mut echo_found = false;
+        // The text the user's changes apply to: `before`, or `before` with the edit.
+        let mut user_text = before.clone();
         let mut fate = None;
         if let Some(mut flight) = self.in_flight.take() {
             if flight.landed {
                 // Waiting for the answer: follow the other reading too.
                 flight.if_refused = flight
                     .if_refused
-                    .map(|(r, inside)| rebase_all(r, inside, changes));
+                    .map(|(r, inside)| rebase_all(r, inside, changes, before));
                 self.in_flight = Some(flight);
             } else {
                 let sent = SentEdit {
@@ -344,12 +396,17 @@ impl StreamSession {
                     Some(user) => {
                         region = landed;
                         user_changes = user;
-                        all_users = false;
+                        apply_change(
+                            &mut user_text,
+                            &CharChange::new(sent.start, sent.end, sent.text),
+                        );
+                        echo_found = true;
                         self.failed_attempts = 0;
                         fate = Some(ChangeOutcome::Landed);
                         if !flight.answered && self.client_answers {
                             flight.landed = true;
-                            flight.if_refused = Some(rebase_all(self.region, self.held, changes));
+                            flight.if_refused =
+                                Some(rebase_all(self.region, self.held, changes, before));
                             self.in_flight = Some(flight);
                         }
                     }
@@ -363,11 +420,12 @@ impl StreamSession {
                 }
             }
         }
-        let user_changes = if all_users { changes } else { &user_changes };
-        let (region, mut inside) = rebase_all(region, false, user_changes);
+        let user_changes = if echo_found { &user_changes } else { changes };
+        let (region, mut inside) = rebase_all(region, false, user_changes, &user_text);
         let moved = region != self.region;
         self.region = clamp(region, after);
         self.doc = after.clone();
+        self.version = version;
         if let Some(flight) = self.in_flight.as_mut().filter(|f| f.landed) {
             // Which reading holds is known only with the answer (see `on_apply_answer`).
             flight.inside_if_applied |= inside;
@@ -386,17 +444,30 @@ impl StreamSession {
     }
 }
 
-/// Follows `region` over user changes; the flag says whether one fell inside it (and
-/// starts as `inside`).
-fn rebase_all(mut region: Region, mut inside: bool, changes: &[CharChange]) -> (Region, bool) {
+/// Follows `region` over user changes applying to `text` one after the other; the flag
+/// says whether one fell inside it (and starts as `inside`). A change inside that leaves
+/// the same text as one at the region's edge counts as that one (see [`slide_out`]).
+fn rebase_all(
+    mut region: Region,
+    mut inside: bool,
+    changes: &[CharChange],
+    text: &Rope,
+) -> (Region, bool) {
+    let mut text = text.clone();
     for change in changes {
         region = match rebase_over(region, change) {
             Rebased::Moved(moved) => moved,
             Rebased::Inside => {
-                inside = true;
-                absorb(region, change)
+                match slide_out(region, change, &text).map(|twin| rebase_over(region, &twin)) {
+                    Some(Rebased::Moved(moved)) => moved,
+                    _ => {
+                        inside = true;
+                        absorb(region, change)
+                    }
+                }
             }
         };
+        apply_change(&mut text, change);
     }
     (region, inside)
 }

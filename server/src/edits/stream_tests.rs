@@ -5,12 +5,13 @@
 use super::ChangeOutcome;
 use super::sim::{EchoStyle, Flavor, Harness, Side, UserEdit};
 
-const FLAVORS: [Flavor; 5] = [
+const FLAVORS: [Flavor; 6] = [
     Flavor::VsCode,
     Flavor::Neovim(EchoStyle::PrefixFirst),
     Flavor::Neovim(EchoStyle::SuffixFirst),
     Flavor::Neovim(EchoStyle::Split),
     Flavor::Ale,
+    Flavor::FullSync,
 ];
 
 /// One step of a script.
@@ -29,7 +30,7 @@ enum Step {
     Deliver,
     /// The server reads the editor's oldest message.
     Server,
-    /// Neovim's debounce fires.
+    /// The debounce fires (Neovim, full sync).
     Flush,
     /// Everything runs until nothing moves.
     Settle,
@@ -567,4 +568,124 @@ fn vscode_next_edit_waits_for_the_answer() {
     assert_eq!(h.sent.len(), 2);
     assert!(h.settle());
     h.check_final("XY").unwrap();
+}
+
+/// Full sync: the echo comes in a diff, after the user's typing above the region and
+/// merged with their typing right after it.
+#[test]
+fn full_sync_echo_inside_a_diff() {
+    let mut h = run(
+        Flavor::FullSync,
+        "ab\n[cd]\nef",
+        &[
+            Chunk("cdXY"),
+            Deliver,
+            Above(0, 0, "u"),
+            Below(0, 0, "v"),
+            Flush,
+        ],
+    );
+    assert!(h.server_step()); // applied: true
+    assert!(h.server_step()); // the diff
+    assert_eq!(h.outcomes, [ChangeOutcome::Landed]);
+    assert!(h.settle());
+    h.check_final("cdXY").unwrap();
+    assert_eq!(h.editor.text.to_string(), "uab\ncdXYv\nef");
+    assert_eq!(h.sent.len(), 1);
+}
+
+/// Full sync: the echo and the user's typing on both sides of it come as one change.
+#[test]
+fn full_sync_echo_merged_with_typing_on_both_sides() {
+    let mut h = run(
+        Flavor::FullSync,
+        "[ö]",
+        &[
+            Chunk("m"),
+            Deliver,
+            Above(0, 0, "u"),
+            Below(0, 0, "v"),
+            Flush,
+        ],
+    );
+    assert!(h.server_step()); // applied: true
+    assert!(h.server_step()); // the diff: one change "ö" -> "umv"
+    assert_eq!(h.outcomes, [ChangeOutcome::Landed]);
+    assert!(h.settle());
+    h.check_final("m").unwrap();
+    assert_eq!(h.editor.text.to_string(), "umv");
+}
+
+/// Neovim reports the user's own changes as diffs, which slide along repeated text:
+/// deleting the newline just above a region that starts with one arrives as deleting
+/// the region's first char, and typing the region's first char just before it arrives
+/// inside. Neither stops the job.
+#[test]
+fn neovim_user_diffs_slide_into_the_region() {
+    for style in [EchoStyle::PrefixFirst, EchoStyle::Split] {
+        let mut h = Harness::new(Flavor::Neovim(style), "a\n", "\nb", "c");
+        h.editor.user_edits_as_diffs = true;
+        h.chunk("\nX");
+        assert!(h.settle());
+        h.user(&UserEdit {
+            side: Side::Before,
+            at: 1,
+            delete: 1,
+            insert: String::new(),
+        });
+        h.user(&UserEdit {
+            side: Side::Before,
+            at: 1,
+            delete: 0,
+            insert: "\n".into(),
+        });
+        h.chunk("Y");
+        assert!(h.settle());
+        assert!(
+            !h.session.user_edited_inside(),
+            "{style:?}: {:?}",
+            h.outcomes
+        );
+        h.check_final("\nXY").unwrap();
+        assert_eq!(h.editor.text.to_string(), "a\n\nXYc");
+    }
+}
+
+/// The caller's deadline: an edit that landed but was never answered lets the job go
+/// on; one that neither landed nor was answered fails it.
+#[test]
+fn answer_timeout() {
+    let mut h = Harness::new(Flavor::Ale, "ab", "cd", "ef");
+    h.session.set_client_answers(true); // told so, though this editor never answers
+    h.chunk("X");
+    assert_eq!(
+        h.session.on_answer_timeout(1),
+        None,
+        "neither landed nor answered"
+    );
+    assert!(h.settle());
+    assert!(
+        h.session.in_flight().unwrap().landed,
+        "landed, waiting for the answer"
+    );
+    h.chunk("Y");
+    assert_eq!(h.sent.len(), 1);
+    assert_eq!(
+        h.session.on_answer_timeout(1),
+        Some(ChangeOutcome::Unchanged)
+    );
+    h.pump();
+    assert!(h.settle());
+    // The second edit too waits for an answer that never comes.
+    assert!(!h.session.is_settled());
+    assert_eq!(
+        h.session.on_answer_timeout(2),
+        Some(ChangeOutcome::Unchanged)
+    );
+    h.check_final("XY").unwrap();
+    assert_eq!(
+        h.session.on_answer_timeout(1),
+        Some(ChangeOutcome::Unchanged),
+        "long resolved"
+    );
 }

@@ -184,7 +184,7 @@ async fn start(
             rope.byte_to_char(target.bytes.start),
             rope.byte_to_char(target.bytes.end),
         );
-        StreamSession::new(rope, region)
+        StreamSession::new(rope, snapshot.version, region)
     });
     let handle = state
         .jobs

@@ -594,22 +594,8 @@ async fn send_edit(
         }
         Err(_) => {
             // No answer. If the editor's text showed the edit (Vim's ALE applies and never
-            // answers), take that as the answer from now on; if not, the job fails.
-            let landed = state
-                .jobs
-                .with_session(handle.id, |s| match s.in_flight() {
-                    Some(in_flight) if in_flight.edit.id == edit.id => {
-                        let landed = in_flight.landed;
-                        if landed {
-                            s.set_client_answers(false);
-                            s.on_apply_answer(edit.id, true);
-                        }
-                        Some(landed)
-                    }
-                    _ => None,
-                })
-                .flatten();
-            if landed == Some(false) {
+            // answers), the job goes on; if not, it fails.
+            if !state.jobs.on_answer_timeout(handle.id, edit.id) {
                 tracing::warn!(
                     job = handle.id,
                     "the editor did not answer the edit within {EDIT_TIMEOUT:?}"

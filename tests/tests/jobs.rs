@@ -968,3 +968,84 @@ async fn a_429_then_success_and_a_stall_end_as_they_should() -> anyhow::Result<(
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn hover_adds_the_models_explanation_and_caches_it() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(answer(&["Adds ", "two numbers."]));
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    let source = "/// Adds.\nfn add(a: u8, b: u8) -> u8 { a + b }\nfn slow() {}\n";
+    editor.open(URI, "rust", 1, source).await?;
+    let hover = |line: u32| json!({"textDocument": {"uri": URI}, "position": {"line": line, "character": 4}});
+    let first = editor
+        .request("textDocument/hover", hover(1))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = first["contents"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        text.contains("fn add(a: u8, b: u8) -> u8")
+            && text.contains("**Tandem:** Adds two numbers."),
+        "{text}"
+    );
+    // Unchanged code: from the cache, no second model request.
+    let second = editor
+        .request("textDocument/hover", hover(1))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(second["contents"]["value"], first["contents"]["value"]);
+    assert_eq!(server.requests().len(), 1);
+
+    // A model slower than hover.timeoutMs: the hover answers with the structural part and says
+    // the explanation is coming; the next hover shows it.
+    editor
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "tandem.status", "arguments": [{}]}),
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    editor.notify("workspace/didChangeConfiguration", json!({"settings": {"tandem": {"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}, "hover": {"timeoutMs": 200}}}})).await?;
+    server.push(answer(&["It does ", "nothing yet."]).gated());
+    let pending = editor
+        .request("textDocument/hover", hover(2))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = pending["contents"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        text.contains("fn slow()") && text.contains("preparing an explanation"),
+        "{text}"
+    );
+    server.release(20);
+    let mut shown = String::new();
+    for _ in 0..50 {
+        let again = editor
+            .request("textDocument/hover", hover(2))
+            .await?
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        shown = again["contents"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if shown.contains("**Tandem:**") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        shown.contains("**Tandem:** It does nothing yet."),
+        "{shown}"
+    );
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "one generation for the slow item"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

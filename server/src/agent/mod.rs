@@ -3,6 +3,8 @@
 
 pub mod actions;
 pub mod context;
+pub mod explanations;
+pub mod health;
 pub mod index;
 pub mod jobs;
 pub mod output;

@@ -464,7 +464,7 @@ fn status(state: &State) -> Value {
         .collect();
     json!({
         "settings": settings,
-        "endpoint": {"url": url, "state": "unknown"},
+        "endpoint": {"url": url, "state": state.endpoint_health.state(&url)},
         "jobs": jobs,
         "counters": state.jobs.counters(),
     })

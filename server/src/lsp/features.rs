@@ -3,8 +3,16 @@
 use tower_lsp_server::gen_lsp_types as lsp;
 use tower_lsp_server::jsonrpc::Result;
 
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
 use super::convert;
 use super::server::State;
+use crate::agent::actions::Action;
+use crate::agent::explanations::{Key, Lookup, Outcome};
+use crate::agent::prompt::{self, PromptParts};
+use crate::model::{Message, ModelClient, ModelRequest};
 use crate::syntax::{self, Item, ItemKind};
 
 pub async fn document_symbols(
@@ -141,7 +149,22 @@ pub async fn hover(
     let Some(item) = syntax::items_at(&items, byte).last().copied() else {
         return Ok(None);
     };
-    let markdown = structural_markdown(item, language.name());
+    let mut markdown = structural_markdown(item, language.name());
+    let (enabled, timeout) = {
+        let config = state.config.lock();
+        let hover = &config.settings().hover;
+        (hover.enabled, Duration::from_millis(hover.timeout_ms))
+    };
+    if enabled && state.flags().hover_markdown {
+        let item_text = snapshot.rope.byte_slice(item.range.clone()).to_string();
+        let note = match explanation(state, language, uri, &item_text, timeout).await {
+            Some(Ok(text)) => format!("**Tandem:** {}", text.trim()),
+            Some(Err(why)) => format!("*No explanation from the model: {why}*"),
+            None => "*Tandem is preparing an explanation; hover again to see it.*".to_owned(),
+        };
+        markdown.push_str("\n\n---\n\n");
+        markdown.push_str(&note);
+    }
     let contents = if state.flags().hover_markdown {
         lsp::MarkupContent {
             kind: lsp::MarkupKind::Markdown,
@@ -161,6 +184,75 @@ pub async fn hover(
             encoding,
         )),
     }))
+}
+
+/// The model's explanation of an item: from the cache, or generated (in the background, so a
+/// slow model never holds the hover) and awaited for at most `timeout`. `None` when not ready.
+async fn explanation(
+    state: &State,
+    language: crate::syntax::Language,
+    uri: &lsp::Uri,
+    item_text: &str,
+    timeout: Duration,
+) -> Option<Outcome> {
+    let endpoint = state.config.lock().endpoint();
+    let url = endpoint.base_url.clone();
+    if let Some(why) = state.endpoint_health.recent_failure(&url) {
+        // Known down: answer at once rather than wait on it.
+        return Some(Err(why));
+    }
+    let key = Key::new(
+        &format!("{}|{}", endpoint.base_url, endpoint.model),
+        item_text,
+    );
+    let mut waiting = match state.explanations.lookup(key) {
+        Lookup::Ready(text) => return Some(Ok(text)),
+        Lookup::Pending(rx) => rx,
+        Lookup::Start(tx, rx) => {
+            let parts = PromptParts {
+                language: language.name(),
+                path: uri.as_str(),
+                target: item_text,
+                target_line: 1,
+                ..PromptParts::default()
+            };
+            let explanations = state.explanations.clone();
+            let health = state.endpoint_health.clone();
+            match (
+                prompt::build(Action::Explain, &parts, 200_000),
+                ModelClient::new(endpoint),
+            ) {
+                (Ok(prompt), Ok(client)) => {
+                    let request = ModelRequest {
+                        system: Some(prompt.system),
+                        messages: vec![Message::user(prompt.user)],
+                        max_output_tokens: None,
+                    };
+                    tokio::spawn(async move {
+                        let stream = client.stream(&request, CancellationToken::new());
+                        match stream.complete().await {
+                            Ok(done) => {
+                                health.ok(&url);
+                                explanations.finish(key, done.text, &tx);
+                            }
+                            Err(error) => {
+                                health.failed(&url, error.to_string());
+                                explanations.fail(key, error.to_string(), &tx);
+                            }
+                        }
+                    });
+                }
+                (Err(error), _) => explanations.fail(key, error.to_string(), &tx),
+                (_, Err(error)) => explanations.fail(key, error.to_string(), &tx),
+            }
+            rx
+        }
+    };
+    let outcome = tokio::time::timeout(timeout, waiting.wait_for(Option::is_some)).await;
+    match outcome {
+        Ok(Ok(value)) => value.clone(),
+        _ => None,
+    }
 }
 
 /// "```rust\nfn add(a: i32) -> i32\n```\n\n*function* `add`\n\nAdds."

@@ -192,16 +192,29 @@ async fn explain(
             }
             ModelEvent::Usage(_) => {}
             ModelEvent::Finished { .. } => {
+                state.endpoint_health.ok(&client.endpoint().base_url);
                 return Outcome {
                     status: JobStatus::Done,
                     message: None,
                     result: Some(json!({"markdown": text})),
                 };
             }
-            ModelEvent::Error(error) => return stopped(state, handle, error.to_string()),
+            ModelEvent::Error(error) => {
+                note_failure(state, handle, client, &error.to_string());
+                return stopped(state, handle, error.to_string());
+            }
         }
     }
     Outcome::failed("the model stream ended without finishing")
+}
+
+/// Remembers that the endpoint failed (not when the job was cancelled: that is no news about it).
+fn note_failure(state: &Arc<State>, handle: &JobHandle, client: &ModelClient, why: &str) {
+    if !handle.cancel.is_cancelled() {
+        state
+            .endpoint_health
+            .failed(&client.endpoint().base_url, why.to_owned());
+    }
 }
 
 /// The outcome of a job stopped by an error or a cancel: cancelled when it was cancelled (with
@@ -306,12 +319,16 @@ async fn stream_code(
                 }
                 Some(ModelEvent::Usage(_)) => {}
                 Some(ModelEvent::Finished { .. }) => {
+                    state.endpoint_health.ok(&client.endpoint().base_url);
                     let code = shape(request, &reply.finish(), true);
                     state.jobs.with_session(handle.id, |s| s.set_desired(&code));
                     pump(state, handle, request);
                     return Ok(code);
                 }
-                Some(ModelEvent::Error(error)) => return Err(error.to_string()),
+                Some(ModelEvent::Error(error)) => {
+                    note_failure(state, handle, client, &error.to_string());
+                    return Err(error.to_string());
+                }
                 None => return Err("the model stream ended without finishing".into()),
             },
             () = handle.wake.notified() => pump(state, handle, request),

@@ -37,6 +37,10 @@ pub struct State {
     pub progress: super::jobs::ProgressTokens,
     /// The workspace symbol index, once built.
     pub index: parking_lot::Mutex<Option<crate::agent::index::SymbolIndex>>,
+    /// The model endpoint's last known state, for hover and `tandem.status`.
+    pub endpoint_health: Arc<crate::agent::health::Health>,
+    /// Hover explanations, cached by item text and model.
+    pub explanations: Arc<crate::agent::explanations::Explanations>,
     /// Becomes true once the index is built (or known not to be built: no workspace root).
     pub index_ready: tokio::sync::watch::Sender<bool>,
     /// The settings in force and their layers. Held only for short synchronous sections.
@@ -78,6 +82,8 @@ impl Backend {
             progress: super::jobs::ProgressTokens::default(),
             index: parking_lot::Mutex::new(None),
             index_ready: tokio::sync::watch::Sender::new(false),
+            explanations: Arc::default(),
+            endpoint_health: Arc::default(),
             config: parking_lot::Mutex::new(ConfigStore::new(Environment::from_process())),
             root: OnceLock::new(),
             encoding: OnceLock::new(),

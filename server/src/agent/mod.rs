@@ -9,6 +9,7 @@ pub mod index;
 pub mod jobs;
 pub mod output;
 pub mod prompt;
+pub mod request;
 pub mod review;
 pub mod secrets;
 pub mod verify;

@@ -2,8 +2,7 @@
 //! and cancelling a job's progress. Each action command answers `{jobId}` at once and runs the
 //! job in the background.
 
-use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use ropey::Rope;
@@ -15,16 +14,14 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use super::convert;
 use super::jobs::{self, JobRequest};
 use super::server::State;
-use crate::agent::actions::{Action, Situation, is_unfinished, offers};
-use crate::agent::context::{enclosing_item, imports, referenced_names};
+use crate::agent::actions::{Action, Situation, offers};
 use crate::agent::jobs::{JobHandle, Verdict};
-use crate::agent::prompt::{self, Prompt, PromptParts};
-use crate::agent::workspace_files::{agents_rules, is_ignored};
+use crate::agent::prompt::Prompt;
+use crate::agent::request::{self, ActionInput};
+use crate::agent::workspace_files::is_ignored;
 use crate::edits::{Region, StreamSession};
 use crate::model::ModelClient;
-use crate::model::tokens::context_window;
-use crate::syntax::{Item, items, items_at, syntax_errors};
-use crate::workspace::Snapshot;
+use crate::syntax::items;
 
 /// The actions this server runs today; `tests` and `review` are not offered yet.
 pub const ACTIONS: [Action; 5] = [
@@ -52,9 +49,6 @@ pub fn command_names() -> Vec<String> {
 
 /// How long an action waits for the workspace index still being built.
 const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// Signatures from the workspace index at most this many per prompt.
-const MAX_SIGNATURES: usize = 30;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -164,20 +158,60 @@ async fn start(
             path.display()
         )));
     }
-    let target = Target::new(state, action, &args, &snapshot)?;
+    let encoding = state.encoding();
+    let rope = &snapshot.rope;
+    let range = args.range.map(|r| {
+        let start = convert::byte_offset(rope, r.start, encoding);
+        let end = convert::byte_offset(rope, r.end, encoding);
+        start.min(end)..start.max(end)
+    });
+    let position = args
+        .position
+        .map(|p| convert::byte_offset(rope, p, encoding));
+    let diagnostics: Vec<String> = args
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let message = match &d.message {
+                lsp::Message::String(text) => text.clone(),
+                lsp::Message::MarkupContent(markup) => markup.value.clone(),
+            };
+            format!("line {}: {message}", d.range.start.line + 1)
+        })
+        .collect();
     // Right after start the workspace index may still be building: wait a little for it, so
     // the first action's prompt has the signatures too.
     let mut ready = state.index_ready.subscribe();
     let _ = tokio::time::timeout(INDEX_WAIT, ready.wait_for(|built| *built)).await;
-    let prompt = build_prompt(
-        state,
-        action,
-        &args,
-        &snapshot,
-        &target,
-        root.as_deref(),
-        path.as_deref(),
-    )?;
+    let (model_name, max_output_tokens) = {
+        let config = state.config.lock();
+        (
+            config.settings().model.name.clone(),
+            config.settings().model.max_output_tokens,
+        )
+    };
+    let prepared = {
+        let index = state.index.lock();
+        request::prepare(&ActionInput {
+            action,
+            rope,
+            tree: snapshot.tree.as_ref(),
+            language: snapshot.language,
+            range,
+            position,
+            instruction: args.instruction.as_deref(),
+            diagnostics,
+            root: root.as_deref(),
+            path: path.as_deref(),
+            fallback_name: args.uri.as_str(),
+            index: index.as_ref(),
+            model_name: &model_name,
+            max_output_tokens,
+        })
+        .map_err(invalid)?
+    };
+    let target = &prepared;
+    let prompt = prepared.prompt.clone();
     let session = action.edits().then(|| {
         let rope = &snapshot.rope;
         let region = Region::new(
@@ -205,7 +239,7 @@ async fn start(
         doc,
         prompt,
         work_done_token: token,
-        crlf: uses_crlf(&snapshot.rope),
+        crlf: request::uses_crlf(&snapshot.rope),
         region_ends_with_newline: region_text.ends_with('\n') || region_text.is_empty(),
         preview,
         client,
@@ -219,188 +253,6 @@ async fn start(
     let id = handle.id;
     tokio::spawn(jobs::run(state.clone(), handle, request));
     Ok(json!({"jobId": id}))
-}
-
-/// What an action works on, in bytes of the snapshot.
-struct Target {
-    bytes: Range<usize>,
-    /// The item around the target, when the target is only part of it.
-    enclosing: Option<Range<usize>>,
-    /// Problems to fix, in words.
-    problems: Vec<String>,
-}
-
-impl Target {
-    fn new(state: &State, action: Action, args: &ActionArgs, snapshot: &Snapshot) -> Result<Self> {
-        let rope = &snapshot.rope;
-        let encoding = state.encoding();
-        let found = match (snapshot.language, snapshot.tree.as_ref()) {
-            (Some(language), Some(tree)) => items(language, tree, rope),
-            _ => Vec::new(),
-        };
-        let range = args.range.map(|r| {
-            let start = convert::byte_offset(rope, r.start, encoding);
-            let end = convert::byte_offset(rope, r.end, encoding);
-            start.min(end)..start.max(end)
-        });
-        let position = args
-            .position
-            .map(|p| convert::byte_offset(rope, p, encoding))
-            .or(range.as_ref().map(|r| r.start));
-        let innermost = |byte: usize| items_at(&found, byte).last().copied();
-        let whole_item =
-            |item: &Item| line_start_if_indented(rope, item.range.start)..item.range.end;
-        let bytes = match action {
-            Action::Implement => {
-                let at = position.ok_or_else(|| invalid("tandem.implement needs a position"))?;
-                let language = snapshot
-                    .language
-                    .ok_or_else(|| invalid("this language has no grammar to find a body in"))?;
-                let item = items_at(&found, at)
-                    .into_iter()
-                    .rev()
-                    .find(|item| is_unfinished(language, item, rope))
-                    .ok_or_else(|| invalid("there is no unfinished body (todo!(), pass, TODO, an empty body) at the position"))?;
-                whole_item(item)
-            }
-            Action::Document => {
-                let at = position.ok_or_else(|| invalid("tandem.document needs a position"))?;
-                let item = innermost(at).ok_or_else(|| {
-                    invalid("there is no item (function, type, …) at the position")
-                })?;
-                whole_item(item)
-            }
-            Action::Edit => {
-                let range = range.ok_or_else(|| invalid("tandem.edit needs a range"))?;
-                if args
-                    .instruction
-                    .as_deref()
-                    .is_none_or(|i| i.trim().is_empty())
-                {
-                    return Err(invalid(
-                        "tandem.edit needs an instruction: say what to change",
-                    ));
-                }
-                range
-            }
-            Action::Explain | Action::Fix | Action::Tests | Action::Review => {
-                let range = range
-                    .or(position.map(|p| p..p))
-                    .ok_or_else(|| invalid("a range is needed"))?;
-                if range.is_empty() {
-                    match innermost(range.start) {
-                        Some(item) => whole_item(item),
-                        None => line_of(rope, range.start),
-                    }
-                } else {
-                    range
-                }
-            }
-        };
-        let enclosing = enclosing_item(&found, &bytes)
-            .filter(|item| item.range != bytes)
-            .map(|item| item.range.clone());
-        let mut problems: Vec<String> = args
-            .diagnostics
-            .iter()
-            .map(|d| {
-                let message = match &d.message {
-                    lsp::Message::String(text) => text.clone(),
-                    lsp::Message::MarkupContent(markup) => markup.value.clone(),
-                };
-                format!("line {}: {message}", d.range.start.line + 1)
-            })
-            .collect();
-        if action == Action::Fix {
-            if let Some(tree) = snapshot.tree.as_ref() {
-                for error in syntax_errors(tree, rope, 50) {
-                    if error.byte_range.start >= bytes.start && error.byte_range.start <= bytes.end
-                    {
-                        problems.push(format!(
-                            "line {}: {}",
-                            rope.byte_to_line(error.byte_range.start) + 1,
-                            error.message
-                        ));
-                    }
-                }
-            }
-            if problems.is_empty() {
-                return Err(invalid(
-                    "there is nothing to fix in the range: no diagnostics were given and it has no syntax errors",
-                ));
-            }
-        }
-        Ok(Self {
-            bytes,
-            enclosing,
-            problems,
-        })
-    }
-}
-
-fn build_prompt(
-    state: &State,
-    action: Action,
-    args: &ActionArgs,
-    snapshot: &Snapshot,
-    target: &Target,
-    root: Option<&Path>,
-    path: Option<&Path>,
-) -> Result<Prompt> {
-    let rope = &snapshot.rope;
-    let text = |range: &Range<usize>| rope.byte_slice(range.clone()).to_string();
-    let target_text = text(&target.bytes);
-    let enclosing_text = target.enclosing.as_ref().map(text);
-    let (import_lines, names) = match (snapshot.language, snapshot.tree.as_ref()) {
-        (Some(language), Some(tree)) => (
-            imports(language, tree, rope),
-            referenced_names(language, tree, rope, &target.bytes),
-        ),
-        _ => (Vec::new(), Vec::new()),
-    };
-    let index = state.index.lock();
-    let this_file = path.map(Path::to_path_buf).unwrap_or_default();
-    let signatures = index
-        .as_ref()
-        .map(|index| {
-            index.signatures_for(names.iter().map(String::as_str), &this_file, MAX_SIGNATURES)
-        })
-        .unwrap_or_default();
-    let rules = match (root, path) {
-        (Some(root), Some(path)) => agents_rules(root, path),
-        _ => Vec::new(),
-    };
-    let shown_path = match (root, path) {
-        (Some(root), Some(path)) => path
-            .strip_prefix(root)
-            .unwrap_or(path)
-            .display()
-            .to_string(),
-        (None, Some(path)) => path.display().to_string(),
-        _ => args.uri.as_str().to_owned(),
-    };
-    let language = snapshot.language.map_or("text", |l| l.name());
-    let parts = PromptParts {
-        language,
-        path: &shown_path,
-        target: &target_text,
-        target_line: rope.byte_to_line(target.bytes.start) + 1,
-        enclosing: enclosing_text.as_deref(),
-        imports: &import_lines,
-        signatures: &signatures,
-        diagnostics: &target.problems,
-        rules: &rules,
-        instruction: args.instruction.as_deref(),
-        ..PromptParts::default()
-    };
-    let settings = state.config.lock().settings().clone();
-    let window = context_window(&settings.model.name).unwrap_or(32_000);
-    let tokens = window
-        .saturating_sub(settings.model.max_output_tokens as usize)
-        .max(2_000);
-    // About three characters per token for code: a conservative budget.
-    let budget = tokens.saturating_mul(3).min(400_000);
-    prompt::build(action, &parts, budget).map_err(|e| invalid(e.to_string()))
 }
 
 /// `tandem.reject`: puts back exactly the text the job replaced.
@@ -584,31 +436,4 @@ pub fn reindex_file(state: &State, path: PathBuf, rope: &Rope) {
     if let Some(index) = state.index.lock().as_mut() {
         index.update_file(&path, rope);
     }
-}
-
-fn uses_crlf(rope: &Rope) -> bool {
-    rope.lines().take(50).any(|line| {
-        let n = line.len_chars();
-        n >= 2 && line.char(n - 1) == '\n' && line.char(n - 2) == '\r'
-    })
-}
-
-/// `byte`, or the start of its line when only indentation precedes it there.
-fn line_start_if_indented(rope: &Rope, byte: usize) -> usize {
-    let line = rope.byte_to_line(byte);
-    let start = rope.line_to_byte(line);
-    let before = rope.byte_slice(start..byte);
-    if before.chars().all(|c| c == ' ' || c == '\t') {
-        start
-    } else {
-        byte
-    }
-}
-
-/// The line holding `byte`, without its line end.
-fn line_of(rope: &Rope, byte: usize) -> Range<usize> {
-    let line = rope.byte_to_line(byte);
-    let start = rope.line_to_byte(line);
-    let text = rope.line(line).to_string();
-    start..start + text.trim_end_matches(['\n', '\r']).len()
 }

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod config;
 pub mod doctor;
 pub mod edits;
+pub mod exec;
 pub mod logging;
 pub mod lsp;
 pub mod model;

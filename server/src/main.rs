@@ -27,6 +27,21 @@ enum Command {
     Serve,
     /// Check the settings and the model endpoint; exit code 0 only when the model answered.
     Doctor,
+    /// Run one agent action on a file without an editor (explain, fix, implement, document, edit).
+    Exec {
+        /// The action: explain, fix, implement, document or edit.
+        action: String,
+        file: PathBuf,
+        /// `L1:C1-L2:C2` (or `L:C` for a position), 1-based, columns in characters.
+        #[arg(long)]
+        range: Option<String>,
+        /// What to change (for `edit`).
+        #[arg(long)]
+        instruction: Option<String>,
+        /// Print a unified diff instead of writing the file.
+        #[arg(long)]
+        diff: bool,
+    },
 }
 
 fn main() {
@@ -39,6 +54,21 @@ fn main() {
     let code = match cli.command {
         None | Some(Command::Serve) => serve(),
         Some(Command::Doctor) => doctor(),
+        Some(Command::Exec {
+            action,
+            file,
+            range,
+            instruction,
+            diff,
+        }) => exec(tandem::exec::ExecOptions {
+            action,
+            file,
+            range,
+            instruction,
+            diff,
+            env: tandem::config::Environment::from_process(),
+            user_config: None,
+        }),
     };
     std::process::exit(code);
 }
@@ -56,8 +86,26 @@ fn doctor() -> i32 {
     };
     let options = tandem::doctor::DoctorOptions::from_process();
     // The report is the command's output: it goes to stdout (no LSP is spoken here).
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     runtime.block_on(tandem::doctor::run(&options, &mut out))
+}
+
+fn exec(options: tandem::exec::ExecOptions) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tandem::logging::fatal(&format!("tandem: cannot start the async runtime: {err}"));
+            return 2;
+        }
+    };
+    // The explanation or the diff is the command's output; progress goes to stderr. Unlocked
+    // handles: logs from other threads write to stderr too, and a held lock would block them.
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    runtime.block_on(tandem::exec::run(&options, &mut out, &mut err))
 }
 
 fn serve() -> i32 {

@@ -558,6 +558,11 @@ impl Editor {
         .await
     }
 
+    /// Applies a code action's `edit` (a `WorkspaceEdit`) as the client would, VS Code style.
+    pub async fn apply_code_action_edit(&mut self, edit: &Value) -> Result<bool> {
+        self.apply_workspace_edit(&json!({"edit": edit})).await
+    }
+
     /// Leaves every server request with this method unanswered.
     pub fn silence(&mut self, method: &str) {
         self.silenced.push(method.to_owned());

@@ -1049,3 +1049,109 @@ async fn hover_adds_the_models_explanation_and_caches_it() -> anyhow::Result<()>
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn review_publishes_findings_with_quick_fixes_that_work() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let source =
+        "fn main() {\n    let v = vec![1, 2, 3];\n    let x = v[3];\n    println!(\"{x}\");\n}\n";
+    let findings = r#"```json
+[
+  {"start_line": 3, "end_line": 3, "severity": "error", "message": "Index 3 is out of bounds.", "replacement": "    let x = v[2];"},
+  {"start_line": 4, "severity": "hint", "message": "Consider naming x."}
+]
+```"#;
+    server.push(answer(&[findings]));
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, source).await?;
+    let job = command(&mut editor, "tandem.review", json!({"uri": URI}))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["result"]["findings"], 2);
+    let published = editor
+        .notification("textDocument/publishDiagnostics", |p| {
+            p["uri"] == URI && p["diagnostics"].as_array().is_some_and(|d| d.len() == 2)
+        })
+        .await?;
+    let first = &published["diagnostics"][0];
+    assert_eq!(first["source"], "tandem");
+    assert_eq!(first["severity"], 1);
+    assert_eq!(first["message"], "Index 3 is out of bounds.");
+    assert_eq!(first["range"]["start"], json!({"line": 2, "character": 0}));
+    // The prompt showed numbered lines.
+    assert!(
+        server.requests()[0]
+            .body
+            .to_string()
+            .contains("    3 |     let x = v[3];")
+    );
+
+    // Quick fixes at the finding: apply its replacement, or dismiss it.
+    let at = json!({"textDocument": {"uri": URI}, "range": {"start": {"line": 2, "character": 5}, "end": {"line": 2, "character": 5}}, "context": {"diagnostics": [first]}});
+    let actions = editor
+        .request("textDocument/codeAction", at.clone())
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let apply = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| {
+            a["title"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Tandem: Apply suggestion")
+        })
+        .cloned()
+        .unwrap();
+    assert!(actions.as_array().unwrap().iter().any(|a| {
+        a["title"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Tandem: Dismiss")
+    }));
+    assert!(editor.apply_code_action_edit(&apply["edit"]).await?);
+    assert_eq!(
+        editor.doc(URI).unwrap().text,
+        source.replace("v[3]", "v[2]")
+    );
+    // Editing the finding's line dropped it; the other is dismissed by its quick fix.
+    let remaining = editor
+        .notification("textDocument/publishDiagnostics", |p| {
+            p["uri"] == URI && p["diagnostics"].as_array().is_some_and(|d| d.len() == 1)
+        })
+        .await?;
+    let hint = &remaining["diagnostics"][0];
+    assert_eq!(hint["message"], "Consider naming x.");
+    let at_hint = json!({"textDocument": {"uri": URI}, "range": {"start": {"line": 3, "character": 1}, "end": {"line": 3, "character": 1}}, "context": {"diagnostics": [hint]}});
+    let actions = editor
+        .request("textDocument/codeAction", at_hint)
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let dismiss = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| {
+            a["title"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Tandem: Dismiss")
+        })
+        .cloned()
+        .unwrap();
+    editor
+        .request("workspace/executeCommand", json!({"command": dismiss["command"]["command"], "arguments": dismiss["command"]["arguments"]}))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    editor
+        .notification("textDocument/publishDiagnostics", |p| {
+            p["uri"] == URI && p["diagnostics"] == json!([])
+        })
+        .await?;
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

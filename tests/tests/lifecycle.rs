@@ -55,11 +55,13 @@ async fn advertises_exactly_what_works() -> anyhow::Result<()> {
     assert_eq!(
         caps["executeCommandProvider"]["commands"],
         json!([
+            "tandem.review",
             "tandem.explain",
             "tandem.fix",
             "tandem.implement",
             "tandem.document",
             "tandem.edit",
+            "tandem.dismiss",
             "tandem.accept",
             "tandem.reject",
             "tandem.cancel",

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod context;
 pub mod explanations;
+pub mod findings;
 pub mod health;
 pub mod index;
 pub mod jobs;

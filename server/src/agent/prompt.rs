@@ -203,7 +203,7 @@ fn fence_for(text: &str) -> String {
 fn target_heading(action: Action) -> &'static str {
     match action {
         Action::Explain => "The code to explain",
-        Action::Review => "The file to review",
+        Action::Review => "The file to review (each line shown as `number | text`)",
         Action::Implement => "The unfinished code to complete (TARGET)",
         Action::Document => "The item to document (TARGET)",
         Action::Tests => "The code to test",
@@ -222,8 +222,8 @@ fn system_prompt(action: Action) -> String {
         Action::Review => "Review the file for bugs, risky code and unclear code. Answer with one fenced json \
             block holding an array of findings, each {\"start_line\": N, \"end_line\": M, \"severity\": \
             \"error\"|\"warning\"|\"info\"|\"hint\", \"message\": \"…\", \"replacement\": \"…\"}, with \
-            1-based line numbers of the file as shown, and `replacement` (optional) the full new text of \
-            those lines. An empty array when there is nothing worth saying."
+            1-based line numbers as shown, and `replacement` (optional) the full new text of those \
+            lines, without the line numbers. An empty array when there is nothing worth saying."
             .to_owned(),
         Action::Fix => format!("Fix the problems listed in the TARGET with the smallest change that fixes them. {rewrite}"),
         Action::Implement => format!(

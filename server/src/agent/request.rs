@@ -52,7 +52,15 @@ pub fn prepare(input: &ActionInput) -> Result<Prepared, String> {
     let (bytes, enclosing, problems) = target(input)?;
     let rope = input.rope;
     let text = |range: &Range<usize>| rope.byte_slice(range.clone()).to_string();
-    let target_text = text(&bytes);
+    let mut target_text = text(&bytes);
+    if input.action == Action::Review {
+        // Numbered, so the findings can name lines exactly.
+        target_text = target_text
+            .split_inclusive('\n')
+            .enumerate()
+            .map(|(i, line)| format!("{:>5} | {line}", i + 1))
+            .collect();
+    }
     let enclosing_text = enclosing.as_ref().map(text);
     let (import_lines, names) = match (input.language, input.tree) {
         (Some(language), Some(tree)) => (

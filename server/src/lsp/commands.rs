@@ -24,7 +24,8 @@ use crate::model::ModelClient;
 use crate::syntax::items;
 
 /// The actions this server runs today; `tests` and `review` are not offered yet.
-pub const ACTIONS: [Action; 5] = [
+pub const ACTIONS: [Action; 6] = [
+    Action::Review,
     Action::Explain,
     Action::Fix,
     Action::Implement,
@@ -37,6 +38,7 @@ pub fn command_names() -> Vec<String> {
     let mut names: Vec<String> = ACTIONS.iter().map(|a| a.command()).collect();
     names.extend(
         [
+            "tandem.dismiss",
             "tandem.accept",
             "tandem.reject",
             "tandem.cancel",
@@ -59,6 +61,13 @@ struct ActionArgs {
     instruction: Option<String>,
     #[serde(default)]
     diagnostics: Vec<lsp::Diagnostic>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DismissArgs {
+    uri: lsp::Uri,
+    finding_id: u64,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +110,19 @@ pub async fn execute(
                 .cancel(args.job_id, Some("cancelled by tandem.cancel".into()))
                 .map_err(|e| invalid(e.to_string()))?;
             Ok(Some(json!({"jobId": args.job_id})))
+        }
+        "tandem.dismiss" => {
+            let args: DismissArgs = parse(command, argument)?;
+            let doc = convert::doc_uri(&args.uri);
+            if !state.findings.dismiss(&doc, args.finding_id) {
+                return Err(invalid(format!(
+                    "there is no finding {} in {}",
+                    args.finding_id,
+                    args.uri.as_str()
+                )));
+            }
+            super::diagnostics::publish_now(state, &doc).await;
+            Ok(Some(json!({"findingId": args.finding_id})))
         }
         "tandem.accept" => {
             let args: JobArgs = parse(command, argument)?;
@@ -360,6 +382,7 @@ pub async fn code_actions(
                 Action::Fix => {
                     json!({"uri": uri, "range": params.range, "diagnostics": diagnostics})
                 }
+                Action::Review => json!({"uri": uri}),
                 _ => json!({"uri": uri, "range": params.range}),
             };
             let command = lsp::Command {
@@ -385,8 +408,73 @@ pub async fn code_actions(
                 ..Default::default()
             })
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut actions = actions;
+    actions.splice(
+        0..0,
+        finding_fixes(state, &doc, &uri, &snapshot, start.min(end)..start.max(end)),
+    );
     Ok(Some(actions))
+}
+
+/// The two quick fixes of each review finding the range touches: apply its replacement (a
+/// versioned edit of its lines) and dismiss it.
+fn finding_fixes(
+    state: &State,
+    doc: &crate::workspace::DocUri,
+    uri: &lsp::Uri,
+    snapshot: &crate::workspace::Snapshot,
+    bytes: std::ops::Range<usize>,
+) -> Vec<lsp::CodeActionResponse> {
+    let rope = &snapshot.rope;
+    let encoding = state.encoding();
+    let mut out = Vec::new();
+    for finding in state.findings.of(doc) {
+        let start = rope.char_to_byte(finding.region.start.min(rope.len_chars()));
+        let end = rope.char_to_byte(finding.region.end.min(rope.len_chars()));
+        if bytes.end < start || bytes.start > end {
+            continue;
+        }
+        if let Some(replacement) = &finding.replacement {
+            let edit = lsp::TextEdit {
+                range: convert::lsp_range(rope, start..end, encoding),
+                new_text: replacement.clone(),
+            };
+            let workspace_edit = lsp::WorkspaceEdit {
+                document_changes: Some(vec![lsp::DocumentChange::TextDocumentEdit(
+                    lsp::TextDocumentEdit {
+                        text_document: lsp::OptionalVersionedTextDocumentIdentifier {
+                            version: Some(snapshot.version),
+                            text_document_identifier: lsp::TextDocumentIdentifier {
+                                uri: uri.clone(),
+                            },
+                        },
+                        edits: vec![lsp::Edit::TextEdit(edit)],
+                    },
+                )]),
+                ..Default::default()
+            };
+            out.push(lsp::CodeActionResponse::CodeAction(lsp::CodeAction {
+                title: format!("Tandem: Apply suggestion ({})", finding.message),
+                kind: Some(lsp::CodeActionKind::QuickFix),
+                edit: Some(workspace_edit),
+                is_preferred: Some(true),
+                ..Default::default()
+            }));
+        }
+        out.push(lsp::CodeActionResponse::CodeAction(lsp::CodeAction {
+            title: format!("Tandem: Dismiss ({})", finding.message),
+            kind: Some(lsp::CodeActionKind::QuickFix),
+            command: Some(lsp::Command {
+                title: "Dismiss".into(),
+                command: "tandem.dismiss".into(),
+                arguments: Some(vec![json!({"uri": uri, "findingId": finding.id})]),
+                tooltip: None,
+            }),
+            ..Default::default()
+        }));
+    }
+    out
 }
 
 /// `codeAction/resolve`: fills in the command kept in `data`.

@@ -7,7 +7,8 @@ use tower_lsp_server::gen_lsp_types as lsp;
 
 use super::convert;
 use super::server::State;
-use crate::workspace::{SyntaxEvent, SyntaxReport};
+use crate::agent::review::Severity;
+use crate::workspace::{DocUri, SyntaxEvent, SyntaxReport};
 
 /// Diagnostics from Tandem carry this source, so clients can tell them from other servers'.
 pub const SOURCE: &str = "tandem";
@@ -33,12 +34,77 @@ pub async fn publish_syntax_errors(
             continue;
         };
         let version = state.flags().diagnostics_versions.then_some(report.version);
-        let diagnostics = to_lsp(&report, state.encoding());
+        let mut diagnostics = to_lsp(&report, state.encoding());
+        diagnostics.extend(findings_to_lsp(&state, &report.uri, &report.rope));
         state
             .client
             .publish_diagnostics(uri, diagnostics, version)
             .await;
     }
+}
+
+/// Publishes the document's syntax errors and review findings now (after a review, or a
+/// finding dismissed), from the current text.
+pub async fn publish_now(state: &State, doc: &DocUri) {
+    let Some(snapshot) = state.workspace.snapshot_with_syntax(doc).await else {
+        return;
+    };
+    let Some(uri) = convert::lsp_uri(doc) else {
+        return;
+    };
+    let encoding = state.encoding();
+    let mut diagnostics = Vec::new();
+    if let Some(tree) = snapshot.tree.as_ref() {
+        let report = SyntaxReport {
+            uri: doc.clone(),
+            version: snapshot.version,
+            rope: snapshot.rope.clone(),
+            errors: crate::syntax::syntax_errors(tree, &snapshot.rope, 100),
+        };
+        diagnostics = to_lsp(&report, encoding);
+    }
+    diagnostics.extend(findings_to_lsp(state, doc, &snapshot.rope));
+    let version = state
+        .flags()
+        .diagnostics_versions
+        .then_some(snapshot.version);
+    state
+        .client
+        .publish_diagnostics(uri, diagnostics, version)
+        .await;
+}
+
+/// The review findings of a document as diagnostics; `data.findingId` names each for its quick
+/// fixes.
+fn findings_to_lsp(state: &State, doc: &DocUri, rope: &ropey::Rope) -> Vec<lsp::Diagnostic> {
+    let encoding = state.encoding();
+    state
+        .findings
+        .of(doc)
+        .into_iter()
+        .map(|finding| {
+            let start = rope.char_to_byte(finding.region.start.min(rope.len_chars()));
+            // The diagnostic ends at the end of the last line's text, not after its line end.
+            let mut end = rope.char_to_byte(finding.region.end.min(rope.len_chars()));
+            while end > start && matches!(rope.byte(end - 1), b'\n' | b'\r') {
+                end -= 1;
+            }
+            lsp::Diagnostic {
+                range: convert::lsp_range(rope, start..end, encoding),
+                severity: Some(match finding.severity {
+                    Severity::Error => lsp::DiagnosticSeverity::Error,
+                    Severity::Warning => lsp::DiagnosticSeverity::Warning,
+                    Severity::Info => lsp::DiagnosticSeverity::Information,
+                    Severity::Hint => lsp::DiagnosticSeverity::Hint,
+                }),
+                source: Some(SOURCE.into()),
+                code: Some(lsp::Code::String("review".into())),
+                message: finding.message.clone().into(),
+                data: Some(serde_json::json!({"findingId": finding.id})),
+                ..Default::default()
+            }
+        })
+        .collect()
 }
 
 fn to_lsp(report: &SyntaxReport, encoding: crate::text::PositionEncoding) -> Vec<lsp::Diagnostic> {

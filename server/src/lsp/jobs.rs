@@ -19,6 +19,7 @@ use crate::agent::actions::Action;
 use crate::agent::jobs::{JobHandle, JobId, JobStatus};
 use crate::agent::output::CodeReply;
 use crate::agent::prompt::Prompt;
+use crate::agent::review::parse_findings;
 use crate::agent::verify::added_errors;
 use crate::edits::OutgoingEdit;
 use crate::model::{Message, ModelClient, ModelEvent, ModelRequest};
@@ -166,10 +167,45 @@ async fn work(
         messages: vec![Message::user(request.prompt.user.clone())],
         max_output_tokens: None,
     };
+    if request.action == Action::Review {
+        let outcome = explain(state, handle, client, &model_request, progress).await;
+        return review(state, request, outcome).await;
+    }
     if !request.action.edits() {
         return explain(state, handle, client, &model_request, progress).await;
     }
     rewrite(state, handle, request, client, model_request, progress).await
+}
+
+/// Review: the model's findings become diagnostics (source `tandem`), each with quick fixes.
+async fn review(state: &Arc<State>, request: &JobRequest, answered: Outcome) -> Outcome {
+    if answered.status != JobStatus::Done {
+        return answered;
+    }
+    let reply = answered
+        .result
+        .as_ref()
+        .and_then(|r| r["markdown"].as_str())
+        .unwrap_or_default();
+    let Some(snapshot) = state.workspace.snapshot(&request.doc) else {
+        return Outcome::failed("the document was closed");
+    };
+    let lines = u32::try_from(snapshot.rope.len_lines()).unwrap_or(u32::MAX);
+    match parse_findings(reply, lines) {
+        Ok(findings) => {
+            let count = findings.len();
+            state
+                .findings
+                .replace(&request.doc, &snapshot.rope, findings);
+            super::diagnostics::publish_now(state, &request.doc).await;
+            Outcome {
+                status: JobStatus::Done,
+                message: None,
+                result: Some(json!({"findings": count})),
+            }
+        }
+        Err(error) => Outcome::failed(error.to_string()),
+    }
 }
 
 /// Explain: the model's Markdown is the result; nothing is edited.

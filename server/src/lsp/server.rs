@@ -39,6 +39,8 @@ pub struct State {
     pub index: parking_lot::Mutex<Option<crate::agent::index::SymbolIndex>>,
     /// The model endpoint's last known state, for hover and `tandem.status`.
     pub endpoint_health: Arc<crate::agent::health::Health>,
+    /// Review findings per document.
+    pub findings: crate::agent::findings::Findings,
     /// Hover explanations, cached by item text and model.
     pub explanations: Arc<crate::agent::explanations::Explanations>,
     /// Becomes true once the index is built (or known not to be built: no workspace root).
@@ -83,6 +85,7 @@ impl Backend {
             index: parking_lot::Mutex::new(None),
             index_ready: tokio::sync::watch::Sender::new(false),
             explanations: Arc::default(),
+            findings: crate::agent::findings::Findings::default(),
             endpoint_health: Arc::default(),
             config: parking_lot::Mutex::new(ConfigStore::new(Environment::from_process())),
             root: OnceLock::new(),
@@ -294,7 +297,10 @@ impl LanguageServer for Backend {
                 .workspace
                 .change(&uri, doc.version, &changes, encoding)
             {
-                Ok(applied) => self.state.jobs.on_did_change(&uri, &applied),
+                Ok(applied) => {
+                    self.state.jobs.on_did_change(&uri, &applied);
+                    self.state.findings.on_did_change(&uri, &applied.changes);
+                }
                 Err(ChangeError::NotOpen) => {
                     tracing::warn!(%uri, "didChange for a document that is not open; ignored");
                 }

@@ -1155,3 +1155,43 @@ async fn review_publishes_findings_with_quick_fixes_that_work() -> anyhow::Resul
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn closing_the_document_cancels_its_job_at_once() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    server.wait_for_requests(1).await;
+    server.release(3);
+    editor
+        .wait_for(|m| match m {
+            tandem_tests::editor::Incoming::Request { method, .. }
+                if method == "workspace/applyEdit" =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await?;
+    editor
+        .notify(
+            "textDocument/didClose",
+            json!({"textDocument": {"uri": URI}}),
+        )
+        .await?;
+    // Within the editor's usual wait: the job does not sit out the edit timeouts.
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "cancelled", "{done}");
+    assert_eq!(done["message"], "the document was closed");
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

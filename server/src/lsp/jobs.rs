@@ -395,6 +395,7 @@ async fn settle(
     handle: &JobHandle,
     request: &JobRequest,
 ) -> Result<(), String> {
+    let mut awaiting_since: Option<tokio::time::Instant> = None;
     loop {
         pump(state, handle, request);
         let settled = state
@@ -407,12 +408,31 @@ async fn settle(
         if handle.cancel.is_cancelled() {
             return Err("cancelled".into());
         }
+        if !state.workspace.is_open(&request.doc) {
+            return Err("the document was closed".into());
+        }
         if state
             .jobs
             .with_session(handle.id, |s| s.user_edited_inside())
             .unwrap_or(false)
         {
             return Err("you edited inside the region".into());
+        }
+        // After a refusal the session waits for the editor's newer text; that wait has the
+        // contract's deadline too.
+        let awaiting = state
+            .jobs
+            .with_session(handle.id, |s| s.awaiting_change())
+            .unwrap_or(false);
+        awaiting_since = if awaiting {
+            awaiting_since.or(Some(tokio::time::Instant::now()))
+        } else {
+            None
+        };
+        if awaiting_since.is_some_and(|since| since.elapsed() >= EDIT_TIMEOUT) {
+            return Err(
+                "the editor refused the edit and did not report its text afterwards".into(),
+            );
         }
         let refused = state
             .jobs
@@ -426,8 +446,8 @@ async fn settle(
         tokio::select! {
             () = handle.wake.notified() => {}
             () = handle.cancel.cancelled() => {}
-            () = tokio::time::sleep(EDIT_TIMEOUT + Duration::from_secs(1)) => {
-                // The edit's own timeout resolves it; this only keeps the loop from sleeping forever.
+            () = tokio::time::sleep(if awaiting { EDIT_TIMEOUT } else { EDIT_TIMEOUT + Duration::from_secs(1) }) => {
+                // An edit's own timeout resolves it; a refusal's wait is checked above.
             }
         }
     }
@@ -443,7 +463,7 @@ async fn rollback(state: &Arc<State>, handle: &JobHandle, request: &JobRequest) 
         .with_session(handle.id, |s| s.user_edited_inside())
         .unwrap_or(false);
     let unresponsive = matches!(state.jobs.stop_reason(handle.id), Some((_, true)));
-    if user_inside || unresponsive {
+    if user_inside || unresponsive || !state.workspace.is_open(&request.doc) {
         return;
     }
     if state

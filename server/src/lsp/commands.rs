@@ -20,8 +20,7 @@ use crate::agent::prompt::Prompt;
 use crate::agent::request::{self, ActionInput};
 use crate::agent::workspace_files::is_ignored;
 use crate::edits::{Region, StreamSession};
-use crate::model::ModelClient;
-use crate::syntax::items;
+use crate::syntax::items_around;
 
 /// The actions this server runs today; `tests` and `review` are not offered yet.
 pub const ACTIONS: [Action; 6] = [
@@ -246,14 +245,8 @@ async fn start(
         .jobs
         .start(action, doc.clone(), session)
         .map_err(|e| invalid(e.to_string()))?;
-    let (endpoint, preview) = {
-        let config = state.config.lock();
-        (
-            config.endpoint(),
-            config.settings().edits.mode == crate::config::EditMode::Preview,
-        )
-    };
-    let client = ModelClient::new(endpoint).map_err(|e| e.to_string());
+    let preview = state.config.lock().settings().edits.mode == crate::config::EditMode::Preview;
+    let client = state.model_client();
     let region_text = snapshot.rope.byte_slice(target.bytes.clone()).to_string();
     let request = JobRequest {
         action,
@@ -357,8 +350,11 @@ pub async fn code_actions(
     let encoding = state.encoding();
     let start = convert::byte_offset(rope, params.range.start, encoding);
     let end = convert::byte_offset(rope, params.range.end, encoding);
+    // Only the items around the range: listing stays fast on big files.
     let found = match (snapshot.language, snapshot.tree.as_ref()) {
-        (Some(language), Some(tree)) => items(language, tree, rope),
+        (Some(language), Some(tree)) => {
+            items_around(language, tree, rope, start.min(end)..start.max(end))
+        }
         _ => Vec::new(),
     };
     let diagnostics = params.context.diagnostics;

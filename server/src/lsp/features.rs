@@ -12,7 +12,7 @@ use super::server::State;
 use crate::agent::actions::Action;
 use crate::agent::explanations::{Key, Lookup, Outcome};
 use crate::agent::prompt::{self, PromptParts};
-use crate::model::{Message, ModelClient, ModelRequest};
+use crate::model::{Message, ModelRequest};
 use crate::syntax::{self, Item, ItemKind};
 
 pub async fn document_symbols(
@@ -145,7 +145,7 @@ pub async fn hover(
     };
     let encoding = state.encoding();
     let byte = convert::byte_offset(&snapshot.rope, position, encoding);
-    let items = syntax::items(language, tree, &snapshot.rope);
+    let items = syntax::items_around(language, tree, &snapshot.rope, byte..byte);
     let Some(item) = syntax::items_at(&items, byte).last().copied() else {
         return Ok(None);
     };
@@ -220,7 +220,7 @@ async fn explanation(
             let health = state.endpoint_health.clone();
             match (
                 prompt::build(Action::Explain, &parts, 200_000),
-                ModelClient::new(endpoint),
+                state.model_client(),
             ) {
                 (Ok(prompt), Ok(client)) => {
                     let request = ModelRequest {

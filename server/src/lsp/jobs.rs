@@ -30,6 +30,8 @@ use crate::workspace::DocUri;
 const EDIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to create a progress token.
 const PROGRESS_CREATE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A partly written line is shown at most this often; whole lines at once.
+const COALESCE: Duration = Duration::from_millis(40);
 /// How many refused edits in a row end the job.
 const MAX_REFUSALS: u32 = 5;
 
@@ -342,15 +344,26 @@ async fn stream_code(
 ) -> Result<String, String> {
     let mut stream = client.stream(model_request, handle.cancel.child_token());
     let mut reply = CodeReply::new();
+    let mut shown = 0;
+    let mut last_update = tokio::time::Instant::now();
     loop {
         tokio::select! {
             event = stream.next() => match event {
                 Some(ModelEvent::TextDelta(delta)) => {
                     if reply.push(&delta) && !request.preview {
-                        let code = shape(request, reply.code_so_far(), false);
-                        state.jobs.with_session(handle.id, |s| s.set_desired(&code));
-                        progress.report(state, &format!("{} lines written", code.lines().count())).await;
-                        pump(state, handle, request);
+                        // Coalesce: whole lines as they complete, and the line being written at
+                        // most every COALESCE, so the editor is not sent an edit per token.
+                        let so_far = reply.code_so_far();
+                        let whole_lines = so_far.rfind('\n').map_or("", |i| &so_far[..=i]);
+                        let visible = if last_update.elapsed() >= COALESCE { so_far } else { whole_lines };
+                        if visible.len() > shown {
+                            shown = visible.len();
+                            last_update = tokio::time::Instant::now();
+                            let code = shape(request, visible, false);
+                            state.jobs.with_session(handle.id, |s| s.set_desired(&code));
+                            progress.report(state, &format!("{} lines written", code.lines().count())).await;
+                            pump(state, handle, request);
+                        }
                     }
                 }
                 Some(ModelEvent::Usage(_)) => {}

@@ -39,6 +39,8 @@ pub struct State {
     pub index: parking_lot::Mutex<Option<crate::agent::index::SymbolIndex>>,
     /// The model endpoint's last known state, for hover and `tandem.status`.
     pub endpoint_health: Arc<crate::agent::health::Health>,
+    /// The model client of the endpoint in force, kept so its connections are reused.
+    model_client: parking_lot::Mutex<Option<(String, crate::model::ModelClient)>>,
     /// Review findings per document.
     pub findings: crate::agent::findings::Findings,
     /// Hover explanations, cached by item text and model.
@@ -61,6 +63,22 @@ impl State {
 
     pub fn flags(&self) -> ClientFlags {
         self.flags.get().copied().unwrap_or_default()
+    }
+
+    /// A client for the endpoint the settings name now: the same one while they do not change.
+    pub fn model_client(&self) -> std::result::Result<crate::model::ModelClient, String> {
+        let endpoint = self.config.lock().endpoint();
+        // `Debug` leaves the key out; the key comes from the environment, which does not change.
+        let key = format!("{endpoint:?}");
+        let mut cached = self.model_client.lock();
+        if let Some((have, client)) = cached.as_ref()
+            && *have == key
+        {
+            return Ok(client.clone());
+        }
+        let client = crate::model::ModelClient::new(endpoint).map_err(|e| e.to_string())?;
+        *cached = Some((key, client.clone()));
+        Ok(client)
     }
 
     pub fn shutdown_requested(&self) -> bool {
@@ -86,6 +104,7 @@ impl Backend {
             index_ready: tokio::sync::watch::Sender::new(false),
             explanations: Arc::default(),
             findings: crate::agent::findings::Findings::default(),
+            model_client: parking_lot::Mutex::new(None),
             endpoint_health: Arc::default(),
             config: parking_lot::Mutex::new(ConfigStore::new(Environment::from_process())),
             root: OnceLock::new(),

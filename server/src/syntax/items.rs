@@ -117,11 +117,26 @@ pub struct Item {
 /// The items of the document, nested as the tree nests them, in document order.
 /// A function directly inside an impl, trait, class or interface is reported as a method.
 pub fn items(lang: Language, tree: &Tree, rope: &Rope) -> Vec<Item> {
+    collect(lang, tree, rope, None)
+}
+
+/// The items that overlap `bytes` (so those around a position, with `bytes` empty), nested as
+/// [`items`] nests them. Much cheaper than [`items`] on a big file: only the matches there are
+/// built (hover and code actions need no more).
+pub fn items_around(lang: Language, tree: &Tree, rope: &Rope, bytes: Range<usize>) -> Vec<Item> {
+    collect(lang, tree, rope, Some(bytes))
+}
+
+fn collect(lang: Language, tree: &Tree, rope: &Rope, bytes: Option<Range<usize>>) -> Vec<Item> {
     let Some(query) = queries::query(lang, QueryKind::Items) else {
         return Vec::new();
     };
     let names = query.capture_names();
     let mut cursor = QueryCursor::new();
+    if let Some(bytes) = bytes {
+        // A range with room on both sides, so an empty one still meets the nodes around it.
+        cursor.set_byte_range(bytes.start.saturating_sub(1)..bytes.end.saturating_add(1));
+    }
     let mut matches = cursor.matches(query, tree.root_node(), RopeText(rope));
     let mut flat: Vec<Item> = Vec::new();
     while let Some(m) = matches.next() {

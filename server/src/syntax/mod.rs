@@ -15,7 +15,7 @@ mod tags;
 
 pub use errors::{SyntaxError, syntax_errors};
 pub use incremental::{DocSyntax, ParseRequest};
-pub use items::{Item, ItemKind, items, items_at};
+pub use items::{Item, ItemKind, items, items_around, items_at};
 pub use language::Language;
 pub use parse::{input_edit, parse};
 pub use tags::{Tag, tags};

@@ -244,3 +244,30 @@ fn check_tag(a: &Annotation, found: &[Tag], out: &mut String) {
         );
     }
 }
+
+/// `items_around` finds exactly the items `items` finds around every position of every sample.
+#[test]
+fn items_around_a_position_match_the_full_list() {
+    for &(lang, _, source) in SAMPLES {
+        let rope = Rope::from_str(source);
+        let tree = parse(lang, &rope, None).expect("parses");
+        let all = items(lang, &tree, &rope);
+        let mut byte = 0;
+        while byte <= source.len() {
+            let around = crate::syntax::items_around(lang, &tree, &rope, byte..byte);
+            let names = |found: &[Item]| -> Vec<String> {
+                crate::syntax::items_at(found, byte)
+                    .iter()
+                    .map(|i| format!("{} {:?}", i.name, i.range))
+                    .collect()
+            };
+            assert_eq!(
+                names(&around),
+                names(&all),
+                "{} at byte {byte}",
+                lang.name()
+            );
+            byte += 7;
+        }
+    }
+}

@@ -437,6 +437,8 @@ async fn code_actions_are_listed_without_the_model_and_run_as_commands() -> anyh
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(status["counters"]["accepted"], 1, "{status}");
+    let sizes = &status["lastPrompt"];
+    assert!(sizes["target"].as_u64().unwrap_or(0) > 0 && sizes["total"].as_u64().unwrap_or(0) >= sizes["target"].as_u64().unwrap_or(0), "{status}");
     assert!(!status.to_string().contains("apiKey\":\"sk"), "{status}");
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())

@@ -233,6 +233,7 @@ async fn start(
     };
     let target = &prepared;
     let prompt = prepared.prompt.clone();
+    *state.last_prompt.lock() = Some(prompt.sizes);
     let session = action.edits().then(|| {
         let rope = &snapshot.rope;
         let region = Region::new(
@@ -334,6 +335,7 @@ fn status(state: &State) -> Value {
         "endpoint": {"url": url, "state": state.endpoint_health.state(&url)},
         "jobs": jobs,
         "counters": state.jobs.counters(),
+        "lastPrompt": *state.last_prompt.lock(),
     })
 }
 

@@ -41,6 +41,8 @@ pub struct State {
     pub endpoint_health: Arc<crate::agent::health::Health>,
     /// The model client of the endpoint in force, kept so its connections are reused.
     model_client: parking_lot::Mutex<Option<(String, crate::model::ModelClient)>>,
+    /// The context sizes of the last prompt sent, for `tandem.status`.
+    pub last_prompt: parking_lot::Mutex<Option<crate::agent::prompt::ContextSizes>>,
     /// Review findings per document.
     pub findings: crate::agent::findings::Findings,
     /// Hover explanations, cached by item text and model.
@@ -105,6 +107,7 @@ impl Backend {
             explanations: Arc::default(),
             findings: crate::agent::findings::Findings::default(),
             model_client: parking_lot::Mutex::new(None),
+            last_prompt: parking_lot::Mutex::new(None),
             endpoint_health: Arc::default(),
             config: parking_lot::Mutex::new(ConfigStore::new(Environment::from_process())),
             root: OnceLock::new(),

@@ -426,10 +426,43 @@ impl Editor {
             return self.apply_like_neovim(changes).await;
         }
         for change in changes {
+            if change["kind"] == "create" {
+                // A file operation: create the file on disk (unless it exists and may be kept).
+                let path = file_path(change["uri"].as_str().unwrap_or_default())?;
+                if !path.exists() {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    std::fs::write(&path, "")?;
+                }
+                continue;
+            }
             let uri = change["textDocument"]["uri"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
+            if change["textDocument"]["version"].is_null() && !self.docs.contains_key(&uri) {
+                // An edit of a file that is not open: the editor edits it on disk.
+                let path = file_path(&uri)?;
+                let mut text = std::fs::read_to_string(&path)?;
+                let mut edits: Vec<&Value> = change["edits"]
+                    .as_array()
+                    .map(|e| e.iter().collect())
+                    .unwrap_or_default();
+                edits.sort_by_key(|e| {
+                    std::cmp::Reverse((
+                        e["range"]["start"]["line"].as_u64(),
+                        e["range"]["start"]["character"].as_u64(),
+                    ))
+                });
+                for edit in edits {
+                    let start = offset(&text, &edit["range"]["start"], &self.encoding);
+                    let end = offset(&text, &edit["range"]["end"], &self.encoding);
+                    text.replace_range(start..end, edit["newText"].as_str().unwrap_or_default());
+                }
+                std::fs::write(&path, text)?;
+                continue;
+            }
             let Some(doc) = self.docs.get(&uri) else {
                 return Ok(false);
             };
@@ -752,4 +785,11 @@ pub fn position(text: &str, offset: usize, encoding: &str) -> Value {
         })
         .sum();
     json!({"line": line, "character": column})
+}
+
+/// The path of a `file://` URI (percent-encoding is not handled: test paths have none).
+fn file_path(uri: &str) -> Result<PathBuf> {
+    uri.strip_prefix("file://")
+        .map(PathBuf::from)
+        .context("not a file:// URI")
 }

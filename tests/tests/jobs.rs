@@ -438,7 +438,11 @@ async fn code_actions_are_listed_without_the_model_and_run_as_commands() -> anyh
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(status["counters"]["accepted"], 1, "{status}");
     let sizes = &status["lastPrompt"];
-    assert!(sizes["target"].as_u64().unwrap_or(0) > 0 && sizes["total"].as_u64().unwrap_or(0) >= sizes["target"].as_u64().unwrap_or(0), "{status}");
+    assert!(
+        sizes["target"].as_u64().unwrap_or(0) > 0
+            && sizes["total"].as_u64().unwrap_or(0) >= sizes["target"].as_u64().unwrap_or(0),
+        "{status}"
+    );
     assert!(!status.to_string().contains("apiKey\":\"sk"), "{status}");
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
@@ -1194,6 +1198,124 @@ async fn closing_the_document_cancels_its_job_at_once() -> anyhow::Result<()> {
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "cancelled", "{done}");
     assert_eq!(done["message"], "the document was closed");
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn tests_go_where_each_language_keeps_them() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let dir = tempfile::tempdir()?;
+    let root_uri = format!("file://{}", dir.path().display());
+    let mut editor = Editor::spawn(SpawnOptions::default()).await?;
+    editor.edits = EditBehavior::VsCode;
+    let options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
+    editor
+        .initialize_with(
+            &[],
+            json!({"initializationOptions": options, "rootUri": root_uri}),
+        )
+        .await?;
+
+    // Rust without a test module: a new one is streamed in at the end of the file.
+    let rust = "pub fn double(x: u32) -> u32 {\n    x * 2\n}\n";
+    let rust_uri = format!("{root_uri}/lib.rs");
+    std::fs::write(dir.path().join("lib.rs"), rust)?;
+    editor.open(&rust_uri, "rust", 1, rust).await?;
+    let module = "\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn doubles() {\n        assert_eq!(double(2), 4);\n    }\n}\n";
+    server.push(answer(&["```rust\n", module, "```\n"]));
+    let job = command(
+        &mut editor,
+        "tandem.tests",
+        json!({"uri": rust_uri, "position": {"line": 0, "character": 8}}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(
+        editor.doc(&rust_uri).unwrap().text,
+        format!("{rust}{module}")
+    );
+    let sent = server.requests()[0].body.to_string();
+    assert!(
+        sent.contains("pub fn double(x: u32) -> u32") && sent.contains("mod tests"),
+        "{sent}"
+    );
+
+    // Rust with a test module: new tests go inside it, before its closing brace.
+    let text = editor.doc(&rust_uri).unwrap().text.clone();
+    server.push(answer(&[
+        "```rust\n",
+        "    #[test]\n    fn doubles_zero() {\n        assert_eq!(double(0), 0);\n    }\n",
+        "```\n",
+    ]));
+    let job = command(
+        &mut editor,
+        "tandem.tests",
+        json!({"uri": rust_uri, "position": {"line": 0, "character": 8}}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    let expected = text.replace(
+        "        assert_eq!(double(2), 4);\n    }\n}\n",
+        "        assert_eq!(double(2), 4);\n    }\n    #[test]\n    fn doubles_zero() {\n        assert_eq!(double(0), 0);\n    }\n}\n",
+    );
+    assert_eq!(editor.doc(&rust_uri).unwrap().text, expected);
+
+    // Python: a new test_<module>.py next to the file, created by the editor.
+    let python = "def double(x):\n    return x * 2\n";
+    let py_uri = format!("{root_uri}/calc.py");
+    std::fs::write(dir.path().join("calc.py"), python)?;
+    editor.open(&py_uri, "python", 1, python).await?;
+    let test_file = "from calc import double\n\n\ndef test_double():\n    assert double(2) == 4\n";
+    server.push(answer(&["```python\n", test_file, "```\n"]));
+    let job = command(
+        &mut editor,
+        "tandem.tests",
+        json!({"uri": py_uri, "position": {"line": 0, "character": 5}}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("test_calc.py"))?,
+        test_file
+    );
+    assert!(
+        done["result"]["uri"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("/test_calc.py"),
+        "{done}"
+    );
+    assert_eq!(
+        editor.doc(&py_uri).unwrap().text,
+        python,
+        "the source is untouched"
+    );
+
+    // Not on a function: refused with a reason.
+    let refused = command(
+        &mut editor,
+        "tandem.tests",
+        json!({"uri": py_uri, "position": {"line": 5, "character": 0}}),
+    )
+    .await?
+    .unwrap_err();
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("function"),
+        "{refused}"
+    );
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }

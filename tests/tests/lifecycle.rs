@@ -56,6 +56,7 @@ async fn advertises_exactly_what_works() -> anyhow::Result<()> {
         caps["executeCommandProvider"]["commands"],
         json!([
             "tandem.review",
+            "tandem.tests",
             "tandem.explain",
             "tandem.fix",
             "tandem.implement",

@@ -235,10 +235,10 @@ fn system_prompt(action: Action) -> String {
              a docstring in Python, /** */ JSDoc in JavaScript and TypeScript, // lines in Go), saying what \
              it does, its parameters and what it returns or fails with. {rewrite}"
         ),
-        Action::Tests => format!(
-            "Write focused unit tests for the code, in the language's usual test style, covering normal \
-             cases and edge cases. {rewrite}"
-        ),
+        Action::Tests => "Write focused unit tests for the code, in the language's usual test style and \
+            framework, covering normal cases and edge cases. The instruction says where they go and what to \
+            answer; answer with that code in one fenced code block, and nothing else after it."
+            .to_owned(),
         Action::Edit => format!("Rewrite the TARGET as the instruction asks. {rewrite}"),
     };
     format!(

@@ -45,14 +45,41 @@ pub struct Prepared {
     /// The region the action works on (rewrites, for the actions that edit).
     pub bytes: Range<usize>,
     pub prompt: Prompt,
+    /// Where the result goes when it is not `bytes` of this document (tests kept in another file).
+    pub elsewhere: Option<TestFile>,
+}
+
+/// A test file next to the source, where the language keeps its tests: the job appends to it
+/// (creating it when it does not exist).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestFile {
+    pub path: std::path::PathBuf,
+    /// Its current content (empty when it does not exist).
+    pub existing: String,
+    pub exists: bool,
 }
 
 /// Finds the target and builds the prompt. The error says, in words, why the action cannot run.
 pub fn prepare(input: &ActionInput) -> Result<Prepared, String> {
-    let (bytes, enclosing, problems) = target(input)?;
+    let (mut bytes, enclosing, problems) = target(input)?;
     let rope = input.rope;
     let text = |range: &Range<usize>| rope.byte_slice(range.clone()).to_string();
     let mut target_text = text(&bytes);
+    // Tests: the item is what the prompt shows; where the tests go is decided here.
+    let mut placement = None;
+    let mut elsewhere = None;
+    let item_bytes = bytes.clone();
+    if input.action == Action::Tests {
+        let (at, where_, file) = tests_destination(input, &bytes)?;
+        placement = Some(where_);
+        elsewhere = file;
+        bytes = at;
+    }
+    let instruction = match (&placement, input.instruction) {
+        (Some(place), Some(extra)) => Some(format!("{place} {extra}")),
+        (Some(place), None) => Some(place.clone()),
+        (None, other) => other.map(str::to_owned),
+    };
     if input.action == Action::Review {
         // Numbered, so the findings can name lines exactly.
         target_text = target_text
@@ -65,7 +92,7 @@ pub fn prepare(input: &ActionInput) -> Result<Prepared, String> {
     let (import_lines, names) = match (input.language, input.tree) {
         (Some(language), Some(tree)) => (
             imports(language, tree, rope),
-            referenced_names(language, tree, rope, &bytes),
+            referenced_names(language, tree, rope, &item_bytes),
         ),
         _ => (Vec::new(), Vec::new()),
     };
@@ -93,13 +120,13 @@ pub fn prepare(input: &ActionInput) -> Result<Prepared, String> {
         language: input.language.map_or("text", |l| l.name()),
         path: &shown_path,
         target: &target_text,
-        target_line: rope.byte_to_line(bytes.start) + 1,
+        target_line: rope.byte_to_line(bytes.start.min(rope.len_bytes())) + 1,
         enclosing: enclosing_text.as_deref(),
         imports: &import_lines,
         signatures: &signatures,
         diagnostics: &problems,
         rules: &rules,
-        instruction: input.instruction,
+        instruction: instruction.as_deref(),
         ..PromptParts::default()
     };
     let window = context_window(input.model_name).unwrap_or(32_000);
@@ -109,7 +136,112 @@ pub fn prepare(input: &ActionInput) -> Result<Prepared, String> {
     // About three characters per token for code: a conservative budget.
     let budget = tokens.saturating_mul(3).min(400_000);
     let prompt = prompt::build(input.action, &parts, budget).map_err(|e| e.to_string())?;
-    Ok(Prepared { bytes, prompt })
+    Ok(Prepared {
+        bytes,
+        prompt,
+        elsewhere,
+    })
+}
+
+/// Where tests of the item at `item` go: in Rust, the file's own `mod tests` (or a new one at the
+/// end); elsewhere, the test file next to the source, as the language's tools expect it.
+/// Returns the insertion point in this document (empty when the tests go elsewhere), the
+/// placement in words for the prompt, and the other file.
+fn tests_destination(
+    input: &ActionInput,
+    item: &Range<usize>,
+) -> Result<(Range<usize>, String, Option<TestFile>), String> {
+    let rope = input.rope;
+    let language = input
+        .language
+        .ok_or("this language has no grammar: Tandem cannot tell where its tests go")?;
+    let found = match input.tree {
+        Some(tree) => items(language, tree, rope),
+        None => Vec::new(),
+    };
+    let is_function = items_at(&found, item.start.max(item.end.saturating_sub(1)))
+        .last()
+        .is_some_and(|i| {
+            matches!(
+                i.kind,
+                crate::syntax::ItemKind::Function | crate::syntax::ItemKind::Method
+            )
+        });
+    if !is_function {
+        return Err("tests are written for a function or method: put the cursor in one".into());
+    }
+    if language == Language::Rust {
+        let module = found
+            .iter()
+            .find(|i| i.kind == crate::syntax::ItemKind::Module && i.name == "tests");
+        if let Some(body) = module.and_then(|m| m.body_range.clone()) {
+            // Before the module's closing brace, at the start of its line.
+            let close = body.end.saturating_sub(1);
+            let line_start = rope.line_to_byte(rope.byte_to_line(close));
+            let at = if rope
+                .byte_slice(line_start..close)
+                .chars()
+                .all(char::is_whitespace)
+            {
+                line_start
+            } else {
+                close
+            };
+            return Ok((
+                at..at,
+                "Answer with only the new #[test] functions to add at the end of the file's existing `mod tests`                  (indented for it; it can use `super::*`)."
+                    .into(),
+                None,
+            ));
+        }
+        let end = rope.len_bytes();
+        return Ok((
+            end..end,
+            "Answer with a new `#[cfg(test)] mod tests { use super::*; … }` module holding the tests, to be              appended at the end of the file, starting with a blank line."
+                .into(),
+            None,
+        ));
+    }
+    let path = input
+        .path
+        .ok_or("the document has no file path to put a test file next to")?;
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("module");
+    let ext = path.extension().and_then(|s| s.to_str()).unwrap_or("");
+    let name = match language {
+        Language::Go => format!("{stem}_test.go"),
+        Language::Python => format!("test_{stem}.py"),
+        Language::JavaScript | Language::TypeScript | Language::Tsx => format!("{stem}.test.{ext}"),
+        Language::Rust => unreachable!("handled above"),
+    };
+    let test_path = path.with_file_name(&name);
+    let exists = test_path.is_file();
+    let existing = if exists {
+        std::fs::read_to_string(&test_path).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let shown: String = existing.chars().take(8_000).collect();
+    let place = if exists {
+        format!(
+            "The tests go at the end of `{name}`, which holds:\n```\n{shown}\n```\nAnswer with only the code to append              (new tests; imports only if that file lacks them)."
+        )
+    } else {
+        format!(
+            "The tests go in a new file `{name}` next to it: answer with its whole content, imports included              (import the code under test from `{stem}`)."
+        )
+    };
+    Ok((
+        item.start..item.start,
+        place,
+        Some(TestFile {
+            path: test_path,
+            existing,
+            exists,
+        }),
+    ))
 }
 
 type Target = (Range<usize>, Option<Range<usize>>, Vec<String>);

@@ -23,8 +23,9 @@ use crate::edits::{Region, StreamSession};
 use crate::syntax::items_around;
 
 /// The actions this server runs today; `tests` and `review` are not offered yet.
-pub const ACTIONS: [Action; 6] = [
+pub const ACTIONS: [Action; 7] = [
     Action::Review,
+    Action::Tests,
     Action::Explain,
     Action::Fix,
     Action::Implement,
@@ -234,7 +235,7 @@ async fn start(
     let target = &prepared;
     let prompt = prepared.prompt.clone();
     *state.last_prompt.lock() = Some(prompt.sizes);
-    let session = action.edits().then(|| {
+    let session = (action.edits() && prepared.elsewhere.is_none()).then(|| {
         let rope = &snapshot.rope;
         let region = Region::new(
             rope.byte_to_char(target.bytes.start),
@@ -258,6 +259,7 @@ async fn start(
         crlf: request::uses_crlf(&snapshot.rope),
         region_ends_with_newline: region_text.ends_with('\n') || region_text.is_empty(),
         preview,
+        elsewhere: prepared.elsewhere.clone(),
         client,
     };
     tracing::info!(
@@ -292,6 +294,7 @@ async fn reject(state: &Arc<State>, id: u64) -> Result<()> {
         crlf: false,
         region_ends_with_newline: true,
         preview: false,
+        elsewhere: None,
         client: Err("a reject asks no model".into()),
     };
     let state = state.clone();
@@ -374,7 +377,7 @@ pub async fn code_actions(
         .filter(|offer| ACTIONS.contains(&offer.action) && offer.action != Action::Edit)
         .map(|offer| {
             let argument = match offer.action {
-                Action::Implement | Action::Document => {
+                Action::Implement | Action::Document | Action::Tests => {
                     json!({"uri": uri, "position": params.range.start})
                 }
                 Action::Fix => {

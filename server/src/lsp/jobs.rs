@@ -78,6 +78,8 @@ pub struct JobRequest {
     pub region_ends_with_newline: bool,
     /// `edits.mode = "preview"`: one annotated edit at the end, which the user confirms.
     pub preview: bool,
+    /// Tests kept in another file: the result is appended there in one edit.
+    pub elsewhere: Option<crate::agent::request::TestFile>,
     /// Why no job can run (no model configured correctly): it fails at once with this.
     pub client: Result<ModelClient, String>,
 }
@@ -169,6 +171,18 @@ async fn work(
         messages: vec![Message::user(request.prompt.user.clone())],
         max_output_tokens: None,
     };
+    if let Some(file) = &request.elsewhere {
+        return write_elsewhere(
+            state,
+            handle,
+            request,
+            client,
+            &model_request,
+            progress,
+            file,
+        )
+        .await;
+    }
     if request.action == Action::Review {
         let outcome = explain(state, handle, client, &model_request, progress).await;
         return review(state, request, outcome).await;
@@ -207,6 +221,115 @@ async fn review(state: &Arc<State>, request: &JobRequest, answered: Outcome) -> 
             }
         }
         Err(error) => Outcome::failed(error.to_string()),
+    }
+}
+
+/// Tests kept in another file (Go, Python, JavaScript, TypeScript): the model's code is appended
+/// to that file, created when missing, in one `workspace/applyEdit` (the file may not be open,
+/// so there is no `didChange` to stream against; the editor's answer is what we have).
+async fn write_elsewhere(
+    state: &Arc<State>,
+    handle: &JobHandle,
+    request: &JobRequest,
+    client: &ModelClient,
+    model_request: &ModelRequest,
+    progress: &Progress,
+    file: &crate::agent::request::TestFile,
+) -> Outcome {
+    let answered = explain(state, handle, client, model_request, progress).await;
+    if answered.status != JobStatus::Done {
+        return answered;
+    }
+    let reply = answered
+        .result
+        .as_ref()
+        .and_then(|r| r["markdown"].as_str())
+        .unwrap_or_default();
+    let mut code = CodeReply::new();
+    code.push(reply);
+    let mut code = code.finish();
+    if code.trim().is_empty() {
+        return Outcome::failed("the model answered no test code");
+    }
+    let Ok(uri) = lsp::Uri::from_file_path(&file.path) else {
+        return Outcome::failed(format!(
+            "{} is not a path an editor can open",
+            file.path.display()
+        ));
+    };
+    let existing = Rope::from_str(&file.existing);
+    if file.exists && !file.existing.is_empty() && !file.existing.ends_with('\n') {
+        code.insert(0, '\n');
+    }
+    if file.exists && !file.existing.is_empty() {
+        code.insert(0, '\n');
+    }
+    let end = convert::lsp_position(char_to_position(
+        &existing,
+        existing.len_chars(),
+        state.encoding(),
+    ));
+    let mut changes = Vec::new();
+    if !file.exists {
+        changes.push(lsp::DocumentChange::CreateFile(lsp::CreateFile {
+            uri: uri.clone(),
+            options: Some(lsp::CreateFileOptions {
+                overwrite: Some(false),
+                ignore_if_exists: Some(true),
+            }),
+            annotation_id: None,
+        }));
+    }
+    changes.push(lsp::DocumentChange::TextDocumentEdit(
+        lsp::TextDocumentEdit {
+            text_document: lsp::OptionalVersionedTextDocumentIdentifier {
+                version: None,
+                text_document_identifier: lsp::TextDocumentIdentifier { uri: uri.clone() },
+            },
+            edits: vec![lsp::Edit::TextEdit(lsp::TextEdit {
+                range: lsp::Range { start: end, end },
+                new_text: code.clone(),
+            })],
+        },
+    ));
+    let params = lsp::ApplyWorkspaceEditParams {
+        label: Some(request.action.edit_label()),
+        edit: lsp::WorkspaceEdit {
+            document_changes: Some(changes),
+            ..Default::default()
+        },
+        metadata: None,
+    };
+    let answer = tokio::time::timeout(
+        EDIT_TIMEOUT,
+        state
+            .client
+            .send_request::<lsp::ApplyWorkspaceEditRequest>(params),
+    )
+    .await;
+    match answer {
+        Ok(Ok(result)) if result.applied => {
+            let lines = u32::try_from(code.lines().count()).unwrap_or(u32::MAX);
+            Outcome {
+                status: JobStatus::Done,
+                message: None,
+                result: Some(
+                    json!({"uri": uri.as_str(), "range": {"start": end, "end": {"line": end.line + lines, "character": 0}}}),
+                ),
+            }
+        }
+        Ok(Ok(result)) => Outcome::failed(format!(
+            "the editor did not write {}: {}",
+            file.path.display(),
+            result
+                .failure_reason
+                .unwrap_or_else(|| "it refused the edit".into())
+        )),
+        Ok(Err(error)) => Outcome::failed(format!(
+            "the editor did not write {}: {error}",
+            file.path.display()
+        )),
+        Err(_) => Outcome::failed("the editor did not answer the edit"),
     }
 }
 

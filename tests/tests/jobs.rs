@@ -1319,3 +1319,76 @@ async fn tests_go_where_each_language_keeps_them() -> anyhow::Result<()> {
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+/// Every action, started from its code action (the command the list carries), ends done with
+/// the text it should leave.
+#[tokio::test]
+async fn every_action_runs_from_its_code_action() -> anyhow::Result<()> {
+    let source = "fn later() -> u8 { todo!() }\nfn broken() { let a = 1 }\n";
+    // (code action title, where to ask, the model's reply, the text after, or None if unchanged)
+    let cases: &[(&str, (u32, u32), &str, Option<&str>)] = &[
+        (
+            "Tandem: Implement `later`",
+            (0, 4),
+            "```rust\nfn later() -> u8 { 7 }\n```",
+            Some("fn later() -> u8 { 7 }\nfn broken() { let a = 1 }\n"),
+        ),
+        (
+            "Tandem: Document `later`",
+            (0, 4),
+            "```rust\n/// Later.\nfn later() -> u8 { todo!() }\n```",
+            Some("/// Later.\nfn later() -> u8 { todo!() }\nfn broken() { let a = 1 }\n"),
+        ),
+        (
+            "Tandem: Write tests for `later`",
+            (0, 4),
+            "```rust\n\n#[cfg(test)]\nmod tests {}\n```",
+            Some(
+                "fn later() -> u8 { todo!() }\nfn broken() { let a = 1 }\n\n#[cfg(test)]\nmod tests {}\n",
+            ),
+        ),
+        (
+            "Tandem: Fix this",
+            (1, 23),
+            "```rust\nfn broken() { let a = 1; }\n```",
+            Some("fn later() -> u8 { todo!() }\nfn broken() { let a = 1; }\n"),
+        ),
+        ("Tandem: Explain `later`", (0, 4), "It is unfinished.", None),
+        ("Tandem: Review this file", (0, 4), "```json\n[]\n```", None),
+    ];
+    let server = ModelServer::start().await?;
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    for (i, (title, (line, character), reply, after)) in cases.iter().enumerate() {
+        let uri = format!("file:///w/case{i}.rs");
+        editor.open(&uri, "rust", 1, source).await?;
+        let at = json!({"textDocument": {"uri": uri}, "range": {"start": {"line": line, "character": character}, "end": {"line": line, "character": character}}, "context": {"diagnostics": []}});
+        let actions = editor
+            .request("textDocument/codeAction", at)
+            .await?
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let Some(action) = actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["title"] == *title)
+            .cloned()
+        else {
+            panic!("{title} not offered: {actions}");
+        };
+        server.push(answer(&[reply]));
+        let job = editor
+            .request("workspace/executeCommand", json!({"command": action["command"]["command"], "arguments": action["command"]["arguments"]}))
+            .await?
+            .map_err(|e| anyhow::anyhow!("{title}: {e}"))?["jobId"]
+            .clone();
+        let done = finished(&mut editor, &job).await?;
+        assert_eq!(done["status"], "done", "{title}: {done}");
+        assert_eq!(
+            editor.doc(&uri).unwrap().text,
+            after.unwrap_or(source),
+            "{title}"
+        );
+    }
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

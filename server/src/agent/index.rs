@@ -75,15 +75,30 @@ impl SymbolIndex {
 
     /// Replaces what the index knows of `path` with the items of `text`.
     pub fn update_file(&mut self, path: &Path, text: &Rope) {
-        self.remove_file(path);
+        let found = Self::scan(path, text);
+        self.set_file(path, found);
+    }
+
+    /// The items of one file (parsing it): the slow half of [`Self::update_file`], which needs no
+    /// index, so callers can run it without holding theirs.
+    pub fn scan(path: &Path, text: &Rope) -> Vec<IndexedItem> {
         let Some(language) = Language::from_path(&path.to_string_lossy()) else {
-            return;
+            return Vec::new();
         };
         let Some(tree) = parse(language, text, None) else {
-            return;
+            return Vec::new();
         };
         let mut found = Vec::new();
         flatten(&items(language, &tree, text), text, path, &mut found);
+        found
+    }
+
+    /// Replaces what the index knows of `path` with `found` (from [`Self::scan`]).
+    pub fn set_file(&mut self, path: &Path, found: Vec<IndexedItem>) {
+        self.remove_file(path);
+        if found.is_empty() && Language::from_path(&path.to_string_lossy()).is_none() {
+            return;
+        }
         let mut names = Vec::with_capacity(found.len());
         for item in found {
             names.push(item.name.clone());

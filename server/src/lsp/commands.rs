@@ -521,8 +521,19 @@ pub fn index_workspace(state: &Arc<State>) {
 }
 
 /// Keeps the index current with a saved file.
-pub fn reindex_file(state: &State, path: PathBuf, rope: &Rope) {
-    if let Some(index) = state.index.lock().as_mut() {
-        index.update_file(&path, rope);
-    }
+pub fn reindex_file(state: &Arc<State>, path: PathBuf, rope: Rope) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        // Parsing is blocking work, and the index lock is not held while it runs.
+        let scanned = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || {
+                crate::agent::index::SymbolIndex::scan(&path, &rope)
+            })
+            .await
+        };
+        if let (Ok(found), Some(index)) = (scanned, state.index.lock().as_mut()) {
+            index.set_file(&path, found);
+        }
+    });
 }

@@ -231,7 +231,7 @@ impl LanguageServer for Backend {
             if let (Some(snapshot), Ok(path)) =
                 (self.state.workspace.snapshot(&doc), uri.to_file_path())
             {
-                commands::reindex_file(&self.state, path, &snapshot.rope);
+                commands::reindex_file(&self.state, path, snapshot.rope);
             }
         });
     }

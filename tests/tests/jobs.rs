@@ -1326,7 +1326,8 @@ async fn tests_go_where_each_language_keeps_them() -> anyhow::Result<()> {
 async fn every_action_runs_from_its_code_action() -> anyhow::Result<()> {
     let source = "fn later() -> u8 { todo!() }\nfn broken() { let a = 1 }\n";
     // (code action title, where to ask, the model's reply, the text after, or None if unchanged)
-    let cases: &[(&str, (u32, u32), &str, Option<&str>)] = &[
+    type Case<'a> = (&'a str, (u32, u32), &'a str, Option<&'a str>);
+    let cases: &[Case] = &[
         (
             "Tandem: Implement `later`",
             (0, 4),

@@ -122,6 +122,10 @@ pub struct Editor {
     pending: Option<PendingChange>,
     /// Server requests left unanswered, as a hung client would.
     silenced: Vec<String>,
+    /// Edits refused for a stale version (VS Code behaviour).
+    pub refused_edits: usize,
+    /// Messages read but not handled yet (see [`Editor::hold`]).
+    held: VecDeque<Value>,
 }
 
 impl Editor {
@@ -160,6 +164,8 @@ impl Editor {
             applied_edits: Vec::new(),
             pending: None,
             silenced: Vec::new(),
+            refused_edits: 0,
+            held: VecDeque::new(),
         })
     }
 
@@ -292,6 +298,25 @@ impl Editor {
         self.wait_for_long(WAIT, pick).await
     }
 
+    /// Waits for the server's next request with this method and keeps it unhandled (as an
+    /// editor busy with something else would), along with everything read before it; the next
+    /// wait handles them in order.
+    pub async fn hold(&mut self, method: &str) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let raw = tokio::time::timeout_at(deadline, self.incoming.recv())
+                .await
+                .map_err(|_| anyhow!("timed out waiting for {method}"))?
+                .ok_or_else(|| anyhow!("the server closed its stdout"))?;
+            let found = raw.get("method").and_then(Value::as_str) == Some(method)
+                && raw.get("id").is_some();
+            self.held.push_back(raw);
+            if found {
+                return Ok(());
+            }
+        }
+    }
+
     /// [`Self::wait_for`] with a longer patience, for what the server only does after its own
     /// timeouts.
     pub async fn wait_for_long<T>(
@@ -302,6 +327,13 @@ impl Editor {
         if let Some(i) = self.backlog.iter().position(|m| pick(m).is_some()) {
             let message = self.backlog.remove(i).context("backlog index")?;
             return pick(&message).context("picked twice");
+        }
+        while let Some(raw) = self.held.pop_front() {
+            let message = self.classify(raw).await?;
+            match pick(&message) {
+                Some(found) => return Ok(found),
+                None => self.backlog.push_back(message),
+            }
         }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -467,6 +499,7 @@ impl Editor {
                 return Ok(false);
             };
             if change["textDocument"]["version"].as_i64() != Some(i64::from(doc.version)) {
+                self.refused_edits += 1;
                 return Ok(false);
             }
             let version = doc.version + 1;

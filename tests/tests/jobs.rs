@@ -1393,3 +1393,36 @@ async fn every_action_runs_from_its_code_action() -> anyhow::Result<()> {
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_edit_refused_as_stale_is_recomputed_and_the_result_is_right() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let job = command(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?
+    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
+        .clone();
+    server.wait_for_requests(1).await;
+    // Release a line; while the server's edit is on its way (unread), the user types below:
+    // the edit now targets an old version and the editor refuses it.
+    server.release(3);
+    editor.hold("workspace/applyEdit").await?;
+    let end = editor.doc(URI).unwrap().text.len();
+    editor.type_at(URI, end, end, "// typed\n").await?;
+    server.release(20);
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert!(editor.refused_edits >= 1, "the stale edit was refused");
+    assert_eq!(
+        editor.doc(URI).unwrap().text,
+        "fn main() {\n    let y = 1;\n    let z = 2;\n    println!(\"{x}\");\n}\n// typed\n"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::agent::actions::Action;
 use crate::agent::index::SymbolIndex;
-use crate::agent::output::CodeReply;
+use crate::agent::output::{CodeReply, fit_to_region};
+use crate::agent::prompt::correction;
 use crate::agent::request::{ActionInput, prepare, uses_crlf};
 use crate::agent::verify::added_errors;
 use crate::agent::workspace_files::is_ignored;
@@ -151,13 +152,7 @@ async fn execute(
         let reply = ask(&client, &request, err).await?;
         let mut code = CodeReply::new();
         code.push(&reply);
-        let mut code = code.finish();
-        if !original.ends_with('\n') && code.ends_with('\n') {
-            code.pop();
-        }
-        if uses_crlf(&rope) {
-            code = code.replace("\r\n", "\n").replace('\n', "\r\n");
-        }
+        let code = fit_to_region(&code.finish(), original.ends_with('\n'), uses_crlf(&rope));
         let mut new_text = text.clone();
         new_text.replace_range(prepared.bytes.clone(), &code);
         let after = Rope::from_str(&new_text);
@@ -171,10 +166,7 @@ async fn execute(
             "tandem: the answer has syntax errors; asking once more"
         );
         request.messages.push(Message::assistant(reply));
-        request.messages.push(Message::user(format!(
-            "Your answer has syntax errors:\n{}\nAnswer again with the whole corrected TARGET in one fenced code block.",
-            errors.iter().map(|e| format!("- {e}")).collect::<Vec<_>>().join("\n")
-        )));
+        request.messages.push(Message::user(correction(&errors)));
     };
     if !errors.is_empty() {
         let _ = writeln!(

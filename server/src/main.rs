@@ -73,16 +73,20 @@ fn main() {
     std::process::exit(code);
 }
 
-fn doctor() -> i32 {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
+/// Builds the async runtime, or says why it cannot (on stderr: stdout may be the protocol).
+fn runtime(builder: &mut tokio::runtime::Builder) -> Option<tokio::runtime::Runtime> {
+    match builder.enable_all().build() {
+        Ok(runtime) => Some(runtime),
         Err(err) => {
             tandem::logging::fatal(&format!("tandem: cannot start the async runtime: {err}"));
-            return 2;
+            None
         }
+    }
+}
+
+fn doctor() -> i32 {
+    let Some(runtime) = runtime(&mut tokio::runtime::Builder::new_current_thread()) else {
+        return 2;
     };
     let options = tandem::doctor::DoctorOptions::from_process();
     // The report is the command's output: it goes to stdout (no LSP is spoken here).
@@ -91,15 +95,8 @@ fn doctor() -> i32 {
 }
 
 fn exec(options: tandem::exec::ExecOptions) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            tandem::logging::fatal(&format!("tandem: cannot start the async runtime: {err}"));
-            return 2;
-        }
+    let Some(runtime) = runtime(&mut tokio::runtime::Builder::new_multi_thread()) else {
+        return 2;
     };
     // The explanation or the diff is the command's output; progress goes to stderr. Unlocked
     // handles: logs from other threads write to stderr too, and a held lock would block them.
@@ -109,15 +106,8 @@ fn exec(options: tandem::exec::ExecOptions) -> i32 {
 }
 
 fn serve() -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            tandem::logging::fatal(&format!("tandem: cannot start the async runtime: {err}"));
-            return 2;
-        }
+    let Some(runtime) = runtime(&mut tokio::runtime::Builder::new_multi_thread()) else {
+        return 2;
     };
     // Exit without dropping the runtime: the thread blocked reading stdin would hold it.
     runtime.block_on(tandem::lsp::serve(tokio::io::stdin(), tokio::io::stdout()))

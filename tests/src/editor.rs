@@ -477,21 +477,7 @@ impl Editor {
                 // An edit of a file that is not open: the editor edits it on disk.
                 let path = file_path(&uri)?;
                 let mut text = std::fs::read_to_string(&path)?;
-                let mut edits: Vec<&Value> = change["edits"]
-                    .as_array()
-                    .map(|e| e.iter().collect())
-                    .unwrap_or_default();
-                edits.sort_by_key(|e| {
-                    std::cmp::Reverse((
-                        e["range"]["start"]["line"].as_u64(),
-                        e["range"]["start"]["character"].as_u64(),
-                    ))
-                });
-                for edit in edits {
-                    let start = offset(&text, &edit["range"]["start"], &self.encoding);
-                    let end = offset(&text, &edit["range"]["end"], &self.encoding);
-                    text.replace_range(start..end, edit["newText"].as_str().unwrap_or_default());
-                }
+                apply_text_edits(&mut text, &change["edits"], &self.encoding);
                 std::fs::write(&path, text)?;
                 continue;
             }
@@ -503,27 +489,8 @@ impl Editor {
                 return Ok(false);
             }
             let version = doc.version + 1;
-            let mut content_changes = Vec::new();
             let mut text = doc.text.clone();
-            // Edits of one TextDocumentEdit all refer to the text before any of them: apply
-            // them from the last to the first.
-            let mut edits: Vec<&Value> = change["edits"]
-                .as_array()
-                .map(|e| e.iter().collect())
-                .unwrap_or_default();
-            edits.sort_by_key(|e| {
-                std::cmp::Reverse((
-                    e["range"]["start"]["line"].as_u64(),
-                    e["range"]["start"]["character"].as_u64(),
-                ))
-            });
-            for edit in edits {
-                let start = offset(&text, &edit["range"]["start"], &self.encoding);
-                let end = offset(&text, &edit["range"]["end"], &self.encoding);
-                let new_text = edit["newText"].as_str().unwrap_or_default();
-                text.replace_range(start..end, new_text);
-                content_changes.push(json!({"range": edit["range"], "text": new_text}));
-            }
+            let content_changes = apply_text_edits(&mut text, &change["edits"], &self.encoding);
             self.docs.insert(uri.clone(), TrackedDoc { text, version });
             self.notify(
                 "textDocument/didChange",
@@ -552,21 +519,7 @@ impl Editor {
                 continue; // Dropped silently; the answer still says applied.
             }
             let mut text = doc.text.clone();
-            let mut edits: Vec<&Value> = change["edits"]
-                .as_array()
-                .map(|e| e.iter().collect())
-                .unwrap_or_default();
-            edits.sort_by_key(|e| {
-                std::cmp::Reverse((
-                    e["range"]["start"]["line"].as_u64(),
-                    e["range"]["start"]["character"].as_u64(),
-                ))
-            });
-            for edit in edits {
-                let start = offset(&text, &edit["range"]["start"], &self.encoding);
-                let end = offset(&text, &edit["range"]["end"], &self.encoding);
-                text.replace_range(start..end, edit["newText"].as_str().unwrap_or_default());
-            }
+            apply_text_edits(&mut text, &change["edits"], &self.encoding);
             self.pending = Some(PendingChange {
                 due: tokio::time::Instant::now() + std::time::Duration::from_millis(150),
                 uri: uri.clone(),
@@ -775,6 +728,30 @@ async fn read_messages<R: tokio::io::AsyncRead + Unpin>(
             return;
         }
     }
+}
+
+/// Applies one `TextDocumentEdit`'s edits to `text`. They all refer to the text before any of
+/// them, so they go from the last to the first. Returns them as `didChange` content changes.
+fn apply_text_edits(text: &mut String, edits: &Value, encoding: &str) -> Vec<Value> {
+    let mut edits: Vec<&Value> = edits
+        .as_array()
+        .map(|e| e.iter().collect())
+        .unwrap_or_default();
+    edits.sort_by_key(|e| {
+        std::cmp::Reverse((
+            e["range"]["start"]["line"].as_u64(),
+            e["range"]["start"]["character"].as_u64(),
+        ))
+    });
+    let mut changes = Vec::new();
+    for edit in edits {
+        let start = offset(text, &edit["range"]["start"], encoding);
+        let end = offset(text, &edit["range"]["end"], encoding);
+        let new_text = edit["newText"].as_str().unwrap_or_default();
+        text.replace_range(start..end, new_text);
+        changes.push(json!({"range": edit["range"], "text": new_text}));
+    }
+    changes
 }
 
 /// The byte offset of an LSP position in `text`, counting columns in `encoding`.

@@ -44,6 +44,28 @@ async fn finished(editor: &mut Editor, job: &Value) -> anyhow::Result<Value> {
         .await
 }
 
+/// Starts a job by its command and returns its id.
+async fn start_job(editor: &mut Editor, name: &str, argument: Value) -> anyhow::Result<Value> {
+    let reply = command(editor, name, argument)
+        .await?
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    Ok(reply["jobId"].clone())
+}
+
+/// Waits until the server sends a `workspace/applyEdit` (the editor handles it as it comes).
+async fn wait_for_edit(editor: &mut Editor) -> anyhow::Result<()> {
+    editor
+        .wait_for(|m| match m {
+            tandem_tests::editor::Incoming::Request { method, .. }
+                if method == "workspace/applyEdit" =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await
+}
+
 /// The model's answer, one delta per piece.
 fn answer(pieces: &[&str]) -> Reply {
     Reply::text(Wire::OpenAi, pieces)
@@ -126,16 +148,7 @@ async fn typing_above_during_a_gated_stream_keeps_both() -> anyhow::Result<()> {
     server.wait_for_requests(1).await;
     // Let the first lines through, then wait until they show in the buffer.
     server.release(3);
-    editor
-        .wait_for(|m| match m {
-            tandem_tests::editor::Incoming::Request { method, .. }
-                if method == "workspace/applyEdit" =>
-            {
-                Some(())
-            }
-            _ => None,
-        })
-        .await?;
+    wait_for_edit(&mut editor).await?;
     // The user types above the region and after it while the model is still writing.
     editor.type_at(URI, 0, 0, "// note\n").await?;
     let end = editor.doc(URI).unwrap().text.len();
@@ -156,26 +169,15 @@ async fn typing_inside_the_region_stops_the_job_and_keeps_the_typing() -> anyhow
     server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
     let mut editor = start(&server, EditBehavior::VsCode).await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     server.wait_for_requests(1).await;
     server.release(3);
-    editor
-        .wait_for(|m| match m {
-            tandem_tests::editor::Incoming::Request { method, .. }
-                if method == "workspace/applyEdit" =>
-            {
-                Some(())
-            }
-            _ => None,
-        })
-        .await?;
+    wait_for_edit(&mut editor).await?;
     // Type strictly inside the region ("let y" → "let yy").
     let text = editor.doc(URI).unwrap().text.clone();
     let at = text.find("let y").unwrap() + 5;
@@ -240,14 +242,12 @@ async fn model_faults_and_cancel_restore_the_document() -> anyhow::Result<()> {
         for reply in replies {
             server.push(reply);
         }
-        let job = command(
+        let job = start_job(
             &mut editor,
             "tandem.edit",
             json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
         )
-        .await?
-        .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-            .clone();
+        .await?;
         let done = finished(&mut editor, &job).await?;
         assert_eq!(done["status"], "failed", "{what}: {done}");
         assert!(
@@ -263,26 +263,15 @@ async fn model_faults_and_cancel_restore_the_document() -> anyhow::Result<()> {
 
     // Cancel by command in the middle of the stream.
     server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     server.wait_for_requests(1).await;
     server.release(3);
-    editor
-        .wait_for(|m| match m {
-            tandem_tests::editor::Incoming::Request { method, .. }
-                if method == "workspace/applyEdit" =>
-            {
-                Some(())
-            }
-            _ => None,
-        })
-        .await?;
+    wait_for_edit(&mut editor).await?;
     command(&mut editor, "tandem.cancel", json!({"jobId": job}))
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -303,14 +292,12 @@ async fn explain_returns_markdown_and_edits_nothing() -> anyhow::Result<()> {
     server.push(answer(&["`main` prints ", "the value of `x`."]));
     let mut editor = start(&server, EditBehavior::VsCode).await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.explain",
         json!({"uri": URI, "range": line_range(1)}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(
@@ -337,14 +324,12 @@ async fn implement_fills_an_unfinished_body_and_reports_syntax_errors_it_could_n
     ]));
     let mut editor = start(&server, EditBehavior::VsCode).await?;
     editor.open(URI, "rust", 1, source).await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.implement",
         json!({"uri": URI, "position": {"line": 1, "character": 4}}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "done", "{done}");
     assert!(done.get("message").is_none(), "{done}");
@@ -454,14 +439,12 @@ async fn overlapping_jobs_are_refused_and_bad_arguments_are_named() -> anyhow::R
     server.push(answer(&["```rust\n", "    let y = 1;\n", "```\n"]).gated());
     let mut editor = start(&server, EditBehavior::VsCode).await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let refused = command(
         &mut editor,
         "tandem.edit",
@@ -531,14 +514,12 @@ async fn a_neovim_like_client_ends_with_exactly_the_right_text() -> anyhow::Resu
         "fn main() {\n    let y = 1;\n    let z = 2;\n    let w = 3;\n    println!(\"{x}\");\n}\n";
     // A plain streamed edit: late didChanges, jumping versions, stale edits dropped yet
     // answered applied, echoes as minimal diffs.
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(editor.doc(URI).unwrap().text, expected);
@@ -548,26 +529,15 @@ async fn a_neovim_like_client_ends_with_exactly_the_right_text() -> anyhow::Resu
     editor
         .type_at(URI, 0, editor.doc(URI).unwrap().text.len(), SOURCE)
         .await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     server.wait_for_requests(2).await;
     server.release(3);
-    editor
-        .wait_for(|m| match m {
-            tandem_tests::editor::Incoming::Request { method, .. }
-                if method == "workspace/applyEdit" =>
-            {
-                Some(())
-            }
-            _ => None,
-        })
-        .await?;
+    wait_for_edit(&mut editor).await?;
     let end = editor.doc(URI).unwrap().text.len();
     editor.type_at(URI, end, end, "// below\n").await?;
     editor.type_at(URI, 0, 0, "// above\n").await?;
@@ -591,14 +561,12 @@ async fn an_editor_that_applies_but_never_answers_still_finishes() -> anyhow::Re
     );
     let mut editor = start(&server, EditBehavior::NeverAnswer).await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = editor
         .wait_for_long(Duration::from_secs(40), |m| match m {
             tandem_tests::editor::Incoming::Notification { method, params }
@@ -630,14 +598,12 @@ async fn an_editor_that_never_applies_nor_answers_fails_the_job() -> anyhow::Res
     });
     editor.silence("workspace/applyEdit");
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = editor
         .wait_for_long(Duration::from_secs(40), |m| match m {
             tandem_tests::editor::Incoming::Notification { method, params }
@@ -685,16 +651,7 @@ async fn cancelling_the_progress_cancels_the_job() -> anyhow::Result<()> {
     assert_eq!(begin["value"]["cancellable"], true);
     server.wait_for_requests(1).await;
     server.release(3);
-    editor
-        .wait_for(|m| match m {
-            tandem_tests::editor::Incoming::Request { method, .. }
-                if method == "workspace/applyEdit" =>
-            {
-                Some(())
-            }
-            _ => None,
-        })
-        .await?;
+    wait_for_edit(&mut editor).await?;
     editor
         .notify("window/workDoneProgress/cancel", json!({"token": "tok-1"}))
         .await?;
@@ -748,10 +705,7 @@ async fn the_prompt_carries_rules_and_signatures_but_no_ignored_file_or_secret()
         .await?;
     let main_uri = format!("{root_uri}/src/main.rs");
     editor.open(&main_uri, "rust", 1, source).await?;
-    let job = command(&mut editor, "tandem.explain", json!({"uri": main_uri, "range": {"start": {"line": 1, "character": 0}, "end": {"line": 3, "character": 0}}}))
-        .await?
-        .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    let job = start_job(&mut editor, "tandem.explain", json!({"uri": main_uri, "range": {"start": {"line": 1, "character": 0}, "end": {"line": 3, "character": 0}}})).await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "done", "{done}");
     let sent = server.requests()[0].body.to_string();
@@ -825,14 +779,12 @@ async fn preview_mode_sends_one_annotated_edit_and_a_decline_cancels() -> anyhow
     )
     .await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(editor.applied_edits.len(), 1, "one edit at the end");
@@ -864,14 +816,12 @@ async fn preview_mode_sends_one_annotated_edit_and_a_decline_cancels() -> anyhow
         _ => tandem_tests::editor::default_answer(method, params),
     });
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "cancelled", "{done}");
     assert_eq!(done["message"], "you declined the edit");
@@ -891,14 +841,12 @@ async fn reject_after_edits_elsewhere_restores_the_original_region_exactly() -> 
     ]));
     let mut editor = start(&server, EditBehavior::VsCode).await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "done", "{done}");
     // The user edits above and below the job's region, then rejects it.
@@ -943,14 +891,12 @@ async fn a_429_then_success_and_a_stall_end_as_they_should() -> anyhow::Result<(
     server.push(answer(&pieces));
     let mut editor = start_with(&server, EditBehavior::VsCode, json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model", "idleTimeoutMs": 500}})).await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "done", "429 then success: {done}");
     assert_eq!(server.requests().len(), 2);
@@ -960,14 +906,12 @@ async fn a_429_then_success_and_a_stall_end_as_they_should() -> anyhow::Result<(
     server.push(
         answer(&["```rust\n", "    let q = 1;\n", "    let r = 2;\n", "```\n"]).stall_after(2),
     );
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(editor.doc(URI).unwrap().text, edited);
@@ -1070,10 +1014,7 @@ async fn review_publishes_findings_with_quick_fixes_that_work() -> anyhow::Resul
     server.push(answer(&[findings]));
     let mut editor = start(&server, EditBehavior::VsCode).await?;
     editor.open(URI, "rust", 1, source).await?;
-    let job = command(&mut editor, "tandem.review", json!({"uri": URI}))
-        .await?
-        .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    let job = start_job(&mut editor, "tandem.review", json!({"uri": URI})).await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(done["result"]["findings"], 2);
@@ -1168,26 +1109,15 @@ async fn closing_the_document_cancels_its_job_at_once() -> anyhow::Result<()> {
     server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
     let mut editor = start(&server, EditBehavior::VsCode).await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     server.wait_for_requests(1).await;
     server.release(3);
-    editor
-        .wait_for(|m| match m {
-            tandem_tests::editor::Incoming::Request { method, .. }
-                if method == "workspace/applyEdit" =>
-            {
-                Some(())
-            }
-            _ => None,
-        })
-        .await?;
+    wait_for_edit(&mut editor).await?;
     editor
         .notify(
             "textDocument/didClose",
@@ -1224,14 +1154,12 @@ async fn tests_go_where_each_language_keeps_them() -> anyhow::Result<()> {
     editor.open(&rust_uri, "rust", 1, rust).await?;
     let module = "\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn doubles() {\n        assert_eq!(double(2), 4);\n    }\n}\n";
     server.push(answer(&["```rust\n", module, "```\n"]));
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.tests",
         json!({"uri": rust_uri, "position": {"line": 0, "character": 8}}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(
@@ -1251,14 +1179,12 @@ async fn tests_go_where_each_language_keeps_them() -> anyhow::Result<()> {
         "    #[test]\n    fn doubles_zero() {\n        assert_eq!(double(0), 0);\n    }\n",
         "```\n",
     ]));
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.tests",
         json!({"uri": rust_uri, "position": {"line": 0, "character": 8}}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "done", "{done}");
     let expected = text.replace(
@@ -1274,14 +1200,12 @@ async fn tests_go_where_each_language_keeps_them() -> anyhow::Result<()> {
     editor.open(&py_uri, "python", 1, python).await?;
     let test_file = "from calc import double\n\n\ndef test_double():\n    assert double(2) == 4\n";
     server.push(answer(&["```python\n", test_file, "```\n"]));
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.tests",
         json!({"uri": py_uri, "position": {"line": 0, "character": 5}}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     let done = finished(&mut editor, &job).await?;
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(
@@ -1400,14 +1324,12 @@ async fn an_edit_refused_as_stale_is_recomputed_and_the_result_is_right() -> any
     server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
     let mut editor = start(&server, EditBehavior::VsCode).await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = command(
+    let job = start_job(
         &mut editor,
         "tandem.edit",
         json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
     )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?["jobId"]
-        .clone();
+    .await?;
     server.wait_for_requests(1).await;
     // Release a line; while the server's edit is on its way (unread), the user types below:
     // the edit now targets an old version and the editor refuses it.

@@ -143,9 +143,33 @@ fn closing_fence(line: &str, fence_len: usize) -> bool {
     trimmed.len() >= fence_len && trimmed.bytes().all(|b| b == b'`')
 }
 
+/// The model's code as a region should hold it: the document's line ends (`crlf`), and no final
+/// line end unless the region's text ended with one (`keep_final_newline`).
+pub fn fit_to_region(code: &str, keep_final_newline: bool, crlf: bool) -> String {
+    let mut code = code.to_owned();
+    if !keep_final_newline && code.ends_with('\n') {
+        code.pop();
+        if code.ends_with('\r') {
+            code.pop();
+        }
+    }
+    if crlf {
+        code = code.replace("\r\n", "\n").replace('\n', "\r\n");
+    }
+    code
+}
+
 #[cfg(test)]
 mod tests {
-    use super::CodeReply;
+    use super::{CodeReply, fit_to_region};
+
+    #[test]
+    fn code_takes_the_regions_line_ends() {
+        assert_eq!(fit_to_region("a\nb\n", true, false), "a\nb\n");
+        assert_eq!(fit_to_region("a\nb\n", false, false), "a\nb");
+        assert_eq!(fit_to_region("a\r\nb\n", true, true), "a\r\nb\r\n");
+        assert_eq!(fit_to_region("a\nb\r\n", false, true), "a\r\nb");
+    }
 
     fn run(chunks: &[&str]) -> (Vec<String>, String) {
         let mut reply = CodeReply::new();

@@ -181,6 +181,18 @@ pub fn build(action: Action, parts: &PromptParts, budget: usize) -> Result<Promp
     })
 }
 
+/// The follow-up that shows the model the syntax errors its answer added (self-correction).
+pub fn correction(errors: &[String]) -> String {
+    format!(
+        "Your answer has syntax errors:\n{}\nAnswer again with the whole corrected TARGET in one fenced code block.",
+        errors
+            .iter()
+            .map(|e| format!("- {e}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
 fn bullets(lines: &[String]) -> String {
     lines
         .iter()

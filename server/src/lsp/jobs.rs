@@ -113,11 +113,7 @@ pub async fn run(state: Arc<State>, handle: JobHandle, request: JobRequest) {
     let outcome = match work {
         Ok(outcome) => outcome,
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let what = super::server::panic_message(panic.as_ref());
             tracing::error!(job = id, action = action.name(), "job panicked: {what}");
             // Take back what it streamed, as for any failure.
             rollback(&state, &handle, &request).await;
@@ -300,13 +296,7 @@ async fn write_elsewhere(
         },
         metadata: None,
     };
-    let answer = tokio::time::timeout(
-        EDIT_TIMEOUT,
-        state
-            .client
-            .send_request::<lsp::ApplyWorkspaceEditRequest>(params),
-    )
-    .await;
+    let answer = apply_edit(state.as_ref(), params).await;
     match answer {
         Ok(Ok(result)) if result.applied => {
             let lines = u32::try_from(code.lines().count()).unwrap_or(u32::MAX);
@@ -448,10 +438,9 @@ async fn rewrite(
         model_request
             .messages
             .push(Message::assistant(format!("```\n{code}```")));
-        model_request.messages.push(Message::user(format!(
-            "Your answer has syntax errors:\n{}\nAnswer again with the whole corrected TARGET in one fenced code block.",
-            errors.iter().map(|e| format!("- {e}")).collect::<Vec<_>>().join("\n")
-        )));
+        model_request
+            .messages
+            .push(Message::user(crate::agent::prompt::correction(&errors)));
     }
 }
 
@@ -511,17 +500,12 @@ async fn stream_code(
 /// The model's code as the region should hold it: the document's line ends, and no final
 /// newline where the region had none.
 fn shape(request: &JobRequest, code: &str, last: bool) -> String {
-    let mut code = code.to_owned();
-    if last && !request.region_ends_with_newline && code.ends_with('\n') {
-        code.pop();
-        if code.ends_with('\r') {
-            code.pop();
-        }
-    }
-    if request.crlf {
-        code = code.replace("\r\n", "\n").replace('\n', "\r\n");
-    }
-    code
+    // While streaming, the final newline may still be followed by more code: keep it.
+    crate::agent::output::fit_to_region(
+        code,
+        !last || request.region_ends_with_newline,
+        request.crlf,
+    )
 }
 
 /// Waits until the editor's text shows the desired text in the region. Fails when the job is
@@ -771,13 +755,7 @@ async fn send_edit(
         },
         metadata: None,
     };
-    let answer = tokio::time::timeout(
-        EDIT_TIMEOUT,
-        state
-            .client
-            .send_request::<lsp::ApplyWorkspaceEditRequest>(params),
-    )
-    .await;
+    let answer = apply_edit(state.as_ref(), params).await;
     match answer {
         Ok(Ok(result)) => {
             if !result.applied && preview {
@@ -817,6 +795,23 @@ async fn send_edit(
     }
     handle.wake.notify_one();
     state.jobs.wake_document(&doc);
+}
+
+/// Sends one `workspace/applyEdit`, waiting at most the contract's bound for the answer.
+async fn apply_edit(
+    state: &State,
+    params: lsp::ApplyWorkspaceEditParams,
+) -> Result<
+    tower_lsp_server::jsonrpc::Result<lsp::ApplyWorkspaceEditResult>,
+    tokio::time::error::Elapsed,
+> {
+    tokio::time::timeout(
+        EDIT_TIMEOUT,
+        state
+            .client
+            .send_request::<lsp::ApplyWorkspaceEditRequest>(params),
+    )
+    .await
 }
 
 /// A job's progress: the client's token, or one we create; cancellable. Creating a token is a

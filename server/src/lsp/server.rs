@@ -178,7 +178,7 @@ fn guard_sync(method: &str, uri: Option<&lsp::Uri>, work: impl FnOnce()) {
     }
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_string())

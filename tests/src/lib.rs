@@ -2,4 +2,6 @@
 //! the scripted model server that plays the model in every test.
 
 pub mod editor;
+mod model_control;
 pub mod model_server;
+pub mod real_editors;

@@ -327,14 +327,14 @@ impl RecordedRequest {
     }
 }
 
-struct Shared {
-    replies: Mutex<VecDeque<Reply>>,
-    requests: Mutex<Vec<RecordedRequest>>,
+pub(crate) struct Shared {
+    pub(crate) replies: Mutex<VecDeque<Reply>>,
+    pub(crate) requests: Mutex<Vec<RecordedRequest>>,
     request_arrived: Notify,
-    gate: Semaphore,
+    pub(crate) gate: Semaphore,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -430,6 +430,10 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let Some((method, path, headers, body)) = read_request(&mut reader).await else {
         return;
     };
+    if path.starts_with(crate::model_control::PREFIX) {
+        crate::model_control::handle(&path, &body, &shared, &mut writer).await;
+        return;
+    }
     let (closed_sender, closed) = watch::channel(false);
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let record = RecordedRequest {

@@ -1,0 +1,106 @@
+// What the server says when a job ends (`tandem/jobFinished`), told to the user: failures and
+// cancels as messages, finished edits with Accept / Reject, explanations as rendered Markdown.
+
+import * as path from 'path';
+import * as vscode from 'vscode';
+
+import { showMarkdown } from './markdown';
+
+export interface JobFinished {
+    jobId: unknown;
+    action: string;
+    uri: string;
+    status: 'done' | 'failed' | 'cancelled';
+    message?: string;
+    result?: { markdown?: string; range?: unknown; findings?: number; uri?: string };
+}
+
+/** A finished job that edited and was neither accepted nor rejected yet. */
+export interface Undecided {
+    jobId: unknown;
+    action: string;
+    uri: string;
+}
+
+/** The file a job was about, for messages. */
+export function fileName(uri: string): string {
+    try {
+        return path.basename(vscode.Uri.parse(uri).path);
+    } catch {
+        return uri;
+    }
+}
+
+export class Jobs {
+    /** Newest first. */
+    readonly undecided: Undecided[] = [];
+
+    /** `execute` runs a server command (`tandem.accept` / `tandem.reject`) with one argument. */
+    constructor(private readonly execute: (command: string, argument: object) => Promise<unknown>) {}
+
+    /** Keeps or takes back a finished job's edit, and forgets it. */
+    async decide(command: 'tandem.accept' | 'tandem.reject', job: Undecided): Promise<void> {
+        const index = this.undecided.findIndex((j) => j.jobId === job.jobId);
+        if (index >= 0) {
+            this.undecided.splice(index, 1);
+        }
+        try {
+            await this.execute(command, { jobId: job.jobId });
+        } catch (error) {
+            void vscode.window.showErrorMessage(`Tandem: ${command === 'tandem.accept' ? 'accept' : 'reject'} failed: ${errorText(error)}`);
+        }
+    }
+
+    /** Tells the user how a job ended. Not awaited by the notification handler. */
+    async finished(job: JobFinished): Promise<void> {
+        const where = fileName(job.uri);
+        const what = `Tandem: ${job.action} (${where})`;
+        if (job.status === 'failed') {
+            void vscode.window.showErrorMessage(`${what} failed: ${job.message ?? 'no reason given'}`);
+            return;
+        }
+        if (job.status === 'cancelled') {
+            void vscode.window.showWarningMessage(`${what} was cancelled${job.message ? `: ${job.message}` : ''}`);
+            return;
+        }
+        const result = job.result ?? {};
+        if (typeof result.markdown === 'string') {
+            await showMarkdown(`Tandem: ${job.action} (${where})`, result.markdown);
+            return;
+        }
+        if (result.range !== undefined) {
+            const entry: Undecided = { jobId: job.jobId, action: job.action, uri: job.uri };
+            this.undecided.unshift(entry);
+            this.undecided.splice(20);
+            const text = job.message ? `${what} is done: ${job.message}` : `${what} is done.`;
+            const show = job.message ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+            const choice = await show(text, 'Accept', 'Reject');
+            if (choice === 'Accept') {
+                await this.decide('tandem.accept', entry);
+            } else if (choice === 'Reject') {
+                await this.decide('tandem.reject', entry);
+            }
+            return;
+        }
+        if (typeof result.findings === 'number') {
+            const n = result.findings;
+            void vscode.window.showInformationMessage(
+                `${what}: ${n === 0 ? 'no findings' : n === 1 ? '1 finding (in Problems)' : `${n} findings (in Problems)`}`,
+            );
+            return;
+        }
+        if (job.message) {
+            void vscode.window.showInformationMessage(`${what}: ${job.message}`);
+        }
+    }
+}
+
+export function errorText(error: unknown): string {
+    if (error instanceof Error) {
+        return error.message;
+    }
+    if (typeof error === 'object' && error !== null && 'message' in error) {
+        return String((error as { message: unknown }).message);
+    }
+    return String(error);
+}

@@ -57,7 +57,10 @@ pub(crate) async fn handle(path: &str, body: &[u8], shared: &Shared, writer: &mu
 fn reply_from(body: &Value) -> Result<Reply, String> {
     if let Some(status) = body.get("status").and_then(Value::as_u64) {
         let status = u16::try_from(status).map_err(|_| "status out of range".to_owned())?;
-        let text = body.get("body").and_then(Value::as_str).unwrap_or("scripted error");
+        let text = body
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or("scripted error");
         return Ok(Reply::error(status, text));
     }
     let wire = match body.get("wire").and_then(Value::as_str).unwrap_or("openai") {
@@ -75,7 +78,11 @@ fn reply_from(body: &Value) -> Result<Reply, String> {
         .map(|d| d.as_str().ok_or("every delta must be a string"))
         .collect::<Result<_, _>>()?;
     let mut reply = Reply::text(wire, &deltas);
-    if let Some(ms) = body.get("delayMs").and_then(Value::as_u64).filter(|ms| *ms > 0) {
+    if let Some(ms) = body
+        .get("delayMs")
+        .and_then(Value::as_u64)
+        .filter(|ms| *ms > 0)
+    {
         reply = reply.delay_each(Duration::from_millis(ms));
     }
     if body.get("gated").and_then(Value::as_bool) == Some(true) {

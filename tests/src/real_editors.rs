@@ -64,7 +64,10 @@ pub fn code_server() -> anyhow::Result<PathBuf> {
 
 /// Emacs (Debian's, with eglot).
 pub fn emacs() -> anyhow::Result<PathBuf> {
-    installed(PathBuf::from("/usr/bin/emacs"), "Emacs (apt-get install emacs-nox elpa-eglot)")
+    installed(
+        PathBuf::from("/usr/bin/emacs"),
+        "Emacs (apt-get install emacs-nox elpa-eglot)",
+    )
 }
 
 /// What a finished editor run printed.
@@ -77,7 +80,10 @@ pub struct Run {
 impl Run {
     /// Both streams, for a failure message.
     pub fn transcript(&self) -> String {
-        format!("--- stdout ---\n{}\n--- stderr ---\n{}", self.stdout, self.stderr)
+        format!(
+            "--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout, self.stderr
+        )
     }
 }
 

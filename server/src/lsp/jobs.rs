@@ -28,6 +28,8 @@ use crate::workspace::DocUri;
 
 /// The contract's bound on an edit that is neither answered nor seen in a `didChange`.
 const EDIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// When an unanswered edit gets a nudge (see [`apply_edit`]), counted from the previous one.
+const EDIT_NUDGES: [Duration; 2] = [Duration::from_millis(500), Duration::from_millis(1500)];
 /// How long a client may take to create a progress token.
 const PROGRESS_CREATE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A partly written line is shown at most this often; whole lines at once.
@@ -798,6 +800,11 @@ async fn send_edit(
 }
 
 /// Sends one `workspace/applyEdit`, waiting at most the contract's bound for the answer.
+///
+/// While it waits, a `window/logMessage` (type Log) goes out after [`EDIT_NUDGES`]: clients that
+/// read a burst of frames and stop at a reply their code was waiting for (Emacs 28's jsonrpc
+/// throws out of its process filter there) leave the edit's request unread until more bytes
+/// arrive, so the server sends some.
 async fn apply_edit(
     state: &State,
     params: lsp::ApplyWorkspaceEditParams,
@@ -805,12 +812,29 @@ async fn apply_edit(
     tower_lsp_server::jsonrpc::Result<lsp::ApplyWorkspaceEditResult>,
     tokio::time::error::Elapsed,
 > {
-    tokio::time::timeout(
-        EDIT_TIMEOUT,
-        state
-            .client
-            .send_request::<lsp::ApplyWorkspaceEditRequest>(params),
-    )
+    let request = state
+        .client
+        .send_request::<lsp::ApplyWorkspaceEditRequest>(params);
+    let nudges = async {
+        for delay in EDIT_NUDGES {
+            tokio::time::sleep(delay).await;
+            state
+                .client
+                .log_message(
+                    lsp::MessageType::Log,
+                    "tandem: waiting for the editor to answer workspace/applyEdit",
+                )
+                .await;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::time::timeout(EDIT_TIMEOUT, async {
+        tokio::select! {
+            biased;
+            answer = request => answer,
+            () = nudges => unreachable!("the nudges never end"),
+        }
+    })
     .await
 }
 

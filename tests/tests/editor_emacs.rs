@@ -1,0 +1,61 @@
+//! Emacs + eglot, the real editor: a quick fix from eglot's code actions runs a Tandem job,
+//! and the model's edit lands in the buffer (tests/editors/emacs/smoke.el).
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test that unwraps wrong fails, which is the point"
+)]
+
+use std::time::Duration;
+
+use tandem_tests::editor::tandem_bin;
+use tandem_tests::model_server::{ModelServer, Reply, Wire};
+use tandem_tests::real_editors::{emacs, repo_root, run};
+
+#[tokio::test]
+async fn a_quick_fix_from_eglot_lands_the_models_edit() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(Reply::text(
+        Wire::OpenAi,
+        &[
+            "```python\n",
+            "def add(a, b):\n",
+            "    return a + b\n",
+            "```\n",
+        ],
+    ));
+    let home = tempfile::tempdir()?;
+    let project = tempfile::tempdir()?;
+    std::fs::create_dir(project.path().join(".git"))?;
+    let file = project.path().join("add.py");
+    std::fs::write(&file, "def add(a, b):\n    return a +\n")?;
+
+    let mut command = tokio::process::Command::new(emacs()?);
+    command
+        .arg("--batch")
+        .arg("-l")
+        .arg(repo_root().join("tests/editors/emacs/smoke.el"))
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env("TANDEM_BIN", tandem_bin())
+        .env("TANDEM_TEST_MODEL_URL", server.base_url(Wire::OpenAi))
+        .env("TANDEM_TEST_FILE", &file);
+    let outcome = run(command, Duration::from_secs(90)).await?;
+    assert!(outcome.success, "Emacs failed\n{}", outcome.transcript());
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "one model request: {requests:?}");
+    let prompt = requests[0].body.to_string();
+    assert!(
+        prompt.contains("return a +"),
+        "the prompt carries the broken code: {prompt}"
+    );
+    assert!(
+        outcome.stderr.contains("Tandem: fix done"),
+        "the job's end reached Emacs\n{}",
+        outcome.transcript()
+    );
+    Ok(())
+}

@@ -16,6 +16,8 @@ pub struct DoctorOptions {
     pub user_config: Option<PathBuf>,
     /// The workspace whose `.tandem/config.toml` applies (the binary passes the current directory).
     pub workspace_root: Option<PathBuf>,
+    /// An editor's settings object (`--settings`), applied as its `initializationOptions` are.
+    pub editor_settings: Option<serde_json::Value>,
 }
 
 impl DoctorOptions {
@@ -25,6 +27,7 @@ impl DoctorOptions {
             env: Environment::from_process(),
             user_config: None,
             workspace_root: std::env::current_dir().ok(),
+            editor_settings: None,
         }
     }
 }
@@ -50,6 +53,9 @@ async fn report(options: &DoctorOptions, out: &mut impl Write) -> io::Result<boo
     }
     if let Some(root) = &options.workspace_root {
         messages.extend(store.set_workspace_root(root));
+    }
+    if let Some(value) = &options.editor_settings {
+        messages.extend(store.set_initialization_options(value.clone()));
     }
 
     writeln!(out, "Settings in force:")?;

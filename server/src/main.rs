@@ -26,7 +26,13 @@ enum Command {
     /// Serve LSP on stdin/stdout (same as no subcommand).
     Serve,
     /// Check the settings and the model endpoint; exit code 0 only when the model answered.
-    Doctor,
+    Doctor {
+        /// An editor's settings object as JSON (the shape of `initializationOptions`), applied
+        /// over the settings files as the editor's would be: how an editor plugin checks
+        /// the settings it sends.
+        #[arg(long, value_name = "JSON")]
+        settings: Option<String>,
+    },
     /// Run one agent action on a file without an editor (explain, fix, implement, document, edit).
     Exec {
         /// The action: explain, fix, implement, document or edit.
@@ -53,7 +59,7 @@ fn main() {
     }
     let code = match cli.command {
         None | Some(Command::Serve) => serve(),
-        Some(Command::Doctor) => doctor(),
+        Some(Command::Doctor { settings }) => doctor(settings.as_deref()),
         Some(Command::Exec {
             action,
             file,
@@ -84,11 +90,20 @@ fn runtime(builder: &mut tokio::runtime::Builder) -> Option<tokio::runtime::Runt
     }
 }
 
-fn doctor() -> i32 {
+fn doctor(settings: Option<&str>) -> i32 {
     let Some(runtime) = runtime(&mut tokio::runtime::Builder::new_current_thread()) else {
         return 2;
     };
-    let options = tandem::doctor::DoctorOptions::from_process();
+    let mut options = tandem::doctor::DoctorOptions::from_process();
+    if let Some(settings) = settings {
+        match serde_json::from_str(settings) {
+            Ok(value) => options.editor_settings = Some(value),
+            Err(err) => {
+                tandem::logging::fatal(&format!("tandem doctor: --settings is not JSON: {err}"));
+                return 2;
+            }
+        }
+    }
     // The report is the command's output: it goes to stdout (no LSP is spoken here).
     let mut out = std::io::stdout();
     runtime.block_on(tandem::doctor::run(&options, &mut out))

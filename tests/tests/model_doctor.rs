@@ -15,6 +15,7 @@ fn options_with_user_file(dir: &Path, toml: &str, env: &[(&str, &str)]) -> Docto
         env: Environment::from_pairs(env.iter().copied()),
         user_config: Some(user),
         workspace_root: None,
+        editor_settings: None,
     }
 }
 

@@ -118,6 +118,7 @@ async fn the_key_never_appears_in_logs_errors_or_debug_output() {
         env: Environment::from_pairs([("OPENAI_API_KEY", KEY), ("TEST_API_KEY", KEY)]),
         user_config: Some(user_file),
         workspace_root: None,
+        editor_settings: None,
     };
     let mut report = Vec::new();
     assert_eq!(tandem::doctor::run(&options, &mut report).await, 1);

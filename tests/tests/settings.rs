@@ -165,3 +165,36 @@ async fn doctor_reports_a_working_endpoint_and_a_closed_one() -> anyhow::Result<
     assert!(report.contains(&url), "{report}");
     Ok(())
 }
+
+#[tokio::test]
+async fn doctor_checks_an_editors_settings_over_the_files() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(Reply::json(200, json!({"data": [{"id": "editor-model"}]})));
+    let home = tempfile::tempdir()?;
+    std::fs::create_dir_all(home.path().join("tandem"))?;
+    std::fs::write(
+        home.path().join("tandem/config.toml"),
+        "[model]\nprovider = \"ollama\"\nname = \"from-the-file\"\n",
+    )?;
+    let settings = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "editor-model"}});
+    let output = doctor_command(home.path())
+        .arg("--settings")
+        .arg(settings.to_string())
+        .output()
+        .await?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains("model.name = \"editor-model\"  (initializationOptions)"),
+        "{report}"
+    );
+    assert_eq!(server.requests()[0].path, "/v1/models");
+
+    let output = doctor_command(home.path())
+        .args(["--settings", "{not json"])
+        .output()
+        .await?;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--settings is not JSON"));
+    Ok(())
+}

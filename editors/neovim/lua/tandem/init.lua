@@ -1,0 +1,188 @@
+--- Tandem for Neovim: starts the `tandem` language server for the buffers it serves, hands it
+--- the settings, and shows what its jobs do. All behaviour lives in the server.
+local M = {}
+
+M.defaults = {
+  --- How to start the server.
+  cmd = { 'tandem' },
+  filetypes = {
+    'rust',
+    'python',
+    'go',
+    'javascript',
+    'javascriptreact',
+    'typescript',
+    'typescriptreact',
+  },
+  --- A buffer's workspace is the nearest folder above it holding one of these.
+  root_markers = { '.git', '.tandem' },
+  --- Tandem's settings object (`initializationOptions` and `workspace/configuration` section
+  --- `tandem`): { model = {...}, edits = { mode = ... }, hover = {...} }.
+  settings = {},
+  --- Buffer-local keys while a finished edit awaits review; `false` for none (or set one to
+  --- `false`).
+  keymaps = { accept = '<leader>ta', reject = '<leader>tr' },
+  --- Echo the jobs' progress (`$/progress`) as it arrives.
+  progress = true,
+}
+
+M.config = vim.deepcopy(M.defaults)
+
+--- Options that are lists are taken whole, not merged entry by entry.
+local LISTS = { cmd = true, filetypes = true, root_markers = true }
+
+local function merge(opts)
+  local config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
+  for name in pairs(LISTS) do
+    if opts and opts[name] ~= nil then
+      config[name] = vim.deepcopy(opts[name])
+    end
+  end
+  if opts and opts.keymaps == false then
+    config.keymaps = false
+  end
+  return config
+end
+
+local function object(t)
+  if type(t) ~= 'table' or next(t) == nil then
+    return vim.empty_dict()
+  end
+  return t
+end
+
+--- `workspace/configuration`: section `tandem` is the settings object.
+local function on_configuration(_, params)
+  local answer = {}
+  for _, item in ipairs(params.items or {}) do
+    local section = item.section or ''
+    local value = vim.NIL
+    if section == 'tandem' then
+      value = object(M.config.settings)
+    elseif vim.startswith(section, 'tandem.') then
+      local path = vim.split(section:sub(#'tandem.' + 1), '.', { plain = true })
+      local found = vim.tbl_get(M.config.settings or {}, unpack(path))
+      if found ~= nil then
+        value = found
+      end
+    end
+    table.insert(answer, value)
+  end
+  return answer
+end
+
+--- The client-side commands: the agent actions that code actions carry go through the plugin,
+--- so their jobs are tracked like the ones `:Tandem` starts.
+local function client_commands()
+  local commands = {}
+  for _, action in ipairs({ 'explain', 'fix', 'implement', 'document', 'tests', 'edit', 'review' }) do
+    commands['tandem.' .. action] = function(command, ctx)
+      local client = vim.lsp.get_client_by_id(ctx.client_id)
+      local argument = command.arguments and command.arguments[1]
+      if client and type(argument) == 'table' then
+        local bufnr = argument.uri and vim.uri_to_bufnr(argument.uri) or ctx.bufnr
+        require('tandem.jobs').start(client, bufnr, command.command, argument)
+      end
+    end
+  end
+  return commands
+end
+
+--- The LSP client configuration (for `vim.lsp.config` or `vim.lsp.start`).
+function M.client_config()
+  local jobs = require('tandem.jobs')
+  return {
+    name = 'tandem',
+    cmd = M.config.cmd,
+    filetypes = M.config.filetypes,
+    root_markers = M.config.root_markers,
+    init_options = object(M.config.settings),
+    settings = { tandem = object(M.config.settings) },
+    handlers = {
+      ['workspace/applyEdit'] = jobs.on_apply_edit,
+      ['workspace/configuration'] = on_configuration,
+      ['tandem/jobFinished'] = jobs.on_job_finished,
+    },
+    commands = client_commands(),
+    on_exit = function(_, _, client_id)
+      vim.schedule(function()
+        jobs.forget_client(client_id)
+      end)
+    end,
+  }
+end
+
+local function highlights()
+  local set = function(name, link)
+    vim.api.nvim_set_hl(0, name, { link = link, default = true })
+  end
+  set('TandemStreaming', 'DiffChange')
+  set('TandemReview', 'DiffAdd')
+  set('TandemHint', 'Comment')
+end
+
+local function echo_progress(args)
+  local data = args.data or {}
+  local client = vim.lsp.get_client_by_id(data.client_id or -1)
+  local value = data.params and data.params.value
+  if not (client and client.name == 'tandem' and type(value) == 'table') then
+    return
+  end
+  if value.kind == 'end' then
+    vim.api.nvim_echo({ { '' } }, false, {})
+    return
+  end
+  local client_progress = value.title or 'Tandem'
+  local text = client_progress
+  if value.message then
+    text = text .. ': ' .. value.message
+  end
+  if value.percentage then
+    text = string.format('%s (%d%%)', text, value.percentage)
+  end
+  vim.api.nvim_echo({ { text, 'TandemHint' } }, false, {})
+end
+
+local group = vim.api.nvim_create_augroup('tandem', { clear = true })
+
+--- Sets Tandem up: see `:help tandem-setup`.
+function M.setup(opts)
+  M.config = merge(opts)
+  highlights()
+  vim.api.nvim_create_autocmd('ColorScheme', { group = group, callback = highlights })
+  if M.config.progress then
+    vim.api.nvim_create_autocmd('LspProgress', { group = group, callback = echo_progress })
+  end
+  if vim.lsp.config and vim.lsp.enable then
+    vim.lsp.config('tandem', M.client_config())
+    vim.lsp.enable('tandem')
+  else
+    vim.api.nvim_create_autocmd('FileType', {
+      group = group,
+      pattern = M.config.filetypes,
+      callback = function(args)
+        if vim.bo[args.buf].buftype ~= '' then
+          return
+        end
+        local config = M.client_config()
+        config.root_dir = vim.fs.root(args.buf, M.config.root_markers)
+        vim.lsp.start(config, { bufnr = args.buf })
+      end,
+    })
+  end
+  require('tandem.command').create()
+end
+
+--- Replaces the settings and tells the running servers (`workspace/didChangeConfiguration`).
+function M.set_settings(settings)
+  M.config.settings = settings or {}
+  local get = vim.lsp.get_clients or vim.lsp.get_active_clients
+  for _, client in ipairs(get({ name = 'tandem' })) do
+    client.settings = { tandem = object(M.config.settings) }
+    require('tandem.lsp').notify(client, 'workspace/didChangeConfiguration', {
+      settings = object(M.config.settings),
+    })
+  end
+end
+
+return M

@@ -1,0 +1,524 @@
+--- Tandem's jobs as this editor sees them: which job streams where (an extmark over its
+--- region), how each ends (a notification, an explanation's float, a finished edit awaiting
+--- accept or reject), and the quiet `workspace/applyEdit` handler that grows the marks.
+--- The server does the work; this module only shows it.
+local lsp = require('tandem.lsp')
+
+local M = {}
+
+M.ns = vim.api.nvim_create_namespace('tandem')
+
+--- @class tandem.Job
+--- @field client_id integer
+--- @field bufnr integer the buffer the job was started from
+--- @field uri string
+--- @field action string explain, fix, implement, document, tests, edit, review
+--- @field id integer? the server's jobId, once the command has answered
+--- @field seq integer creation order, for "the most recent job"
+--- @field status string running, done, failed, cancelled
+--- @field mark integer? extmark over the streaming region (in `bufnr`)
+--- @field review {bufnr: integer, mark: integer}? a finished edit awaiting accept/reject
+
+--- Jobs by "client:jobId".
+--- @type table<string, tandem.Job>
+local jobs = {}
+--- Jobs whose command has not answered yet.
+--- @type tandem.Job[]
+local pending = {}
+--- `tandem/jobFinished` notifications that arrived before their command's answer.
+local early = {}
+local seq = 0
+
+local function key(client_id, id)
+  return client_id .. ':' .. tostring(id)
+end
+
+local function config()
+  return require('tandem').config
+end
+
+local function notify(message, level)
+  vim.notify(message, level or vim.log.levels.INFO, { title = 'Tandem' })
+end
+
+--- The extent of an extmark, normalised (a replaced region can leave its ends swapped).
+--- @return integer? srow, integer scol, integer erow, integer ecol
+local function extent(bufnr, mark)
+  if not (mark and vim.api.nvim_buf_is_valid(bufnr)) then
+    return nil, 0, 0, 0
+  end
+  local m = vim.api.nvim_buf_get_extmark_by_id(bufnr, M.ns, mark, { details = true })
+  if not m or #m == 0 then
+    return nil, 0, 0, 0
+  end
+  local sr, sc = m[1], m[2]
+  local er, ec = m[3].end_row or sr, m[3].end_col or sc
+  if lsp.before(er, ec, sr, sc) then
+    sr, sc, er, ec = er, ec, sr, sc
+  end
+  return sr, sc, er, ec
+end
+
+local function set_mark(bufnr, mark, srow, scol, erow, ecol, extra)
+  local opts = {
+    id = mark,
+    end_row = erow,
+    end_col = ecol,
+    hl_group = 'TandemStreaming',
+    hl_eol = true,
+    strict = false,
+    priority = 150,
+  }
+  return vim.api.nvim_buf_set_extmark(bufnr, M.ns, srow, scol, vim.tbl_extend('force', opts, extra or {}))
+end
+
+local function del_mark(bufnr, mark)
+  if mark and vim.api.nvim_buf_is_valid(bufnr) then
+    pcall(vim.api.nvim_buf_del_extmark, bufnr, M.ns, mark)
+  end
+end
+
+--- Jobs in `bufnr` that match `pred`, most recent first.
+--- @return tandem.Job[]
+local function jobs_in(bufnr, pred)
+  local found = {}
+  local function consider(job)
+    if (job.bufnr == bufnr or (job.review and job.review.bufnr == bufnr)) and pred(job) then
+      table.insert(found, job)
+    end
+  end
+  for _, job in pairs(jobs) do
+    consider(job)
+  end
+  for _, job in ipairs(pending) do
+    consider(job)
+  end
+  table.sort(found, function(a, b)
+    return a.seq > b.seq
+  end)
+  return found
+end
+
+--- The most recent job in `bufnr` that matches `pred`.
+--- @return tandem.Job?
+function M.latest(bufnr, pred)
+  return jobs_in(bufnr, pred or function()
+    return true
+  end)[1]
+end
+
+--- Known job ids in `bufnr`, most recent first (for command completion).
+function M.ids(bufnr)
+  local ids = {}
+  for _, job in ipairs(jobs_in(bufnr, function(j)
+    return j.id ~= nil
+  end)) do
+    table.insert(ids, tostring(job.id))
+  end
+  return ids
+end
+
+-- Review: a finished edit awaiting accept or reject ------------------------------------------
+
+local function hint()
+  local keys = config().keymaps
+  local accept = keys and keys.accept
+  local reject = keys and keys.reject
+  if accept and reject then
+    return string.format('Tandem: %s accept · %s reject', accept, reject)
+  end
+  return 'Tandem: :Tandem accept · :Tandem reject'
+end
+
+--- Sets or removes the buffer-local accept/reject keys, depending on whether a job in
+--- `bufnr` still awaits review.
+local function sync_keymaps(bufnr)
+  if not vim.api.nvim_buf_is_valid(bufnr) then
+    return
+  end
+  local keys = config().keymaps
+  local waiting = M.latest(bufnr, function(j)
+    return j.review ~= nil and j.review.bufnr == bufnr
+  end)
+  local installed = vim.b[bufnr].tandem_review_keys
+  if waiting and keys and not installed then
+    local set = {}
+    for _, verdict in ipairs({ 'accept', 'reject' }) do
+      local lhs = keys[verdict]
+      if lhs then
+        vim.keymap.set('n', lhs, function()
+          M.decide(bufnr, verdict)
+        end, { buffer = bufnr, desc = 'Tandem: ' .. verdict .. ' the finished edit' })
+        table.insert(set, lhs)
+      end
+    end
+    vim.b[bufnr].tandem_review_keys = set
+  elseif not waiting and installed then
+    for _, lhs in ipairs(installed) do
+      pcall(vim.keymap.del, 'n', lhs, { buffer = bufnr })
+    end
+    vim.b[bufnr].tandem_review_keys = nil
+  end
+end
+
+local function start_review(job, bufnr, range, encoding)
+  if not vim.api.nvim_buf_is_loaded(bufnr) then
+    return
+  end
+  local srow, scol = lsp.to_buf_pos(bufnr, range.start, encoding)
+  local erow, ecol = lsp.to_buf_pos(bufnr, range['end'], encoding)
+  local mark = set_mark(bufnr, nil, srow, scol, erow, ecol, {
+    hl_group = 'TandemReview',
+    virt_text = { { hint(), 'TandemHint' } },
+    virt_text_pos = 'eol',
+  })
+  job.review = { bufnr = bufnr, mark = mark }
+  sync_keymaps(bufnr)
+end
+
+local function end_review(job)
+  if not job.review then
+    return
+  end
+  local bufnr = job.review.bufnr
+  del_mark(bufnr, job.review.mark)
+  job.review = nil
+  sync_keymaps(bufnr)
+end
+
+-- Starting jobs -------------------------------------------------------------------------------
+
+local function forget_pending(job)
+  for i, p in ipairs(pending) do
+    if p == job then
+      table.remove(pending, i)
+      return
+    end
+  end
+end
+
+local function forget(job)
+  del_mark(job.bufnr, job.mark)
+  job.mark = nil
+  forget_pending(job)
+end
+
+local finish
+
+--- Starts an agent action on the server: `command` is `tandem.<action>`, `argument` its one
+--- argument. Marks the target range at once, so the region shows before the first edit.
+--- @param client vim.lsp.Client
+--- @param bufnr integer
+--- @param command string
+--- @param argument table
+function M.start(client, bufnr, command, argument)
+  seq = seq + 1
+  --- @type tandem.Job
+  local job = {
+    client_id = client.id,
+    bufnr = bufnr,
+    uri = argument.uri or vim.uri_from_bufnr(bufnr),
+    action = command:gsub('^tandem%.', ''),
+    seq = seq,
+    status = 'running',
+  }
+  if argument.range and vim.api.nvim_buf_is_loaded(bufnr) then
+    local srow, scol = lsp.to_buf_pos(bufnr, argument.range.start, client.offset_encoding)
+    local erow, ecol = lsp.to_buf_pos(bufnr, argument.range['end'], client.offset_encoding)
+    job.mark = set_mark(bufnr, nil, srow, scol, erow, ecol)
+  end
+  table.insert(pending, job)
+  lsp.execute(client, command, argument, function(err, result)
+    if err or type(result) ~= 'table' or result.jobId == nil then
+      forget(job)
+      job.status = 'failed'
+      local why = err and (err.message or tostring(err)) or 'the server gave no job id'
+      notify(string.format('Tandem: %s refused: %s', job.action, why), vim.log.levels.ERROR)
+      return
+    end
+    forget_pending(job)
+    job.id = result.jobId
+    jobs[key(job.client_id, job.id)] = job
+    local finished = early[key(job.client_id, job.id)]
+    if finished then
+      early[key(job.client_id, job.id)] = nil
+      finish(job, finished)
+    end
+  end, bufnr)
+  return job
+end
+
+-- Streamed edits ------------------------------------------------------------------------------
+
+--- The running job of `action` in `bufnr` that an edit over rows srow..erow belongs to: the
+--- one whose region those rows touch, else the most recent one.
+local function owner(client_id, bufnr, action, srow, erow)
+  local candidates = jobs_in(bufnr, function(j)
+    return j.client_id == client_id and j.action == action and j.status == 'running' and j.bufnr == bufnr
+  end)
+  for _, job in ipairs(candidates) do
+    local sr, _, er = extent(bufnr, job.mark)
+    if sr and sr <= erow and srow <= er then
+      return job
+    end
+  end
+  return candidates[1]
+end
+
+--- Grows the owning job's mark over the text an edit just inserted.
+local function grow(client_id, action, bufnr, srow, scol, text)
+  local erow, ecol = lsp.end_of_insert(srow, scol, text)
+  local job = owner(client_id, bufnr, action, srow, erow)
+  if not job then
+    return
+  end
+  local sr, sc, er, ec = extent(bufnr, job.mark)
+  if sr then
+    if lsp.before(sr, sc, srow, scol) then
+      srow, scol = sr, sc
+    end
+    if lsp.before(erow, ecol, er, ec) then
+      erow, ecol = er, ec
+    end
+  end
+  job.mark = set_mark(bufnr, job.mark, srow, scol, erow, ecol)
+end
+
+--- `workspace/applyEdit`, quieter than the stock handler (no message per streamed edit) and
+--- honest about stale edits: one computed against an older version of the buffer is refused
+--- with `applied: false` instead of being dropped silently, so the server recomputes it.
+function M.on_apply_edit(_, params, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if not client then
+    return { applied = false, failureReason = 'the Tandem client has stopped' }
+  end
+  local edit = params.edit or {}
+  local encoding = client.offset_encoding
+  local inserted = {}
+  for _, change in ipairs(edit.documentChanges or {}) do
+    if change.textDocument and change.edits then
+      local bufnr = vim.uri_to_bufnr(change.textDocument.uri)
+      local version = change.textDocument.version
+      if type(version) == 'number' and version > 0 and vim.api.nvim_buf_is_loaded(bufnr) then
+        local current = vim.lsp.util.buf_versions[bufnr] or vim.b[bufnr].changedtick
+        if current > version then
+          return {
+            applied = false,
+            failureReason = string.format(
+              'the buffer is at version %d, newer than the edit (version %d)',
+              current,
+              version
+            ),
+          }
+        end
+      end
+      if #change.edits == 1 then
+        vim.fn.bufload(bufnr)
+        local text_edit = change.edits[1]
+        local srow, scol = lsp.to_buf_pos(bufnr, text_edit.range.start, encoding)
+        table.insert(inserted, { bufnr = bufnr, srow = srow, scol = scol, text = text_edit.newText })
+      end
+    end
+  end
+  local ok, err = pcall(vim.lsp.util.apply_workspace_edit, edit, encoding)
+  if not ok then
+    return { applied = false, failureReason = tostring(err) }
+  end
+  local action = type(params.label) == 'string' and params.label:match('^Tandem: (%a+)$')
+  if action then
+    for _, ins in ipairs(inserted) do
+      grow(client.id, action, ins.bufnr, ins.srow, ins.scol, ins.text)
+    end
+  end
+  return { applied = true }
+end
+
+-- A job's end ---------------------------------------------------------------------------------
+
+local EDITING = { fix = true, implement = true, document = true, tests = true, edit = true }
+
+--- Shows Markdown in a floating window (filetype markdown), entered when the user is in
+--- Normal mode so that `q` closes it at once.
+function M.show_markdown(markdown)
+  local lines = vim.split(markdown, '\n', { plain = true })
+  local _, win = vim.lsp.util.open_floating_preview(lines, 'markdown', {
+    focus_id = 'tandem_explanation',
+    border = 'rounded',
+    title = ' Tandem ',
+    max_width = math.max(40, math.floor(vim.o.columns * 0.7)),
+    max_height = math.max(8, math.floor(vim.o.lines * 0.6)),
+  })
+  if win and vim.api.nvim_win_is_valid(win) and vim.api.nvim_get_mode().mode == 'n' then
+    vim.api.nvim_set_current_win(win)
+  end
+  return win
+end
+
+function finish(job, params)
+  job.status = params.status or 'done'
+  del_mark(job.bufnr, job.mark)
+  job.mark = nil
+  -- After the outcome is shown, so that listeners see the review marks and keys in place.
+  vim.schedule(function()
+    vim.api.nvim_exec_autocmds('User', {
+      pattern = 'TandemJobFinished',
+      modeline = false,
+      data = vim.tbl_extend('force', params, { client_id = job.client_id, bufnr = job.bufnr }),
+    })
+  end)
+  local client = vim.lsp.get_client_by_id(job.client_id)
+  local result = type(params.result) == 'table' and params.result or {}
+  local message = type(params.message) == 'string' and params.message or nil
+  local what = 'Tandem: ' .. job.action
+  if job.status == 'done' then
+    if job.action == 'explain' and type(result.markdown) == 'string' then
+      M.show_markdown(result.markdown)
+      if message then
+        notify(what .. ': ' .. message)
+      end
+      return
+    end
+    if EDITING[job.action] and type(result.range) == 'table' and client then
+      local bufnr = type(result.uri) == 'string' and vim.uri_to_bufnr(result.uri) or job.bufnr
+      start_review(job, bufnr, result.range, client.offset_encoding)
+    end
+    local text = what .. ' done'
+    if job.action == 'review' and result.findings ~= nil then
+      text = string.format('%s: %d finding(s)', what, result.findings)
+    end
+    if message then
+      text = text .. ': ' .. message
+    end
+    if job.review then
+      text = text .. ' (' .. hint():gsub('^Tandem: ', '') .. ')'
+    end
+    notify(text, message and vim.log.levels.WARN or vim.log.levels.INFO)
+  elseif job.status == 'cancelled' then
+    notify(what .. ' cancelled' .. (message and (': ' .. message) or ''), vim.log.levels.WARN)
+  else
+    notify(what .. ' failed' .. (message and (': ' .. message) or ''), vim.log.levels.ERROR)
+  end
+end
+
+--- `tandem/jobFinished`.
+function M.on_job_finished(_, params, ctx)
+  if type(params) ~= 'table' or params.jobId == nil then
+    return
+  end
+  local k = key(ctx.client_id, params.jobId)
+  local job = jobs[k]
+  if job then
+    finish(job, params)
+    return
+  end
+  local waiting = false
+  for _, p in ipairs(pending) do
+    if p.client_id == ctx.client_id and p.action == params.action then
+      waiting = true
+    end
+  end
+  if waiting then
+    early[k] = params
+    return
+  end
+  -- A job this editor did not start through the plugin: still show how it ended.
+  seq = seq + 1
+  job = {
+    client_id = ctx.client_id,
+    bufnr = vim.uri_to_bufnr(params.uri),
+    uri = params.uri,
+    action = params.action or 'job',
+    id = params.jobId,
+    seq = seq,
+    status = 'running',
+  }
+  jobs[k] = job
+  finish(job, params)
+end
+
+-- Deciding and cancelling ---------------------------------------------------------------------
+
+local function pick(bufnr, id, pred)
+  if id then
+    for _, job in pairs(jobs) do
+      if job.id == id and (job.bufnr == bufnr or (job.review and job.review.bufnr == bufnr)) then
+        return job
+      end
+    end
+    for _, job in pairs(jobs) do
+      if job.id == id then
+        return job
+      end
+    end
+    return nil
+  end
+  return M.latest(bufnr, pred) or M.latest(bufnr, function(j)
+    return j.id ~= nil
+  end)
+end
+
+--- Accepts or rejects a finished job (`verdict` is "accept" or "reject"): the one given by
+--- `id`, else the buffer's most recent job awaiting review, else its most recent job.
+function M.decide(bufnr, verdict, id)
+  local job = pick(bufnr, id, function(j)
+    return j.review ~= nil
+  end)
+  local client = job and vim.lsp.get_client_by_id(job.client_id) or lsp.client_for(bufnr)
+  if not client then
+    notify('Tandem is not attached to this buffer', vim.log.levels.ERROR)
+    return
+  end
+  local job_id = id or (job and job.id)
+  if not job_id then
+    notify('Tandem: no job to ' .. verdict .. ' in this buffer', vim.log.levels.WARN)
+    return
+  end
+  lsp.execute(client, 'tandem.' .. verdict, { jobId = job_id }, function(err)
+    if err then
+      notify(string.format('Tandem: %s failed: %s', verdict, err.message or tostring(err)), vim.log.levels.ERROR)
+      return
+    end
+    if job then
+      end_review(job)
+      job.decided = verdict
+    end
+    notify(string.format('Tandem: job %s %s', job_id, verdict == 'accept' and 'accepted' or 'rejected'))
+  end, bufnr)
+end
+
+--- Cancels the job given by `id`, else the buffer's most recent running job.
+function M.cancel(bufnr, id)
+  local job = pick(bufnr, id, function(j)
+    return j.status == 'running' and j.id ~= nil
+  end)
+  local client = job and vim.lsp.get_client_by_id(job.client_id) or lsp.client_for(bufnr)
+  local job_id = id or (job and job.id)
+  if not (client and job_id) then
+    notify('Tandem: no job to cancel in this buffer', vim.log.levels.WARN)
+    return
+  end
+  lsp.execute(client, 'tandem.cancel', { jobId = job_id }, function(err)
+    if err then
+      notify('Tandem: cancel failed: ' .. (err.message or tostring(err)), vim.log.levels.ERROR)
+    end
+  end, bufnr)
+end
+
+--- Forgets the jobs of a client that stopped, and their marks.
+function M.forget_client(client_id)
+  for k, job in pairs(jobs) do
+    if job.client_id == client_id then
+      del_mark(job.bufnr, job.mark)
+      end_review(job)
+      jobs[k] = nil
+    end
+  end
+  for i = #pending, 1, -1 do
+    if pending[i].client_id == client_id then
+      del_mark(pending[i].bufnr, pending[i].mark)
+      table.remove(pending, i)
+    end
+  end
+end
+
+return M

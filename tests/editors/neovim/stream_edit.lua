@@ -1,0 +1,67 @@
+-- `:Tandem edit {instruction}` streams into the buffer: with every chunk held until released,
+-- the buffer goes through several states before the job ends, the region is marked while it
+-- streams, and progress arrives.
+local H = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/helpers.lua')
+H.setup()
+
+local states = {}
+local progress = 0
+vim.api.nvim_create_autocmd('LspProgress', {
+  callback = function()
+    progress = progress + 1
+  end,
+})
+
+H.run(function()
+  local buf = vim.api.nvim_get_current_buf()
+  H.client(buf)
+  vim.api.nvim_buf_attach(buf, false, {
+    on_lines = function()
+      if #H.finished == 0 then
+        local text = H.text(buf)
+        if states[#states] ~= text then
+          table.insert(states, text)
+        end
+      end
+    end,
+  })
+  H.push({ '```rust\n', '    let a = 1;\n', '    let b = 2;\n', '    let c = 3;\n', '```\n' }, { gated = true })
+  vim.cmd('2Tandem edit use three variables')
+  -- The stream's preamble and the opening fence.
+  H.release(2)
+  for _, want in ipairs({ 'let a = 1;', 'let b = 2;', 'let c = 3;' }) do
+    H.release(1)
+    H.wait('"' .. want .. '" to stream in', function()
+      return H.text(buf):find(want, 1, true) ~= nil
+    end)
+    H.check(#H.finished == 0, 'the job ended before the stream did: ' .. vim.inspect(H.finished[1]))
+    H.check(#H.marks(buf, 'TandemStreaming') == 1, 'the streaming region is not marked')
+  end
+  -- The closing fence, the finish and usage chunks, and [DONE] (extra permits are harmless).
+  H.release(10)
+  local done = H.wait_finished(1)
+  H.check(done.status == 'done', 'job ended ' .. vim.inspect(done))
+  H.expect_lines(buf, {
+    'fn main() {',
+    '    let a = 1;',
+    '    let b = 2;',
+    '    let c = 3;',
+    '    println!("{x}");',
+    '}',
+  }, 'the edited buffer')
+  local final = H.text(buf)
+  local intermediate = vim.tbl_filter(function(state)
+    return state ~= final
+  end, states)
+  H.check(
+    #intermediate >= 2,
+    'the buffer went through ' .. #intermediate .. ' intermediate states before the job ended:\n'
+      .. table.concat(states, '\n---\n')
+  )
+  H.check(#H.marks(buf, 'TandemStreaming') == 0, 'the streaming mark outlived the job')
+  H.check(#H.marks(buf, 'TandemReview') == 1, 'the finished edit is not marked for review')
+  H.check(progress > 0, 'no $/progress reached LspProgress')
+  local requests = H.requests()
+  H.check(#requests == 1, 'model requests: ' .. #requests)
+  H.check(vim.json.encode(requests[1].body):find('use three variables', 1, true) ~= nil, 'the prompt lacks the instruction')
+end)

@@ -1,0 +1,32 @@
+-- The user types above the region while the edit streams: their line stays, and the job's
+-- final text lands below it.
+local H = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/helpers.lua')
+H.setup()
+H.run(function()
+  local buf = vim.api.nvim_get_current_buf()
+  H.client(buf)
+  H.push({ '```rust\n', '    let a = 1;\n', '    let b = 2;\n', '    let c = 3;\n', '```\n' }, { gated = true })
+  vim.cmd('2Tandem edit use three variables')
+  H.release(3)
+  H.wait('the first line to stream in', function()
+    return H.text(buf):find('let a = 1;', 1, true) ~= nil
+  end)
+  vim.api.nvim_buf_set_lines(buf, 0, 0, false, { '// typed by the user' })
+  H.release(2)
+  H.wait('the second line to stream in', function()
+    return H.text(buf):find('let b = 2;', 1, true) ~= nil
+  end)
+  vim.api.nvim_buf_set_text(buf, 0, 0, 0, 0, { '// and more ' })
+  H.release(10)
+  local done = H.wait_finished(1)
+  H.check(done.status == 'done', 'job ended ' .. vim.inspect(done))
+  H.expect_lines(buf, {
+    '// and more // typed by the user',
+    'fn main() {',
+    '    let a = 1;',
+    '    let b = 2;',
+    '    let c = 3;',
+    '    println!("{x}");',
+    '}',
+  }, 'the buffer after typing during the stream')
+end)

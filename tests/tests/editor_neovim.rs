@@ -1,0 +1,183 @@
+//! Real editor: headless Neovim 0.11 runs the Lua client (`editors/neovim`) against the real
+//! binary and the scripted model server. Each case is a Lua script in `tests/editors/neovim/`
+//! that exits 0 when everything it checks held and prints why otherwise.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test that unwraps wrong fails, which is the point"
+)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+use tandem_tests::editor::tandem_bin;
+use tandem_tests::model_server::{ModelServer, RecordedRequest, Reply, Wire};
+use tandem_tests::real_editors::{nvim, repo_root, run};
+use tempfile::TempDir;
+
+/// How long one Neovim run may take before it is killed (the scripts wait 20 s at most for any
+/// one thing).
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// A workspace folder (marked by `.tandem/`) holding one source file.
+struct Workspace {
+    dir: TempDir,
+    file: PathBuf,
+}
+
+fn workspace(name: &str, source: &str) -> anyhow::Result<Workspace> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join(".tandem"))?;
+    let file = dir.path().join(name);
+    std::fs::write(&file, source)?;
+    Ok(Workspace { dir, file })
+}
+
+/// Runs `tests/editors/neovim/<case>.lua` on the workspace's file and fails with the
+/// transcript unless it passed.
+async fn nvim_case(server: &ModelServer, workspace: &Workspace, case: &str) -> anyhow::Result<()> {
+    let root = repo_root();
+    let script = root
+        .join("tests/editors/neovim")
+        .join(format!("{case}.lua"));
+    let home = workspace.dir.path().join(".home");
+    let mut command = tokio::process::Command::new(nvim()?);
+    command
+        .args(["--headless", "--clean", "-u"])
+        .arg(&script)
+        .arg(&workspace.file)
+        .current_dir(workspace.dir.path())
+        .env("TANDEM_BIN", tandem_bin())
+        .env("TANDEM_PLUGIN", root.join("editors/neovim"))
+        .env("TANDEM_MODEL_URL", server.base_url(Wire::OpenAi))
+        .env("TANDEM_CONTROL_URL", server.url())
+        // Nothing from this machine's configuration: no user file, no keys, no Neovim state.
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("TANDEM_LOG");
+    let run = run(command, DEADLINE).await?;
+    assert!(
+        run.success,
+        "the Neovim case {case} failed\n{}",
+        run.transcript()
+    );
+    Ok(())
+}
+
+fn model_requests(server: &ModelServer) -> Vec<RecordedRequest> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .collect()
+}
+
+const MAIN: &str = "fn main() {\n    let x = 1;\n    println!(\"{x}\");\n}\n";
+const BROKEN_ADD: &str = "fn add(a: i32, b: i32) -> i32 { a + }\n";
+const FIXED_ADD: &[&str] = &[
+    "```rust\n",
+    "fn add(a: i32, b: i32) -> i32 {\n",
+    "    a + b\n",
+    "}\n",
+    "```\n",
+];
+
+#[tokio::test]
+async fn setup_starts_the_server_with_the_settings() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("main.rs", MAIN)?;
+    nvim_case(&server, &workspace, "start").await?;
+    assert!(model_requests(&server).is_empty(), "starting asks no model");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_fix_code_action_applies_the_models_fix() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(Reply::text(Wire::OpenAi, FIXED_ADD));
+    let workspace = workspace("add.rs", BROKEN_ADD)?;
+    nvim_case(&server, &workspace, "code_action_fix").await?;
+    let requests = model_requests(&server);
+    assert_eq!(requests.len(), 1);
+    assert!(
+        requests[0].body.to_string().contains("a + }"),
+        "the prompt carries the broken code: {}",
+        requests[0].body
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_edit_streams_into_the_buffer() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("main.rs", MAIN)?;
+    nvim_case(&server, &workspace, "stream_edit").await?;
+    let requests = model_requests(&server);
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].body.to_string().contains("use three variables"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn typing_above_a_streaming_edit_keeps_both() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("main.rs", MAIN)?;
+    nvim_case(&server, &workspace, "typing").await
+}
+
+#[tokio::test]
+async fn reject_puts_the_region_back() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(Reply::text(
+        Wire::OpenAi,
+        &["```rust\n", "    let a = 1;\n", "    let b = 2;\n", "```\n"],
+    ));
+    let workspace = workspace("main.rs", MAIN)?;
+    nvim_case(&server, &workspace, "reject").await
+}
+
+#[tokio::test]
+async fn an_explanation_opens_in_a_float() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(Reply::text(
+        Wire::OpenAi,
+        &["`add` returns ", "the sum of `a` and `b`."],
+    ));
+    let workspace = workspace("add.rs", "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n")?;
+    nvim_case(&server, &workspace, "explain").await
+}
+
+#[tokio::test]
+async fn checkhealth_reports_the_endpoint_reachable() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    // `tandem doctor` lists the models first.
+    server.push(Reply::json(200, json!({"data": [{"id": "test-model"}]})));
+    let workspace = workspace("main.rs", MAIN)?;
+    // doctor reads the workspace file (it cannot be handed the plugin's settings).
+    write_workspace_config(workspace.dir.path(), &server.base_url(Wire::OpenAi))?;
+    nvim_case(&server, &workspace, "health").await?;
+    let requests = server.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "GET" && r.path == "/v1/models"),
+        "doctor asked for the models: {:?}",
+        requests.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+fn write_workspace_config(root: &Path, base_url: &str) -> anyhow::Result<()> {
+    std::fs::write(
+        root.join(".tandem/config.toml"),
+        format!(
+            "[model]\nprovider = \"openai\"\nbaseUrl = \"{base_url}\"\nname = \"test-model\"\n\n[hover]\nenabled = false\n"
+        ),
+    )?;
+    Ok(())
+}

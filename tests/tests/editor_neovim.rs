@@ -7,7 +7,7 @@
     reason = "a test that unwraps wrong fails, which is the point"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
@@ -37,6 +37,15 @@ fn workspace(name: &str, source: &str) -> anyhow::Result<Workspace> {
 /// Runs `tests/editors/neovim/<case>.lua` on the workspace's file and fails with the
 /// transcript unless it passed.
 async fn nvim_case(server: &ModelServer, workspace: &Workspace, case: &str) -> anyhow::Result<()> {
+    nvim_case_with(server, workspace, case, &[]).await
+}
+
+async fn nvim_case_with(
+    server: &ModelServer,
+    workspace: &Workspace,
+    case: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<()> {
     let root = repo_root();
     let script = root
         .join("tests/editors/neovim")
@@ -59,7 +68,8 @@ async fn nvim_case(server: &ModelServer, workspace: &Workspace, case: &str) -> a
         .env("XDG_CACHE_HOME", home.join("cache"))
         .env_remove("OPENAI_API_KEY")
         .env_remove("ANTHROPIC_API_KEY")
-        .env_remove("TANDEM_LOG");
+        .env_remove("TANDEM_LOG")
+        .envs(env.iter().copied());
     let run = run(command, DEADLINE).await?;
     assert!(
         run.success,
@@ -97,6 +107,19 @@ async fn setup_starts_the_server_with_the_settings() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn setup_starts_the_server_the_neovim_0_10_way() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("main.rs", MAIN)?;
+    nvim_case_with(
+        &server,
+        &workspace,
+        "start",
+        &[("TANDEM_TEST_NO_LSP_CONFIG", "1")],
+    )
+    .await
+}
+
+#[tokio::test]
 async fn a_fix_code_action_applies_the_models_fix() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
     server.push(Reply::text(Wire::OpenAi, FIXED_ADD));
@@ -131,6 +154,13 @@ async fn typing_above_a_streaming_edit_keeps_both() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn the_apply_edit_handler_is_quiet_and_refuses_stale_edits() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("main.rs", MAIN)?;
+    nvim_case(&server, &workspace, "apply_edit").await
+}
+
+#[tokio::test]
 async fn reject_puts_the_region_back() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
     server.push(Reply::text(
@@ -158,8 +188,6 @@ async fn checkhealth_reports_the_endpoint_reachable() -> anyhow::Result<()> {
     // `tandem doctor` lists the models first.
     server.push(Reply::json(200, json!({"data": [{"id": "test-model"}]})));
     let workspace = workspace("main.rs", MAIN)?;
-    // doctor reads the workspace file (it cannot be handed the plugin's settings).
-    write_workspace_config(workspace.dir.path(), &server.base_url(Wire::OpenAi))?;
     nvim_case(&server, &workspace, "health").await?;
     let requests = server.requests();
     assert!(
@@ -169,15 +197,5 @@ async fn checkhealth_reports_the_endpoint_reachable() -> anyhow::Result<()> {
         "doctor asked for the models: {:?}",
         requests.iter().map(|r| &r.path).collect::<Vec<_>>()
     );
-    Ok(())
-}
-
-fn write_workspace_config(root: &Path, base_url: &str) -> anyhow::Result<()> {
-    std::fs::write(
-        root.join(".tandem/config.toml"),
-        format!(
-            "[model]\nprovider = \"openai\"\nbaseUrl = \"{base_url}\"\nname = \"test-model\"\n\n[hover]\nenabled = false\n"
-        ),
-    )?;
     Ok(())
 }

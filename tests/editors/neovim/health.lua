@@ -28,6 +28,8 @@ H.run(function()
   end
   has('OK.*is executable', 'executable')
   has('OK.*version: tandem', 'version')
+  -- doctor checked the plugin's own settings, not only the files.
+  has('model%.baseUrl = "' .. vim.pesc(H.env('TANDEM_MODEL_URL')) .. '"  %(initializationOptions%)', 'settings')
   has('OK.*the model endpoint ' .. vim.pesc(H.env('TANDEM_MODEL_URL')) .. '.*is reachable', 'endpoint OK')
   H.check(not text:find('ERROR', 1, true), 'the report has errors')
   H.check(not text:find('WARNING', 1, true), 'the report has warnings')

@@ -1,6 +1,14 @@
 -- setup{} starts `tandem` for the buffer, hands it the settings, and :Tandem completes.
+-- With TANDEM_TEST_NO_LSP_CONFIG set, vim.lsp.config/enable are hidden first, so setup takes
+-- Neovim 0.10's way (a FileType autocmd calling vim.lsp.start).
 local H = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/helpers.lua')
+if os.getenv('TANDEM_TEST_NO_LSP_CONFIG') then
+  vim.lsp.enable = nil
+end
 H.setup()
+if os.getenv('TANDEM_TEST_NO_LSP_CONFIG') then
+  H.check(not vim.lsp.is_enabled('tandem'), 'setup used vim.lsp.enable')
+end
 H.run(function()
   local buf = vim.api.nvim_get_current_buf()
   H.check(vim.bo[buf].filetype == 'rust', 'the file is not detected as Rust: ' .. vim.bo[buf].filetype)

@@ -34,8 +34,8 @@ local function strip_slash(url)
   return (url or ''):gsub('/+$', '')
 end
 
---- The ways the endpoint `tandem doctor` checked differs from the one the plugin's settings
---- name (doctor cannot be handed the plugin's settings: it reads the files and environment).
+--- The ways the endpoint an old `tandem doctor` (without `--settings`) checked differs from
+--- the one the plugin's settings name.
 local function differences(model, provider, url, name)
   local out = {}
   if type(model) ~= 'table' then
@@ -70,10 +70,29 @@ local function check_binary(health, exe)
   return true
 end
 
+local function object(t)
+  if type(t) ~= 'table' or next(t) == nil then
+    return vim.empty_dict()
+  end
+  return t
+end
+
+--- Runs `tandem doctor` with the plugin's settings (`--settings JSON`, over the files, as the
+--- server gets them); a binary too old for `--settings` is run without them.
+--- @return vim.SystemCompleted done, boolean with_settings
+local function doctor(exe, cwd, settings)
+  local args = { exe, 'doctor', '--settings', vim.json.encode(object(settings)) }
+  local done = vim.system(args, { text = true, cwd = cwd }):wait(60000)
+  if done.code == 2 and (done.stderr or ''):find('--settings', 1, true) then
+    return vim.system({ exe, 'doctor' }, { text = true, cwd = cwd }):wait(60000), false
+  end
+  return done, true
+end
+
 local function check_doctor(health, exe, settings)
   local cwd = doctor_cwd()
-  health.info('running `tandem doctor` in ' .. cwd)
-  local done = vim.system({ exe, 'doctor' }, { text = true, cwd = cwd }):wait(60000)
+  health.info('running `tandem doctor` with the plugin\'s settings in ' .. cwd)
+  local done, with_settings = doctor(exe, cwd, settings)
   for _, line in ipairs(lines_of(done.stdout)) do
     health.info(line)
   end
@@ -81,7 +100,7 @@ local function check_doctor(health, exe, settings)
     health.info(line)
   end
   local provider, url, name = (done.stdout or ''):match('Checking (%S+) at (%S+) for model `([^`]*)`')
-  local differ = differences(settings and settings.model, provider, url, name)
+  local differ = with_settings and {} or differences(settings and settings.model, provider, url, name)
   local where = url and string.format('%s (model `%s`)', url, name) or 'the model endpoint'
   if #differ > 0 then
     health.warn(
@@ -91,14 +110,18 @@ local function check_doctor(health, exe, settings)
         table.concat(differ, ', ')
       ),
       {
-        'tandem doctor reads only the config files and the environment, not the plugin\'s settings;'
-          .. ' see "running servers" below for the endpoint the editor uses',
+        'This tandem is too old for `doctor --settings`: it read only the config files and the'
+          .. ' environment; see "running servers" below for the endpoint the editor uses',
       }
     )
   elseif done.code == 0 then
     health.ok('the model endpoint ' .. where .. ' is reachable: the model answered')
   elseif done.code == 124 then
     health.error('`tandem doctor` did not finish within 60 s')
+  elseif done.code == 2 then
+    health.error('`tandem doctor` refused the settings: ' .. vim.trim(done.stderr or ''), {
+      'Check the settings passed to require("tandem").setup{} (see :help tandem-settings)',
+    })
   else
     health.error('the model endpoint ' .. where .. ' cannot be reached', {
       'Check model.baseUrl, model.name and model.apiKeyEnv in the settings (see :help tandem-settings)',

@@ -157,18 +157,27 @@ function M.setup(opts)
     vim.lsp.config('tandem', M.client_config())
     vim.lsp.enable('tandem')
   else
+    local function start(bufnr)
+      if vim.bo[bufnr].buftype ~= '' then
+        return
+      end
+      local config = M.client_config()
+      config.root_dir = vim.fs.root(bufnr, M.config.root_markers)
+      vim.lsp.start(config, { bufnr = bufnr })
+    end
     vim.api.nvim_create_autocmd('FileType', {
       group = group,
       pattern = M.config.filetypes,
       callback = function(args)
-        if vim.bo[args.buf].buftype ~= '' then
-          return
-        end
-        local config = M.client_config()
-        config.root_dir = vim.fs.root(args.buf, M.config.root_markers)
-        vim.lsp.start(config, { bufnr = args.buf })
+        start(args.buf)
       end,
     })
+    -- Buffers already open (setup ran after their FileType, as lazy-loading does).
+    for _, bufnr in ipairs(vim.api.nvim_list_bufs()) do
+      if vim.api.nvim_buf_is_loaded(bufnr) and vim.tbl_contains(M.config.filetypes, vim.bo[bufnr].filetype) then
+        start(bufnr)
+      end
+    end
   end
   require('tandem.command').create()
 end

@@ -312,8 +312,8 @@ function M.on_apply_edit(_, params, ctx)
           }
         end
       end
-      if #change.edits == 1 then
-        vim.fn.bufload(bufnr)
+      -- The server sends one text edit per request; marks only matter in loaded buffers.
+      if #change.edits == 1 and vim.api.nvim_buf_is_loaded(bufnr) then
         local text_edit = change.edits[1]
         local srow, scol = lsp.to_buf_pos(bufnr, text_edit.range.start, encoding)
         table.insert(inserted, { bufnr = bufnr, srow = srow, scol = scol, text = text_edit.newText })

@@ -161,6 +161,31 @@ async fn the_apply_edit_handler_is_quiet_and_refuses_stale_edits() -> anyhow::Re
 }
 
 #[tokio::test]
+async fn cancel_stops_the_stream_and_takes_it_back() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("main.rs", MAIN)?;
+    nvim_case(&server, &workspace, "cancel").await
+}
+
+#[tokio::test]
+async fn implement_fills_the_body_at_the_cursor() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(Reply::text(
+        Wire::OpenAi,
+        &[
+            "```rust
+",
+            "fn double(x: u32) -> u32 {\n",
+            "    x * 2\n",
+            "}\n",
+            "```\n",
+        ],
+    ));
+    let workspace = workspace("double.rs", "fn double(x: u32) -> u32 {\n    todo!()\n}\n")?;
+    nvim_case(&server, &workspace, "implement").await
+}
+
+#[tokio::test]
 async fn reject_puts_the_region_back() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
     server.push(Reply::text(

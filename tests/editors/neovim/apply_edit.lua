@@ -7,8 +7,10 @@ H.run(function()
   local buf = vim.api.nvim_get_current_buf()
   local client = H.client(buf)
   local handler = client.handlers['workspace/applyEdit']
-  H.check(handler == require('tandem.jobs').on_apply_edit, 'the client uses another applyEdit handler')
+  local ours = require('tandem.jobs').on_apply_edit
+  H.check(handler == ours, 'the client uses another applyEdit handler')
   local uri = vim.uri_from_bufnr(buf)
+  local start = { line = 0, character = 0 }
   local function edit(version, text)
     return {
       label = 'Tandem: edit',
@@ -17,7 +19,10 @@ H.run(function()
           {
             textDocument = { uri = uri, version = version },
             edits = {
-              { range = { start = { line = 0, character = 0 }, ['end'] = { line = 0, character = 0 } }, newText = text },
+              {
+                range = { start = start, ['end'] = start },
+                newText = text,
+              },
             },
           },
         },

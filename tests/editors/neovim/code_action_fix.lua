@@ -15,7 +15,8 @@ H.run(function()
   })
   local done = H.wait_finished(1)
   H.check(done.status == 'done' and done.action == 'fix', 'job ended ' .. vim.inspect(done))
-  H.expect_lines(buf, { 'fn add(a: i32, b: i32) -> i32 {', '    a + b', '}' }, 'the fixed buffer')
+  local fixed = { 'fn add(a: i32, b: i32) -> i32 {', '    a + b', '}' }
+  H.expect_lines(buf, fixed, 'the fixed buffer')
   H.check(#H.marks(buf, 'TandemReview') == 1, 'the finished fix is not marked for review')
 
   -- The buffer-local accept key (the default <leader>ta) keeps it and drops the marks.
@@ -24,6 +25,7 @@ H.run(function()
   H.wait('the review mark to go after accept', function()
     return #H.marks(buf, 'TandemReview') == 0
   end)
-  H.check(vim.fn.maparg('<leader>ta', 'n', false, true).buffer == nil, 'the accept key outlived the review')
-  H.expect_lines(buf, { 'fn add(a: i32, b: i32) -> i32 {', '    a + b', '}' }, 'the accepted buffer')
+  local key = vim.fn.maparg('<leader>ta', 'n', false, true)
+  H.check(key.buffer == nil, 'the accept key outlived the review')
+  H.expect_lines(buf, fixed, 'the accepted buffer')
 end)

@@ -1,11 +1,12 @@
--- :Tandem explain shows the model's explanation in a Markdown float that q closes.
+-- :'<,'>Tandem explain on a characterwise selection sends that range, and shows the model's
+-- explanation in a Markdown float that q closes.
 local H = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/helpers.lua')
 H.setup()
 
 local function explanation_window()
   for _, win in ipairs(vim.api.nvim_list_wins()) do
     if vim.api.nvim_win_get_config(win).relative ~= '' then
-      local text = table.concat(vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(win), 0, -1, false), '\n')
+      local text = H.text(vim.api.nvim_win_get_buf(win))
       if text:find('the sum of `a` and `b`', 1, true) then
         return win
       end
@@ -16,8 +17,21 @@ end
 H.run(function()
   local buf = vim.api.nvim_get_current_buf()
   H.client(buf)
-  vim.api.nvim_win_set_cursor(0, { 1, 3 })
-  vim.cmd('Tandem explain')
+  -- The command's argument, as the plugin sends it.
+  local sent
+  local lsp = require('tandem.lsp')
+  local execute = lsp.execute
+  lsp.execute = function(client, command, argument, ...)
+    if command == 'tandem.explain' then
+      sent = argument
+    end
+    return execute(client, command, argument, ...)
+  end
+  -- A characterwise selection of `a + b`, then :'<,'>Tandem explain.
+  vim.cmd('normal! 2G5|v4l\27')
+  vim.cmd("'<,'>Tandem explain")
+  local want = { start = { line = 1, character = 4 }, ['end'] = { line = 1, character = 9 } }
+  H.check(sent and vim.deep_equal(sent.range, want), 'the range sent: ' .. vim.inspect(sent))
   local done = H.wait_finished(1)
   H.check(done.status == 'done' and done.action == 'explain', 'job ended ' .. vim.inspect(done))
   local win
@@ -28,7 +42,8 @@ H.run(function()
   local float_buf = vim.api.nvim_win_get_buf(win)
   H.check(vim.bo[float_buf].filetype == 'markdown', 'the float is ' .. vim.bo[float_buf].filetype)
   H.check(vim.api.nvim_get_current_win() == win, 'the float is not focused')
-  H.expect_lines(buf, { 'fn add(a: i32, b: i32) -> i32 {', '    a + b', '}' }, 'the explained buffer')
+  local source = { 'fn add(a: i32, b: i32) -> i32 {', '    a + b', '}' }
+  H.expect_lines(buf, source, 'the explained buffer')
   vim.api.nvim_feedkeys('q', 'mx', false)
   H.wait('q to close the float', function()
     return not vim.api.nvim_win_is_valid(win)

@@ -98,7 +98,8 @@ end
 function H.expect_lines(buf, expected, what)
   local got = H.lines(buf)
   if not vim.deep_equal(got, expected) then
-    error(string.format('%s: expected\n%s\ngot\n%s', what, table.concat(expected, '\n'), table.concat(got, '\n')), 2)
+    local want, have = table.concat(expected, '\n'), table.concat(got, '\n')
+    error(string.format('%s: expected\n%s\ngot\n%s', what, want, have), 2)
   end
 end
 
@@ -145,9 +146,11 @@ end
 -- The scripted model server's control routes -----------------------------------------------
 
 function H.http(method, path, body)
-  local args = { 'curl', '-sS', '--max-time', '10', '-X', method, H.env('TANDEM_CONTROL_URL') .. path }
+  local url = H.env('TANDEM_CONTROL_URL') .. path
+  local args = { 'curl', '-sS', '--max-time', '10', '-X', method, url }
   if body then
-    vim.list_extend(args, { '-H', 'content-type: application/json', '--data-binary', vim.json.encode(body) })
+    local json = vim.json.encode(body)
+    vim.list_extend(args, { '-H', 'content-type: application/json', '--data-binary', json })
   end
   local done = vim.system(args, { text = true }):wait(15000)
   if done.code ~= 0 then

@@ -11,11 +11,13 @@ if os.getenv('TANDEM_TEST_NO_LSP_CONFIG') then
 end
 H.run(function()
   local buf = vim.api.nvim_get_current_buf()
-  H.check(vim.bo[buf].filetype == 'rust', 'the file is not detected as Rust: ' .. vim.bo[buf].filetype)
+  H.check(vim.bo[buf].filetype == 'rust', 'the file is detected as ' .. vim.bo[buf].filetype)
   local client = H.client(buf)
   H.check(client.name == 'tandem', 'client name ' .. client.name)
-  H.check(client.server_info and client.server_info.name == 'tandem', 'serverInfo ' .. vim.inspect(client.server_info))
-  H.check(client.root_dir == vim.fn.getcwd(), 'root_dir ' .. tostring(client.root_dir) .. ' vs ' .. vim.fn.getcwd())
+  local info = client.server_info
+  H.check(info and info.name == 'tandem', 'serverInfo ' .. vim.inspect(info))
+  local cwd = vim.fn.getcwd()
+  H.check(client.root_dir == cwd, 'root_dir ' .. tostring(client.root_dir) .. ' vs ' .. cwd)
 
   -- The settings reached the server (initializationOptions / workspace/configuration).
   local answer = client:request_sync(
@@ -26,14 +28,15 @@ H.run(function()
   )
   H.check(answer and answer.result, 'tandem.status failed: ' .. vim.inspect(answer))
   local settings = answer.result.settings
-  H.check(settings.model.baseUrl == H.env('TANDEM_MODEL_URL'), 'model.baseUrl ' .. vim.inspect(settings.model))
+  local url = H.env('TANDEM_MODEL_URL')
+  H.check(settings.model.baseUrl == url, 'model.baseUrl ' .. vim.inspect(settings.model))
   H.check(settings.model.name == 'test-model', 'model.name ' .. vim.inspect(settings.model))
   H.check(settings.hover.enabled == false, 'hover ' .. vim.inspect(settings.hover))
 
   -- What the server would ask for section `tandem` is the same object.
-  local handler = client.handlers['workspace/configuration'] or client.config.handlers['workspace/configuration']
+  local handler = client.handlers['workspace/configuration']
   local config = handler(nil, { items = { { section = 'tandem' } } }, { client_id = client.id })
-  H.check(config[1].model.baseUrl == H.env('TANDEM_MODEL_URL'), 'workspace/configuration ' .. vim.inspect(config))
+  H.check(config[1].model.baseUrl == url, 'workspace/configuration ' .. vim.inspect(config))
 
   local completions = vim.fn.getcompletion('Tandem ex', 'cmdline')
   H.check(vim.deep_equal(completions, { 'explain' }), 'completion ' .. vim.inspect(completions))

@@ -25,7 +25,8 @@ H.run(function()
       end
     end,
   })
-  H.push({ '```rust\n', '    let a = 1;\n', '    let b = 2;\n', '    let c = 3;\n', '```\n' }, { gated = true })
+  local reply = { '```rust\n', '    let a = 1;\n', '    let b = 2;\n', '    let c = 3;\n', '```\n' }
+  H.push(reply, { gated = true })
   vim.cmd('2Tandem edit use three variables')
   -- The stream's preamble and the opening fence.
   H.release(2)
@@ -63,5 +64,6 @@ H.run(function()
   H.check(progress > 0, 'no $/progress reached LspProgress')
   local requests = H.requests()
   H.check(#requests == 1, 'model requests: ' .. #requests)
-  H.check(vim.json.encode(requests[1].body):find('use three variables', 1, true) ~= nil, 'the prompt lacks the instruction')
+  local prompt = vim.json.encode(requests[1].body)
+  H.check(prompt:find('use three variables', 1, true) ~= nil, 'the prompt lacks the instruction')
 end)

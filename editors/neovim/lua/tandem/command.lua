@@ -64,20 +64,28 @@ end
 local function show_status(client, bufnr)
   lsp.execute(client, 'tandem.status', vim.empty_dict(), function(err, result)
     if err or type(result) ~= 'table' then
-      notify('Tandem: status failed: ' .. (err and err.message or 'no answer'), vim.log.levels.ERROR)
+      local why = err and err.message or 'no answer'
+      notify('Tandem: status failed: ' .. why, vim.log.levels.ERROR)
       return
     end
     local endpoint = result.endpoint or {}
     local model = (result.settings or {}).model or {}
     local lines = {
-      string.format('Tandem: model %s (%s) at %s: %s', model.name or '?', model.provider or '?', endpoint.url or '?', endpoint.state or '?'),
+      string.format(
+        'Tandem: model %s (%s) at %s: %s',
+        model.name or '?',
+        model.provider or '?',
+        endpoint.url or '?',
+        endpoint.state or '?'
+      ),
     }
     local running = 0
     for _, job in ipairs(result.jobs or {}) do
       if job.status == 'running' then
         running = running + 1
       end
-      table.insert(lines, string.format('  job %s %s %s %s', job.jobId, job.action, job.status, job.uri))
+      local line = string.format('  job %s %s %s %s', job.jobId, job.action, job.status, job.uri)
+      table.insert(lines, line)
     end
     table.insert(lines, 2, string.format('  %d job(s) running', running))
     notify(table.concat(lines, '\n'))

@@ -56,7 +56,8 @@ end
 local function check_binary(health, exe)
   if vim.fn.executable(exe) ~= 1 then
     health.error(string.format('`%s` is not executable or not on $PATH', exe), {
-      'Build or install Tandem (`cargo install --path server`), or set `cmd` in require("tandem").setup{}',
+      'Build or install Tandem (`cargo install --path server`),'
+        .. ' or set `cmd` in require("tandem").setup{}',
     })
     return false
   end
@@ -99,8 +100,12 @@ local function check_doctor(health, exe, settings)
   for _, line in ipairs(lines_of(done.stderr)) do
     health.info(line)
   end
-  local provider, url, name = (done.stdout or ''):match('Checking (%S+) at (%S+) for model `([^`]*)`')
-  local differ = with_settings and {} or differences(settings and settings.model, provider, url, name)
+  local checking = 'Checking (%S+) at (%S+) for model `([^`]*)`'
+  local provider, url, name = (done.stdout or ''):match(checking)
+  local differ = {}
+  if not with_settings then
+    differ = differences(settings and settings.model, provider, url, name)
+  end
   local where = url and string.format('%s (model `%s`)', url, name) or 'the model endpoint'
   if #differ > 0 then
     health.warn(
@@ -124,7 +129,8 @@ local function check_doctor(health, exe, settings)
     })
   else
     health.error('the model endpoint ' .. where .. ' cannot be reached', {
-      'Check model.baseUrl, model.name and model.apiKeyEnv in the settings (see :help tandem-settings)',
+      'Check model.baseUrl, model.name and model.apiKeyEnv in the settings'
+        .. ' (see :help tandem-settings)',
     })
   end
 end

@@ -75,7 +75,8 @@ end
 --- so their jobs are tracked like the ones `:Tandem` starts.
 local function client_commands()
   local commands = {}
-  for _, action in ipairs({ 'explain', 'fix', 'implement', 'document', 'tests', 'edit', 'review' }) do
+  local actions = { 'explain', 'fix', 'implement', 'document', 'tests', 'edit', 'review' }
+  for _, action in ipairs(actions) do
     commands['tandem.' .. action] = function(command, ctx)
       local client = vim.lsp.get_client_by_id(ctx.client_id)
       local argument = command.arguments and command.arguments[1]
@@ -174,7 +175,8 @@ function M.setup(opts)
     })
     -- Buffers already open (setup ran after their FileType, as lazy-loading does).
     for _, bufnr in ipairs(vim.api.nvim_list_bufs()) do
-      if vim.api.nvim_buf_is_loaded(bufnr) and vim.tbl_contains(M.config.filetypes, vim.bo[bufnr].filetype) then
+      local served = vim.tbl_contains(M.config.filetypes, vim.bo[bufnr].filetype)
+      if served and vim.api.nvim_buf_is_loaded(bufnr) then
         start(bufnr)
       end
     end

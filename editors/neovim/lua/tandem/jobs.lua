@@ -69,7 +69,8 @@ local function set_mark(bufnr, mark, srow, scol, erow, ecol, extra)
     strict = false,
     priority = 150,
   }
-  return vim.api.nvim_buf_set_extmark(bufnr, M.ns, srow, scol, vim.tbl_extend('force', opts, extra or {}))
+  opts = vim.tbl_extend('force', opts, extra or {})
+  return vim.api.nvim_buf_set_extmark(bufnr, M.ns, srow, scol, opts)
 end
 
 local function del_mark(bufnr, mark)
@@ -254,7 +255,10 @@ end
 --- one whose region those rows touch, else the most recent one.
 local function owner(client_id, bufnr, action, srow, erow)
   local candidates = jobs_in(bufnr, function(j)
-    return j.client_id == client_id and j.action == action and j.status == 'running' and j.bufnr == bufnr
+    return j.client_id == client_id
+      and j.action == action
+      and j.status == 'running'
+      and j.bufnr == bufnr
   end)
   for _, job in ipairs(candidates) do
     local sr, _, er = extent(bufnr, job.mark)
@@ -316,7 +320,8 @@ function M.on_apply_edit(_, params, ctx)
       if #change.edits == 1 and vim.api.nvim_buf_is_loaded(bufnr) then
         local text_edit = change.edits[1]
         local srow, scol = lsp.to_buf_pos(bufnr, text_edit.range.start, encoding)
-        table.insert(inserted, { bufnr = bufnr, srow = srow, scol = scol, text = text_edit.newText })
+        local ins = { bufnr = bufnr, srow = srow, scol = scol, text = text_edit.newText }
+        table.insert(inserted, ins)
       end
     end
   end
@@ -475,14 +480,16 @@ function M.decide(bufnr, verdict, id)
   end
   lsp.execute(client, 'tandem.' .. verdict, { jobId = job_id }, function(err)
     if err then
-      notify(string.format('Tandem: %s failed: %s', verdict, err.message or tostring(err)), vim.log.levels.ERROR)
+      local why = err.message or tostring(err)
+      notify(string.format('Tandem: %s failed: %s', verdict, why), vim.log.levels.ERROR)
       return
     end
     if job then
       end_review(job)
       job.decided = verdict
     end
-    notify(string.format('Tandem: job %s %s', job_id, verdict == 'accept' and 'accepted' or 'rejected'))
+    local done = verdict == 'accept' and 'accepted' or 'rejected'
+    notify(string.format('Tandem: job %s %s', job_id, done))
   end, bufnr)
 end
 

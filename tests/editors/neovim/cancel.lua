@@ -1,0 +1,23 @@
+-- :Tandem cancel stops the streaming job: it ends cancelled, what it streamed is taken back,
+-- and nothing is left marked.
+local H = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/helpers.lua')
+H.setup()
+H.run(function()
+  local buf = vim.api.nvim_get_current_buf()
+  H.client(buf)
+  local original = H.lines(buf)
+  H.push({ '```rust\n', '    let a = 1;\n', '    let b = 2;\n', '```\n' }, { gated = true })
+  vim.cmd('2Tandem edit use two variables')
+  H.release(3)
+  H.wait('the first line to stream in', function()
+    return H.text(buf):find('let a = 1;', 1, true) ~= nil
+  end)
+  vim.cmd('Tandem cancel')
+  local done = H.wait_finished(1)
+  H.check(done.status == 'cancelled', 'job ended ' .. vim.inspect(done))
+  H.wait('the streamed text to be taken back', function()
+    return vim.deep_equal(H.lines(buf), original)
+  end)
+  H.check(#H.marks(buf, 'TandemStreaming') == 0, 'the streaming mark outlived the job')
+  H.check(#H.marks(buf, 'TandemReview') == 0, 'a cancelled job is marked for review')
+end)

@@ -1,0 +1,13 @@
+-- :Tandem implement at the cursor sends the cursor's position and fills in the body.
+local H = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/helpers.lua')
+H.setup()
+H.run(function()
+  local buf = vim.api.nvim_get_current_buf()
+  H.client(buf)
+  vim.api.nvim_win_set_cursor(0, { 2, 6 })
+  vim.cmd('Tandem implement')
+  local done = H.wait_finished(1)
+  H.check(done.status == 'done' and done.action == 'implement', 'job ended ' .. vim.inspect(done))
+  H.expect_lines(buf, { 'fn double(x: u32) -> u32 {', '    x * 2', '}' }, 'the implemented buffer')
+  H.check(#H.marks(buf, 'TandemReview') == 1, 'the finished edit is not marked for review')
+end)

@@ -30,13 +30,17 @@ H.run(function()
   vim.cmd('2Tandem edit use three variables')
   -- The stream's preamble and the opening fence.
   H.release(2)
-  for _, want in ipairs({ 'let a = 1;', 'let b = 2;', 'let c = 3;' }) do
+  for i, want in ipairs({ 'let a = 1;', 'let b = 2;', 'let c = 3;' }) do
     H.release(1)
     H.wait('"' .. want .. '" to stream in', function()
       return H.text(buf):find(want, 1, true) ~= nil
     end)
     H.check(#H.finished == 0, 'the job ended before the stream did: ' .. vim.inspect(H.finished[1]))
-    H.check(#H.marks(buf, 'TandemStreaming') == 1, 'the streaming region is not marked')
+    local marks = H.marks(buf, 'TandemStreaming')
+    H.check(#marks == 1, 'the streaming region is not marked')
+    -- It covers the lines streamed so far: rows 1 to 1 + i (exclusive), whole lines.
+    local extent = { marks[1][2], marks[1][3], marks[1][4].end_row, marks[1][4].end_col }
+    H.check(vim.deep_equal(extent, { 1, 0, 1 + i, 0 }), 'the streaming mark is at ' .. vim.inspect(extent))
   end
   -- The closing fence, the finish and usage chunks, and [DONE] (extra permits are harmless).
   H.release(10)

@@ -13,10 +13,15 @@ H.run(function()
     return H.text(buf):find('let a = 1;', 1, true) ~= nil
   end)
   vim.api.nvim_buf_set_lines(buf, 0, 0, false, { '// typed by the user' })
-  H.release(2)
+  H.release(1)
   H.wait('the second line to stream in', function()
     return H.text(buf):find('let b = 2;', 1, true) ~= nil
   end)
+  -- The region moved down with the typed line, and grew over the streamed lines.
+  local marks = H.marks(buf, 'TandemStreaming')
+  H.check(#marks == 1, 'the streaming region is not marked')
+  local extent = { marks[1][2], marks[1][3], marks[1][4].end_row, marks[1][4].end_col }
+  H.check(vim.deep_equal(extent, { 2, 0, 4, 0 }), 'the streaming mark is at ' .. vim.inspect(extent))
   vim.api.nvim_buf_set_text(buf, 0, 0, 0, 0, { '// and more ' })
   H.release(10)
   local done = H.wait_finished(1)

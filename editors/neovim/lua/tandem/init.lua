@@ -122,24 +122,33 @@ local function highlights()
   set('TandemHint', 'Comment')
 end
 
+--- The title of each progress by token (only `begin` carries it).
+local titles = {}
+
 local function echo_progress(args)
   local data = args.data or {}
   local client = vim.lsp.get_client_by_id(data.client_id or -1)
-  local value = data.params and data.params.value
+  -- 0.11 names the progress `params`; early 0.10 releases named it `result`.
+  local progress = data.params or data.result
+  local value = progress and progress.value
   if not (client and client.name == 'tandem' and type(value) == 'table') then
     return
   end
+  local token = tostring(progress.token)
   if value.kind == 'end' then
+    titles[token] = nil
     vim.api.nvim_echo({ { '' } }, false, {})
     return
   end
-  local client_progress = value.title or 'Tandem'
-  local text = client_progress
+  if value.title then
+    titles[token] = value.title
+  end
+  local text = titles[token] or 'Tandem'
   if value.message then
     text = text .. ': ' .. value.message
   end
   if value.percentage then
-    text = string.format('%s (%d%%)', text, value.percentage)
+    text = string.format('%s (%d%%)', text, math.floor(value.percentage))
   end
   vim.api.nvim_echo({ { text, 'TandemHint' } }, false, {})
 end

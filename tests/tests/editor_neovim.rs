@@ -193,7 +193,15 @@ async fn reject_puts_the_region_back() -> anyhow::Result<()> {
         &["```rust\n", "    let a = 1;\n", "    let b = 2;\n", "```\n"],
     ));
     let workspace = workspace("main.rs", MAIN)?;
-    nvim_case(&server, &workspace, "reject").await
+    nvim_case(&server, &workspace, "reject").await?;
+    let requests = model_requests(&server);
+    assert_eq!(requests.len(), 1);
+    assert!(
+        requests[0].body.to_string().contains("use two variables"),
+        "the instruction asked for is in the prompt: {}",
+        requests[0].body
+    );
+    Ok(())
 }
 
 #[tokio::test]

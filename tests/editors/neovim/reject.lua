@@ -1,11 +1,19 @@
--- :Tandem reject after a finished edit puts the region back as it was.
+-- :Tandem edit without an instruction asks for it; :Tandem reject after the finished edit puts
+-- the region back as it was.
 local H = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/helpers.lua')
 H.setup()
 H.run(function()
   local buf = vim.api.nvim_get_current_buf()
   H.client(buf)
   local original = H.lines(buf)
-  vim.cmd('2Tandem edit use two variables')
+  -- Without an instruction, :Tandem edit asks for one.
+  local asked
+  vim.ui.input = function(opts, on_confirm)
+    asked = opts.prompt
+    on_confirm('use two variables')
+  end
+  vim.cmd('2Tandem edit')
+  H.check(asked and asked:find('Tandem edit', 1, true), 'vim.ui.input was not asked: ' .. tostring(asked))
   local done = H.wait_finished(1)
   H.check(done.status == 'done', 'job ended ' .. vim.inspect(done))
   local edited = { 'fn main() {', '    let a = 1;', '    let b = 2;', '    println!("{x}");', '}' }

@@ -3,10 +3,12 @@
 --- accept or reject), and the quiet `workspace/applyEdit` handler that grows the marks.
 --- The server does the work; this module only shows it.
 local lsp = require('tandem.lsp')
+local ui = require('tandem.ui')
 
 local M = {}
 
-M.ns = vim.api.nvim_create_namespace('tandem')
+--- The namespace of the plugin's extmarks.
+M.ns = ui.ns
 
 --- @class tandem.Job
 --- @field client_id integer
@@ -35,48 +37,6 @@ end
 
 local function config()
   return require('tandem').config
-end
-
-local function notify(message, level)
-  vim.notify(message, level or vim.log.levels.INFO, { title = 'Tandem' })
-end
-
---- The extent of an extmark, normalised (a replaced region can leave its ends swapped).
---- @return integer? srow, integer scol, integer erow, integer ecol
-local function extent(bufnr, mark)
-  if not (mark and vim.api.nvim_buf_is_valid(bufnr)) then
-    return nil, 0, 0, 0
-  end
-  local m = vim.api.nvim_buf_get_extmark_by_id(bufnr, M.ns, mark, { details = true })
-  if not m or #m == 0 then
-    return nil, 0, 0, 0
-  end
-  local sr, sc = m[1], m[2]
-  local er, ec = m[3].end_row or sr, m[3].end_col or sc
-  if lsp.before(er, ec, sr, sc) then
-    sr, sc, er, ec = er, ec, sr, sc
-  end
-  return sr, sc, er, ec
-end
-
-local function set_mark(bufnr, mark, srow, scol, erow, ecol, extra)
-  local opts = {
-    id = mark,
-    end_row = erow,
-    end_col = ecol,
-    hl_group = 'TandemStreaming',
-    hl_eol = true,
-    strict = false,
-    priority = 150,
-  }
-  opts = vim.tbl_extend('force', opts, extra or {})
-  return vim.api.nvim_buf_set_extmark(bufnr, M.ns, srow, scol, opts)
-end
-
-local function del_mark(bufnr, mark)
-  if mark and vim.api.nvim_buf_is_valid(bufnr) then
-    pcall(vim.api.nvim_buf_del_extmark, bufnr, M.ns, mark)
-  end
 end
 
 --- Jobs in `bufnr` that match `pred`, most recent first.
@@ -168,7 +128,7 @@ local function start_review(job, bufnr, range, encoding)
   end
   local srow, scol = lsp.to_buf_pos(bufnr, range.start, encoding)
   local erow, ecol = lsp.to_buf_pos(bufnr, range['end'], encoding)
-  local mark = set_mark(bufnr, nil, srow, scol, erow, ecol, {
+  local mark = ui.set_mark(bufnr, nil, srow, scol, erow, ecol, {
     hl_group = 'TandemReview',
     virt_text = { { hint(), 'TandemHint' } },
     virt_text_pos = 'eol',
@@ -182,12 +142,31 @@ local function end_review(job)
     return
   end
   local bufnr = job.review.bufnr
-  del_mark(bufnr, job.review.mark)
+  ui.del_mark(bufnr, job.review.mark)
   job.review = nil
   sync_keymaps(bufnr)
 end
 
 -- Starting jobs -------------------------------------------------------------------------------
+
+--- How many ended jobs are remembered (for :Tandem accept/reject/cancel without an id).
+local KEEP = 50
+
+--- Forgets the oldest ended jobs beyond KEEP; running ones and ones awaiting review stay.
+local function prune()
+  local ended = {}
+  for k, job in pairs(jobs) do
+    if job.status ~= 'running' and not job.review then
+      table.insert(ended, { k = k, seq = job.seq })
+    end
+  end
+  table.sort(ended, function(a, b)
+    return a.seq > b.seq
+  end)
+  for i = KEEP + 1, #ended do
+    jobs[ended[i].k] = nil
+  end
+end
 
 local function forget_pending(job)
   for i, p in ipairs(pending) do
@@ -199,7 +178,7 @@ local function forget_pending(job)
 end
 
 local function forget(job)
-  del_mark(job.bufnr, job.mark)
+  ui.del_mark(job.bufnr, job.mark)
   job.mark = nil
   forget_pending(job)
 end
@@ -213,6 +192,7 @@ local finish
 --- @param command string
 --- @param argument table
 function M.start(client, bufnr, command, argument)
+  prune()
   seq = seq + 1
   --- @type tandem.Job
   local job = {
@@ -226,7 +206,7 @@ function M.start(client, bufnr, command, argument)
   if argument.range and vim.api.nvim_buf_is_loaded(bufnr) then
     local srow, scol = lsp.to_buf_pos(bufnr, argument.range.start, client.offset_encoding)
     local erow, ecol = lsp.to_buf_pos(bufnr, argument.range['end'], client.offset_encoding)
-    job.mark = set_mark(bufnr, nil, srow, scol, erow, ecol)
+    job.mark = ui.set_mark(bufnr, nil, srow, scol, erow, ecol)
   end
   table.insert(pending, job)
   lsp.execute(client, command, argument, function(err, result)
@@ -234,7 +214,7 @@ function M.start(client, bufnr, command, argument)
       forget(job)
       job.status = 'failed'
       local why = err and (err.message or tostring(err)) or 'the server gave no job id'
-      notify(string.format('Tandem: %s refused: %s', job.action, why), vim.log.levels.ERROR)
+      ui.notify(string.format('Tandem: %s refused: %s', job.action, why), vim.log.levels.ERROR)
       return
     end
     forget_pending(job)
@@ -252,7 +232,8 @@ end
 -- Streamed edits ------------------------------------------------------------------------------
 
 --- The running job of `action` in `bufnr` that an edit over rows srow..erow belongs to: the
---- one whose region those rows touch, else the most recent one.
+--- one whose region those rows touch, else the most recent one that has no region yet (a job
+--- given a position, before its first edit). A reject's edit belongs to none.
 local function owner(client_id, bufnr, action, srow, erow)
   local candidates = jobs_in(bufnr, function(j)
     return j.client_id == client_id
@@ -261,12 +242,16 @@ local function owner(client_id, bufnr, action, srow, erow)
       and j.bufnr == bufnr
   end)
   for _, job in ipairs(candidates) do
-    local sr, _, er = extent(bufnr, job.mark)
+    local sr, _, er = ui.extent(bufnr, job.mark)
     if sr and sr <= erow and srow <= er then
       return job
     end
   end
-  return candidates[1]
+  for _, job in ipairs(candidates) do
+    if not ui.extent(bufnr, job.mark) then
+      return job
+    end
+  end
 end
 
 --- Grows the owning job's mark over the text an edit just inserted.
@@ -276,7 +261,7 @@ local function grow(client_id, action, bufnr, srow, scol, text)
   if not job then
     return
   end
-  local sr, sc, er, ec = extent(bufnr, job.mark)
+  local sr, sc, er, ec = ui.extent(bufnr, job.mark)
   if sr then
     if lsp.before(sr, sc, srow, scol) then
       srow, scol = sr, sc
@@ -285,7 +270,7 @@ local function grow(client_id, action, bufnr, srow, scol, text)
       erow, ecol = er, ec
     end
   end
-  job.mark = set_mark(bufnr, job.mark, srow, scol, erow, ecol)
+  job.mark = ui.set_mark(bufnr, job.mark, srow, scol, erow, ecol)
 end
 
 --- `workspace/applyEdit`, quieter than the stock handler (no message per streamed edit) and
@@ -342,26 +327,9 @@ end
 
 local EDITING = { fix = true, implement = true, document = true, tests = true, edit = true }
 
---- Shows Markdown in a floating window (filetype markdown), entered when the user is in
---- Normal mode so that `q` closes it at once.
-function M.show_markdown(markdown)
-  local lines = vim.split(markdown, '\n', { plain = true })
-  local _, win = vim.lsp.util.open_floating_preview(lines, 'markdown', {
-    focus_id = 'tandem_explanation',
-    border = 'rounded',
-    title = ' Tandem ',
-    max_width = math.max(40, math.floor(vim.o.columns * 0.7)),
-    max_height = math.max(8, math.floor(vim.o.lines * 0.6)),
-  })
-  if win and vim.api.nvim_win_is_valid(win) and vim.api.nvim_get_mode().mode == 'n' then
-    vim.api.nvim_set_current_win(win)
-  end
-  return win
-end
-
 function finish(job, params)
   job.status = params.status or 'done'
-  del_mark(job.bufnr, job.mark)
+  ui.del_mark(job.bufnr, job.mark)
   job.mark = nil
   -- After the outcome is shown, so that listeners see the review marks and keys in place.
   vim.schedule(function()
@@ -377,9 +345,9 @@ function finish(job, params)
   local what = 'Tandem: ' .. job.action
   if job.status == 'done' then
     if job.action == 'explain' and type(result.markdown) == 'string' then
-      M.show_markdown(result.markdown)
+      ui.show_markdown(result.markdown)
       if message then
-        notify(what .. ': ' .. message)
+        ui.notify(what .. ': ' .. message)
       end
       return
     end
@@ -397,11 +365,11 @@ function finish(job, params)
     if job.review then
       text = text .. ' (' .. hint():gsub('^Tandem: ', '') .. ')'
     end
-    notify(text, message and vim.log.levels.WARN or vim.log.levels.INFO)
+    ui.notify(text, message and vim.log.levels.WARN or vim.log.levels.INFO)
   elseif job.status == 'cancelled' then
-    notify(what .. ' cancelled' .. (message and (': ' .. message) or ''), vim.log.levels.WARN)
+    ui.notify(what .. ' cancelled' .. (message and (': ' .. message) or ''), vim.log.levels.WARN)
   else
-    notify(what .. ' failed' .. (message and (': ' .. message) or ''), vim.log.levels.ERROR)
+    ui.notify(what .. ' failed' .. (message and (': ' .. message) or ''), vim.log.levels.ERROR)
   end
 end
 
@@ -470,18 +438,18 @@ function M.decide(bufnr, verdict, id)
   end)
   local client = job and vim.lsp.get_client_by_id(job.client_id) or lsp.client_for(bufnr)
   if not client then
-    notify('Tandem is not attached to this buffer', vim.log.levels.ERROR)
+    ui.notify('Tandem is not attached to this buffer', vim.log.levels.ERROR)
     return
   end
   local job_id = id or (job and job.id)
   if not job_id then
-    notify('Tandem: no job to ' .. verdict .. ' in this buffer', vim.log.levels.WARN)
+    ui.notify('Tandem: no job to ' .. verdict .. ' in this buffer', vim.log.levels.WARN)
     return
   end
   lsp.execute(client, 'tandem.' .. verdict, { jobId = job_id }, function(err)
     if err then
       local why = err.message or tostring(err)
-      notify(string.format('Tandem: %s failed: %s', verdict, why), vim.log.levels.ERROR)
+      ui.notify(string.format('Tandem: %s failed: %s', verdict, why), vim.log.levels.ERROR)
       return
     end
     if job then
@@ -489,7 +457,7 @@ function M.decide(bufnr, verdict, id)
       job.decided = verdict
     end
     local done = verdict == 'accept' and 'accepted' or 'rejected'
-    notify(string.format('Tandem: job %s %s', job_id, done))
+    ui.notify(string.format('Tandem: job %s %s', job_id, done))
   end, bufnr)
 end
 
@@ -501,12 +469,12 @@ function M.cancel(bufnr, id)
   local client = job and vim.lsp.get_client_by_id(job.client_id) or lsp.client_for(bufnr)
   local job_id = id or (job and job.id)
   if not (client and job_id) then
-    notify('Tandem: no job to cancel in this buffer', vim.log.levels.WARN)
+    ui.notify('Tandem: no job to cancel in this buffer', vim.log.levels.WARN)
     return
   end
   lsp.execute(client, 'tandem.cancel', { jobId = job_id }, function(err)
     if err then
-      notify('Tandem: cancel failed: ' .. (err.message or tostring(err)), vim.log.levels.ERROR)
+      ui.notify('Tandem: cancel failed: ' .. (err.message or tostring(err)), vim.log.levels.ERROR)
     end
   end, bufnr)
 end
@@ -515,14 +483,14 @@ end
 function M.forget_client(client_id)
   for k, job in pairs(jobs) do
     if job.client_id == client_id then
-      del_mark(job.bufnr, job.mark)
+      ui.del_mark(job.bufnr, job.mark)
       end_review(job)
       jobs[k] = nil
     end
   end
   for i = #pending, 1, -1 do
     if pending[i].client_id == client_id then
-      del_mark(pending[i].bufnr, pending[i].mark)
+      ui.del_mark(pending[i].bufnr, pending[i].mark)
       table.remove(pending, i)
     end
   end

@@ -55,8 +55,15 @@ export interface Started {
     initial: SettingsObject;
 }
 
-/** Creates the client (not started). `apiKey` is the stored key, if any. */
-export function createClient(apiKey: string | undefined, output: vscode.OutputChannel): Started {
+/**
+ * Creates the client (not started). `apiKey` is the stored key, if any; `onCommand` is told
+ * after each server command the editor ran (a code action's, say).
+ */
+export function createClient(
+    apiKey: string | undefined,
+    output: vscode.OutputChannel,
+    onCommand: () => void,
+): Started {
     const env: NodeJS.ProcessEnv = { ...process.env };
     const keyEnv = apiKeyEnv();
     const hasKey = apiKey !== undefined && keyEnv !== undefined;
@@ -66,7 +73,7 @@ export function createClient(apiKey: string | undefined, output: vscode.OutputCh
     const command = serverCommand();
     const serverOptions: ServerOptions = {
         command,
-        args: ['--stdio'],
+        // The client adds `--stdio` itself for this transport.
         transport: TransportKind.stdio,
         options: { env },
     };
@@ -79,6 +86,14 @@ export function createClient(apiKey: string | undefined, output: vscode.OutputCh
         initializationOptions: initial,
         outputChannel: output,
         middleware: {
+            // Code actions run their server command through here: a job may have started.
+            executeCommand: async (command, args, next) => {
+                try {
+                    return await next(command, args);
+                } finally {
+                    onCommand();
+                }
+            },
             workspace: {
                 // The server asks for section `tandem` after `initialized` and when told
                 // settings changed: it gets the same object as initializationOptions.

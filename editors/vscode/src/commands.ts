@@ -10,7 +10,7 @@ import { LanguageClient } from 'vscode-languageclient/node';
 
 import { Jobs, Undecided, errorText, fileName } from './jobs';
 import { showMarkdown } from './markdown';
-import { RunningJob, Status, statusMarkdown } from './status';
+import { RunningJob, Status, running, statusMarkdown } from './status';
 
 export interface Host {
     /** The running client, or a message to the user and undefined. */
@@ -122,8 +122,7 @@ async function pickUndecided(host: Host, verb: string): Promise<Undecided | unde
 }
 
 async function runningJobs(host: Host): Promise<RunningJob[]> {
-    const status = await host.status();
-    return status?.jobs ?? [];
+    return running(await host.status());
 }
 
 export async function cancelJob(host: Host, job: RunningJob): Promise<void> {

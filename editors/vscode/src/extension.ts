@@ -77,7 +77,7 @@ export function activate(context: vscode.ExtensionContext): void {
             return;
         }
         const key = await context.secrets.get(SECRET_KEY);
-        const created = createClient(key, output);
+        const created = createClient(key, output, () => void statusBar.refresh());
         client = created.client;
         initial = created.initial;
         keyHanded = key !== undefined && apiKeyEnv() !== undefined;

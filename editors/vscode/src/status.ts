@@ -20,6 +20,11 @@ export interface Status {
     [other: string]: unknown;
 }
 
+/** The jobs still running (the server also lists finished ones it remembers). */
+export function running(status: Status | undefined): RunningJob[] {
+    return (status?.jobs ?? []).filter((job) => job.status === 'running');
+}
+
 const POLL_MS = 15_000;
 /** While jobs run, a quicker poll keeps the count honest if a notification is missed. */
 const BUSY_POLL_MS = 3_000;
@@ -70,7 +75,7 @@ export class StatusBar implements vscode.Disposable {
             // The server is restarting or gone; the client reports that itself.
         } finally {
             this.polling = false;
-            this.schedule((this.last?.jobs?.length ?? 0) > 0 ? BUSY_POLL_MS : POLL_MS);
+            this.schedule(running(this.last).length > 0 ? BUSY_POLL_MS : POLL_MS);
         }
     }
 
@@ -83,7 +88,7 @@ export class StatusBar implements vscode.Disposable {
 
     private show(status: Status): void {
         this.last = status;
-        const jobs = status.jobs ?? [];
+        const jobs = running(status);
         const state = status.endpoint?.state ?? 'unknown';
         const url = status.endpoint?.url ?? 'no endpoint';
         if (jobs.length > 0) {
@@ -117,13 +122,13 @@ export class StatusBar implements vscode.Disposable {
 
 /** The status as Markdown, for the details panel. */
 export function statusMarkdown(status: Status): string {
-    const jobs = status.jobs ?? [];
+    const jobs = running(status);
     const lines = [
         `**Model endpoint:** \`${status.endpoint?.url ?? '?'}\` — ${status.endpoint?.state ?? 'unknown'}`,
         '',
         jobs.length === 0 ? '**Running jobs:** none' : '**Running jobs:**',
         '',
-        ...jobs.map((job) => `- ${job.action} in \`${fileName(job.uri)}\` (${job.status}, job ${String(job.jobId)})`),
+        ...jobs.map((job) => `- ${job.action} in \`${fileName(job.uri)}\` (job ${String(job.jobId)})`),
         '',
         '**Everything the server reported:**',
         '',

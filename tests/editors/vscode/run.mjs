@@ -1,0 +1,440 @@
+// End-to-end test of the Tandem VS Code extension: code-server (VS Code in the browser) driven
+// by Playwright in Debian's Chromium, the extension's vsix installed, the real `tandem` binary
+// as its server, and the scripted model server playing the model.
+//
+// Run by tests/tests/editor_vscode.rs, which passes (environment):
+//   TANDEM_BIN            the server binary (the extension's tandem.server.path)
+//   TANDEM_MODEL_URL      the scripted model's OpenAI base URL (tandem.model.baseUrl)
+//   TANDEM_CONTROL_URL    the scripted model server's URL (its /__scripted/ control routes)
+//   TANDEM_WORKSPACE      the folder to open; it holds src/main.rs (see the Rust test)
+//   TANDEM_VSIX           the packaged extension
+//   TANDEM_ARTIFACTS      where the screenshot (vscode-final.png) and logs go
+//   TANDEM_NODE24         the Node 24 binary code-server runs on
+//   TANDEM_CODE_SERVER    code-server's out/node/entry.js
+// It checks (a) a code action from the light bulb lands the model's fix in the editor, with
+// Accept offered when it is done, (b) "Tandem: Edit Selection…" from the command palette streams
+// the model's text into the editor, seen at least twice half-written, (c) the status bar shows
+// the endpoint's state. Exit code 0 on success, 1 with the reason on stderr.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const started = Date.now();
+const log = (...args) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...args);
+
+function need(name) {
+    const value = process.env[name];
+    if (!value) {
+        throw new Error(`${name} is not set`);
+    }
+    return value;
+}
+
+const env = {
+    bin: need('TANDEM_BIN'),
+    modelUrl: need('TANDEM_MODEL_URL'),
+    controlUrl: need('TANDEM_CONTROL_URL').replace(/\/$/, ''),
+    workspace: need('TANDEM_WORKSPACE'),
+    vsix: need('TANDEM_VSIX'),
+    artifacts: need('TANDEM_ARTIFACTS'),
+    node24: need('TANDEM_NODE24'),
+    codeServer: need('TANDEM_CODE_SERVER'),
+};
+
+// The workspace's src/main.rs (written by the Rust test), and what each step leaves there.
+const SOURCE = fs.readFileSync(path.join(env.workspace, 'src', 'main.rs'), 'utf8');
+for (const line of ['fn broken() { let a = 1 }', '    String::from("hi")\n']) {
+    if (!SOURCE.includes(line)) {
+        throw new Error(`src/main.rs should hold ${JSON.stringify(line)}`);
+    }
+}
+const BROKEN_LINE = SOURCE.split('\n').findIndex((line) => line === 'fn broken() { let a = 1 }') + 1;
+const GREET_LINE = SOURCE.split('\n').findIndex((line) => line === '    String::from("hi")') + 1;
+const FIXED = SOURCE.replace('fn broken() { let a = 1 }', 'fn broken() { let a = 1; }');
+const EDIT_LINES = [
+    '    let mut s = String::new();\n',
+    '    s.push_str("h");\n',
+    '    s.push_str("i");\n',
+    "    s.push('!');\n",
+    '    s\n',
+];
+const EDITED = FIXED.replace('    String::from("hi")\n', EDIT_LINES.join(''));
+const INSTRUCTION = 'build the greeting piece by piece';
+
+/** Polls `check` (an async function answering a value or undefined) until it answers. */
+async function until(what, check, timeoutMs = 30_000, everyMs = 100) {
+    const deadline = Date.now() + timeoutMs;
+    let last;
+    for (;;) {
+        try {
+            const value = await check();
+            if (value !== undefined && value !== false) {
+                return value;
+            }
+        } catch (error) {
+            last = error;
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last.message})` : ''}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+}
+
+async function control(route, body) {
+    const response = await fetch(`${env.controlUrl}/__scripted/${route}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) {
+        throw new Error(`control ${route}: HTTP ${response.status} ${await response.text()}`);
+    }
+    return response.json();
+}
+
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+            const { port } = server.address();
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+/** The active editor's text, from Monaco's rendered rows (in visual order, NBSP → space). */
+async function editorText(page) {
+    return page.evaluate(() => {
+        const lines = document.querySelector('.editor-group-container.active .monaco-editor .view-lines');
+        if (!lines) {
+            return undefined;
+        }
+        const rows = [...lines.querySelectorAll('.view-line')]
+            .map((row) => ({ top: parseFloat(row.style.top), text: row.textContent.replace(/\u00a0/g, ' ') }))
+            .sort((a, b) => a.top - b.top);
+        return rows.map((row) => row.text).join('\n');
+    });
+}
+
+/** Monaco shows the file's lines; a file ending in a newline shows an empty last row. */
+const shown = (text) => text.replace(/\n$/, '');
+
+/** Puts the cursor at a 1-based line and column with Go to Line. */
+async function goTo(page, line, column) {
+    await page.locator('.editor-group-container.active .monaco-editor .view-lines').click();
+    await page.keyboard.press('Control+G');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    // Go to Line is quick open with a `:` prefix.
+    await input.fill(`:${line}:${column}`);
+    await page.keyboard.press('Enter');
+    await input.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** The notification toast whose text holds `text`. */
+function toast(page, text) {
+    return page.locator('.notification-toast', { hasText: text });
+}
+
+async function openFile(page, name) {
+    await until(
+        `quick open to show ${name}`,
+        async () => {
+            await page.keyboard.press('Control+P');
+            const input = page.locator('.quick-input-widget input');
+            await input.waitFor({ state: 'visible', timeout: 5_000 });
+            await input.fill(name);
+            const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
+            await row.waitFor({ state: 'visible', timeout: 5_000 });
+            await page.keyboard.press('Enter');
+            return true;
+        },
+        60_000,
+        500,
+    );
+    await until('the file in the editor', async () => shown((await editorText(page)) ?? '') === shown(SOURCE) || undefined, 30_000);
+}
+
+/** (a) The light bulb's "Tandem: Fix this" lands the model's fix. */
+async function fixFromLightBulb(page) {
+    await control('push', {
+        wire: 'openai',
+        deltas: ['```rust\n', 'fn broken() { let a = 1; }\n', '```\n'],
+    });
+    // Right after `1`, where the missing `;` is.
+    await goTo(page, BROKEN_LINE, 24);
+    const entry = page.locator('.monaco-list-row.action', { hasText: 'Tandem: Fix this' }).first();
+    // The language client needs a moment to start, and a choice made while the list is still
+    // settling can be lost: ask again until the server's action shows and its job has started
+    // (the model got the request).
+    let tries = 0;
+    await until(
+        'the light bulb to offer "Tandem: Fix this" and run it',
+        async () => {
+            tries += 1;
+            await page.keyboard.press('Control+.');
+            try {
+                await entry.waitFor({ state: 'visible', timeout: 2_000 });
+                // The first entry is focused; Enter runs the focused one.
+                while (!((await entry.getAttribute('class')) ?? '').includes('focused')) {
+                    await page.keyboard.press('ArrowDown');
+                }
+                await page.keyboard.press('Enter');
+                return await until('the fix job to ask the model', async () => (await control('requests')).length > 0 || undefined, 8_000, 100);
+            } catch (error) {
+                await page.keyboard.press('Escape');
+                throw error;
+            }
+        },
+        60_000,
+        500,
+    );
+    log(`code action chosen (${tries} tr${tries === 1 ? 'y' : 'ies'})`);
+    await until('the fix in the editor', async () => shown((await editorText(page)) ?? '') === shown(FIXED) || undefined, 30_000, 50);
+    log('fix landed');
+    // The extension offers to keep it.
+    const done = toast(page, 'is done');
+    await done.waitFor({ state: 'visible', timeout: 20_000 });
+    await done.locator('.monaco-button', { hasText: 'Accept' }).click();
+    await done.waitFor({ state: 'hidden', timeout: 10_000 });
+    log('fix accepted');
+}
+
+/** (b) "Tandem: Edit Selection…" streams into the editor. */
+async function editFromPalette(page) {
+    await control('push', {
+        wire: 'openai',
+        deltas: ['```rust\n', ...EDIT_LINES, '```\n'],
+        delayMs: 300,
+    });
+    await goTo(page, GREET_LINE, 5);
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill('>Tandem: Edit Selection');
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tandem: Edit Selection' }).first();
+    await row.waitFor({ state: 'visible', timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    // The instruction's input box.
+    await until('the instruction box', async () => (await page.locator('.quick-input-widget', { hasText: 'How should Tandem rewrite' }).isVisible()) || undefined, 10_000);
+    await input.fill(INSTRUCTION);
+    await page.keyboard.press('Enter');
+    // Watch the text change until it is the final one.
+    const before = shown(FIXED);
+    const after = shown(EDITED);
+    const seen = [];
+    const statusTexts = new Set();
+    await until(
+        'the edit to stream in',
+        async () => {
+            const status = await page.locator('.statusbar-item', { hasText: 'Tandem' }).first().textContent().catch(() => null);
+            if (status) {
+                statusTexts.add(status.trim());
+            }
+            const text = shown((await editorText(page)) ?? '');
+            if (text !== before && text !== after && !seen.includes(text)) {
+                seen.push(text);
+            }
+            return text === after || undefined;
+        },
+        60_000,
+        30,
+    );
+    log(`edit landed after ${seen.length} intermediate texts; the status bar showed ${[...statusTexts].map((t) => JSON.stringify(t)).join(', ')}`);
+    if (seen.length < 2) {
+        throw new Error(`the edit did not stream: ${seen.length} intermediate text(s) seen:\n${seen.join('\n---\n')}`);
+    }
+    const requests = await control('requests');
+    if (!JSON.stringify(requests.at(-1)?.body ?? '').includes(INSTRUCTION)) {
+        throw new Error(`the edit's prompt lacks the instruction: ${JSON.stringify(requests.at(-1))}`);
+    }
+    const done = toast(page, 'is done');
+    await done.waitFor({ state: 'visible', timeout: 20_000 });
+    log('edit done notification shown');
+}
+
+/** (c) The status bar shows the endpoint's state, and its menu offers the details. */
+async function statusBar(page) {
+    const item = page.locator('.statusbar-item', { hasText: 'Tandem: ok' }).first();
+    await item.waitFor({ state: 'visible', timeout: 30_000 });
+    const tooltip = await item.locator('[aria-label]').first().getAttribute('aria-label').catch(() => null);
+    log(`status bar: "${(await item.textContent()).trim()}" ${tooltip ?? ''}`);
+    await item.click();
+    const entry = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Status' }).first();
+    await entry.waitFor({ state: 'visible', timeout: 10_000 });
+    await page.keyboard.press('Escape');
+}
+
+/** Copies code-server's logs (the extension's output channel included) next to the screenshot. */
+function keepLogs(userData, codeServerLog) {
+    const into = path.join(env.artifacts, 'vscode-logs');
+    fs.rmSync(into, { recursive: true, force: true });
+    fs.mkdirSync(into, { recursive: true });
+    try {
+        fs.cpSync(path.join(userData, 'logs'), into, { recursive: true });
+    } catch {
+        // No logs yet.
+    }
+    fs.copyFileSync(codeServerLog, path.join(into, 'code-server.log'));
+}
+
+async function main() {
+    fs.mkdirSync(env.artifacts, { recursive: true });
+    const screenshot = path.join(env.artifacts, 'vscode-final.png');
+    fs.rmSync(screenshot, { force: true });
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-vscode-'));
+    const userData = path.join(scratch, 'user-data');
+    const extensions = path.join(scratch, 'extensions');
+    const home = path.join(scratch, 'home');
+    const xdg = path.join(scratch, 'config');
+    for (const dir of [path.join(userData, 'User'), extensions, home, xdg]) {
+        fs.mkdirSync(dir, { recursive: true });
+    }
+    const settings = {
+        'files.hotExit': 'off',
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'workbench.enableExperiments': false,
+        'chat.disableAIFeatures': true,
+        'telemetry.telemetryLevel': 'off',
+        'extensions.autoUpdate': false,
+        'extensions.autoCheckUpdates': false,
+        'update.mode': 'none',
+        'security.workspace.trust.enabled': false,
+        'workbench.secondarySideBar.defaultVisibility': 'hidden',
+        'tandem.server.path': env.bin,
+        'tandem.model.provider': 'openai',
+        'tandem.model.baseUrl': env.modelUrl,
+        'tandem.model.name': 'test-model',
+        // Hovers would ask the model and take the scripted replies.
+        'tandem.hover.enabled': false,
+    };
+    fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+    const childEnv = {
+        ...process.env,
+        HOME: home,
+        XDG_CONFIG_HOME: xdg,
+        XDG_DATA_HOME: path.join(scratch, 'data'),
+        XDG_CACHE_HOME: path.join(scratch, 'cache'),
+        PATH: `${path.dirname(env.node24)}:${process.env.PATH}`,
+        // Whatever keys the machine has stay out of the test.
+        OPENAI_API_KEY: '',
+        ANTHROPIC_API_KEY: '',
+    };
+    delete childEnv.OPENAI_API_KEY;
+    delete childEnv.ANTHROPIC_API_KEY;
+
+    log('installing the extension');
+    const install = spawnSync(
+        env.node24,
+        [env.codeServer, '--install-extension', env.vsix, '--extensions-dir', extensions, '--user-data-dir', userData],
+        { env: childEnv, encoding: 'utf8', timeout: 120_000 },
+    );
+    if (install.status !== 0) {
+        throw new Error(`installing the vsix failed (${install.status ?? install.signal}):\n${install.stdout}\n${install.stderr}`);
+    }
+
+    const port = await freePort();
+    const codeServerLog = path.join(scratch, 'code-server.log');
+    const logFd = fs.openSync(codeServerLog, 'a');
+    log(`starting code-server on port ${port}`);
+    // Its own process group (detached = setsid), killed whole at the end.
+    const codeServer = spawn(
+        env.node24,
+        [
+            env.codeServer,
+            '--bind-addr', `127.0.0.1:${port}`,
+            '--auth', 'none',
+            '--disable-telemetry',
+            '--disable-update-check',
+            '--disable-workspace-trust',
+            '--disable-getting-started-override',
+            '--user-data-dir', userData,
+            '--extensions-dir', extensions,
+            env.workspace,
+        ],
+        { env: childEnv, detached: true, stdio: ['ignore', logFd, logFd] },
+    );
+    // The Rust test kills this group too, should this script itself be killed.
+    fs.writeFileSync(path.join(env.artifacts, 'vscode-code-server.pid'), String(codeServer.pid));
+    let browser;
+    let page;
+    const stop = () => {
+        try {
+            process.kill(-codeServer.pid, 'SIGKILL');
+        } catch {
+            // Already gone.
+        }
+    };
+    process.on('exit', stop);
+    for (const signal of ['SIGINT', 'SIGTERM']) {
+        process.on(signal, () => {
+            stop();
+            process.exit(1);
+        });
+    }
+    try {
+        await until(
+            'code-server /healthz',
+            async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok || undefined,
+            60_000,
+            200,
+        );
+        log('code-server is up');
+        browser = await chromium.launch({
+            executablePath: '/usr/bin/chromium',
+            headless: true,
+            args: [
+                '--headless',
+                '--no-sandbox',
+                '--disable-gpu',
+                '--disable-quic',
+                '--no-first-run',
+                '--disable-background-networking',
+                '--disable-component-update',
+                '--disable-sync',
+                '--disable-dev-shm-usage',
+            ],
+            env: childEnv,
+        });
+        page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+        await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(env.workspace)}`);
+        await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+        log('workbench loaded');
+        await openFile(page, 'main.rs');
+        log('main.rs open');
+        await fixFromLightBulb(page);
+        await editFromPalette(page);
+        await statusBar(page);
+        await page.screenshot({ path: screenshot });
+        log('all checks passed');
+    } catch (error) {
+        if (page) {
+            await page.screenshot({ path: screenshot }).catch(() => {});
+            const text = await editorText(page).catch(() => undefined);
+            console.error(`editor text at failure:\n${text}`);
+            console.error(await page.evaluate(() => document.querySelector('.editor-group-container.active .monaco-editor .view-lines')?.outerHTML));
+        }
+        throw error;
+    } finally {
+        await browser?.close().catch(() => {});
+        stop();
+        keepLogs(userData, codeServerLog);
+        fs.rmSync(scratch, { recursive: true, force: true });
+    }
+}
+
+try {
+    await main();
+    log('ok');
+    process.exit(0);
+} catch (error) {
+    console.error(`vscode e2e failed: ${error.stack ?? error}`);
+    process.exit(1);
+}

@@ -1,0 +1,116 @@
+//! The VS Code extension end to end: its vsix installed in code-server (VS Code in the browser),
+//! driven by Playwright in Debian's Chromium (`tests/editors/vscode/run.mjs`), with the real
+//! `tandem` binary as its server and the scripted model server as the model. Needs what
+//! `tests/editors/install.sh` installs.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test that unwraps wrong fails, which is the point"
+)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::bail;
+use tandem_tests::editor::tandem_bin;
+use tandem_tests::model_server::{ModelServer, Wire};
+use tandem_tests::real_editors::{self, repo_root};
+use tokio::process::Command;
+
+/// The file the test opens: a syntax error to fix (`broken`) and a body to rewrite (`greet`).
+const SOURCE: &str = "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n\nfn broken() { let a = 1 }\n\nfn greet() -> String {\n    String::from(\"hi\")\n}\n";
+
+/// Builds `editors/vscode/tandem.vsix` (`npm ci` first when its packages are missing).
+async fn package_extension(root: &Path) -> anyhow::Result<PathBuf> {
+    let dir = root.join("editors/vscode");
+    if !dir.join("node_modules/.bin/vsce").exists() {
+        let mut ci = Command::new("npm");
+        ci.args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir);
+        let run = real_editors::run(ci, Duration::from_secs(300)).await?;
+        if !run.success {
+            bail!("npm ci in editors/vscode failed\n{}", run.transcript());
+        }
+    }
+    let mut package = Command::new("npm");
+    package.args(["run", "package"]).current_dir(&dir);
+    let run = real_editors::run(package, Duration::from_secs(180)).await?;
+    if !run.success {
+        bail!("npm run package failed\n{}", run.transcript());
+    }
+    let vsix = dir.join("tandem.vsix");
+    anyhow::ensure!(vsix.exists(), "npm run package made no {}", vsix.display());
+    Ok(vsix)
+}
+
+/// Kills code-server's process group if the driver left it behind (it was itself killed).
+fn kill_code_server(artifacts: &Path) {
+    let pid_file = artifacts.join("vscode-code-server.pid");
+    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", pid.trim())])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_file(pid_file);
+    }
+}
+
+#[tokio::test]
+async fn vscode_extension_fixes_from_the_light_bulb_and_streams_an_edit() -> anyhow::Result<()> {
+    let root = repo_root();
+    let node24 = real_editors::node24_bin()?.join("node");
+    let code_server = real_editors::code_server()?;
+    let driver_dir = root.join("tests/editors/vscode");
+    anyhow::ensure!(
+        driver_dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed in {}: run `bash tests/editors/install.sh`",
+        driver_dir.display()
+    );
+    let vsix = package_extension(&root).await?;
+
+    let server = ModelServer::start().await?;
+    let workspace = tempfile::tempdir()?;
+    std::fs::create_dir_all(workspace.path().join("src"))?;
+    std::fs::write(workspace.path().join("src/main.rs"), SOURCE)?;
+    let artifacts = root.join("target/editor-artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+
+    let mut driver = Command::new(&node24);
+    driver
+        .arg(driver_dir.join("run.mjs"))
+        .current_dir(&driver_dir)
+        .env("TANDEM_BIN", tandem_bin())
+        .env("TANDEM_MODEL_URL", server.base_url(Wire::OpenAi))
+        .env("TANDEM_CONTROL_URL", server.url())
+        .env("TANDEM_WORKSPACE", workspace.path())
+        .env("TANDEM_VSIX", &vsix)
+        .env("TANDEM_ARTIFACTS", &artifacts)
+        .env("TANDEM_NODE24", &node24)
+        .env("TANDEM_CODE_SERVER", &code_server);
+    let run = real_editors::run(driver, Duration::from_secs(240)).await;
+    kill_code_server(&artifacts);
+    let run = run?;
+    std::fs::write(artifacts.join("vscode-transcript.txt"), run.transcript())?;
+    assert!(
+        run.success,
+        "the VS Code test failed (screenshot and logs in {}):\n{}",
+        artifacts.display(),
+        run.transcript()
+    );
+    let screenshot = artifacts.join("vscode-final.png");
+    assert!(
+        screenshot.exists(),
+        "no screenshot at {}",
+        screenshot.display()
+    );
+
+    // Both model requests came from the editor: the fix, then the edit with its instruction.
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let edit_prompt = requests[1].body.to_string();
+    assert!(
+        edit_prompt.contains("build the greeting piece by piece")
+            && edit_prompt.contains("String::from"),
+        "{edit_prompt}"
+    );
+    Ok(())
+}

@@ -158,6 +158,8 @@ local group = vim.api.nvim_create_augroup('tandem', { clear = true })
 --- Sets Tandem up: see `:help tandem-setup`.
 function M.setup(opts)
   M.config = merge(opts)
+  -- Calling setup again replaces what the last call set up.
+  vim.api.nvim_clear_autocmds({ group = group })
   highlights()
   vim.api.nvim_create_autocmd('ColorScheme', { group = group, callback = highlights })
   if M.config.progress then

@@ -186,6 +186,19 @@ async fn implement_fills_the_body_at_the_cursor() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn typing_above_a_stream_applied_by_neovims_stock_handler_keeps_both() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("main.rs", MAIN)?;
+    nvim_case_with(
+        &server,
+        &workspace,
+        "typing",
+        &[("TANDEM_TEST_STOCK_APPLY_EDIT", "1")],
+    )
+    .await
+}
+
+#[tokio::test]
 async fn reject_puts_the_region_back() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
     server.push(Reply::text(

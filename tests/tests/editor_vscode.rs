@@ -20,37 +20,34 @@ use tokio::process::Command;
 /// The file the test opens: a syntax error to fix (`broken`) and a body to rewrite (`greet`).
 const SOURCE: &str = "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n\nfn broken() { let a = 1 }\n\nfn greet() -> String {\n    String::from(\"hi\")\n}\n";
 
-/// Builds `editors/vscode/tandem.vsix` (`npm ci` first when its packages are missing).
-async fn package_extension(root: &Path) -> anyhow::Result<PathBuf> {
+/// Builds `editors/vscode/tandem.vsix` (`npm ci` first when its packages are missing) and copies
+/// it into `into`. Under a lock: two test runs at once would write the same build output.
+async fn package_extension(root: &Path, into: &Path) -> anyhow::Result<PathBuf> {
     let dir = root.join("editors/vscode");
-    if !dir.join("node_modules/.bin/vsce").exists() {
-        let mut ci = Command::new("npm");
-        ci.args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir);
-        let run = real_editors::run(ci, Duration::from_secs(300)).await?;
-        if !run.success {
-            bail!("npm ci in editors/vscode failed\n{}", run.transcript());
-        }
-    }
-    let mut package = Command::new("npm");
-    package.args(["run", "package"]).current_dir(&dir);
-    let run = real_editors::run(package, Duration::from_secs(180)).await?;
+    let lock = root.join("target/editor-artifacts/.vscode-package.lock");
+    let vsix = into.join("tandem.vsix");
+    let script = "([ -x node_modules/.bin/vsce ] || npm ci --no-audit --no-fund) && npm run package && cp tandem.vsix \"$1\"";
+    let mut package = Command::new("flock");
+    package
+        .arg(&lock)
+        .args(["sh", "-c", script, "package"])
+        .arg(&vsix)
+        .current_dir(&dir);
+    let run = real_editors::run(package, Duration::from_secs(300)).await?;
     if !run.success {
-        bail!("npm run package failed\n{}", run.transcript());
+        bail!("packaging the extension failed\n{}", run.transcript());
     }
-    let vsix = dir.join("tandem.vsix");
     anyhow::ensure!(vsix.exists(), "npm run package made no {}", vsix.display());
     Ok(vsix)
 }
 
 /// Kills code-server's process group if the driver left it behind (it was itself killed).
-fn kill_code_server(artifacts: &Path) {
-    let pid_file = artifacts.join("vscode-code-server.pid");
-    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+fn kill_code_server(pid_file: &Path) {
+    if let Ok(pid) = std::fs::read_to_string(pid_file) {
         let _ = std::process::Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", pid.trim())])
             .stderr(std::process::Stdio::null())
             .status();
-        let _ = std::fs::remove_file(pid_file);
     }
 }
 
@@ -65,14 +62,16 @@ async fn vscode_extension_fixes_from_the_light_bulb_and_streams_an_edit() -> any
         "playwright-core is not installed in {}: run `bash tests/editors/install.sh`",
         driver_dir.display()
     );
-    let vsix = package_extension(&root).await?;
+    let artifacts = root.join("target/editor-artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let scratch = tempfile::tempdir()?;
+    let vsix = package_extension(&root, scratch.path()).await?;
+    let pid_file = scratch.path().join("code-server.pid");
 
     let server = ModelServer::start().await?;
     let workspace = tempfile::tempdir()?;
     std::fs::create_dir_all(workspace.path().join("src"))?;
     std::fs::write(workspace.path().join("src/main.rs"), SOURCE)?;
-    let artifacts = root.join("target/editor-artifacts");
-    std::fs::create_dir_all(&artifacts)?;
 
     let mut driver = Command::new(&node24);
     driver
@@ -84,10 +83,11 @@ async fn vscode_extension_fixes_from_the_light_bulb_and_streams_an_edit() -> any
         .env("TANDEM_WORKSPACE", workspace.path())
         .env("TANDEM_VSIX", &vsix)
         .env("TANDEM_ARTIFACTS", &artifacts)
+        .env("TANDEM_PID_FILE", &pid_file)
         .env("TANDEM_NODE24", &node24)
         .env("TANDEM_CODE_SERVER", &code_server);
     let run = real_editors::run(driver, Duration::from_secs(240)).await;
-    kill_code_server(&artifacts);
+    kill_code_server(&pid_file);
     let run = run?;
     std::fs::write(artifacts.join("vscode-transcript.txt"), run.transcript())?;
     assert!(

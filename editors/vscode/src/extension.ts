@@ -70,12 +70,16 @@ export function activate(context: vscode.ExtensionContext): void {
         if (!serverExists(command)) {
             const reason = `the server binary \`${command}\` was not found. Install it (\`cargo install --path server\`) or set tandem.server.path.`;
             statusBar.stopped(reason);
-            const choice = await vscode.window.showErrorMessage(`Tandem: ${reason}`, 'Open Settings');
-            if (choice === 'Open Settings') {
-                void vscode.commands.executeCommand('workbench.action.openSettings', 'tandem.server.path');
-            }
+            output.appendLine(`Tandem: ${reason}`);
+            // Not awaited: the message stays until dismissed, and a restart must not wait on it.
+            void vscode.window.showErrorMessage(`Tandem: ${reason}`, 'Open Settings').then((choice) => {
+                if (choice === 'Open Settings') {
+                    void vscode.commands.executeCommand('workbench.action.openSettings', 'tandem.server.path');
+                }
+            });
             return;
         }
+        output.appendLine(`Tandem: starting ${command}`);
         const key = await context.secrets.get(SECRET_KEY);
         const created = createClient(key, output, () => void statusBar.refresh());
         client = created.client;

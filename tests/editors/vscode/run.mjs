@@ -11,6 +11,8 @@
 //   TANDEM_ARTIFACTS      where the screenshot (vscode-final.png) and logs go
 //   TANDEM_NODE24         the Node 24 binary code-server runs on
 //   TANDEM_CODE_SERVER    code-server's out/node/entry.js
+//   TANDEM_PID_FILE       where to write code-server's process group id (the test kills it
+//                         should this script itself be killed)
 // It checks (a) a code action from the light bulb lands the model's fix in the editor, with
 // Accept offered when it is done, (b) "Tandem: Edit Selection…" from the command palette streams
 // the model's text into the editor, seen at least twice half-written, (c) the status bar shows
@@ -43,6 +45,7 @@ const env = {
     artifacts: need('TANDEM_ARTIFACTS'),
     node24: need('TANDEM_NODE24'),
     codeServer: need('TANDEM_CODE_SERVER'),
+    pidFile: need('TANDEM_PID_FILE'),
 };
 
 // The workspace's src/main.rs (written by the Rust test), and what each step leaves there.
@@ -271,7 +274,10 @@ async function statusBar(page) {
     await page.keyboard.press('Escape');
 }
 
-/** Copies code-server's logs (the extension's output channel included) next to the screenshot. */
+/**
+ * Copies code-server's logs (the extension's output channel included) next to the screenshot,
+ * and answers the extension's output channel.
+ */
 function keepLogs(userData, codeServerLog) {
     const into = path.join(env.artifacts, 'vscode-logs');
     fs.rmSync(into, { recursive: true, force: true });
@@ -282,6 +288,10 @@ function keepLogs(userData, codeServerLog) {
         // No logs yet.
     }
     fs.copyFileSync(codeServerLog, path.join(into, 'code-server.log'));
+    const channel = fs
+        .readdirSync(into, { recursive: true })
+        .find((file) => String(file).endsWith('-Tandem.log'));
+    return channel === undefined ? '(no Tandem output channel)' : fs.readFileSync(path.join(into, String(channel)), 'utf8');
 }
 
 async function main() {
@@ -316,6 +326,13 @@ async function main() {
         'tandem.hover.enabled': false,
     };
     fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+    // tandem.server.path is a machine setting: in a remote window (code-server is one) VS Code
+    // takes it from the remote machine's settings, and from the user's only some of the time.
+    fs.mkdirSync(path.join(userData, 'Machine'), { recursive: true });
+    fs.writeFileSync(
+        path.join(userData, 'Machine', 'settings.json'),
+        JSON.stringify({ 'tandem.server.path': env.bin }, null, 2),
+    );
     const childEnv = {
         ...process.env,
         HOME: home,
@@ -362,9 +379,10 @@ async function main() {
         { env: childEnv, detached: true, stdio: ['ignore', logFd, logFd] },
     );
     // The Rust test kills this group too, should this script itself be killed.
-    fs.writeFileSync(path.join(env.artifacts, 'vscode-code-server.pid'), String(codeServer.pid));
+    fs.writeFileSync(env.pidFile, String(codeServer.pid));
     let browser;
     let page;
+    let failed = false;
     const stop = () => {
         try {
             process.kill(-codeServer.pid, 'SIGKILL');
@@ -415,6 +433,7 @@ async function main() {
         await page.screenshot({ path: screenshot });
         log('all checks passed');
     } catch (error) {
+        failed = true;
         if (page) {
             await page.screenshot({ path: screenshot }).catch(() => {});
             const text = await editorText(page).catch(() => undefined);
@@ -425,7 +444,10 @@ async function main() {
     } finally {
         await browser?.close().catch(() => {});
         stop();
-        keepLogs(userData, codeServerLog);
+        const channel = keepLogs(userData, codeServerLog);
+        if (failed) {
+            console.error(`the Tandem output channel:\n${channel.split('\n').slice(-40).join('\n')}`);
+        }
         fs.rmSync(scratch, { recursive: true, force: true });
     }
 }

@@ -52,7 +52,8 @@ fn kill_code_server(pid_file: &Path) {
 }
 
 #[tokio::test]
-async fn vscode_extension_fixes_from_the_light_bulb_and_streams_an_edit() -> anyhow::Result<()> {
+async fn vscode_extension_fixes_streams_edits_shows_status_and_explains_with_the_stored_key()
+-> anyhow::Result<()> {
     let root = repo_root();
     let node24 = real_editors::node24_bin()?.join("node");
     let code_server = real_editors::code_server()?;
@@ -103,14 +104,21 @@ async fn vscode_extension_fixes_from_the_light_bulb_and_streams_an_edit() -> any
         screenshot.display()
     );
 
-    // Both model requests came from the editor: the fix, then the edit with its instruction.
+    // Three model requests came from the editor: the fix, the edit with its instruction, and
+    // the explanation, asked by the server restarted with the key from secret storage.
     let requests = server.requests();
-    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests.len(), 3, "{requests:?}");
     let edit_prompt = requests[1].body.to_string();
     assert!(
         edit_prompt.contains("build the greeting piece by piece")
             && edit_prompt.contains("String::from"),
         "{edit_prompt}"
+    );
+    assert_eq!(requests[0].header("authorization"), None, "no key yet");
+    assert_eq!(
+        requests[2].header("authorization"),
+        Some("Bearer sk-tandem-vscode-test"),
+        "the key set with Tandem: Set API Key reaches the model"
     );
     Ok(())
 }

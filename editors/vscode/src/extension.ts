@@ -81,6 +81,7 @@ export function activate(context: vscode.ExtensionContext): void {
         }
         output.appendLine(`Tandem: starting ${command}`);
         const key = await context.secrets.get(SECRET_KEY);
+        jobs.serverStarted();
         const created = createClient(key, output, () => void statusBar.refresh());
         client = created.client;
         initial = created.initial;

@@ -20,6 +20,8 @@ export interface Undecided {
     jobId: unknown;
     action: string;
     uri: string;
+    /** Which server run the job belongs to (job ids are per server process). */
+    run: number;
 }
 
 /** The file a job was about, for messages. */
@@ -34,12 +36,26 @@ export function fileName(uri: string): string {
 export class Jobs {
     /** Newest first. */
     readonly undecided: Undecided[] = [];
+    /** Counts server starts. */
+    private run = 0;
 
     /** `execute` runs a server command (`tandem.accept` / `tandem.reject`) with one argument. */
     constructor(private readonly execute: (command: string, argument: object) => Promise<unknown>) {}
 
+    /** A new server started: the old one's jobs are gone with it. */
+    serverStarted(): void {
+        this.run += 1;
+        this.undecided.length = 0;
+    }
+
     /** Keeps or takes back a finished job's edit, and forgets it. */
     async decide(command: 'tandem.accept' | 'tandem.reject', job: Undecided): Promise<void> {
+        if (job.run !== this.run) {
+            void vscode.window.showWarningMessage(
+                `Tandem: the server restarted since that ${job.action} finished; its edit stays as it is (undo with Ctrl+Z).`,
+            );
+            return;
+        }
         const index = this.undecided.findIndex((j) => j.jobId === job.jobId);
         if (index >= 0) {
             this.undecided.splice(index, 1);
@@ -69,7 +85,7 @@ export class Jobs {
             return;
         }
         if (result.range !== undefined) {
-            const entry: Undecided = { jobId: job.jobId, action: job.action, uri: job.uri };
+            const entry: Undecided = { jobId: job.jobId, action: job.action, uri: job.uri, run: this.run };
             this.undecided.unshift(entry);
             this.undecided.splice(20);
             const text = job.message ? `${what} is done: ${job.message}` : `${what} is done.`;

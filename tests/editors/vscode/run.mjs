@@ -16,7 +16,8 @@
 // It checks (a) a code action from the light bulb lands the model's fix in the editor, with
 // Accept offered when it is done, (b) "Tandem: Edit Selection…" from the command palette streams
 // the model's text into the editor, seen at least twice half-written, (c) the status bar shows
-// the endpoint's state. Exit code 0 on success, 1 with the reason on stderr.
+// the endpoint's state, (d) "Tandem: Set API Key" restarts the server with the key and
+// "Tandem: Explain" shows the model's Markdown rendered. Exit code 0 on success, 1 with the reason on stderr.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -67,6 +68,7 @@ const EDIT_LINES = [
 ];
 const EDITED = FIXED.replace('    String::from("hi")\n', EDIT_LINES.join(''));
 const INSTRUCTION = 'build the greeting piece by piece';
+const API_KEY = 'sk-tandem-vscode-test';
 
 /** Polls `check` (an async function answering a value or undefined) until it answers. */
 async function until(what, check, timeoutMs = 30_000, everyMs = 100) {
@@ -274,6 +276,58 @@ async function statusBar(page) {
     await page.keyboard.press('Escape');
 }
 
+/** Runs a palette command by its title, exactly. */
+async function palette(page, title) {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(`>${title}`);
+    // The focused row is the one Enter runs: move to the row with this exact title.
+    const focused = page.locator('.quick-input-list .monaco-list-row.focused');
+    await until(`"${title}" in the command palette`, async () => {
+        const label = (await focused.getAttribute('aria-label').catch(() => null)) ?? '';
+        if (label.startsWith(title)) {
+            return true;
+        }
+        await page.keyboard.press('ArrowDown');
+        return undefined;
+    }, 10_000, 100);
+    await page.keyboard.press('Enter');
+}
+
+/**
+ * (d) "Tandem: Set API Key" stores the key and restarts the server with it; "Tandem: Explain"
+ * shows the model's Markdown rendered in a panel (the Rust test checks the key reached the model).
+ */
+async function apiKeyAndExplain(page) {
+    await palette(page, 'Tandem: Set API Key');
+    const input = page.locator('.quick-input-widget input');
+    await until('the password box', async () => (await input.getAttribute('type')) === 'password' || undefined, 10_000);
+    await input.fill(API_KEY);
+    await page.keyboard.press('Enter');
+    // A new server has asked the model nothing yet.
+    await page.locator('.statusbar-item', { hasText: 'Tandem: unknown' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    log('the server restarted with the key');
+    await control('push', { wire: 'openai', deltas: ['`greet` builds a **friendly greeting**', ' one piece at a time.'] });
+    await goTo(page, GREET_LINE - 1, 5);
+    await palette(page, 'Tandem: Explain');
+    // The panel is a webview: its content lives in nested frames.
+    await until(
+        'the explanation rendered as Markdown',
+        async () => {
+            for (const frame of page.frames()) {
+                if ((await frame.locator('strong', { hasText: 'friendly greeting' }).count().catch(() => 0)) > 0) {
+                    return true;
+                }
+            }
+            return undefined;
+        },
+        30_000,
+        200,
+    );
+    log('explanation shown');
+}
+
 /**
  * Copies code-server's logs (the extension's output channel included) next to the screenshot,
  * and answers the extension's output channel.
@@ -430,6 +484,7 @@ async function main() {
         await fixFromLightBulb(page);
         await editFromPalette(page);
         await statusBar(page);
+        await apiKeyAndExplain(page);
         await page.screenshot({ path: screenshot });
         log('all checks passed');
     } catch (error) {

@@ -58,7 +58,8 @@ export function settingsObject(hasKey: boolean): SettingsObject {
     const settings: SettingsObject = {};
     for (const key of SERVER_KEYS) {
         const value = userValue(config, key);
-        if (value === undefined || value === null || value === '') {
+        // An empty string is "not set", except for apiKeyEnv, where it means "no key".
+        if (value === undefined || value === null || (value === '' && key !== 'model.apiKeyEnv')) {
             continue;
         }
         const [section, name] = key.split('.');

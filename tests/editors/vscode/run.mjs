@@ -394,10 +394,8 @@ async function main() {
         XDG_DATA_HOME: path.join(scratch, 'data'),
         XDG_CACHE_HOME: path.join(scratch, 'cache'),
         PATH: `${path.dirname(env.node24)}:${process.env.PATH}`,
-        // Whatever keys the machine has stay out of the test.
-        OPENAI_API_KEY: '',
-        ANTHROPIC_API_KEY: '',
     };
+    // Whatever keys the machine has stay out of the test.
     delete childEnv.OPENAI_API_KEY;
     delete childEnv.ANTHROPIC_API_KEY;
 

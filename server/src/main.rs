@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "tandem",
     version,
-    about = "A coding agent inside any editor, as a language server"
+    about = "A coding agent inside any editor, as a language server",
+    // Clients add `--stdio` themselves (vscode-languageclient does) on top of a user's command
+    // that may already carry it: a flag given twice is the same flag.
+    args_override_self = true
 )]
 struct Cli {
     /// Serve LSP on stdin/stdout (the default; accepted for clients that pass it).

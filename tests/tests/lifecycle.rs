@@ -148,10 +148,12 @@ async fn stdio_and_log_file_flags_are_accepted() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let log = dir.join("tandem.log");
     let mut editor = Editor::spawn(SpawnOptions {
+        // `--stdio` twice: a user's command that has it, and a client that adds it again.
         args: vec![
             "--stdio".into(),
             "--log-file".into(),
             log.display().to_string(),
+            "--stdio".into(),
         ],
         env: vec![],
     })

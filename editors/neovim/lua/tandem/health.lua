@@ -71,18 +71,11 @@ local function check_binary(health, exe)
   return true
 end
 
-local function object(t)
-  if type(t) ~= 'table' or next(t) == nil then
-    return vim.empty_dict()
-  end
-  return t
-end
-
 --- Runs `tandem doctor` with the plugin's settings (`--settings JSON`, over the files, as the
 --- server gets them); a binary too old for `--settings` is run without them.
 --- @return vim.SystemCompleted done, boolean with_settings
 local function doctor(exe, cwd, settings)
-  local args = { exe, 'doctor', '--settings', vim.json.encode(object(settings)) }
+  local args = { exe, 'doctor', '--settings', vim.json.encode(lsp.object(settings)) }
   local done = vim.system(args, { text = true, cwd = cwd }):wait(60000)
   if done.code == 2 and (done.stderr or ''):find('--settings', 1, true) then
     return vim.system({ exe, 'doctor' }, { text = true, cwd = cwd }):wait(60000), false

@@ -1,5 +1,7 @@
 --- Tandem for Neovim: starts the `tandem` language server for the buffers it serves, hands it
 --- the settings, and shows what its jobs do. All behaviour lives in the server.
+local lsp = require('tandem.lsp')
+
 local M = {}
 
 M.defaults = {
@@ -44,13 +46,6 @@ local function merge(opts)
   return config
 end
 
-local function object(t)
-  if type(t) ~= 'table' or next(t) == nil then
-    return vim.empty_dict()
-  end
-  return t
-end
-
 --- `workspace/configuration`: section `tandem` is the settings object.
 local function on_configuration(_, params)
   local answer = {}
@@ -58,7 +53,7 @@ local function on_configuration(_, params)
     local section = item.section or ''
     local value = vim.NIL
     if section == 'tandem' then
-      value = object(M.config.settings)
+      value = lsp.object(M.config.settings)
     elseif vim.startswith(section, 'tandem.') then
       local path = vim.split(section:sub(#'tandem.' + 1), '.', { plain = true })
       local found = vim.tbl_get(M.config.settings or {}, unpack(path))
@@ -97,8 +92,8 @@ function M.client_config()
     cmd = M.config.cmd,
     filetypes = M.config.filetypes,
     root_markers = M.config.root_markers,
-    init_options = object(M.config.settings),
-    settings = { tandem = object(M.config.settings) },
+    init_options = lsp.object(M.config.settings),
+    settings = { tandem = lsp.object(M.config.settings) },
     handlers = {
       ['workspace/applyEdit'] = jobs.on_apply_edit,
       ['workspace/configuration'] = on_configuration,
@@ -200,9 +195,9 @@ function M.set_settings(settings)
   M.config.settings = settings or {}
   local get = vim.lsp.get_clients or vim.lsp.get_active_clients
   for _, client in ipairs(get({ name = 'tandem' })) do
-    client.settings = { tandem = object(M.config.settings) }
-    require('tandem.lsp').notify(client, 'workspace/didChangeConfiguration', {
-      settings = object(M.config.settings),
+    client.settings = { tandem = lsp.object(M.config.settings) }
+    lsp.notify(client, 'workspace/didChangeConfiguration', {
+      settings = lsp.object(M.config.settings),
     })
   end
 end

@@ -4,6 +4,14 @@ local M = {}
 
 local has_011 = vim.fn.has('nvim-0.11') == 1
 
+--- `t` as a JSON object: an empty or missing table encodes as `{}`, not `[]`.
+function M.object(t)
+  if type(t) ~= 'table' or next(t) == nil then
+    return vim.empty_dict()
+  end
+  return t
+end
+
 --- The Tandem client attached to `bufnr`, if any.
 --- @param bufnr integer
 --- @return vim.lsp.Client?

@@ -52,7 +52,7 @@ fn kill_code_server(pid_file: &Path) {
 }
 
 #[tokio::test]
-async fn vscode_extension_fixes_streams_edits_shows_status_and_explains_with_the_stored_key()
+async fn vscode_extension_fixes_streams_rejects_explains_with_the_stored_key_and_follows_settings()
 -> anyhow::Result<()> {
     let root = repo_root();
     let node24 = real_editors::node24_bin()?.join("node");
@@ -104,10 +104,16 @@ async fn vscode_extension_fixes_streams_edits_shows_status_and_explains_with_the
         screenshot.display()
     );
 
-    // Three model requests came from the editor: the fix, the edit with its instruction, and
-    // the explanation, asked by the server restarted with the key from secret storage.
+    // The model requests from the editor: the fix, the edit with its instruction, the
+    // explanation asked by the server restarted with the key from secret storage, then
+    // explanations until one carried the model name changed in the settings.
     let requests = server.requests();
-    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert!(requests.len() >= 4, "{requests:?}");
+    assert_eq!(
+        requests.last().unwrap().body["model"],
+        "renamed-model",
+        "{requests:?}"
+    );
     let edit_prompt = requests[1].body.to_string();
     assert!(
         edit_prompt.contains("build the greeting piece by piece")

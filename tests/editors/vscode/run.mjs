@@ -16,8 +16,10 @@
 // It checks (a) a code action from the light bulb lands the model's fix in the editor, with
 // Accept offered when it is done, (b) "Tandem: Edit Selection…" from the command palette streams
 // the model's text into the editor, seen at least twice half-written, (c) the status bar shows
-// the endpoint's state, (d) "Tandem: Set API Key" restarts the server with the key and
-// "Tandem: Explain" shows the model's Markdown rendered. Exit code 0 on success, 1 with the reason on stderr.
+// the endpoint's state, (e) Reject on the finished edit's notification puts the old text back,
+// (f) "Tandem: Set API Key" restarts the server with the key and "Tandem: Explain" shows the
+// model's Markdown rendered, (g) a model name changed in the Settings editor reaches the running
+// server. Exit code 0 on success, 1 with the reason on stderr.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -296,7 +298,7 @@ async function palette(page, title) {
 }
 
 /**
- * (d) "Tandem: Set API Key" stores the key and restarts the server with it; "Tandem: Explain"
+ * (f) "Tandem: Set API Key" stores the key and restarts the server with it; "Tandem: Explain"
  * shows the model's Markdown rendered in a panel (the Rust test checks the key reached the model).
  */
 async function apiKeyAndExplain(page) {
@@ -326,6 +328,64 @@ async function apiKeyAndExplain(page) {
         200,
     );
     log('explanation shown');
+}
+
+/**
+ * (e) The finished edit's notification still offers Reject: it puts back the text the edit
+ * replaced.
+ */
+async function rejectFromNotification(page) {
+    const done = toast(page, 'edit (main.rs) is done');
+    await done.waitFor({ state: 'visible', timeout: 20_000 });
+    await done.locator('.monaco-button', { hasText: 'Reject' }).click();
+    await until('the edit to be taken back', async () => shown((await editorText(page)) ?? '') === shown(FIXED) || undefined, 30_000, 50);
+    log('edit rejected: the region is back');
+}
+
+/**
+ * (g) A settings change made in the Settings editor reaches the running server: the next
+ * request carries the new model name.
+ */
+async function settingsChange(page, userSettings) {
+    await palette(page, 'Preferences: Open User Settings');
+    // The search box has the focus (it is a small Monaco editor: typed into, not filled).
+    await page.locator('.settings-editor').first().waitFor({ state: 'visible', timeout: 20_000 });
+    await page.keyboard.type('tandem.model.name');
+    const field = page.locator('.setting-item-contents', { hasText: "The model's name" }).locator('input').first();
+    await field.waitFor({ state: 'visible', timeout: 20_000 });
+    await field.fill('renamed-model');
+    await page.keyboard.press('Tab');
+    // The editor writes the value a moment later; closing it before then would drop the write.
+    await until('the value in the user settings file', () => fs.readFileSync(userSettings, 'utf8').includes('"renamed-model"') || undefined, 15_000);
+    log('model name changed in the Settings editor');
+    await page.keyboard.press('Control+W');
+    await focusFile(page, 'main.rs');
+    // The Settings editor writes the value a moment later: explain until a request carries it.
+    await until(
+        'a request with the new model name',
+        async () => {
+            await control('push', { wire: 'openai', deltas: ['Adds two numbers.'] });
+            const before = (await control('requests')).length;
+            await goTo(page, 1, 5);
+            await palette(page, 'Tandem: Explain');
+            await until('the explanation request', async () => (await control('requests')).length > before || undefined, 15_000, 100);
+            return (await control('requests')).at(-1).body?.model === 'renamed-model' || undefined;
+        },
+        30_000,
+        1_000,
+    );
+    log('the settings change reached the server');
+}
+
+/** Brings the editor of an open file to the front (quick open). */
+async function focusFile(page, name) {
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 5_000 });
+    await input.fill(name);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout: 5_000 });
+    await page.keyboard.press('Enter');
+    await input.waitFor({ state: 'hidden', timeout: 5_000 });
 }
 
 /**
@@ -482,7 +542,9 @@ async function main() {
         await fixFromLightBulb(page);
         await editFromPalette(page);
         await statusBar(page);
+        await rejectFromNotification(page);
         await apiKeyAndExplain(page);
+        await settingsChange(page, path.join(userData, 'User', 'settings.json'));
         await page.screenshot({ path: screenshot });
         log('all checks passed');
     } catch (error) {

@@ -218,6 +218,21 @@ async fn reject_puts_the_region_back() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_preview_edit_asks_first_and_a_declined_one_changes_nothing() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    for _ in 0..2 {
+        server.push(Reply::text(
+            Wire::OpenAi,
+            &["```rust\n", "    let a = 1;\n", "    let b = 2;\n", "```\n"],
+        ));
+    }
+    let workspace = workspace("main.rs", MAIN)?;
+    nvim_case(&server, &workspace, "preview").await?;
+    assert_eq!(model_requests(&server).len(), 2);
+    Ok(())
+}
+
+#[tokio::test]
 async fn an_explanation_opens_in_a_float() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
     server.push(Reply::text(

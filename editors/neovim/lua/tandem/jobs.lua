@@ -273,9 +273,21 @@ local function grow(client_id, action, bufnr, srow, scol, text)
   job.mark = ui.set_mark(bufnr, job.mark, srow, scol, erow, ecol)
 end
 
+--- The first change annotation of `edit` that asks for confirmation, if any.
+local function needs_confirmation(edit)
+  for _, annotation in pairs(edit.changeAnnotations or {}) do
+    if type(annotation) == 'table' and annotation.needsConfirmation then
+      return annotation
+    end
+  end
+  return nil
+end
+
 --- `workspace/applyEdit`, quieter than the stock handler (no message per streamed edit) and
 --- honest about stale edits: one computed against an older version of the buffer is refused
---- with `applied: false` instead of being dropped silently, so the server recomputes it.
+--- with `applied: false` instead of being dropped silently, so the server recomputes it. An
+--- edit that asks for confirmation (`edits.mode = "preview"`) is applied only when the user
+--- says so (`confirm()`); a declined one is answered `applied: false`.
 function M.on_apply_edit(_, params, ctx)
   local client = vim.lsp.get_client_by_id(ctx.client_id)
   if not client then
@@ -308,6 +320,17 @@ function M.on_apply_edit(_, params, ctx)
         local ins = { bufnr = bufnr, srow = srow, scol = scol, text = text_edit.newText }
         table.insert(inserted, ins)
       end
+    end
+  end
+  -- Preview mode: the one edit carries an annotation asking for confirmation.
+  local annotation = needs_confirmation(edit)
+  if annotation then
+    local question = annotation.label or params.label or 'Tandem'
+    if type(annotation.description) == 'string' and annotation.description ~= '' then
+      question = question .. '\n' .. annotation.description
+    end
+    if vim.fn.confirm(question, '&Apply\n&Decline', 1, 'Question') ~= 1 then
+      return { applied = false, failureReason = 'you declined the edit' }
     end
   end
   local ok, err = pcall(vim.lsp.util.apply_workspace_edit, edit, encoding)

@@ -106,7 +106,8 @@ async fn vscode_extension_fixes_streams_rejects_explains_with_the_stored_key_and
 
     // The model requests from the editor: the fix, the edit with its instruction, the
     // explanation asked by the server restarted with the key from secret storage, then
-    // explanations until one carried the model name changed in the settings.
+    // explanations until one carried the model name changed in the settings, and the edit
+    // cancelled from the status bar (asked with that name too).
     let requests = server.requests();
     assert!(requests.len() >= 4, "{requests:?}");
     assert_eq!(

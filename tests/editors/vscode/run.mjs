@@ -19,7 +19,8 @@
 // the endpoint's state, (e) Reject on the finished edit's notification puts the old text back,
 // (f) "Tandem: Set API Key" restarts the server with the key and "Tandem: Explain" shows the
 // model's Markdown rendered, (g) a model name changed in the Settings editor reaches the running
-// server. Exit code 0 on success, 1 with the reason on stderr.
+// server, (h) the status bar's menu cancels a running edit and its text is taken back. Exit code
+// 0 on success, 1 with the reason on stderr.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -388,6 +389,32 @@ async function focusFile(page, name) {
     await input.waitFor({ state: 'hidden', timeout: 5_000 });
 }
 
+/** (h) The status bar's menu cancels a running edit, and what it streamed is taken back. */
+async function cancelFromStatusBar(page) {
+    await control('push', { wire: 'openai', deltas: ['```rust\n', ...EDIT_LINES, '```\n'], gated: true });
+    const before = shown((await editorText(page)) ?? '');
+    await goTo(page, GREET_LINE, 5);
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill('>Tandem: Edit Selection');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tandem: Edit Selection' }).first().waitFor({ state: 'visible', timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    await until('the instruction box', async () => (await page.locator('.quick-input-widget', { hasText: 'How should Tandem rewrite' }).isVisible()) || undefined, 10_000);
+    await input.fill('to be cancelled');
+    await page.keyboard.press('Enter');
+    // Let the fence and two lines through, then hold the rest.
+    await control('release', { n: 3 });
+    await until('part of the edit in the editor', async () => shown((await editorText(page)) ?? '') !== before || undefined, 30_000, 50);
+    await page.locator('.statusbar-item', { hasText: 'Tandem' }).first().click();
+    const cancel = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Cancel edit' }).first();
+    await cancel.waitFor({ state: 'visible', timeout: 10_000 });
+    await cancel.click();
+    await until('the streamed text to be taken back', async () => shown((await editorText(page)) ?? '') === before || undefined, 30_000, 50);
+    await toast(page, 'cancelled').first().waitFor({ state: 'visible', timeout: 20_000 });
+    log('cancelled from the status bar: the region is back');
+}
+
 /**
  * Copies code-server's logs (the extension's output channel included) next to the screenshot,
  * and answers the extension's output channel.
@@ -545,6 +572,7 @@ async function main() {
         await rejectFromNotification(page);
         await apiKeyAndExplain(page);
         await settingsChange(page, path.join(userData, 'User', 'settings.json'));
+        await cancelFromStatusBar(page);
         await page.screenshot({ path: screenshot });
         log('all checks passed');
     } catch (error) {

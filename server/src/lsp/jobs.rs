@@ -94,6 +94,14 @@ struct Outcome {
 }
 
 impl Outcome {
+    fn done(result: Value) -> Self {
+        Self {
+            status: JobStatus::Done,
+            message: None,
+            result: Some(result),
+        }
+    }
+
     fn failed(message: impl Into<String>) -> Self {
         Self {
             status: JobStatus::Failed,
@@ -181,26 +189,21 @@ async fn work(
         )
         .await;
     }
-    if request.action == Action::Review {
-        let outcome = explain(state, handle, client, &model_request, progress).await;
-        return review(state, request, outcome).await;
-    }
     if !request.action.edits() {
-        return explain(state, handle, client, &model_request, progress).await;
+        let reply = match answer(state, handle, client, &model_request, progress).await {
+            Ok(reply) => reply,
+            Err(ended) => return ended,
+        };
+        if request.action == Action::Review {
+            return review(state, request, &reply).await;
+        }
+        return Outcome::done(json!({"markdown": reply}));
     }
     rewrite(state, handle, request, client, model_request, progress).await
 }
 
 /// Review: the model's findings become diagnostics (source `tandem`), each with quick fixes.
-async fn review(state: &Arc<State>, request: &JobRequest, answered: Outcome) -> Outcome {
-    if answered.status != JobStatus::Done {
-        return answered;
-    }
-    let reply = answered
-        .result
-        .as_ref()
-        .and_then(|r| r["markdown"].as_str())
-        .unwrap_or_default();
+async fn review(state: &Arc<State>, request: &JobRequest, reply: &str) -> Outcome {
     let Some(snapshot) = state.workspace.snapshot(&request.doc) else {
         return Outcome::failed("the document was closed");
     };
@@ -212,11 +215,7 @@ async fn review(state: &Arc<State>, request: &JobRequest, answered: Outcome) -> 
                 .findings
                 .replace(&request.doc, &snapshot.rope, findings);
             super::diagnostics::publish_now(state, &request.doc).await;
-            Outcome {
-                status: JobStatus::Done,
-                message: None,
-                result: Some(json!({"findings": count})),
-            }
+            Outcome::done(json!({"findings": count}))
         }
         Err(error) => Outcome::failed(error.to_string()),
     }
@@ -234,17 +233,12 @@ async fn write_elsewhere(
     progress: &Progress,
     file: &crate::agent::request::TestFile,
 ) -> Outcome {
-    let answered = explain(state, handle, client, model_request, progress).await;
-    if answered.status != JobStatus::Done {
-        return answered;
-    }
-    let reply = answered
-        .result
-        .as_ref()
-        .and_then(|r| r["markdown"].as_str())
-        .unwrap_or_default();
+    let reply = match answer(state, handle, client, model_request, progress).await {
+        Ok(reply) => reply,
+        Err(ended) => return ended,
+    };
     let mut code = CodeReply::new();
-    code.push(reply);
+    code.push(&reply);
     let mut code = code.finish();
     if code.trim().is_empty() {
         return Outcome::failed("the model answered no test code");
@@ -302,13 +296,9 @@ async fn write_elsewhere(
     match answer {
         Ok(Ok(result)) if result.applied => {
             let lines = u32::try_from(code.lines().count()).unwrap_or(u32::MAX);
-            Outcome {
-                status: JobStatus::Done,
-                message: None,
-                result: Some(
-                    json!({"uri": uri.as_str(), "range": {"start": end, "end": {"line": end.line + lines, "character": 0}}}),
-                ),
-            }
+            Outcome::done(
+                json!({"uri": uri.as_str(), "range": {"start": end, "end": {"line": end.line + lines, "character": 0}}}),
+            )
         }
         Ok(Ok(result)) => Outcome::failed(format!(
             "the editor did not write {}: {}",
@@ -325,14 +315,15 @@ async fn write_elsewhere(
     }
 }
 
-/// Explain: the model's Markdown is the result; nothing is edited.
-async fn explain(
+/// The model's whole answer, with progress as it grows (explain, review, tests kept elsewhere:
+/// nothing is streamed into a document), or the outcome that ended the job.
+async fn answer(
     state: &Arc<State>,
     handle: &JobHandle,
     client: &ModelClient,
     model_request: &ModelRequest,
     progress: &Progress,
-) -> Outcome {
+) -> Result<String, Outcome> {
     let mut stream = client.stream(model_request, handle.cancel.child_token());
     let mut text = String::new();
     while let Some(event) = stream.next().await {
@@ -346,19 +337,15 @@ async fn explain(
             ModelEvent::Usage(_) => {}
             ModelEvent::Finished { .. } => {
                 state.endpoint_health.ok(&client.endpoint().base_url);
-                return Outcome {
-                    status: JobStatus::Done,
-                    message: None,
-                    result: Some(json!({"markdown": text})),
-                };
+                return Ok(text);
             }
             ModelEvent::Error(error) => {
                 note_failure(state, handle, client, &error.to_string());
-                return stopped(state, handle, error.to_string());
+                return Err(stopped(state, handle, error.to_string()));
             }
         }
     }
-    Outcome::failed("the model stream ended without finishing")
+    Err(Outcome::failed("the model stream ended without finishing"))
 }
 
 /// Remembers that the endpoint failed (not when the job was cancelled: that is no news about it).

@@ -3,22 +3,13 @@
 use serde_json::{Value, json};
 
 use super::decode::{Adapter, DecodeError, Frame, parse_json};
-use super::openai::error_message;
+use super::openai::{chat_messages, error_message};
 use super::{Endpoint, FinishReason, ModelEvent, ModelRequest, Usage};
 
 pub(crate) const PATH: &str = "api/chat";
 
 pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
-    let mut messages = Vec::with_capacity(request.messages.len() + 1);
-    if let Some(system) = &request.system {
-        messages.push(json!({"role": "system", "content": system}));
-    }
-    messages.extend(
-        request
-            .messages
-            .iter()
-            .map(|m| json!({"role": m.role, "content": m.content})),
-    );
+    let messages = chat_messages(request);
     json!({
         "model": endpoint.model,
         "messages": messages,

@@ -7,7 +7,9 @@ use super::{Endpoint, FinishReason, ModelEvent, ModelRequest, Usage};
 
 pub(crate) const PATH: &str = "chat/completions";
 
-pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
+/// The chat messages, the system prompt first as a `system` message (Ollama's chat takes the
+/// same list).
+pub(crate) fn chat_messages(request: &ModelRequest) -> Vec<Value> {
     let mut messages = Vec::with_capacity(request.messages.len() + 1);
     if let Some(system) = &request.system {
         messages.push(json!({"role": "system", "content": system}));
@@ -18,6 +20,11 @@ pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
             .iter()
             .map(|m| json!({"role": m.role, "content": m.content})),
     );
+    messages
+}
+
+pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
+    let messages = chat_messages(request);
     let max = request
         .max_output_tokens
         .unwrap_or(endpoint.max_output_tokens);

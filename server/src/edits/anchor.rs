@@ -140,10 +140,8 @@ pub(crate) fn absorb(region: Region, change: &CharChange) -> Region {
 mod tests {
     use super::*;
 
-    /// `fixture` is the document with the region in `[...]`; `change` is
-    /// `(start, old_end, text)`; `expected` is the new document with the region in
-    /// `[...]`, or `"inside"`.
-    fn check(fixture: &str, change: (usize, usize, &str), expected: &str) {
+    /// The region marked `[...]` in `fixture` (in chars of the plain text), and the plain text.
+    fn parse_fixture(fixture: &str) -> (Region, String) {
         let start = fixture
             .chars()
             .position(|c| c == '[')
@@ -154,8 +152,16 @@ mod tests {
             .expect("fixture has ]")
             - 1;
         let plain: String = fixture.chars().filter(|c| *c != '[' && *c != ']').collect();
+        (Region::new(start, end), plain)
+    }
+
+    /// `fixture` is the document with the region in `[...]`; `change` is
+    /// `(start, old_end, text)`; `expected` is the new document with the region in
+    /// `[...]`, or `"inside"`.
+    fn check(fixture: &str, change: (usize, usize, &str), expected: &str) {
+        let (region, plain) = parse_fixture(fixture);
         let change = CharChange::new(change.0, change.1, change.2);
-        let got = match rebase_over(Region::new(start, end), &change) {
+        let got = match rebase_over(region, &change) {
             Rebased::Inside => "inside".to_string(),
             Rebased::Moved(r) => {
                 let mut doc: String = plain.chars().take(change.start).collect();
@@ -195,17 +201,7 @@ mod tests {
     /// `fixture` marks the region with `[...]`; the change is over the plain text;
     /// `expected` is the twin outside the region as `start..end=>text`, or `""`.
     fn check_slide(fixture: &str, change: (usize, usize, &str), expected: &str) {
-        let start = fixture
-            .chars()
-            .position(|c| c == '[')
-            .expect("fixture has [");
-        let end = fixture
-            .chars()
-            .position(|c| c == ']')
-            .expect("fixture has ]")
-            - 1;
-        let plain: String = fixture.chars().filter(|c| *c != '[' && *c != ']').collect();
-        let region = Region::new(start, end);
+        let (region, plain) = parse_fixture(fixture);
         let change = CharChange::new(change.0, change.1, change.2);
         let got = slide_out(region, &change, &Rope::from_str(&plain))
             .map(|c| format!("{}..{}=>{}", c.start, c.old_end, c.text))

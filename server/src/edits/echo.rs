@@ -208,12 +208,12 @@ fn matches_sent(
 mod tests {
     use super::*;
 
-    fn check(
+    /// The document, the changes and the sent edit, from their test shorthand.
+    fn inputs<'a>(
         before: &str,
-        sent: (usize, usize, &str),
+        sent: (usize, usize, &'a str),
         changes: &[(usize, usize, &str)],
-        expected: Option<usize>,
-    ) {
+    ) -> (Rope, Vec<CharChange>, SentEdit<'a>) {
         let rope = Rope::from_str(before);
         let changes: Vec<CharChange> = changes
             .iter()
@@ -224,6 +224,16 @@ mod tests {
             end: sent.1,
             text: sent.2,
         };
+        (rope, changes, sent)
+    }
+
+    fn check(
+        before: &str,
+        sent: (usize, usize, &str),
+        changes: &[(usize, usize, &str)],
+        expected: Option<usize>,
+    ) {
+        let (rope, changes, sent) = inputs(before, sent, changes);
         assert_eq!(
             echo_len(&rope, &changes, &sent),
             expected,
@@ -240,16 +250,7 @@ mod tests {
         changes: &[(usize, usize, &str)],
         expected: Option<&str>,
     ) {
-        let rope = Rope::from_str(before);
-        let changes: Vec<CharChange> = changes
-            .iter()
-            .map(|c| CharChange::new(c.0, c.1, c.2))
-            .collect();
-        let sent = SentEdit {
-            start: sent.0,
-            end: sent.1,
-            text: sent.2,
-        };
+        let (rope, changes, sent) = inputs(before, sent, changes);
         let got = find_echo(&rope, &changes, &sent, Region::new(landed.0, landed.1)).map(|user| {
             user.iter()
                 .map(|c| format!("{}..{}=>{}", c.start, c.old_end, c.text))

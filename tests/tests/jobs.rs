@@ -52,6 +52,21 @@ async fn start_job(editor: &mut Editor, name: &str, argument: Value) -> anyhow::
     Ok(reply["jobId"].clone())
 }
 
+/// Starts `tandem.edit` on line 1 of the open `URI`, the model's two-line answer gated, and
+/// returns the job once the model has been asked.
+async fn start_gated_edit(server: &ModelServer, editor: &mut Editor) -> anyhow::Result<Value> {
+    let asked = server.requests().len() + 1;
+    server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
+    let job = start_job(
+        editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?;
+    server.wait_for_requests(asked).await;
+    Ok(job)
+}
+
 /// Waits until the server sends a `workspace/applyEdit` (the editor handles it as it comes).
 async fn wait_for_edit(editor: &mut Editor) -> anyhow::Result<()> {
     editor
@@ -134,18 +149,9 @@ async fn an_edit_streams_into_the_buffer_in_several_edits() -> anyhow::Result<()
 #[tokio::test]
 async fn typing_above_during_a_gated_stream_keeps_both() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
-    server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
     let mut editor = start(&server, EditBehavior::VsCode).await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let reply = command(
-        &mut editor,
-        "tandem.edit",
-        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
-    )
-    .await?
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let job = reply["jobId"].clone();
-    server.wait_for_requests(1).await;
+    let job = start_gated_edit(&server, &mut editor).await?;
     // Let the first lines through, then wait until they show in the buffer.
     server.release(3);
     wait_for_edit(&mut editor).await?;
@@ -166,16 +172,9 @@ async fn typing_above_during_a_gated_stream_keeps_both() -> anyhow::Result<()> {
 #[tokio::test]
 async fn typing_inside_the_region_stops_the_job_and_keeps_the_typing() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
-    server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
     let mut editor = start(&server, EditBehavior::VsCode).await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = start_job(
-        &mut editor,
-        "tandem.edit",
-        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
-    )
-    .await?;
-    server.wait_for_requests(1).await;
+    let job = start_gated_edit(&server, &mut editor).await?;
     server.release(3);
     wait_for_edit(&mut editor).await?;
     // Type strictly inside the region ("let y" → "let yy").
@@ -262,14 +261,7 @@ async fn model_faults_and_cancel_restore_the_document() -> anyhow::Result<()> {
     }
 
     // Cancel by command in the middle of the stream.
-    server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
-    let job = start_job(
-        &mut editor,
-        "tandem.edit",
-        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
-    )
-    .await?;
-    server.wait_for_requests(1).await;
+    let job = start_gated_edit(&server, &mut editor).await?;
     server.release(3);
     wait_for_edit(&mut editor).await?;
     command(&mut editor, "tandem.cancel", json!({"jobId": job}))
@@ -1106,16 +1098,9 @@ async fn review_publishes_findings_with_quick_fixes_that_work() -> anyhow::Resul
 #[tokio::test]
 async fn closing_the_document_cancels_its_job_at_once() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
-    server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
     let mut editor = start(&server, EditBehavior::VsCode).await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = start_job(
-        &mut editor,
-        "tandem.edit",
-        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
-    )
-    .await?;
-    server.wait_for_requests(1).await;
+    let job = start_gated_edit(&server, &mut editor).await?;
     server.release(3);
     wait_for_edit(&mut editor).await?;
     editor
@@ -1321,16 +1306,9 @@ async fn every_action_runs_from_its_code_action() -> anyhow::Result<()> {
 #[tokio::test]
 async fn an_edit_refused_as_stale_is_recomputed_and_the_result_is_right() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
-    server.push(answer(&["```rust\n", "    let y = 1;\n", "    let z = 2;\n", "```\n"]).gated());
     let mut editor = start(&server, EditBehavior::VsCode).await?;
     editor.open(URI, "rust", 1, SOURCE).await?;
-    let job = start_job(
-        &mut editor,
-        "tandem.edit",
-        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
-    )
-    .await?;
-    server.wait_for_requests(1).await;
+    let job = start_gated_edit(&server, &mut editor).await?;
     // Release a line; while the server's edit is on its way (unread), the user types below:
     // the edit now targets an old version and the editor refuses it.
     server.release(3);

@@ -11,3 +11,6 @@ pub mod model;
 pub mod syntax;
 pub mod text;
 pub mod workspace;
+
+#[cfg(test)]
+mod test_support;

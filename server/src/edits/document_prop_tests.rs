@@ -286,14 +286,7 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("TANDEM_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
+    crate::test_support::proptest_config(1000, u32::MAX)
 }
 
 proptest! {

@@ -40,14 +40,7 @@ struct Case {
 }
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("TANDEM_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
+    crate::test_support::proptest_config(1000, u32::MAX)
 }
 
 /// The user's text: never the model's, so no coincidence with an in-flight edit.

@@ -11,14 +11,7 @@ use crate::syntax::{DocSyntax, Language, parse};
 use crate::text::{Document, Position, PositionEncoding, Range, TextChange};
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("TANDEM_PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse::<u32>().ok())
-        .map_or(512, |cases| cases.min(5_000));
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
+    crate::test_support::proptest_config(512, 5_000)
 }
 
 const RUST: &str = "/// Docs.\nfn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n\nstruct P { x: f64 }\r\nimpl P {\n    fn n(&self) -> f64 { self.x }\n}\n";

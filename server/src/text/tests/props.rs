@@ -17,14 +17,7 @@ use crate::text::{
 };
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("TANDEM_PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(10_000);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
+    crate::test_support::proptest_config(10_000, u32::MAX)
 }
 
 /// Text built from pieces that stress the rules: wide chars, every line end, and now and then

@@ -392,36 +392,39 @@ impl Editor {
         })
     }
 
-    /// All notifications with this method seen so far (consumed from the backlog).
     /// All server requests with this method seen so far (consumed from the backlog); they were
     /// answered when they arrived.
     pub fn take_requests(&mut self, method: &str) -> Vec<Value> {
-        let mut taken = Vec::new();
-        self.backlog.retain(|m| match m {
+        self.take(|m| match m {
             Incoming::Request {
                 method: got,
                 params,
                 ..
-            } if got == method => {
-                taken.push(params.clone());
-                false
-            }
-            _ => true,
-        });
-        taken
+            } if got == method => Some(params.clone()),
+            _ => None,
+        })
     }
 
+    /// All notifications with this method seen so far (consumed from the backlog).
     pub fn take_notifications(&mut self, method: &str) -> Vec<Value> {
-        let mut taken = Vec::new();
-        self.backlog.retain(|m| match m {
+        self.take(|m| match m {
             Incoming::Notification {
                 method: got,
                 params,
-            } if got == method => {
-                taken.push(params.clone());
+            } if got == method => Some(params.clone()),
+            _ => None,
+        })
+    }
+
+    /// Removes from the backlog the messages `pick` takes, returning what it took, in order.
+    fn take(&mut self, pick: impl Fn(&Incoming) -> Option<Value>) -> Vec<Value> {
+        let mut taken = Vec::new();
+        self.backlog.retain(|m| match pick(m) {
+            Some(value) => {
+                taken.push(value);
                 false
             }
-            _ => true,
+            None => true,
         });
         taken
     }

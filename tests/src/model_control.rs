@@ -24,8 +24,9 @@ pub(crate) async fn handle(path: &str, body: &[u8], shared: &Shared, writer: &mu
     let (status, answer) = match path.trim_start_matches(PREFIX) {
         "push" => match reply_from(&body) {
             Ok(reply) => {
-                lock(&shared.replies).push_back(reply);
-                (200, json!({"queued": lock(&shared.replies).len()}))
+                let mut replies = lock(&shared.replies);
+                replies.push_back(reply);
+                (200, json!({"queued": replies.len()}))
             }
             Err(message) => (400, json!({"error": message})),
         },

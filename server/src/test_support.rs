@@ -1,4 +1,4 @@
-//! What the crate's own tests share: how many property-test cases to run.
+//! What the crate's own tests share: how many property-test cases to run, writing fixture files.
 
 use proptest::test_runner::Config as ProptestConfig;
 
@@ -12,4 +12,11 @@ pub(crate) fn proptest_config(default: u32, cap: u32) -> ProptestConfig {
         cases,
         ..ProptestConfig::default()
     }
+}
+
+/// Writes `text` to `root/rel`, making its folders.
+pub(crate) fn write_file(root: &std::path::Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
 }

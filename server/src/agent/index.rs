@@ -175,7 +175,6 @@ fn flatten(items: &[Item], rope: &Rope, path: &Path, out: &mut Vec<IndexedItem>)
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
     use std::path::Path;
 
     use ropey::Rope;
@@ -183,11 +182,7 @@ mod tests {
     use super::SymbolIndex;
     use crate::syntax::ItemKind;
 
-    fn write(root: &Path, rel: &str, text: &str) {
-        let path = root.join(rel);
-        fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
-        fs::write(path, text).expect("write");
-    }
+    use crate::test_support::write_file as write;
 
     #[test]
     fn indexes_sources_and_respects_ignore_files() {

@@ -105,15 +105,10 @@ pub fn agents_rules(root: &Path, file: &Path) -> Vec<Rules> {
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
 
     use super::{agents_rules, is_ignored};
 
-    fn write(root: &std::path::Path, rel: &str, text: &str) {
-        let path = root.join(rel);
-        fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
-        fs::write(path, text).expect("write");
-    }
+    use crate::test_support::write_file as write;
 
     #[test]
     fn ignore_files_are_followed_like_git() {

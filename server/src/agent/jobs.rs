@@ -1,6 +1,6 @@
 //! The running and finished jobs: ids, cancellation, each job's streaming session, and routing
 //! every `didChange` to the sessions of that document. Plain state behind one short-held lock;
-//! the LSP layer runs the jobs.
+//! the engine (`agent::engine`) runs the jobs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +73,15 @@ pub struct JobHandle {
     pub id: JobId,
     pub cancel: CancellationToken,
     pub wake: Arc<Notify>,
+}
+
+/// A finished job that was just accepted or rejected.
+#[derive(Clone, Debug)]
+pub struct Decided {
+    pub doc: DocUri,
+    pub action: Action,
+    /// A fresh handle (the job's own token was used up) to run a reject with.
+    pub handle: JobHandle,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -333,8 +342,8 @@ impl Jobs {
         }
     }
 
-    /// Marks a finished job accepted or rejected; a reject returns the handle to run it with.
-    pub fn decide(&self, id: JobId, verdict: Verdict) -> Result<(DocUri, JobHandle), JobError> {
+    /// Marks a finished job accepted or rejected; a reject returns what it needs to run.
+    pub fn decide(&self, id: JobId, verdict: Verdict) -> Result<Decided, JobError> {
         let mut entries = self.entries.lock();
         let entry = entries.get_mut(&id).ok_or(JobError::Unknown(id))?;
         if entry.status == JobStatus::Running {
@@ -355,14 +364,15 @@ impl Jobs {
             Verdict::Rejected => counters.rejected += 1,
             Verdict::Pending => {}
         }
-        Ok((
-            entry.uri.clone(),
-            JobHandle {
+        Ok(Decided {
+            doc: entry.uri.clone(),
+            action: entry.action,
+            handle: JobHandle {
                 id,
                 cancel: CancellationToken::new(),
                 wake: entry.wake.clone(),
             },
-        ))
+        })
     }
 
     pub fn summaries(&self) -> Vec<JobSummary> {

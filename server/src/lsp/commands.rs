@@ -12,14 +12,11 @@ use tower_lsp_server::gen_lsp_types as lsp;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 
 use super::convert;
-use super::jobs::{self, JobRequest};
+use super::jobs::LspEditor;
 use super::server::State;
 use crate::agent::actions::{Action, Situation, offers};
-use crate::agent::jobs::{JobHandle, Verdict};
-use crate::agent::prompt::Prompt;
-use crate::agent::request::{self, ActionInput};
-use crate::agent::workspace_files::is_ignored;
-use crate::edits::{Region, StreamSession};
+use crate::agent::engine::{self, JobInput};
+use crate::agent::jobs::Verdict;
 use crate::syntax::items_around;
 
 /// The actions this server runs today; `tests` and `review` are not offered yet.
@@ -106,6 +103,7 @@ pub async fn execute(
         "tandem.cancel" => {
             let args: JobArgs = parse(command, argument)?;
             state
+                .engine
                 .jobs
                 .cancel(args.job_id, Some("cancelled by tandem.cancel".into()))
                 .map_err(|e| invalid(e.to_string()))?;
@@ -127,6 +125,7 @@ pub async fn execute(
         "tandem.accept" => {
             let args: JobArgs = parse(command, argument)?;
             state
+                .engine
                 .jobs
                 .decide(args.job_id, Verdict::Accepted)
                 .map_err(|e| invalid(e.to_string()))?;
@@ -166,20 +165,13 @@ async fn start(
 ) -> Result<Value> {
     let doc = convert::doc_uri(&args.uri);
     let snapshot = state
-        .workspace
+        .engine
+        .documents
         .snapshot_with_syntax(&doc)
         .await
         .ok_or_else(|| invalid(format!("{} is not open; open it first", args.uri.as_str())))?;
     let path = args.uri.to_file_path().ok();
     let root = state.root.get().cloned().flatten();
-    if let (Some(root), Some(path)) = (&root, &path)
-        && is_ignored(root, path)
-    {
-        return Err(invalid(format!(
-            "{} is ignored by .gitignore or .tandemignore; Tandem does not send it to a model",
-            path.display()
-        )));
-    }
     let encoding = state.encoding();
     let rope = &snapshot.rope;
     let range = args.range.map(|r| {
@@ -205,114 +197,51 @@ async fn start(
     // the first action's prompt has the signatures too.
     let mut ready = state.index_ready.subscribe();
     let _ = tokio::time::timeout(INDEX_WAIT, ready.wait_for(|built| *built)).await;
-    let (model_name, max_output_tokens) = {
-        let config = state.config.lock();
-        (
-            config.settings().model.name.clone(),
-            config.settings().model.max_output_tokens,
-        )
-    };
-    let prepared = {
+    let settings = state.config.lock().settings().clone();
+    let started = {
         let index = state.index.lock();
-        request::prepare(&ActionInput {
-            action,
-            rope,
-            tree: snapshot.tree.as_ref(),
-            language: snapshot.language,
-            range,
-            position,
-            instruction: args.instruction.as_deref(),
-            diagnostics,
-            root: root.as_deref(),
-            path: path.as_deref(),
-            fallback_name: args.uri.as_str(),
-            index: index.as_ref(),
-            model_name: &model_name,
-            max_output_tokens,
-        })
+        engine::start(
+            &state.engine,
+            JobInput {
+                action,
+                snapshot: &snapshot,
+                range,
+                position,
+                instruction: args.instruction.as_deref(),
+                diagnostics,
+                root: root.as_deref(),
+                path: path.as_deref(),
+                index: index.as_ref(),
+                settings: &settings,
+                client: state.model_client(),
+            },
+        )
         .map_err(invalid)?
     };
-    let target = &prepared;
-    let prompt = prepared.prompt.clone();
-    *state.last_prompt.lock() = Some(prompt.sizes);
-    let session = (action.edits() && prepared.elsewhere.is_none()).then(|| {
-        let rope = &snapshot.rope;
-        let region = Region::new(
-            rope.byte_to_char(target.bytes.start),
-            rope.byte_to_char(target.bytes.end),
-        );
-        StreamSession::new(rope, snapshot.version, region)
-    });
-    let handle = state
-        .jobs
-        .start(action, doc.clone(), session)
-        .map_err(|e| invalid(e.to_string()))?;
-    let preview = state.config.lock().settings().edits.mode == crate::config::EditMode::Preview;
-    let client = state.model_client();
-    let region_text = snapshot.rope.byte_slice(target.bytes.clone()).to_string();
-    let request = JobRequest {
-        action,
-        uri: args.uri.clone(),
-        doc,
-        prompt,
-        work_done_token: token,
-        crlf: request::uses_crlf(&snapshot.rope),
-        region_ends_with_newline: region_text.ends_with('\n') || region_text.is_empty(),
-        preview,
-        elsewhere: prepared.elsewhere.clone(),
-        client,
-    };
-    tracing::info!(
-        job = handle.id,
-        action = action.name(),
-        uri = args.uri.as_str(),
-        "job started"
-    );
-    let id = handle.id;
-    tokio::spawn(jobs::run(state.clone(), handle, request));
+    *state.last_prompt.lock() = Some(started.sizes);
+    let id = started.handle.id;
+    if let Some(token) = token {
+        state.progress.use_client_token(id, token);
+    }
+    tokio::spawn(engine::run(
+        state.engine.clone(),
+        LspEditor(state.clone()),
+        started.handle,
+        started.job,
+    ));
     Ok(json!({"jobId": id}))
 }
 
 /// `tandem.reject`: puts back exactly the text the job replaced.
 async fn reject(state: &Arc<State>, id: u64) -> Result<()> {
-    let (doc, handle): (_, JobHandle) = state
-        .jobs
-        .decide(id, Verdict::Rejected)
-        .map_err(|e| invalid(e.to_string()))?;
-    let uri =
-        convert::lsp_uri(&doc).ok_or_else(|| invalid("the job's document has no valid URI"))?;
-    let request = JobRequest {
-        action: Action::Edit,
-        uri,
-        doc,
-        prompt: Prompt {
-            system: String::new(),
-            user: String::new(),
-            sizes: Default::default(),
-        },
-        work_done_token: None,
-        crlf: false,
-        region_ends_with_newline: true,
-        preview: false,
-        elsewhere: None,
-        client: Err("a reject asks no model".into()),
-    };
-    let state = state.clone();
-    // The edits go out from a spawned task: a request handler never waits on the client itself.
-    let done = tokio::spawn(async move { jobs::reject(&state, &handle, &request).await });
-    match done.await {
-        Ok(Ok(())) => {
+    match engine::reject(&state.engine, &LspEditor(state.clone()), id).await {
+        Ok(()) => {
             tracing::info!(job = id, "rejected");
             Ok(())
         }
-        Ok(Err(why)) => Err(Error {
+        Err(why) => Err(Error {
             code: ErrorCode::InternalError,
             message: format!("tandem: {why}").into(),
-            data: None,
-        }),
-        Err(join) => Err(Error {
-            code: ErrorCode::InternalError,
-            message: format!("tandem: reject failed: {join}").into(),
             data: None,
         }),
     }
@@ -328,6 +257,7 @@ fn status(state: &State) -> Value {
         )
     };
     let jobs: Vec<Value> = state
+        .engine
         .jobs
         .summaries()
         .into_iter()
@@ -335,9 +265,9 @@ fn status(state: &State) -> Value {
         .collect();
     json!({
         "settings": settings,
-        "endpoint": {"url": url, "state": state.endpoint_health.state(&url)},
+        "endpoint": {"url": url, "state": state.engine.health.state(&url)},
         "jobs": jobs,
-        "counters": state.jobs.counters(),
+        "counters": state.engine.jobs.counters(),
         "lastPrompt": *state.last_prompt.lock(),
     })
 }
@@ -348,7 +278,7 @@ pub async fn code_actions(
     params: lsp::CodeActionParams,
 ) -> Result<Option<Vec<lsp::CodeActionResponse>>> {
     let doc = convert::doc_uri(&params.text_document.uri);
-    let Some(snapshot) = state.workspace.snapshot_with_syntax(&doc).await else {
+    let Some(snapshot) = state.engine.documents.snapshot_with_syntax(&doc).await else {
         return Ok(None);
     };
     let rope = &snapshot.rope;
@@ -492,6 +422,7 @@ pub fn resolve(mut action: lsp::CodeAction) -> lsp::CodeAction {
 pub fn cancel_progress(state: &State, token: &lsp::ProgressToken) {
     if let Some(id) = state.progress.job_of(token) {
         let _ = state
+            .engine
             .jobs
             .cancel(id, Some("cancelled from its progress".into()));
     }

@@ -24,7 +24,8 @@ pub async fn publish_syntax_errors(
         // A report about a version the client has already moved past is not worth sending:
         // the worker will report the newer one.
         let current = state
-            .workspace
+            .engine
+            .documents
             .snapshot(&report.uri)
             .is_some_and(|s| s.version == report.version);
         if !current {
@@ -46,7 +47,7 @@ pub async fn publish_syntax_errors(
 /// Publishes the document's syntax errors and review findings now (after a review, or a
 /// finding dismissed), from the current text.
 pub async fn publish_now(state: &State, doc: &DocUri) {
-    let Some(snapshot) = state.workspace.snapshot_with_syntax(doc).await else {
+    let Some(snapshot) = state.engine.documents.snapshot_with_syntax(doc).await else {
         return;
     };
     let Some(uri) = convert::lsp_uri(doc) else {

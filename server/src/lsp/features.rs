@@ -20,7 +20,8 @@ pub async fn document_symbols(
     uri: &lsp::Uri,
 ) -> Result<Option<lsp::DocumentSymbolResponse>> {
     let Some(snapshot) = state
-        .workspace
+        .engine
+        .documents
         .snapshot_with_syntax(&convert::doc_uri(uri))
         .await
     else {
@@ -134,7 +135,8 @@ pub async fn hover(
     position: lsp::Position,
 ) -> Result<Option<lsp::Hover>> {
     let Some(snapshot) = state
-        .workspace
+        .engine
+        .documents
         .snapshot_with_syntax(&convert::doc_uri(uri))
         .await
     else {
@@ -197,7 +199,7 @@ async fn explanation(
 ) -> Option<Outcome> {
     let endpoint = state.config.lock().endpoint();
     let url = endpoint.base_url.clone();
-    if let Some(why) = state.endpoint_health.recent_failure(&url) {
+    if let Some(why) = state.engine.health.recent_failure(&url) {
         // Known down: answer at once rather than wait on it.
         return Some(Err(why));
     }
@@ -217,7 +219,7 @@ async fn explanation(
                 ..PromptParts::default()
             };
             let explanations = state.explanations.clone();
-            let health = state.endpoint_health.clone();
+            let health = state.engine.health.clone();
             match (
                 prompt::build(Action::Explain, &parts, 200_000),
                 state.model_client(),

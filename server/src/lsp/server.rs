@@ -11,6 +11,7 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::{Client, LanguageServer};
 
 use super::{capabilities, commands, convert, diagnostics, features, settings};
+use crate::agent::engine::Engine;
 use crate::config::{ConfigStore, Environment};
 use crate::text::{PositionEncoding, SyncError};
 use crate::workspace::{ChangeError, DocUri, Workspace, WorkspaceOptions};
@@ -32,13 +33,11 @@ pub struct ClientFlags {
 /// Server state shared by the handlers and the background tasks.
 pub struct State {
     pub client: Client,
-    pub workspace: Arc<Workspace>,
-    pub jobs: crate::agent::jobs::Jobs,
+    /// The open documents, the jobs and the endpoint's health: what the job engine works with.
+    pub engine: Arc<Engine>,
     pub progress: super::jobs::ProgressTokens,
     /// The workspace symbol index, once built.
     pub index: parking_lot::Mutex<Option<crate::agent::index::SymbolIndex>>,
-    /// The model endpoint's last known state, for hover and `tandem.status`.
-    pub endpoint_health: Arc<crate::agent::health::Health>,
     /// The model client of the endpoint in force, kept so its connections are reused.
     model_client: parking_lot::Mutex<Option<(String, crate::model::ModelClient)>>,
     /// The context sizes of the last prompt sent, for `tandem.status`.
@@ -99,8 +98,7 @@ impl Backend {
         let workspace = Workspace::new(WorkspaceOptions::default(), events_tx);
         let state = Arc::new(State {
             client,
-            workspace,
-            jobs: crate::agent::jobs::Jobs::new(),
+            engine: Arc::new(Engine::new(workspace)),
             progress: super::jobs::ProgressTokens::default(),
             index: parking_lot::Mutex::new(None),
             index_ready: tokio::sync::watch::Sender::new(false),
@@ -108,7 +106,6 @@ impl Backend {
             findings: crate::agent::findings::Findings::default(),
             model_client: parking_lot::Mutex::new(None),
             last_prompt: parking_lot::Mutex::new(None),
-            endpoint_health: Arc::default(),
             config: parking_lot::Mutex::new(ConfigStore::new(Environment::from_process())),
             root: OnceLock::new(),
             encoding: OnceLock::new(),
@@ -178,13 +175,7 @@ fn guard_sync(method: &str, uri: Option<&lsp::Uri>, work: impl FnOnce()) {
     }
 }
 
-pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
-}
+use crate::agent::engine::panic_message;
 
 impl LanguageServer for Backend {
     async fn initialize(&self, params: lsp::InitializeParams) -> Result<lsp::InitializeResult> {
@@ -228,9 +219,10 @@ impl LanguageServer for Backend {
         let uri = params.text_document.uri;
         guard_sync("textDocument/didSave", Some(&uri), || {
             let doc = convert::doc_uri(&uri);
-            if let (Some(snapshot), Ok(path)) =
-                (self.state.workspace.snapshot(&doc), uri.to_file_path())
-            {
+            if let (Some(snapshot), Ok(path)) = (
+                self.state.engine.documents.snapshot(&doc),
+                uri.to_file_path(),
+            ) {
                 commands::reindex_file(&self.state, path, snapshot.rope);
             }
         });
@@ -296,9 +288,12 @@ impl LanguageServer for Backend {
         let item = params.text_document;
         guard_sync("textDocument/didOpen", Some(&item.uri), || {
             let uri = convert::doc_uri(&item.uri);
-            self.state
-                .workspace
-                .open(uri, item.language_id.as_str(), item.version, &item.text);
+            self.state.engine.documents.open(
+                uri,
+                item.language_id.as_str(),
+                item.version,
+                &item.text,
+            );
         });
     }
 
@@ -316,11 +311,10 @@ impl LanguageServer for Backend {
             let encoding = self.state.encoding();
             match self
                 .state
-                .workspace
-                .change(&uri, doc.version, &changes, encoding)
+                .engine
+                .did_change(&uri, doc.version, &changes, encoding)
             {
                 Ok(applied) => {
-                    self.state.jobs.on_did_change(&uri, &applied);
                     self.state.findings.on_did_change(&uri, &applied.changes);
                 }
                 Err(ChangeError::NotOpen) => {
@@ -353,10 +347,7 @@ impl LanguageServer for Backend {
         let uri: DocUri = convert::doc_uri(&uri_lsp);
         let mut was_open = false;
         guard_sync("textDocument/didClose", Some(&uri_lsp), || {
-            self.state
-                .jobs
-                .cancel_document(&uri, "the document was closed");
-            was_open = self.state.workspace.close(&uri);
+            was_open = self.state.engine.did_close(&uri);
         });
         if was_open {
             // Clear what we published: the client keeps diagnostics of closed files otherwise.

@@ -1,0 +1,411 @@
+//! Streaming the model's code into a job's region through the editor, one versioned edit at a
+//! time, until the editor's own text shows the result; asking once more when the result added
+//! syntax errors; taking the text back on a fault, a cancel or a reject.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use super::Engine;
+use super::port::{
+    Change, EditAnswer, EditRequest, EditTarget, Editor, JobResult, Progress, TextEdit,
+};
+use super::run::{Job, Outcome, note_failure, stopped};
+use crate::agent::actions::Action;
+use crate::agent::jobs::{JobHandle, JobId, JobStatus};
+use crate::agent::output::{CodeReply, fit_to_region};
+use crate::agent::prompt::correction;
+use crate::agent::verify::added_errors;
+use crate::edits::OutgoingEdit;
+use crate::model::{Message, ModelClient, ModelEvent, ModelRequest};
+use crate::workspace::DocUri;
+
+/// The contract's bound on an edit that is neither answered nor seen in the editor's text.
+pub(super) const EDIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A partly written line is shown at most this often; whole lines at once.
+const COALESCE: Duration = Duration::from_millis(40);
+/// How many refused edits in a row end the job.
+const MAX_REFUSALS: u32 = 5;
+
+/// Where a job's edits go and how they are labelled.
+#[derive(Clone)]
+pub(super) struct Target {
+    pub doc: DocUri,
+    pub action: Action,
+    pub preview: bool,
+}
+
+impl Job {
+    pub(super) fn target(&self) -> Target {
+        Target {
+            doc: self.doc.clone(),
+            action: self.action,
+            preview: self.preview,
+        }
+    }
+}
+
+/// The region-rewriting actions: stream the model's code into the region, verify it, and ask
+/// once more when it added syntax errors.
+pub(super) async fn rewrite<E: Editor>(
+    engine: &Arc<Engine>,
+    editor: &E,
+    handle: &JobHandle,
+    job: &Job,
+    client: &ModelClient,
+    mut request: ModelRequest,
+) -> Outcome {
+    let target = job.target();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let code = match stream_code(engine, editor, handle, job, client, &request).await {
+            Ok(code) => code,
+            Err(error) => {
+                let outcome = stopped(engine, handle, error);
+                rollback(engine, editor, handle, &target).await;
+                return outcome;
+            }
+        };
+        if let Err(error) = settle(engine, editor, handle, &target).await {
+            rollback(engine, editor, handle, &target).await;
+            return stopped(engine, handle, error);
+        }
+        let errors = check(engine, handle.id, &job.doc);
+        if errors.is_empty() || attempt >= 2 {
+            return Outcome {
+                status: JobStatus::Done,
+                message: (!errors.is_empty())
+                    .then(|| format!("the result still has syntax errors: {}", errors.join("; "))),
+                result: region(engine, handle.id, &job.doc),
+            };
+        }
+        // Self-correction: show the model its errors once.
+        editor
+            .progress(
+                handle.id,
+                Progress::Report("fixing syntax errors in the result"),
+            )
+            .await;
+        request
+            .messages
+            .push(Message::assistant(format!("```\n{code}```")));
+        request.messages.push(Message::user(correction(&errors)));
+    }
+}
+
+/// Streams one model answer into the region. Returns the final code once it is the region's
+/// desired text (or an error message).
+async fn stream_code<E: Editor>(
+    engine: &Arc<Engine>,
+    editor: &E,
+    handle: &JobHandle,
+    job: &Job,
+    client: &ModelClient,
+    request: &ModelRequest,
+) -> Result<String, String> {
+    let target = job.target();
+    let mut stream = client.stream(request, handle.cancel.child_token());
+    let mut reply = CodeReply::new();
+    let mut shown = 0;
+    let mut last_update = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            event = stream.next() => match event {
+                Some(ModelEvent::TextDelta(delta)) => {
+                    if reply.push(&delta) && !job.preview {
+                        // Coalesce: whole lines as they complete, and the line being written at
+                        // most every COALESCE, so the editor is not sent an edit per token.
+                        let so_far = reply.code_so_far();
+                        let whole_lines = so_far.rfind('\n').map_or("", |i| &so_far[..=i]);
+                        let visible = if last_update.elapsed() >= COALESCE { so_far } else { whole_lines };
+                        if visible.len() > shown {
+                            shown = visible.len();
+                            last_update = tokio::time::Instant::now();
+                            let code = shape(job, visible, false);
+                            engine.jobs.with_session(handle.id, |s| s.set_desired(&code));
+                            pump(engine, editor, handle, &target);
+                            let report = format!("{} lines written", code.lines().count());
+                            editor.progress(handle.id, Progress::Report(&report)).await;
+                        }
+                    }
+                }
+                Some(ModelEvent::Usage(_)) => {}
+                Some(ModelEvent::Finished { .. }) => {
+                    engine.health.ok(&client.endpoint().base_url);
+                    let code = shape(job, &reply.finish(), true);
+                    engine.jobs.with_session(handle.id, |s| s.set_desired(&code));
+                    pump(engine, editor, handle, &target);
+                    return Ok(code);
+                }
+                Some(ModelEvent::Error(error)) => {
+                    note_failure(engine, handle, client, &error.to_string());
+                    return Err(error.to_string());
+                }
+                None => return Err("the model stream ended without finishing".into()),
+            },
+            () = handle.wake.notified() => pump(engine, editor, handle, &target),
+        }
+    }
+}
+
+/// The model's code as the region should hold it: the document's line ends, and no final
+/// newline where the region had none.
+fn shape(job: &Job, code: &str, last: bool) -> String {
+    // While streaming, the final newline may still be followed by more code: keep it.
+    fit_to_region(code, !last || job.region_ends_with_newline, job.crlf)
+}
+
+/// Waits until the editor's text shows the desired text in the region. Fails when the job is
+/// cancelled, or when an edit is neither answered nor seen for too long, or refused too often.
+async fn settle<E: Editor>(
+    engine: &Arc<Engine>,
+    editor: &E,
+    handle: &JobHandle,
+    target: &Target,
+) -> Result<(), String> {
+    let mut awaiting_since: Option<tokio::time::Instant> = None;
+    loop {
+        pump(engine, editor, handle, target);
+        let Some((settled, inside, awaiting, refused)) = engine.jobs.with_session(handle.id, |s| {
+            (
+                s.is_settled(),
+                s.user_edited_inside(),
+                s.awaiting_change(),
+                s.failed_attempts(),
+            )
+        }) else {
+            return Ok(());
+        };
+        if settled {
+            return Ok(());
+        }
+        if handle.cancel.is_cancelled() {
+            return Err("cancelled".into());
+        }
+        if !engine.documents.is_open(&target.doc) {
+            return Err("the document was closed".into());
+        }
+        if inside {
+            return Err("you edited inside the region".into());
+        }
+        // After a refusal the session waits for the editor's newer text; that wait has the
+        // contract's deadline too.
+        awaiting_since = if awaiting {
+            awaiting_since.or(Some(tokio::time::Instant::now()))
+        } else {
+            None
+        };
+        if awaiting_since.is_some_and(|since| since.elapsed() >= EDIT_TIMEOUT) {
+            return Err(
+                "the editor refused the edit and did not report its text afterwards".into(),
+            );
+        }
+        if refused >= MAX_REFUSALS {
+            return Err(format!(
+                "the editor refused the edit {refused} times; the document kept changing under it"
+            ));
+        }
+        tokio::select! {
+            () = handle.wake.notified() => {}
+            () = handle.cancel.cancelled() => {}
+            () = tokio::time::sleep(if awaiting { EDIT_TIMEOUT } else { EDIT_TIMEOUT + Duration::from_secs(1) }) => {
+                // An edit's own timeout resolves it; a refusal's wait is checked above.
+            }
+        }
+    }
+}
+
+/// Takes back everything the job streamed: the region gets its original text again, the user's
+/// typing outside it kept. Bounded: an editor that does not cooperate cannot hold the job.
+pub(super) async fn rollback<E: Editor>(
+    engine: &Arc<Engine>,
+    editor: &E,
+    handle: &JobHandle,
+    target: &Target,
+) {
+    // The user typed inside the region: their text stays. An editor that stopped answering will
+    // not apply an undo either.
+    let user_inside = engine
+        .jobs
+        .with_session(handle.id, |s| s.user_edited_inside())
+        .unwrap_or(false);
+    let unresponsive = matches!(engine.jobs.stop_reason(handle.id), Some((_, true)));
+    if user_inside || unresponsive || !engine.documents.is_open(&target.doc) {
+        return;
+    }
+    if engine
+        .jobs
+        .with_session(handle.id, |s| s.rollback())
+        .is_none()
+    {
+        return;
+    }
+    // Cancelled jobs still put the text back: use a fresh token for the edits.
+    let undo = JobHandle {
+        id: handle.id,
+        cancel: tokio_util::sync::CancellationToken::new(),
+        wake: handle.wake.clone(),
+    };
+    let bounded =
+        tokio::time::timeout(EDIT_TIMEOUT * 2, settle(engine, editor, &undo, target)).await;
+    if !matches!(bounded, Ok(Ok(()))) {
+        tracing::warn!(
+            job = handle.id,
+            "could not confirm that the job's text was taken back"
+        );
+    }
+}
+
+/// `tandem.reject`: puts a finished job's original text back, in one edit. Returns when the
+/// editor's text shows it.
+pub async fn reject<E: Editor>(engine: &Arc<Engine>, editor: &E, id: JobId) -> Result<(), String> {
+    let decided = engine
+        .jobs
+        .decide(id, crate::agent::jobs::Verdict::Rejected)
+        .map_err(|e| e.to_string())?;
+    engine
+        .jobs
+        .with_session(id, |s| s.reject())
+        .ok_or("the job has no edit to take back")?;
+    let target = Target {
+        doc: decided.doc,
+        action: decided.action,
+        preview: false,
+    };
+    // The edits go out from a spawned task: whoever asked never waits on the editor itself.
+    let (engine, editor) = (engine.clone(), editor.clone());
+    let task = tokio::spawn(async move {
+        tokio::time::timeout(
+            EDIT_TIMEOUT * 2,
+            settle(&engine, &editor, &decided.handle, &target),
+        )
+        .await
+    });
+    match task.await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => {
+            Err("the editor did not apply the edit that puts the original text back".into())
+        }
+        Err(join) => Err(format!("reject failed: {join}")),
+    }
+}
+
+/// Syntax errors the job's text added inside its region.
+fn check(engine: &Arc<Engine>, id: JobId, doc: &DocUri) -> Vec<String> {
+    let Some(snapshot) = engine.documents.snapshot(doc) else {
+        return Vec::new();
+    };
+    let Some((original, region)) = engine
+        .jobs
+        .with_session(id, |s| (s.original().to_owned(), s.region()))
+    else {
+        return Vec::new();
+    };
+    let rope = &snapshot.rope;
+    let start = region.start.min(rope.len_chars());
+    let end = region.end.clamp(start, rope.len_chars());
+    let mut before = rope.clone();
+    before.remove(start..end);
+    before.insert(start, &original);
+    let bytes = rope.char_to_byte(start)..rope.char_to_byte(end);
+    added_errors(snapshot.language, &before, rope, &bytes)
+}
+
+/// The job's region as it now stands.
+fn region(engine: &Arc<Engine>, id: JobId, doc: &DocUri) -> Option<JobResult> {
+    let snapshot = engine.documents.snapshot(doc)?;
+    let region = engine.jobs.with_session(id, |s| s.region())?;
+    let len = snapshot.rope.len_chars();
+    Some(JobResult::Region {
+        target: EditTarget::Open {
+            doc: doc.clone(),
+            version: snapshot.version,
+        },
+        rope: snapshot.rope,
+        chars: region.start.min(len)..region.end.min(len),
+    })
+}
+
+/// Sends the job's next edit, if it has one and no other edit is in flight in the document.
+fn pump<E: Editor>(engine: &Arc<Engine>, editor: &E, handle: &JobHandle, target: &Target) {
+    if engine.jobs.other_in_flight(handle.id) {
+        return;
+    }
+    let Some(snapshot) = engine.documents.snapshot(&target.doc) else {
+        return;
+    };
+    let edit = engine
+        .jobs
+        .with_session(handle.id, |s| s.next_edit(&snapshot.rope, snapshot.version))
+        .flatten();
+    if let Some(edit) = edit {
+        let request = EditRequest {
+            job: handle.id,
+            action: target.action,
+            changes: vec![Change::Text(TextEdit {
+                target: EditTarget::Open {
+                    doc: target.doc.clone(),
+                    version: edit.version,
+                },
+                rope: snapshot.rope,
+                chars: edit.start..edit.end,
+                text: edit.text.clone(),
+            })],
+            confirm: target.preview,
+        };
+        tokio::spawn(send_edit(
+            engine.clone(),
+            editor.clone(),
+            handle.clone(),
+            target.clone(),
+            edit,
+            request,
+        ));
+    }
+}
+
+/// Sends one edit and feeds the answer (or its absence) back to the session.
+async fn send_edit<E: Editor>(
+    engine: Arc<Engine>,
+    editor: E,
+    handle: JobHandle,
+    target: Target,
+    edit: OutgoingEdit,
+    request: EditRequest,
+) {
+    let jobs = &engine.jobs;
+    match tokio::time::timeout(EDIT_TIMEOUT, editor.apply_edit(request)).await {
+        Ok(EditAnswer::Applied) => jobs.on_apply_answer(handle.id, edit.id, true),
+        Ok(EditAnswer::Refused(reason)) => {
+            if target.preview {
+                // In preview the user is asked: a declined edit ends the job.
+                let _ = jobs.cancel(handle.id, Some("you declined the edit".into()));
+            }
+            tracing::debug!(
+                job = handle.id,
+                reason = reason.as_deref().unwrap_or(""),
+                "edit refused"
+            );
+            jobs.on_apply_answer(handle.id, edit.id, false);
+        }
+        Ok(EditAnswer::Error(error)) => {
+            tracing::warn!(job = handle.id, "the edit failed: {error}");
+            jobs.on_apply_answer(handle.id, edit.id, false);
+        }
+        Err(_) => {
+            // No answer. If the editor's text showed the edit (Vim's ALE applies and never
+            // answers), the job goes on; if not, it fails.
+            if !jobs.on_answer_timeout(handle.id, edit.id) {
+                tracing::warn!(
+                    job = handle.id,
+                    "the editor did not answer the edit within {EDIT_TIMEOUT:?}"
+                );
+                jobs.fail(handle.id, "the editor did not answer the edit".into());
+            }
+        }
+    }
+    handle.wake.notify_one();
+    jobs.wake_document(&target.doc);
+}

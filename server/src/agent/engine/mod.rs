@@ -1,0 +1,67 @@
+//! The job engine: one job's life (model stream, converging edits, self-correction, settle,
+//! take-back, accept/reject) in editor terms, for every action, whoever the editor is. It reaches
+//! the editor only through the [`Editor`] port; the LSP edge and `tandem exec` implement it.
+//!
+//! - `port`: the [`Editor`] trait and the plain types it speaks.
+//! - `start`: an action request → a registered job (target, prompt, streaming session).
+//! - `run`: a job from its start to `job_finished`; the actions that do not stream.
+//! - `converge`: streaming the model's code into a region, settling, taking it back.
+
+mod converge;
+pub mod port;
+mod run;
+mod start;
+
+use std::sync::Arc;
+
+pub use converge::reject;
+pub use port::{
+    Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress, TextEdit,
+};
+pub use run::{Job, panic_message, run};
+pub use start::{JobInput, Started, start};
+
+use super::health::Health;
+use super::jobs::Jobs;
+use crate::text::{PositionEncoding, TextChange};
+use crate::workspace::{Applied, ChangeError, DocUri, Workspace};
+
+/// What every job works with: the documents as the editor last reported them, the jobs, and
+/// what is known of the model endpoint. Shared by the editor's side (which reports changes)
+/// and the running jobs.
+pub struct Engine {
+    pub documents: Arc<Workspace>,
+    pub jobs: Jobs,
+    pub health: Arc<Health>,
+}
+
+impl Engine {
+    pub fn new(documents: Arc<Workspace>) -> Self {
+        Self {
+            documents,
+            jobs: Jobs::new(),
+            health: Arc::default(),
+        }
+    }
+
+    /// The editor reported a change of a document: applies it, and routes it to the document's
+    /// jobs before returning, so no job computes an edit against text the editor moved past.
+    /// This is how a job learns the echo of its own edits.
+    pub fn did_change(
+        &self,
+        doc: &DocUri,
+        version: i32,
+        changes: &[TextChange],
+        encoding: PositionEncoding,
+    ) -> Result<Applied, ChangeError> {
+        let applied = self.documents.change(doc, version, changes, encoding)?;
+        self.jobs.on_did_change(doc, &applied);
+        Ok(applied)
+    }
+
+    /// The editor closed a document: its running jobs are cancelled. Returns whether it was open.
+    pub fn did_close(&self, doc: &DocUri) -> bool {
+        self.jobs.cancel_document(doc, "the document was closed");
+        self.documents.close(doc)
+    }
+}

@@ -1,0 +1,138 @@
+//! The port through which the job engine reaches "the editor": apply an edit to a document at a
+//! version (its answer comes back here, its echo through [`Engine::did_change`]), create or
+//! delete a file, report progress, show review findings, announce a job's end. The LSP edge
+//! implements it with requests and notifications, `tandem exec` on files, tests in memory.
+//!
+//! [`Engine::did_change`]: super::Engine::did_change
+
+use std::future::Future;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use ropey::Rope;
+
+use crate::agent::actions::Action;
+use crate::agent::jobs::{JobId, JobStatus};
+use crate::agent::review::Finding;
+use crate::workspace::DocUri;
+
+/// Where a text edit goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EditTarget {
+    /// An open document, at the version the edit was computed against: an editor that has
+    /// moved past it refuses (or drops, or misapplies) the edit; the engine copes with each.
+    Open { doc: DocUri, version: i32 },
+    /// A file that is not open: changed by the editor without a version, or written on disk.
+    File { path: PathBuf },
+}
+
+/// Replace `chars` of `rope` with `text`.
+#[derive(Clone, Debug)]
+pub struct TextEdit {
+    pub target: EditTarget,
+    /// The text the offsets count in: the document at `version`, or the file as it was read.
+    pub rope: Rope,
+    /// Char offsets into `rope`.
+    pub chars: Range<usize>,
+    pub text: String,
+}
+
+/// One change of a workspace edit, in the order they apply.
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// Creates an empty file; one that exists already is left as it is.
+    CreateFile {
+        path: PathBuf,
+    },
+    /// Deletes a file; one that is missing is no error.
+    DeleteFile {
+        path: PathBuf,
+    },
+    Text(TextEdit),
+}
+
+/// One workspace edit of a job.
+#[derive(Clone, Debug)]
+pub struct EditRequest {
+    pub job: JobId,
+    /// The edit is labelled `Tandem: <action>`.
+    pub action: Action,
+    pub changes: Vec<Change>,
+    /// Preview mode: the user confirms the edit before it lands; declining refuses it.
+    pub confirm: bool,
+}
+
+/// What the editor said about an edit. A hint, not proof: the document's text as the editor
+/// reports it is the truth (an editor may answer `Applied` for an edit it dropped).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EditAnswer {
+    Applied,
+    /// Declined (a stale version, the user said no), with the editor's reason when it gave one.
+    Refused(Option<String>),
+    /// The request itself failed; the reason in words.
+    Error(String),
+}
+
+/// A job's progress, as the editor shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress<'a> {
+    /// The job started; `title` is `Tandem: <action>`.
+    Begin {
+        title: &'a str,
+    },
+    Report(&'a str),
+    /// The job ended; always sent once for every begun job, with how it ended.
+    End(&'a str),
+}
+
+/// What a finished job returns, beside its status.
+#[derive(Clone, Debug)]
+pub enum JobResult {
+    /// An explanation.
+    Markdown(String),
+    /// Where the action's text now stands: `chars` of `rope` (the document when the job ended,
+    /// or the file as written).
+    Region {
+        target: EditTarget,
+        rope: Rope,
+        chars: Range<usize>,
+    },
+    /// A review: how many findings were shown.
+    Findings(usize),
+}
+
+/// How a job ended, announced once.
+#[derive(Clone, Debug)]
+pub struct JobReport {
+    pub id: JobId,
+    pub action: Action,
+    pub doc: DocUri,
+    pub status: JobStatus,
+    /// Why it failed or was cancelled, or what is still wrong with a done result; in words.
+    pub message: Option<String>,
+    pub result: Option<JobResult>,
+}
+
+/// "The editor", as the engine sees it. Every call is bounded by the engine (an editor that
+/// never answers costs a timeout, not a hang); implementations answer as soon as they know.
+pub trait Editor: Clone + Send + Sync + 'static {
+    /// Applies one workspace edit and answers how it went. The document's new text reaches
+    /// the engine separately, through [`Engine::did_change`](super::Engine::did_change), when
+    /// the editor reports it (before or after this answer, or never).
+    fn apply_edit(&self, request: EditRequest) -> impl Future<Output = EditAnswer> + Send;
+
+    /// Shows a job's progress.
+    fn progress(&self, job: JobId, progress: Progress<'_>) -> impl Future<Output = ()> + Send;
+
+    /// Shows a review's findings on the document (replacing earlier ones); `rope` is the text
+    /// their lines count in.
+    fn show_findings(
+        &self,
+        doc: &DocUri,
+        rope: &Rope,
+        findings: Vec<Finding>,
+    ) -> impl Future<Output = ()> + Send;
+
+    /// Announces how a job ended.
+    fn job_finished(&self, report: JobReport) -> impl Future<Output = ()> + Send;
+}

@@ -346,7 +346,9 @@ impl Call {
             (next, _) => next,
         })
         .notify(|failure: &Failure, wait: Duration| {
-            tracing::info!(url = %self.url, wait_ms = wait.as_millis(), "retrying model request: {:?}", failure.kind);
+            // In words, and scrubbed of the key like any error we show.
+            let what = self.error(failure.kind.clone()).what();
+            tracing::info!(url = %self.url, wait_ms = wait.as_millis(), "retrying model request: {what}");
         })
         .await;
         outcome.map_err(|failure| {

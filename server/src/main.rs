@@ -36,18 +36,31 @@ enum Command {
         #[arg(long, value_name = "JSON")]
         settings: Option<String>,
     },
-    /// Run one agent action on a file without an editor (explain, fix, implement, document, edit).
+    /// Run one agent action on a file without an editor.
+    ///
+    /// explain prints its Markdown on stdout. review prints each finding on stdout as
+    /// `FILE:LINE:COLUMN: SEVERITY: MESSAGE` (1-based). fix, implement, document, edit and tests
+    /// change the file (tests: where the language keeps them; for Python, Go, JavaScript and
+    /// TypeScript the test file next to it, created when missing), written only once the action is
+    /// done, or shown as a unified diff with --diff. Progress goes to stderr.
+    ///
+    /// Exit codes: 0 done (review: no findings); 1 the action failed (review: findings); 2 bad
+    /// usage (review: also the review failed). A failure's reason goes to stderr, once.
     Exec {
-        /// The action: explain, fix, implement, document or edit.
+        /// The action: explain, fix, implement, document, tests, edit or review.
         action: String,
+        /// The file to work on. review's findings name it as given here.
         file: PathBuf,
-        /// `L1:C1-L2:C2` (or `L:C` for a position), 1-based, columns in characters.
-        #[arg(long)]
+        /// Optional. `L1:C1-L2:C2`, or `L:C` for a position; 1-based, columns in characters.
+        /// implement, document and tests need a position in the item (a range's start counts);
+        /// edit needs a range; explain and fix take the whole file without one (with a position,
+        /// the item there); review always reads the whole file.
+        #[arg(long, value_name = "RANGE")]
         range: Option<String>,
-        /// What to change (for `edit`).
+        /// What to change (for `edit`; for the other actions, added to the request).
         #[arg(long)]
         instruction: Option<String>,
-        /// Print a unified diff instead of writing the file.
+        /// Print a unified diff instead of writing any file.
         #[arg(long)]
         diff: bool,
     },
@@ -116,8 +129,9 @@ fn exec(options: tandem::exec::ExecOptions) -> i32 {
     let Some(runtime) = runtime(&mut tokio::runtime::Builder::new_multi_thread()) else {
         return 2;
     };
-    // The explanation or the diff is the command's output; progress goes to stderr. Unlocked
-    // handles: logs from other threads write to stderr too, and a held lock would block them.
+    // The explanation, the findings or the diff are the command's output; progress goes to
+    // stderr. Unlocked handles: logs from other threads write to stderr too, and a held lock
+    // would block them.
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
     runtime.block_on(tandem::exec::run(&options, &mut out, &mut err))

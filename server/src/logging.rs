@@ -3,10 +3,11 @@
 use std::io::Write;
 use std::path::Path;
 
-/// Logs go to the file when given, else to stderr. Level from `TANDEM_LOG` (default `info`).
-pub fn init(log_file: Option<&Path>) -> std::io::Result<()> {
+/// Logs go to the file when given, else to stderr. Level from `TANDEM_LOG`, else `default_level`
+/// (a server logs `info`; a command that says what happened itself, only `error`).
+pub fn init(log_file: Option<&Path>, default_level: &str) -> std::io::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);

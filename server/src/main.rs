@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 )]
 struct Cli {
     /// Serve LSP on stdin/stdout (the default; accepted for clients that pass it).
-    #[arg(long, global = true)]
+    #[arg(long)]
     stdio: bool,
     /// Write logs to this file instead of stderr.
     #[arg(long, global = true, value_name = "PATH")]
@@ -24,12 +24,25 @@ struct Cli {
     command: Option<Command>,
 }
 
+/// What every subcommand accepts and ignores, out of its help: a client may add `--stdio` to
+/// any command line it starts.
+#[derive(clap::Args, Debug)]
+struct Ignored {
+    #[arg(long, hide = true)]
+    stdio: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve LSP on stdin/stdout (same as no subcommand).
-    Serve,
+    Serve {
+        #[command(flatten)]
+        ignored: Ignored,
+    },
     /// Check the settings and the model endpoint; exit code 0 only when the model answered.
     Doctor {
+        #[command(flatten)]
+        ignored: Ignored,
         /// An editor's settings object as JSON (the shape of `initializationOptions`), applied
         /// over the settings files as the editor's would be: how an editor plugin checks
         /// the settings it sends.
@@ -47,6 +60,8 @@ enum Command {
     /// Exit codes: 0 done (review: no findings); 1 the action failed (review: findings); 2 bad
     /// usage (review: also the review failed). A failure's reason goes to stderr, once.
     Exec {
+        #[command(flatten)]
+        ignored: Ignored,
         /// The action: explain, fix, implement, document, tests, edit or review.
         action: String,
         /// The file to work on. review's findings name it as given here.
@@ -68,20 +83,30 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(err) = tandem::logging::init(cli.log_file.as_deref()) {
+    // exec says itself what happened, once: its logs are only for what it cannot say.
+    let level = match cli.command {
+        Some(Command::Exec { .. }) => "error",
+        _ => "info",
+    };
+    if let Err(err) = tandem::logging::init(cli.log_file.as_deref(), level) {
         // stdout is the protocol: errors before serving go to stderr.
-        tandem::logging::fatal(&format!("tandem: cannot open the log file: {err}"));
+        let path = cli.log_file.as_deref().unwrap_or(std::path::Path::new(""));
+        tandem::logging::fatal(&format!(
+            "tandem: cannot open the log file {}: {err}",
+            path.display()
+        ));
         std::process::exit(2);
     }
     let code = match cli.command {
-        None | Some(Command::Serve) => serve(),
-        Some(Command::Doctor { settings }) => doctor(settings.as_deref()),
+        None | Some(Command::Serve { .. }) => serve(),
+        Some(Command::Doctor { settings, .. }) => doctor(settings.as_deref()),
         Some(Command::Exec {
             action,
             file,
             range,
             instruction,
             diff,
+            ..
         }) => exec(tandem::exec::ExecOptions {
             action,
             file,

@@ -1,36 +1,26 @@
-//! End to end: `tandem exec` on a file, against the scripted model server.
+//! End to end: `tandem exec` on files, against the scripted model server: every action's result,
+//! `--diff`, exit codes, and a failure said once.
 
 #![allow(
     clippy::unwrap_used,
     reason = "a test that unwraps wrong fails, which is the point"
 )]
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 
 use tandem_tests::editor::tandem_bin;
 use tandem_tests::model_server::{ModelServer, Reply, Wire};
 
-fn exec(home: &Path, args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(tandem_bin());
-    command
-        .arg("exec")
-        .args(args)
-        .env("XDG_CONFIG_HOME", home)
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("ANTHROPIC_API_KEY")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
-}
-
-fn setup(server_url: &str) -> tempfile::TempDir {
+/// A home with settings pointing at `model_url` and a project (a git folder) to work in.
+fn setup(model_url: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("tandem")).unwrap();
     std::fs::write(
         dir.path().join("tandem/config.toml"),
         format!(
-            "[model]\nprovider = \"openai\"\nbaseUrl = \"{server_url}\"\nname = \"test-model\"\n"
+            "[model]\nprovider = \"openai\"\nbaseUrl = \"{model_url}\"\nname = \"test-model\"\n"
         ),
     )
     .unwrap();
@@ -38,104 +28,403 @@ fn setup(server_url: &str) -> tempfile::TempDir {
     dir
 }
 
-const SOURCE: &str = "fn double(x: u32) -> u32 {\n    todo!()\n}\n\nfn main() {}\n";
-
-#[tokio::test]
-async fn implement_writes_the_file_and_diff_only_shows_it() -> anyhow::Result<()> {
-    let server = ModelServer::start().await?;
-    let home = setup(&server.base_url(Wire::OpenAi));
-    let file = home.path().join("project/lib.rs");
-    std::fs::write(&file, SOURCE)?;
-    let path = file.to_string_lossy().to_string();
-
-    // --diff: the file stays, the diff is printed.
-    server.push(Reply::text(
-        Wire::OpenAi,
-        &[
-            "```rust\nfn double(x: u32) -> u32 {\n",
-            "    x * 2\n}\n```\n",
-        ],
-    ));
-    let output = exec(
-        home.path(),
-        &["implement", &path, "--range", "2:5", "--diff"],
-    )
-    .output()
-    .await?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        stdout.contains("-    todo!()") && stdout.contains("+    x * 2"),
-        "{stdout}"
-    );
-    assert_eq!(std::fs::read_to_string(&file)?, SOURCE);
-
-    // Without --diff the file is written.
-    server.push(Reply::text(
-        Wire::OpenAi,
-        &[
-            "```rust\nfn double(x: u32) -> u32 {\n",
-            "    x * 2\n}\n```\n",
-        ],
-    ));
-    let output = exec(home.path(), &["implement", &path, "--range", "2:5"])
+/// Runs `tandem exec ARGS` in the project of `home`, with no log level set.
+async fn exec(home: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(tandem_bin())
+        .arg("exec")
+        .args(args)
+        .current_dir(home.join("project"))
+        .env("XDG_CONFIG_HOME", home)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("TANDEM_LOG")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
         .output()
-        .await?;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(
-        std::fs::read_to_string(&file)?,
-        "fn double(x: u32) -> u32 {\n    x * 2\n}\n\nfn main() {}\n"
-    );
+        .await
+        .unwrap()
+}
+
+/// Every file of the project (but `.git`), by path relative to it, with its text.
+fn project_files(home: &Path) -> BTreeMap<String, String> {
+    let root = home.join("project");
+    let mut found = BTreeMap::new();
+    let mut folders = vec![root.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != ".git") {
+                    folders.push(path);
+                }
+            } else {
+                let name = path.strip_prefix(&root).unwrap().display().to_string();
+                found.insert(name, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    found
+}
+
+fn write_project(home: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let path = home.join("project").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn owned(files: &[(&str, &str)]) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
+        .collect()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const DOUBLE: &str = "fn double(x: u32) -> u32 {\n    x * 2\n}\n";
+const UNFINISHED: &str = "fn double(x: u32) -> u32 {\n    todo!()\n}\n\nfn main() {}\n";
+const RUST_TESTS: &str = "\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn doubles() {\n        assert_eq!(double(2), 4);\n    }\n}\n";
+const PYTHON: &str = "def double(x):\n    return x * 2\n";
+const PYTHON_TESTS: &str =
+    "from calc import double\n\n\ndef test_double():\n    assert double(2) == 4\n";
+const REVIEWED: &str =
+    "fn main() {\n    let v = vec![1, 2, 3];\n    let x = v[3];\n    println!(\"{x}\");\n}\n";
+const FINDINGS: &str = r#"```json
+[
+  {"start_line": 3, "end_line": 3, "severity": "error", "message": "Index 3 is out of bounds.", "replacement": "    let x = v[2];"},
+  {"start_line": 4, "severity": "hint", "message": "Consider naming x."}
+]
+```"#;
+
+/// One run of `tandem exec` and everything it should leave.
+struct Case {
+    /// The project's files before.
+    before: &'static [(&'static str, &'static str)],
+    args: &'static [&'static str],
+    /// The model's answer, in chunks.
+    reply: &'static [&'static str],
+    exit: i32,
+    stdout: &'static str,
+    /// The project's files after, all of them.
+    after: &'static [(&'static str, &'static str)],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        before: &[("lib.rs", UNFINISHED)],
+        args: &["explain", "lib.rs"],
+        reply: &["It doubles ", "nothing yet."],
+        exit: 0,
+        stdout: "It doubles nothing yet.\n",
+        after: &[("lib.rs", UNFINISHED)],
+    },
+    Case {
+        before: &[("lib.rs", "fn broken() { let a = 1 }\n")],
+        args: &["fix", "lib.rs"],
+        reply: &["```rust\nfn broken() { let a = 1; }\n```\n"],
+        exit: 0,
+        stdout: "",
+        after: &[("lib.rs", "fn broken() { let a = 1; }\n")],
+    },
+    Case {
+        before: &[("lib.rs", UNFINISHED)],
+        args: &["implement", "lib.rs", "--range", "2:5"],
+        reply: &[
+            "```rust\nfn double(x: u32) -> u32 {\n",
+            "    x * 2\n}\n```\n",
+        ],
+        exit: 0,
+        stdout: "",
+        after: &[(
+            "lib.rs",
+            "fn double(x: u32) -> u32 {\n    x * 2\n}\n\nfn main() {}\n",
+        )],
+    },
+    Case {
+        before: &[("lib.rs", DOUBLE)],
+        args: &["document", "lib.rs", "--range", "1:4"],
+        reply: &[
+            "```rust\n/// Doubles `x`.\n",
+            "fn double(x: u32) -> u32 {\n    x * 2\n}\n```\n",
+        ],
+        exit: 0,
+        stdout: "",
+        after: &[(
+            "lib.rs",
+            "/// Doubles `x`.\nfn double(x: u32) -> u32 {\n    x * 2\n}\n",
+        )],
+    },
+    Case {
+        before: &[("lib.rs", DOUBLE)],
+        args: &[
+            "edit",
+            "lib.rs",
+            "--range",
+            "2:1-3:1",
+            "--instruction",
+            "triple it",
+        ],
+        reply: &["```rust\n    x * 3\n```\n"],
+        exit: 0,
+        stdout: "",
+        after: &[("lib.rs", "fn double(x: u32) -> u32 {\n    x * 3\n}\n")],
+    },
+    // Rust keeps its tests in the same file: a new `mod tests` at its end.
+    Case {
+        before: &[("lib.rs", DOUBLE)],
+        args: &["tests", "lib.rs", "--range", "1:4"],
+        reply: &["```rust\n", RUST_TESTS, "```\n"],
+        exit: 0,
+        stdout: "",
+        after: &[(
+            "lib.rs",
+            "fn double(x: u32) -> u32 {\n    x * 2\n}\n\n#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn doubles() {\n        assert_eq!(double(2), 4);\n    }\n}\n",
+        )],
+    },
+    // Python keeps them in test_<module>.py next to the source, created here.
+    Case {
+        before: &[("src/calc.py", PYTHON)],
+        args: &["tests", "src/calc.py", "--range", "1:5"],
+        reply: &["```python\n", PYTHON_TESTS, "```\n"],
+        exit: 0,
+        stdout: "",
+        after: &[("src/calc.py", PYTHON), ("src/test_calc.py", PYTHON_TESTS)],
+    },
+    // Findings, named by the path as given: exit 1.
+    Case {
+        before: &[("src/main.rs", REVIEWED)],
+        args: &["review", "src/main.rs"],
+        reply: &[FINDINGS],
+        exit: 1,
+        stdout: "src/main.rs:3:5: error: Index 3 is out of bounds.\nsrc/main.rs:4:5: hint: Consider naming x.\n",
+        after: &[("src/main.rs", REVIEWED)],
+    },
+    // No findings: exit 0, nothing printed.
+    Case {
+        before: &[("src/main.rs", REVIEWED)],
+        args: &["review", "src/main.rs"],
+        reply: &["```json\n[]\n```"],
+        exit: 0,
+        stdout: "",
+        after: &[("src/main.rs", REVIEWED)],
+    },
+];
+
+/// With `--diff`: the diffs on stdout (a new file from /dev/null), and no file written.
+const DIFFS: &[Case] = &[
+    Case {
+        before: &[("lib.rs", UNFINISHED)],
+        args: &["implement", "lib.rs", "--range", "2:5", "--diff"],
+        reply: &[
+            "```rust\nfn double(x: u32) -> u32 {\n",
+            "    x * 2\n}\n```\n",
+        ],
+        exit: 0,
+        stdout: "--- lib.rs\n+++ lib.rs\n@@ -1,5 +1,5 @@\n fn double(x: u32) -> u32 {\n-    todo!()\n+    x * 2\n }\n \n fn main() {}\n",
+        after: &[("lib.rs", UNFINISHED)],
+    },
+    Case {
+        before: &[("src/calc.py", PYTHON)],
+        args: &["tests", "src/calc.py", "--range", "1:5", "--diff"],
+        reply: &["```python\n", PYTHON_TESTS, "```\n"],
+        exit: 0,
+        stdout: "--- /dev/null\n+++ src/test_calc.py\n@@ -0,0 +1,5 @@\n+from calc import double\n+\n+\n+def test_double():\n+    assert double(2) == 4\n",
+        after: &[("src/calc.py", PYTHON)],
+    },
+];
+
+/// Runs each case in a project of its own, against one model server.
+async fn check(cases: &[Case]) -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    for case in cases {
+        let home = setup(&server.base_url(Wire::OpenAi));
+        write_project(home.path(), case.before);
+        server.push(Reply::text(Wire::OpenAi, case.reply));
+        let output = exec(home.path(), case.args).await;
+        let said = format!("{:?}: {}", case.args, stderr(&output));
+        assert_eq!(output.status.code(), Some(case.exit), "{said}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            case.stdout,
+            "{said}"
+        );
+        assert_eq!(project_files(home.path()), owned(case.after), "{said}");
+        assert!(!stderr(&output).contains("tandem exec:"), "{said}");
+    }
     Ok(())
 }
 
 #[tokio::test]
-async fn explain_prints_and_failures_say_why() -> anyhow::Result<()> {
+async fn every_action_leaves_exactly_its_result() -> anyhow::Result<()> {
+    check(CASES).await
+}
+
+#[tokio::test]
+async fn diff_prints_and_writes_nothing() -> anyhow::Result<()> {
+    check(DIFFS).await
+}
+
+/// A run that fails, and how it says so.
+struct Failing<'a> {
+    model_url: &'a str,
+    /// The model's answer; `None` when nothing answers.
+    reply: Option<Reply>,
+    args: &'a [&'a str],
+    exit: i32,
+    /// How the message starts and ends.
+    starts: String,
+    ends: &'a str,
+}
+
+/// A failed action says why once, in words, as `tandem exec: …`, and nothing else about it;
+/// the files stay as they were.
+#[tokio::test]
+async fn a_failure_is_said_once_in_words() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
-    let home = setup(&server.base_url(Wire::OpenAi));
-    let file = home.path().join("project/lib.rs");
-    std::fs::write(&file, SOURCE)?;
-    let path = file.to_string_lossy().to_string();
-    server.push(Reply::text(Wire::OpenAi, &["It doubles ", "nothing yet."]));
-    let output = exec(home.path(), &["explain", &path]).output().await?;
-    assert_eq!(output.status.code(), Some(0));
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim(),
-        "It doubles nothing yet."
-    );
+    let url = server.base_url(Wire::OpenAi);
+    // A port nothing listens on: the connection is refused (after the retries).
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        format!("http://{}/v1", listener.local_addr()?)
+    };
+    let not_json = "the model's review is not a JSON array of findings: expected value at line 1 column 1 in \"I found nothing wrong.\\n\"";
+    let cases = [
+        Failing {
+            model_url: &url,
+            reply: Some(Reply::error(401, "{\"error\":{\"message\":\"bad key\"}}")),
+            args: &["implement", "lib.rs", "--range", "2:5"],
+            exit: 1,
+            starts: format!(
+                "model request to {url}/chat/completions failed: the endpoint wants an API key (HTTP 401"
+            ),
+            ends: "Set model.apiKeyEnv to the environment variable that holds your key.",
+        },
+        Failing {
+            model_url: &closed,
+            reply: None,
+            args: &["implement", "lib.rs", "--range", "2:5"],
+            exit: 1,
+            starts: format!(
+                "model request to {closed}/chat/completions failed: could not connect ("
+            ),
+            ends: "). Is the server running and reachable? Set model.baseUrl to change the address.",
+        },
+        // A review that fails exits 2: 1 means findings.
+        Failing {
+            model_url: &url,
+            reply: Some(Reply::text(Wire::OpenAi, &["I found nothing wrong."])),
+            args: &["review", "lib.rs"],
+            exit: 2,
+            starts: not_json.to_owned(),
+            ends: not_json,
+        },
+    ];
+    for case in cases {
+        let home = setup(case.model_url);
+        write_project(home.path(), &[("lib.rs", UNFINISHED)]);
+        if let Some(reply) = case.reply {
+            server.push(reply);
+        }
+        let output = exec(home.path(), case.args).await;
+        let said = stderr(&output);
+        assert_eq!(output.status.code(), Some(case.exit), "{said}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{said}");
+        // What runs, then why it failed: no log lines, no debug-formatted errors.
+        let lines: Vec<&str> = said.lines().collect();
+        let doing = format!(
+            "tandem: {} with test-model at {}",
+            case.args[0], case.model_url
+        );
+        assert_eq!(lines.len(), 2, "{said}");
+        assert_eq!(lines[0], doing, "{said}");
+        let message = lines[1].strip_prefix("tandem exec: ").unwrap();
+        assert!(
+            message.starts_with(&case.starts) && message.ends_with(case.ends),
+            "{said}"
+        );
+        assert_eq!(said.matches(message).count(), 1, "{said}");
+        assert!(
+            !said.contains("{ detail:") && !said.contains("Connect {"),
+            "{said}"
+        );
+        assert_eq!(project_files(home.path()), owned(&[("lib.rs", UNFINISHED)]));
+    }
+    Ok(())
+}
 
-    // The model fails: exit 1, the reason on stderr, the file untouched.
-    server.push(Reply::error(401, "{\"error\":{\"message\":\"bad key\"}}"));
-    let output = exec(home.path(), &["implement", &path, "--range", "2:5"])
-        .output()
-        .await?;
-    assert_eq!(output.status.code(), Some(1));
+#[tokio::test]
+async fn bad_usage_exits_2_saying_what_is_wrong() -> anyhow::Result<()> {
+    let home = setup("http://127.0.0.1:9/v1");
+    write_project(home.path(), &[("lib.rs", DOUBLE)]);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["teleport", "lib.rs"],
+            "tandem exec: unknown action `teleport`; one of: explain, fix, implement, document, tests, edit, review\n",
+        ),
+        (
+            &["edit", "lib.rs", "--range", "1:1-2:1"],
+            "tandem exec: tandem.edit needs an instruction: say what to change\n",
+        ),
+        (
+            &["implement", "lib.rs", "--range", "0:1"],
+            "tandem exec: `0:1`: lines and columns start at 1\n",
+        ),
+        (
+            &["tests", "lib.rs", "--range", "4:1"],
+            "tandem exec: there is no item (function, type, …) at the position\n",
+        ),
+    ];
+    for (args, said) in cases {
+        let output = exec(home.path(), args).await;
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_eq!(stderr(&output), *said, "{args:?}");
+        assert_eq!(project_files(home.path()), owned(&[("lib.rs", DOUBLE)]));
+    }
+    let output = exec(home.path(), &["explain", "missing.rs"]).await;
+    assert_eq!(output.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("401")
-            || String::from_utf8_lossy(&output.stderr).contains("refused"),
+        stderr(&output).starts_with("tandem exec: cannot read missing.rs: "),
         "{}",
-        String::from_utf8_lossy(&output.stderr)
+        stderr(&output)
     );
-    assert_eq!(std::fs::read_to_string(&file)?, SOURCE);
+    Ok(())
+}
 
-    // Bad usage: exit 2 with what is wrong.
-    let output = exec(home.path(), &["teleport", &path]).output().await?;
+/// `exec --help` says what each exit code means and does not offer `--stdio` (accepted, hidden);
+/// a log file that cannot be opened is named.
+#[tokio::test]
+async fn help_and_log_file_errors_say_what_they_mean() -> anyhow::Result<()> {
+    let home = setup("http://127.0.0.1:9/v1");
+    write_project(home.path(), &[("lib.rs", DOUBLE)]);
+    let help = exec(home.path(), &["--help"]).await;
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("Exit codes: 0 done (review: no findings); 1 the action failed (review: findings); 2 bad")
+            && help.contains("<FILE>\n          The file to work on")
+            && help.contains("Optional. `L1:C1-L2:C2`")
+            && !help.contains("--stdio"),
+        "{help}"
+    );
+    let output = exec(
+        home.path(),
+        &[
+            "teleport",
+            "lib.rs",
+            "--stdio",
+            "--log-file",
+            "/nonexistent/dir/x.log",
+        ],
+    )
+    .await;
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown action `teleport`"));
-    let output = exec(home.path(), &["edit", &path, "--range", "1:1-2:1"])
-        .output()
-        .await?;
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("instruction"));
+    assert!(
+        stderr(&output).starts_with("tandem: cannot open the log file /nonexistent/dir/x.log: "),
+        "{}",
+        stderr(&output)
+    );
     Ok(())
 }

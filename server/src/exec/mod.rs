@@ -42,11 +42,11 @@ pub struct ExecOptions {
     pub user_config: Option<PathBuf>,
 }
 
-/// Exit codes.
+/// Exit code: done (review: no findings).
 const DONE: i32 = 0;
-/// The action failed; for review, there are findings.
+/// Exit code: the action failed (review: there are findings).
 const FAILED_OR_FINDINGS: i32 = 1;
-/// Bad usage; for review, also the review failed (1 means findings there).
+/// Exit code: bad usage (review: also the review failed, since 1 means findings there).
 const USAGE_OR_REVIEW_FAILED: i32 = 2;
 
 /// Files of the workspace the symbol index reads at most.
@@ -70,8 +70,11 @@ pub async fn run(options: &ExecOptions, out: &mut impl Write, err: &mut impl Wri
     code
 }
 
+/// Why exec stops, in words.
 enum Failure {
+    /// The command line asks for something that cannot run (no such action or file, no target).
     Usage(String),
+    /// The action ran and failed (the model, the review's answer, writing the file).
     Action(String),
 }
 

@@ -273,8 +273,7 @@ fn report(err: &mut impl Write, messages: &[crate::config::ConfigMessage]) {
 
 /// The document's name: the `file://` URI an editor would open the file under.
 fn doc_uri(file: &Path) -> Result<DocUri, Failure> {
-    // The LSP edge's URI type (`url::Url` here) forms it exactly as clients do.
-    tower_lsp_server::gen_lsp_types::Uri::from_file_path(file)
+    url::Url::from_file_path(file)
         .map(|uri| DocUri::from(uri.as_str()))
         .map_err(|()| Failure::Usage(format!("{} has no file:// URI", file.display())))
 }

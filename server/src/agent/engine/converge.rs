@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use super::Engine;
 use super::port::{
     Change, EditAnswer, EditRequest, EditTarget, Editor, JobResult, Progress, TextEdit,
 };
 use super::run::{Job, Outcome, note_failure, stopped};
+use super::{Engine, lines};
 use crate::agent::actions::Action;
 use crate::agent::jobs::{JobHandle, JobId, JobStatus};
 use crate::agent::output::{CodeReply, fit_to_region};
@@ -126,7 +126,7 @@ async fn stream_code<E: Editor>(
                             let code = shape(job, visible, false);
                             engine.jobs.with_session(handle.id, |s| s.set_desired(&code));
                             pump(engine, editor, handle, &target);
-                            let report = format!("{} lines written", code.lines().count());
+                            let report = lines(code.lines().count(), "written");
                             editor.progress(handle.id, Progress::Report(&report)).await;
                         }
                     }

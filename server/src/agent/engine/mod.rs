@@ -35,6 +35,12 @@ pub struct Engine {
     pub health: Arc<Health>,
 }
 
+/// "1 line written", "3 lines written": a progress report in words.
+fn lines(count: usize, what: &str) -> String {
+    let noun = if count == 1 { "line" } else { "lines" };
+    format!("{count} {noun} {what}")
+}
+
 impl Engine {
     pub fn new(documents: Arc<Workspace>) -> Self {
         Self {

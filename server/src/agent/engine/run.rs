@@ -101,7 +101,7 @@ pub async fn run<E: Editor>(engine: Arc<Engine>, editor: E, handle: JobHandle, j
         job = id,
         action = action.name(),
         status = outcome.status.as_str(),
-        message = outcome.message.as_deref().unwrap_or(""),
+        reason = outcome.message.as_deref().unwrap_or(""),
         "job finished"
     );
     editor
@@ -174,7 +174,7 @@ async fn answer<E: Editor>(
                 let now = text.matches('\n').count();
                 if now > lines {
                     lines = now;
-                    let report = format!("{lines} lines received");
+                    let report = super::lines(lines, "received");
                     editor.progress(handle.id, Progress::Report(&report)).await;
                 }
             }

@@ -263,7 +263,9 @@ fn typing_inside() -> Case {
         ],
         status: JobStatus::Cancelled,
         message: Some("you edited inside the region"),
-        text: "fn main() {\n    let yy = 1;\n    println!(\"{x}\");\n}\n".into(),
+        // The buffer as it was then: the new line, the old one it had not passed yet (the
+        // streaming diff), and the typing.
+        text: "fn main() {\n    let yy = 1;\n    let x = 1;\n    println!(\"{x}\");\n}\n".into(),
         ..gated_edit("typing inside stops the job and keeps the typing")
     }
 }
@@ -314,7 +316,8 @@ async fn edits_stream_into_the_buffer_and_survive_typing_around_them() {
                 Release(FIRST_LINE),
                 Shows("let y = 1;"),
                 Type(Place::After("fn main() {\n"), "// before\n"),
-                Type(Place::After("let y = 1;\n"), "// after\n"),
+                // The region ends after the old line not passed yet (the streaming diff).
+                Type(Place::After("let x = 1;\n"), "// after\n"),
                 Release(20),
             ],
             text: EDITED.replace("    let y", "// before\n    let y").replace("    println", "// after\n    println"),
@@ -460,7 +463,8 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
                 HoldReports,
                 Release(FIRST_LINE),
                 Shows("let y = 1;"),
-                Type(Place::After("let y = 1;\n"), "// after\n"),
+                // The region ends after the old line the new text has not passed yet.
+                Type(Place::After("let x = 1;\n"), "// after\n"),
                 Type(Place::After("fn main() {\n"), "// before\n"),
                 ReleaseReports,
                 Release(20),
@@ -482,7 +486,8 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
             ],
             status: JobStatus::Cancelled,
             message: Some("you edited inside the region"),
-            text: "fn main() {\n    let yy = 1;\n    println!(\"{x}\");\n}\n".into(),
+            text: "fn main() {\n    let yy = 1;\n    let x = 1;\n    println!(\"{x}\");\n}\n"
+                .into(),
             ..gated_edit("Neovim: the echo and typing inside it in one didChange")
         },
         Case {
@@ -780,13 +785,14 @@ async fn two_jobs_stream_side_by_side_in_one_document() {
     server.wait_for_requests(1).await;
     server.release(FIRST_LINE);
     editor.shows(URI, "let y = 1;").await;
-    // The second job's region (the println line) touches the first's, which is still streaming.
+    // The second job's region (the println line) touches the first's, which is still streaming:
+    // its new line, then the old line it has not passed yet (the streaming diff).
     let overlapping = editor
-        .start(Action::Edit, URI, At::Lines(1..3), Some("no"))
+        .start(Action::Edit, URI, At::Lines(1..4), Some("no"))
         .await;
     assert!(overlapping.is_err_and(|e| e.contains("already working on that part")));
     let second = editor
-        .start(Action::Edit, URI, At::Lines(2..3), Some("print both"))
+        .start(Action::Edit, URI, At::Lines(3..4), Some("print both"))
         .await
         .unwrap();
     let report = editor.report(second).await;

@@ -11,6 +11,7 @@
 //! - `stream`: [`StreamSession`], one job's region; its module docs give the call
 //!   protocol for the LSP layer.
 //! - `document`: [`DocumentEdits`], the sessions of one document, one edit in flight.
+//! - `streaming_diff`: [`StreamingDiff`], what a region shows while the model rewrites it.
 //!
 //! Tests: `sim` (simulated editors), `stream_tests` (scripted cases per editor),
 //! `prop_tests` and `document_prop_tests` (random interleavings against a replay).
@@ -20,11 +21,13 @@ pub mod diff;
 pub mod document;
 mod echo;
 pub mod stream;
+pub mod streaming_diff;
 
 pub use anchor::{Rebased, Region, rebase_over, slide_out};
 pub use diff::{minimal_edits, to_sequential};
 pub use document::DocumentEdits;
 pub use stream::{ChangeOutcome, InFlight, OutgoingEdit, StreamSession};
+pub use streaming_diff::StreamingDiff;
 
 #[cfg(test)]
 mod document_prop_tests;

@@ -38,9 +38,11 @@ H.run(function()
     H.check(#H.finished == 0, 'the job ended before the stream did: ' .. vim.inspect(H.finished[1]))
     local marks = H.marks(buf, 'TandemStreaming')
     H.check(#marks == 1, 'the streaming region is not marked')
-    -- It covers the lines streamed so far: rows 1 to 1 + i (exclusive), whole lines.
+    -- It covers the lines streamed so far and the old line they have not replaced yet (the
+    -- streaming diff): rows 1 to 2 + i (exclusive), whole lines.
     local extent = { marks[1][2], marks[1][3], marks[1][4].end_row, marks[1][4].end_col }
-    H.check(vim.deep_equal(extent, { 1, 0, 1 + i, 0 }), 'the streaming mark is at ' .. vim.inspect(extent))
+    H.check(vim.deep_equal(extent, { 1, 0, 2 + i, 0 }), 'the streaming mark is at ' .. vim.inspect(extent))
+    H.check(H.text(buf):find('let x = 1;', 1, true), 'the old line left before the stream ended')
   end
   -- The closing fence, the finish and usage chunks, and [DONE] (extra permits are harmless).
   H.release(10)

@@ -1,5 +1,6 @@
 //! Streaming the model's code into a job's region through the editor, one versioned edit at a
-//! time, until the editor's own text shows the result; asking once more when the result added
+//! time (the region a streaming diff: the new code so far, then the old code not yet passed),
+//! until the editor's own text shows the result; asking once more when the result added
 //! syntax errors; taking the text back on a fault, a cancel or a reject.
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use crate::agent::jobs::{JobHandle, JobId, JobStatus};
 use crate::agent::output::{CodeReply, fit_to_region};
 use crate::agent::prompt::correction;
 use crate::agent::verify::added_errors;
-use crate::edits::OutgoingEdit;
+use crate::edits::{OutgoingEdit, StreamingDiff};
 use crate::model::{Message, ModelClient, ModelEvent, ModelRequest};
 use crate::workspace::DocUri;
 
@@ -106,6 +107,13 @@ async fn stream_code<E: Editor>(
     request: &ModelRequest,
 ) -> Result<String, String> {
     let target = job.target();
+    // What the region holds now (the original, or the first answer when correcting it) stays
+    // below the new text until the new text passes it.
+    let now = engine
+        .jobs
+        .with_session(handle.id, |s| s.desired().to_owned())
+        .unwrap_or_default();
+    let mut diff = StreamingDiff::new(&now, job.crlf);
     let mut stream = client.stream(request, handle.cancel.child_token());
     let mut reply = CodeReply::new();
     let mut shown = 0;
@@ -124,7 +132,8 @@ async fn stream_code<E: Editor>(
                             shown = visible.len();
                             last_update = tokio::time::Instant::now();
                             let code = shape(job, visible, false);
-                            engine.jobs.with_session(handle.id, |s| s.set_desired(&code));
+                            let shown = diff.view(&code);
+                            engine.jobs.with_session(handle.id, |s| s.set_desired(&shown));
                             pump(engine, editor, handle, &target);
                             let report = lines(code.lines().count(), "written");
                             editor.progress(handle.id, Progress::Report(&report)).await;

@@ -1326,3 +1326,66 @@ async fn an_edit_refused_as_stale_is_recomputed_and_the_result_is_right() -> any
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+/// While a job streams, its region is a streaming diff (the new lines so far, then the old ones
+/// not passed yet: the function keeps its closing brace) and syntax errors inside it are held
+/// back; once the job ends, the region's errors are published.
+#[tokio::test]
+async fn a_streaming_region_keeps_the_old_code_below_and_its_errors_wait_for_the_end()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let broken = [
+        "```rust\n",
+        "    let y = (1 +\n",
+        "    let z = 2;\n",
+        "```\n",
+    ];
+    // Both answers leave an unclosed parenthesis: the job ends done, saying so.
+    server.push(answer(&broken).gated());
+    server.push(answer(&broken));
+    let job = start_job(
+        &mut editor,
+        "tandem.edit",
+        json!({"uri": URI, "range": line_range(1), "instruction": "i"}),
+    )
+    .await?;
+    server.wait_for_requests(1).await;
+    server.release(3);
+    wait_for_edit(&mut editor).await?;
+    let doc = editor.doc(URI).unwrap().clone();
+    assert_eq!(
+        doc.text, "fn main() {\n    let y = (1 +\n    let x = 1;\n    println!(\"{x}\");\n}\n",
+        "the old line stays below the new one until the new text passes it"
+    );
+    let during = editor.diagnostics(URI, doc.version).await?;
+    assert!(
+        during.is_empty(),
+        "no syntax errors published while the region streams: {during:?}"
+    );
+    server.release(20);
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "done", "{done}");
+    assert!(
+        done["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("syntax errors")),
+        "{done}"
+    );
+    let version = editor.doc(URI).unwrap().version;
+    let published = editor.take_notifications("textDocument/publishDiagnostics");
+    let last = published
+        .iter()
+        .rev()
+        .find(|p| p["uri"] == URI && p["version"] == version)
+        .ok_or_else(|| anyhow::anyhow!("no diagnostics for version {version}: {published:?}"))?;
+    assert!(
+        last["diagnostics"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty()),
+        "the region's errors are published once the job ends: {last}"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

@@ -250,6 +250,17 @@ impl Jobs {
         self.entries.lock().get_mut(&id)?.session.as_mut().map(f)
     }
 
+    /// The regions (chars, as last reported) that running jobs are streaming into in the
+    /// document: their text is half written, so its syntax errors are not worth showing.
+    pub fn streaming_regions(&self, uri: &DocUri) -> Vec<Region> {
+        self.entries
+            .lock()
+            .values()
+            .filter(|e| &e.uri == uri && e.status == JobStatus::Running)
+            .filter_map(|e| e.session.as_ref().map(StreamSession::region))
+            .collect()
+    }
+
     /// Whether another job's edit is in flight in the same document (one at a time per document).
     pub fn other_in_flight(&self, id: JobId) -> bool {
         let entries = self.entries.lock();

@@ -35,7 +35,7 @@ pub async fn publish_syntax_errors(
             continue;
         };
         let version = state.flags().diagnostics_versions.then_some(report.version);
-        let mut diagnostics = to_lsp(&report, state.encoding());
+        let mut diagnostics = to_lsp(&state, &report);
         diagnostics.extend(findings_to_lsp(&state, &report.uri, &report.rope));
         state
             .client
@@ -53,7 +53,6 @@ pub async fn publish_now(state: &State, doc: &DocUri) {
     let Some(uri) = convert::lsp_uri(doc) else {
         return;
     };
-    let encoding = state.encoding();
     let mut diagnostics = Vec::new();
     if let Some(tree) = snapshot.tree.as_ref() {
         let report = SyntaxReport {
@@ -62,7 +61,7 @@ pub async fn publish_now(state: &State, doc: &DocUri) {
             rope: snapshot.rope.clone(),
             errors: crate::syntax::syntax_errors(tree, &snapshot.rope, 100),
         };
-        diagnostics = to_lsp(&report, encoding);
+        diagnostics = to_lsp(state, &report);
     }
     diagnostics.extend(findings_to_lsp(state, doc, &snapshot.rope));
     let version = state
@@ -108,10 +107,30 @@ fn findings_to_lsp(state: &State, doc: &DocUri, rope: &ropey::Rope) -> Vec<lsp::
         .collect()
 }
 
-fn to_lsp(report: &SyntaxReport, encoding: crate::text::PositionEncoding) -> Vec<lsp::Diagnostic> {
+/// The report's syntax errors as diagnostics, except those touching a region a job is still
+/// streaming into: half-written code is not an error yet (they come once the job ends).
+fn to_lsp(state: &State, report: &SyntaxReport) -> Vec<lsp::Diagnostic> {
+    let encoding = state.encoding();
+    let rope = &report.rope;
+    let streaming: Vec<std::ops::Range<usize>> = state
+        .engine
+        .jobs
+        .streaming_regions(&report.uri)
+        .into_iter()
+        .map(|r| {
+            let len = rope.len_chars();
+            rope.char_to_byte(r.start.min(len))..rope.char_to_byte(r.end.min(len))
+        })
+        .collect();
     report
         .errors
         .iter()
+        .filter(|error| {
+            let bytes = &error.byte_range;
+            !streaming
+                .iter()
+                .any(|r| bytes.start <= r.end && r.start <= bytes.end)
+        })
         .map(|error| lsp::Diagnostic {
             range: convert::lsp_range(&report.rope, error.byte_range.clone(), encoding),
             severity: Some(lsp::DiagnosticSeverity::Error),

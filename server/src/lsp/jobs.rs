@@ -90,6 +90,10 @@ impl Editor for LspEditor {
 
     async fn job_finished(&self, report: JobReport) {
         let state = &self.0;
+        if report.action.edits() && state.engine.documents.is_open(&report.doc) {
+            // Syntax errors in the region were held back while it streamed: show them now.
+            super::diagnostics::publish_now(state, &report.doc).await;
+        }
         let mut params = json!({
             "jobId": report.id,
             "action": report.action.name(),

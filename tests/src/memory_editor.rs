@@ -233,6 +233,11 @@ impl MemoryEditor {
         self.modify(|record| record.holding = true);
     }
 
+    /// Lets the edits held so far through; later ones are held again.
+    pub fn release_held(&self) {
+        self.modify(|record| record.releases += 1);
+    }
+
     /// Lets the held edits (and every later one) through.
     pub fn release_edits(&self) {
         self.modify(|record| {

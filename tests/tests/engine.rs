@@ -42,8 +42,10 @@ enum Step {
     Type(Place, &'static str),
     /// Edits wait at arrival from now on (see [`MemoryEditor::hold_edits`]).
     HoldEdits,
-    /// Wait until an edit is held (this table's jobs send none before).
-    Held,
+    /// Wait until this many edits arrived (held ones included).
+    Held(usize),
+    /// Let the held edits through, and hold later ones again.
+    ReleaseHeld,
     /// Let held edits through.
     ReleaseEdits,
     /// Neovim reports its edits only with the user's typing (see [`MemoryEditor::hold_reports`]).
@@ -240,10 +242,11 @@ async fn run(server: &ModelServer, editor: &MemoryEditor, job: JobId, step: Step
             editor.type_at(URI, at, at, text);
         }
         Step::HoldEdits => editor.hold_edits(),
-        Step::Held => {
-            let arrived = |r: &Record| (!r.edits.is_empty()).then_some(());
-            editor.until("an edit to arrive and be held", arrived).await;
+        Step::Held(n) => {
+            let arrived = |r: &Record| (r.edits.len() >= n).then_some(());
+            editor.until("edits to arrive and be held", arrived).await;
         }
+        Step::ReleaseHeld => editor.release_held(),
         Step::ReleaseEdits => editor.release_edits(),
         Step::HoldReports => editor.hold_reports(),
         Step::ReleaseReports => editor.release_reports(),
@@ -406,7 +409,7 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
     let stale = vec![
         HoldEdits,
         Release(FIRST_LINE),
-        Held,
+        Held(1),
         Type(Place::Start, "// typed\n"),
         ReleaseEdits,
         Release(20),
@@ -414,7 +417,7 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
     let inside_while_on_its_way = vec![
         HoldEdits,
         Release(FIRST_LINE),
-        Held,
+        Held(1),
         Type(Place::After("let x"), "x"),
         ReleaseEdits,
         Release(20),
@@ -426,7 +429,23 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
         Type(Place::End, "// below\n"),
         Release(20),
     ];
+    // The user types above while every edit is on its way: each is refused as stale, each
+    // refusal explained by the typing, and none counts against the job.
+    let mut typing_all_along = vec![HoldEdits, Release(FIRST_LINE)];
+    for n in 1..=8 {
+        typing_all_along.extend([Held(n), Type(Place::Start, "/"), ReleaseHeld]);
+    }
+    typing_all_along.extend([ReleaseEdits, Release(20)]);
     let cases = vec![
+        Case {
+            steps: typing_all_along,
+            text: format!("////////{EDITED}"),
+            edits: 9..100,
+            refusals: 8,
+            ..gated_edit(
+                "VS Code refuses eight edits in a row made stale by typing; the job ends done",
+            )
+        },
         Case {
             steps: stale.clone(),
             text: format!("// typed\n{EDITED}"),
@@ -716,25 +735,31 @@ async fn closing_the_document_cancels_its_job() {
     assert_eq!(report.message.as_deref(), Some("the document was closed"));
 }
 
-/// Editors that stop cooperating cost a job the engine's 10 s edit timeout, not a hang. Each
-/// case reads the model's answer on the real clock (the loopback socket needs it); once its
-/// connection is closed the clock is paused, and the timeout passes at once.
+/// Editors that stop cooperating cost a job a bounded wait, not a hang: one that neither
+/// applies nor answers the engine's 10 s edit timeout; one that refuses every edit while its
+/// text stays the same three refusals, each retried after a short grace. Each case reads the
+/// model's answer on the real clock (the loopback socket needs it); once its connection is
+/// closed the clock is paused, and the waits pass at once.
 #[test]
-fn editors_that_stop_cooperating_fail_the_job_after_the_edit_timeout() {
-    // (the editor, the report's message, how many answers it gave)
+fn editors_that_stop_cooperating_fail_the_job_after_a_bounded_wait() {
+    // (the editor, the report's message, edits sent, answers given, the wait's bounds)
     let cases = [
         (
             Behavior::NeverApplies,
             "the editor did not answer the edit",
+            1,
             0,
+            Duration::from_secs(10)..Duration::from_secs(12),
         ),
         (
             Behavior::Declines,
-            "the editor refused the edit and did not report its text afterwards",
-            1,
+            "the editor refused the edit 3 times while its text stayed the same (declined)",
+            3,
+            3,
+            Duration::from_millis(900)..Duration::from_secs(2),
         ),
     ];
-    for (behavior, message, answers) in cases {
+    for (behavior, message, edits, answers, waited) in cases {
         // A runtime per case: a paused clock stays paused.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -756,10 +781,14 @@ fn editors_that_stop_cooperating_fail_the_job_after_the_edit_timeout() {
             let report = editor.report(job).await;
             assert_eq!(report.status, JobStatus::Failed, "{behavior:?}: {report:?}");
             assert_eq!(report.message.as_deref(), Some(message), "{behavior:?}");
-            assert!(paused.elapsed() >= Duration::from_secs(9), "{behavior:?}");
+            let elapsed = paused.elapsed();
+            assert!(
+                waited.contains(&elapsed),
+                "{behavior:?}: waited {elapsed:?}"
+            );
             assert_eq!(editor.text(URI), SOURCE, "{behavior:?}");
             let sent = editor.record(|r| (r.edits.len(), r.answers.len()));
-            assert_eq!(sent, (1, answers), "{behavior:?}");
+            assert_eq!(sent, (edits, answers), "{behavior:?}");
         });
     }
 }

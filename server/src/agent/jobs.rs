@@ -56,6 +56,8 @@ struct Entry {
     /// The stop is a failure (the editor stopped answering), not a cancel.
     stop_failed: bool,
     verdict: Verdict,
+    /// Why the editor refused the job's last refused edit, when it said.
+    refusal: Option<String>,
 }
 
 /// A job as `tandem.status` shows it.
@@ -170,6 +172,7 @@ impl Jobs {
                 stop_reason: None,
                 stop_failed: false,
                 verdict: Verdict::Pending,
+                refusal: None,
             },
         );
         self.counters.lock().started += 1;
@@ -211,6 +214,18 @@ impl Jobs {
             Self::stop_for_typing(entry);
         }
         entry.wake.notify_one();
+    }
+
+    /// Keeps why the editor refused the job's edit, to say so if refusals end the job.
+    pub fn note_refusal(&self, id: JobId, reason: Option<String>) {
+        if let Some(entry) = self.entries.lock().get_mut(&id) {
+            entry.refusal = reason;
+        }
+    }
+
+    /// Why the editor last refused the job's edit, when it said.
+    pub fn refusal(&self, id: JobId) -> Option<String> {
+        self.entries.lock().get(&id)?.refusal.clone()
     }
 
     /// No answer to an edit came in time. Returns whether the job goes on: the edit showed up

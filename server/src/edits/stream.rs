@@ -129,6 +129,8 @@ pub struct StreamSession {
     refused_at: Option<i32>,
     next_id: u64,
     failed_attempts: u32,
+    /// Refusals in a row that no newer text explained (see [`Self::retry_refused`]).
+    unexplained_refusals: u32,
     /// Set once the user edited inside the region: the job must not overwrite them.
     held: bool,
 }
@@ -151,6 +153,7 @@ impl StreamSession {
             refused_at: None,
             next_id: 1,
             failed_attempts: 0,
+            unexplained_refusals: 0,
             held: false,
         }
     }
@@ -207,6 +210,19 @@ impl StreamSession {
     /// is for an editor that refuses or drops every edit, so it should be generous.
     pub fn failed_attempts(&self) -> u32 {
         self.failed_attempts
+    }
+
+    /// The editor refused an edit and has reported no newer text since, for as long as the
+    /// caller cares to wait (a debounced client reports late): it declined for reasons of its
+    /// own. The refusal counts as unexplained and the next edit goes against the text as it
+    /// is. Returns how many unexplained refusals came in a row; newer text from the editor, or
+    /// an edit that lands, starts the count again (a refusal that typing explains never counts).
+    pub fn retry_refused(&mut self) -> u32 {
+        if self.awaiting_change() {
+            self.refused_at = None;
+            self.unexplained_refusals += 1;
+        }
+        self.unexplained_refusals
     }
 
     /// Whether the user edited inside the region (see [`ChangeOutcome::UserEditedInside`]).
@@ -370,6 +386,8 @@ impl StreamSession {
         after: &Rope,
         version: i32,
     ) -> ChangeOutcome {
+        // Newer text: whatever was refused before is explained by it.
+        self.unexplained_refusals = 0;
         let mut region = self.region;
         // Once the echo is found, the changes left to the user (reordered if need be).
         let mut user_changes: Vec<CharChange> = Vec::new();

@@ -26,8 +26,11 @@ use crate::workspace::DocUri;
 pub(super) const EDIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A partly written line is shown at most this often; whole lines at once.
 const COALESCE: Duration = Duration::from_millis(40);
-/// How many refused edits in a row end the job.
-const MAX_REFUSALS: u32 = 5;
+/// How long a refusal waits for the editor's newer text (Neovim reports ~150 ms late) before it
+/// counts as unexplained and the edit is retried against the text as it is.
+const REFUSAL_GRACE: Duration = Duration::from_millis(300);
+/// How many unexplained refusals in a row end the job.
+const MAX_REFUSALS: u32 = 3;
 
 /// Where a job's edits go and how they are labelled.
 #[derive(Clone)]
@@ -44,6 +47,61 @@ impl Job {
             action: self.action,
             preview: self.preview,
         }
+    }
+}
+
+/// Watches a job's refused edits: a refusal the editor's newer text explains never counts; one
+/// it does not explain within [`REFUSAL_GRACE`] is retried, and [`MAX_REFUSALS`] of those in a
+/// row end the job.
+#[derive(Default)]
+struct Refusals {
+    /// Since when the session has been waiting for newer text after a refusal.
+    since: Option<tokio::time::Instant>,
+}
+
+impl Refusals {
+    /// Retries a refusal left unexplained for long enough. `Ok` carries when to look again
+    /// (while one waits); `Err` the job's failure.
+    fn check(
+        &mut self,
+        engine: &Engine,
+        id: JobId,
+    ) -> Result<Option<tokio::time::Instant>, String> {
+        let awaiting = engine
+            .jobs
+            .with_session(id, |s| s.awaiting_change())
+            .unwrap_or(false);
+        if !awaiting {
+            self.since = None;
+            return Ok(None);
+        }
+        let since = *self.since.get_or_insert_with(tokio::time::Instant::now);
+        if since.elapsed() < REFUSAL_GRACE {
+            return Ok(Some(since + REFUSAL_GRACE));
+        }
+        self.since = None;
+        let refused = engine
+            .jobs
+            .with_session(id, |s| s.retry_refused())
+            .unwrap_or(0);
+        if refused >= MAX_REFUSALS {
+            let why = engine
+                .jobs
+                .refusal(id)
+                .map_or_else(String::new, |reason| format!(" ({reason})"));
+            return Err(format!(
+                "the editor refused the edit {refused} times while its text stayed the same{why}"
+            ));
+        }
+        Ok(None)
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -118,8 +176,15 @@ async fn stream_code<E: Editor>(
     let mut reply = CodeReply::new();
     let mut shown = 0;
     let mut last_update = tokio::time::Instant::now();
+    let mut refusals = Refusals::default();
     loop {
+        let look_again = refusals.check(engine, handle.id)?;
+        if look_again.is_none() {
+            // Nothing waits on a refusal (or one was just retried): send what is due.
+            pump(engine, editor, handle, &target);
+        }
         tokio::select! {
+            () = until(look_again) => {}
             event = stream.next() => match event {
                 Some(ModelEvent::TextDelta(delta)) => {
                     if reply.push(&delta) && !job.preview {
@@ -174,17 +239,13 @@ async fn settle<E: Editor>(
     handle: &JobHandle,
     target: &Target,
 ) -> Result<(), String> {
-    let mut awaiting_since: Option<tokio::time::Instant> = None;
+    let mut refusals = Refusals::default();
     loop {
         pump(engine, editor, handle, target);
-        let Some((settled, inside, awaiting, refused)) = engine.jobs.with_session(handle.id, |s| {
-            (
-                s.is_settled(),
-                s.user_edited_inside(),
-                s.awaiting_change(),
-                s.failed_attempts(),
-            )
-        }) else {
+        let Some((settled, inside)) = engine
+            .jobs
+            .with_session(handle.id, |s| (s.is_settled(), s.user_edited_inside()))
+        else {
             return Ok(());
         };
         if settled {
@@ -199,28 +260,17 @@ async fn settle<E: Editor>(
         if inside {
             return Err("you edited inside the region".into());
         }
-        // After a refusal the session waits for the editor's newer text; that wait has the
-        // contract's deadline too.
-        awaiting_since = if awaiting {
-            awaiting_since.or(Some(tokio::time::Instant::now()))
-        } else {
-            None
-        };
-        if awaiting_since.is_some_and(|since| since.elapsed() >= EDIT_TIMEOUT) {
-            return Err(
-                "the editor refused the edit and did not report its text afterwards".into(),
-            );
-        }
-        if refused >= MAX_REFUSALS {
-            return Err(format!(
-                "the editor refused the edit {refused} times; the document kept changing under it"
-            ));
+        let look_again = refusals.check(engine, handle.id)?;
+        if look_again.is_none() {
+            // A refusal just retried: its edit goes now.
+            pump(engine, editor, handle, target);
         }
         tokio::select! {
             () = handle.wake.notified() => {}
             () = handle.cancel.cancelled() => {}
-            () = tokio::time::sleep(if awaiting { EDIT_TIMEOUT } else { EDIT_TIMEOUT + Duration::from_secs(1) }) => {
-                // An edit's own timeout resolves it; a refusal's wait is checked above.
+            () = until(look_again) => {}
+            () = tokio::time::sleep(EDIT_TIMEOUT + Duration::from_secs(1)) => {
+                // An edit's own timeout resolves it and wakes the job; this is a backstop.
             }
         }
     }
@@ -397,6 +447,7 @@ async fn send_edit<E: Editor>(
                 reason = reason.as_deref().unwrap_or(""),
                 "edit refused"
             );
+            jobs.note_refusal(handle.id, reason);
             jobs.on_apply_answer(handle.id, edit.id, false);
         }
         Ok(EditAnswer::Error(error)) => {

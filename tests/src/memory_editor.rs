@@ -61,6 +61,8 @@ pub struct Options {
     pub endpoint: Endpoint,
     /// `edits.mode`.
     pub mode: EditMode,
+    /// Every `didChange` carries the whole text instead of ranges (kak-lsp, Vim's ALE).
+    pub whole_text: bool,
 }
 
 impl Options {
@@ -69,6 +71,7 @@ impl Options {
             behavior,
             endpoint,
             mode: EditMode::Stream,
+            whole_text: false,
         }
     }
 }
@@ -374,7 +377,13 @@ impl MemoryEditor {
         if buffer.queued.is_empty() {
             return;
         }
-        let (changes, version) = (std::mem::take(&mut buffer.queued), buffer.version);
+        let (mut changes, version) = (std::mem::take(&mut buffer.queued), buffer.version);
+        if self.0.options.whole_text {
+            changes = vec![TextChange {
+                range: None,
+                text: buffer.text.to_string(),
+            }];
+        }
         let engine = &self.0.engine;
         if let Err(e) = engine.did_change(&uri.into(), version, &changes, PositionEncoding::Utf32) {
             record.sync_errors.push(format!("{uri} at {version}: {e}"));

@@ -89,6 +89,8 @@ struct Case {
     /// How many of them the editor refused.
     refusals: usize,
     mode: EditMode,
+    /// The editor reports every change as the whole text (kak-lsp, Vim's ALE).
+    whole_text: bool,
 }
 
 /// `tandem.edit` of line 1 of SOURCE with the gated two-line answer, ending done with EDITED.
@@ -114,6 +116,7 @@ fn gated_edit(name: &'static str) -> Case {
         edits: 1..100,
         refusals: 0,
         mode: EditMode::Stream,
+        whole_text: false,
     }
 }
 
@@ -132,6 +135,7 @@ async fn check(case: Case) -> (MemoryEditor, JobReport) {
     }
     let editor = MemoryEditor::new(Options {
         mode: case.mode,
+        whole_text: case.whole_text,
         ..Options::new(case.behavior, endpoint)
     });
     editor.open(URI, case.source);
@@ -436,7 +440,7 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
         typing_all_along.extend([Held(n), Type(Place::Start, "/"), ReleaseHeld]);
     }
     typing_all_along.extend([ReleaseEdits, Release(20)]);
-    let cases = vec![
+    let mut cases = vec![
         Case {
             steps: typing_all_along,
             text: format!("////////{EDITED}"),
@@ -511,7 +515,7 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
         },
         Case {
             behavior: Behavior::Neovim,
-            steps: stale,
+            steps: stale.clone(),
             text: format!("// typed\n{EDITED}"),
             edits: 2..100,
             ..gated_edit("Neovim drops a stale edit yet answers applied; it is recomputed")
@@ -556,6 +560,73 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
             ..gated_edit("preview: the user declines")
         },
     ];
+    // Editors that report every change as the whole text (kak-lsp, Vim's ALE): the server's own
+    // edit and the user's typing arrive as one replacement of everything, which must still be
+    // told apart.
+    let around = || {
+        vec![
+            Release(FIRST_LINE),
+            Shows("let y = 1;"),
+            Type(Place::Start, "// above\n"),
+            Type(Place::End, "// below\n"),
+            Release(20),
+        ]
+    };
+    cases.extend([
+        Case {
+            whole_text: true,
+            steps: around(),
+            text: format!("// above\n{EDITED}// below\n"),
+            ..gated_edit("whole text: typing above and below")
+        },
+        Case {
+            whole_text: true,
+            steps: stale.clone(),
+            text: format!("// typed\n{EDITED}"),
+            edits: 2..100,
+            refusals: 1,
+            ..gated_edit("whole text: an edit made stale by typing is refused and recomputed")
+        },
+        Case {
+            whole_text: true,
+            behavior: Behavior::Neovim,
+            steps: vec![
+                HoldReports,
+                Release(FIRST_LINE),
+                Shows("let y = 1;"),
+                Type(Place::Start, "// above\n"),
+                Type(Place::After("let x = 1;\n"), "// after\n"),
+                ReleaseReports,
+                Release(20),
+            ],
+            text: format!(
+                "// above\n{}",
+                EDITED.replace("    println", "// after\n    println")
+            ),
+            ..gated_edit("whole text, Neovim-like: the echo and typing around it in one change")
+        },
+        Case {
+            whole_text: true,
+            behavior: Behavior::NeverAnswers,
+            steps: around(),
+            text: format!("// above\n{EDITED}// below\n"),
+            ..gated_edit("whole text, never answers: typing above and below")
+        },
+        Case {
+            whole_text: true,
+            steps: vec![
+                Release(FIRST_LINE),
+                Shows("let y = 1;"),
+                Type(Place::After("let y"), "y"),
+                Release(20),
+            ],
+            status: JobStatus::Cancelled,
+            message: Some("you edited inside the region"),
+            text: "fn main() {\n    let yy = 1;\n    let x = 1;\n    println!(\"{x}\");\n}\n"
+                .into(),
+            ..gated_edit("whole text: typing inside stops the job")
+        },
+    ]);
     for case in cases {
         check(case).await;
     }

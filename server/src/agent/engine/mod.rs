@@ -23,6 +23,7 @@ pub use start::{JobInput, Started, start};
 
 use super::health::Health;
 use super::jobs::Jobs;
+use crate::edits::{minimal_edits, to_sequential};
 use crate::text::{PositionEncoding, TextChange};
 use crate::workspace::{Applied, ChangeError, DocUri, Workspace};
 
@@ -60,7 +61,16 @@ impl Engine {
         changes: &[TextChange],
         encoding: PositionEncoding,
     ) -> Result<Applied, ChangeError> {
-        let applied = self.documents.change(doc, version, changes, encoding)?;
+        let mut applied = self.documents.change(doc, version, changes, encoding)?;
+        if changes.iter().any(|c| c.range.is_none()) {
+            // A client that sends the whole text (kak-lsp, Vim's ALE) says nothing of what
+            // changed: the minimal diff does, so that the job's own edit is told from the
+            // user's typing around it, and typing elsewhere is not read as a rewrite of all.
+            applied.changes = to_sequential(&minimal_edits(
+                &applied.before.to_string(),
+                &applied.after.to_string(),
+            ));
+        }
         self.jobs.on_did_change(doc, &applied);
         Ok(applied)
     }

@@ -285,6 +285,7 @@ mod tests {
             action: Action::Tests,
             changes,
             confirm: false,
+            announce: true,
         }
     }
 

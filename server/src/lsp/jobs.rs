@@ -218,7 +218,9 @@ fn apply_params(
         )])
     });
     Ok(lsp::ApplyWorkspaceEditParams {
-        label: Some(label),
+        // Only the first edit of a job carries the label: Neovim's stock client prints every
+        // label it gets, once per streamed edit otherwise.
+        label: request.announce.then_some(label),
         edit: lsp::WorkspaceEdit {
             document_changes: Some(changes),
             change_annotations: annotations,

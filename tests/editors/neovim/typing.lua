@@ -47,5 +47,11 @@ H.run(function()
   if stock then
     local messages = vim.fn.execute('messages')
     H.check(messages:find('Workspace edit', 1, true), 'the stock handler did not run: ' .. messages)
+    -- Quiet: the stock client prints the label of every edit it gets; only the first carries
+    -- one. (It also prints "newer than edits" for each edit the typing made stale.)
+    local _, labels = messages:gsub('Workspace edit', '')
+    H.check(labels == 1, 'labels printed: ' .. labels .. '\n' .. messages)
+    local lines = #vim.split(vim.trim(messages), '\n')
+    H.check(lines <= 5, 'the job printed ' .. lines .. ' lines:\n' .. messages)
   end
 end)

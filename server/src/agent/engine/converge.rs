@@ -413,6 +413,7 @@ fn pump<E: Editor>(engine: &Arc<Engine>, editor: &E, handle: &JobHandle, target:
                 text: edit.text.clone(),
             })],
             confirm: target.preview,
+            announce: edit.id == 1 || target.preview,
         };
         tokio::spawn(send_edit(
             engine.clone(),

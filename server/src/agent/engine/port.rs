@@ -60,6 +60,9 @@ pub struct EditRequest {
     pub changes: Vec<Change>,
     /// Preview mode: the user confirms the edit before it lands; declining refuses it.
     pub confirm: bool,
+    /// The job's first edit (or one to confirm): the editor may say so by its label. Later
+    /// streamed edits are not announced, so editors that print every label stay quiet.
+    pub announce: bool,
 }
 
 /// What the editor said about an edit. A hint, not proof: the document's text as the editor

@@ -171,9 +171,11 @@ async fn answer<E: Editor>(
             ModelEvent::TextDelta(delta) => {
                 text.push_str(&delta);
                 // One report per line of the answer: a long answer is not a flood of messages.
-                let now = text.matches('\n').count();
-                if now > lines {
-                    lines = now;
+                // Counted in the delta: the whole text grows, and reading it again each time
+                // would be quadratic.
+                let more = delta.matches('\n').count();
+                if more > 0 {
+                    lines += more;
                     let report = super::lines(lines, "received");
                     editor.progress(handle.id, Progress::Report(&report)).await;
                 }
@@ -282,6 +284,7 @@ async fn write_elsewhere<E: Editor>(
         action: job.action,
         changes,
         confirm: job.preview,
+        announce: true,
     };
     let answer = tokio::time::timeout(super::converge::EDIT_TIMEOUT, editor.apply_edit(request));
     let failed = |why: &str| {

@@ -1395,3 +1395,50 @@ async fn a_streaming_region_keeps_the_old_code_below_and_its_errors_wait_for_the
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+/// A client without Tandem's plugin learns how each job ended from `window/showMessage`; one
+/// that declares `experimental.tandem.jobFinished` (the plugins do) gets only the notification.
+#[tokio::test]
+async fn clients_without_the_plugin_are_told_how_a_job_ended() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    for declares in [false, true] {
+        let mut editor = Editor::spawn(SpawnOptions::default()).await?;
+        let options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
+        let capabilities = json!({
+            "window": {"workDoneProgress": true},
+            "workspace": {"applyEdit": true},
+            "experimental": {"tandem": {"jobFinished": declares}},
+        });
+        editor
+            .initialize_with(
+                &[],
+                json!({"initializationOptions": options, "capabilities": capabilities}),
+            )
+            .await?;
+        editor.open(URI, "rust", 1, SOURCE).await?;
+        server.push(Reply::error(401, "{\"error\":{\"message\":\"bad key\"}}"));
+        let job = start_job(
+            &mut editor,
+            "tandem.explain",
+            json!({"uri": URI, "range": line_range(1)}),
+        )
+        .await?;
+        let done = finished(&mut editor, &job).await?;
+        assert_eq!(done["status"], "failed", "{done}");
+        // The message goes out before the notification: by now it is here, or never.
+        let shown = editor.take_notifications("window/showMessage");
+        if declares {
+            assert!(shown.is_empty(), "{shown:?}");
+        } else {
+            assert_eq!(shown.len(), 1, "{shown:?}");
+            assert_eq!(shown[0]["type"], 1, "an error: {shown:?}");
+            let text = shown[0]["message"].as_str().unwrap_or_default();
+            assert!(
+                text.starts_with("Tandem: explain failed: ") && text.contains("401"),
+                "{text}"
+            );
+        }
+        assert_eq!(editor.shutdown_and_exit().await?, 0);
+    }
+    Ok(())
+}

@@ -110,5 +110,20 @@ export function createClient(
         },
     };
     const client = new LanguageClient('tandem', 'Tandem', serverOptions, clientOptions);
+    // The extension shows `tandem/jobFinished` itself (jobs.ts); saying so keeps the server from
+    // also telling the user with a window/showMessage, as it does for clients without a plugin.
+    client.registerFeature({
+        fillClientCapabilities(capabilities) {
+            capabilities.experimental = {
+                ...(capabilities.experimental ?? {}),
+                tandem: { jobFinished: true },
+            };
+        },
+        initialize() {},
+        getState() {
+            return { kind: 'static' };
+        },
+        clear() {},
+    });
     return { client, initial };
 }

@@ -76,5 +76,11 @@ pub fn client_flags(caps: &lsp::ClientCapabilities) -> ClientFlags {
             .and_then(|t| t.code_action.as_ref())
             .and_then(|c| c.resolve_support.as_ref())
             .is_some_and(|r| r.properties.iter().any(|p| p == "command")),
+        job_finished: caps
+            .experimental
+            .as_ref()
+            .and_then(|e| e.pointer("/tandem/jobFinished"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
     }
 }

@@ -15,7 +15,7 @@ use super::server::State;
 use crate::agent::engine::{
     Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress, TextEdit,
 };
-use crate::agent::jobs::JobId;
+use crate::agent::jobs::{JobId, JobStatus};
 use crate::agent::review::Finding;
 use crate::text::char_to_position;
 use crate::workspace::DocUri;
@@ -106,8 +106,31 @@ impl Editor for LspEditor {
         if let Some(result) = &report.result {
             params["result"] = result_json(state, result);
         }
+        if !state.flags().job_finished {
+            // A client without Tandem's plugin ignores `tandem/jobFinished`: the user learns
+            // how the job ended from a message every client shows (sent first, so a client
+            // that sees the notification has seen the message).
+            let (kind, said) = ended_in_words(&report);
+            state.client.show_message(kind, said).await;
+        }
         state.client.send_notification::<JobFinished>(params).await;
     }
+}
+
+/// How a job ended, as one message line: "Tandem: edit done", "Tandem: edit failed: …".
+fn ended_in_words(report: &JobReport) -> (lsp::MessageType, String) {
+    let action = report.action.name();
+    let status = report.status.as_str();
+    let kind = match report.status {
+        JobStatus::Failed => lsp::MessageType::Error,
+        JobStatus::Cancelled => lsp::MessageType::Warning,
+        JobStatus::Done | JobStatus::Running => lsp::MessageType::Info,
+    };
+    let said = match &report.message {
+        Some(message) => format!("Tandem: {action} {status}: {message}"),
+        None => format!("Tandem: {action} {status}"),
+    };
+    (kind, said)
 }
 
 /// What `tandem/jobFinished` carries as `result`.

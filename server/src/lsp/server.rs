@@ -28,6 +28,9 @@ pub struct ClientFlags {
     pub work_done_progress: bool,
     /// The client resolves code actions lazily (`codeAction/resolve` for `command`).
     pub code_action_resolve: bool,
+    /// The client shows `tandem/jobFinished` itself (`experimental.tandem.jobFinished`, which
+    /// Tandem's own clients declare); others are told how a job ended with `showMessage`.
+    pub job_finished: bool,
 }
 
 /// Server state shared by the handlers and the background tasks.

@@ -94,6 +94,10 @@ function M.client_config()
     root_markers = M.config.root_markers,
     init_options = lsp.object(M.config.settings),
     settings = { tandem = lsp.object(M.config.settings) },
+    -- The plugin shows `tandem/jobFinished` itself: the server then sends no showMessage.
+    capabilities = vim.tbl_deep_extend('force', vim.lsp.protocol.make_client_capabilities(), {
+      experimental = { tandem = { jobFinished = true } },
+    }),
     handlers = {
       ['workspace/applyEdit'] = jobs.on_apply_edit,
       ['workspace/configuration'] = on_configuration,

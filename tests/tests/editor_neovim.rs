@@ -170,17 +170,20 @@ async fn cancel_stops_the_stream_and_takes_it_back() -> anyhow::Result<()> {
 #[tokio::test]
 async fn implement_fills_the_body_at_the_cursor() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
-    server.push(Reply::text(
-        Wire::OpenAi,
-        &[
-            "```rust
+    server.push(
+        Reply::text(
+            Wire::OpenAi,
+            &[
+                "```rust
 ",
-            "fn double(x: u32) -> u32 {\n",
-            "    x * 2\n",
-            "}\n",
-            "```\n",
-        ],
-    ));
+                "fn double(x: u32) -> u32 {\n",
+                "    x * 2\n",
+                "}\n",
+                "```\n",
+            ],
+        )
+        .gated(),
+    );
     let workspace = workspace("double.rs", "fn double(x: u32) -> u32 {\n    todo!()\n}\n")?;
     nvim_case(&server, &workspace, "implement").await
 }

@@ -65,6 +65,13 @@ H.run(function()
     'the buffer went through ' .. #intermediate .. ' intermediate states before the job ended:\n'
       .. table.concat(states, '\n---\n')
   )
+  -- The streaming diff: every state the buffer went through kept the function whole (the old
+  -- code not replaced yet stays below the new), so its braces balance and it ends with `}`.
+  for _, state in ipairs(states) do
+    local _, opening = state:gsub('{', '')
+    local _, closing = state:gsub('}', '')
+    H.check(opening == closing and vim.endswith(vim.trim(state), '}'), 'a state without its closing brace:\n' .. state)
+  end
   H.check(#H.marks(buf, 'TandemStreaming') == 0, 'the streaming mark outlived the job')
   H.check(#H.marks(buf, 'TandemReview') == 1, 'the finished edit is not marked for review')
   H.check(progress > 0, 'no $/progress reached LspProgress')

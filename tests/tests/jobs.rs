@@ -15,12 +15,28 @@ use tandem_tests::model_server::{ModelServer, Reply, Wire};
 const URI: &str = "file:///w/src/main.rs";
 
 async fn start(server: &ModelServer, behavior: EditBehavior) -> anyhow::Result<Editor> {
+    start_full(server, behavior, json!({}), json!({})).await
+}
+
+/// A server on the scripted model, with `settings` merged into its settings object and
+/// `params` into the `initialize` params (capabilities, …).
+async fn start_full(
+    server: &ModelServer,
+    behavior: EditBehavior,
+    settings: Value,
+    params: Value,
+) -> anyhow::Result<Editor> {
     let mut editor = Editor::spawn(SpawnOptions::default()).await?;
     editor.edits = behavior;
-    let options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
-    editor
-        .initialize_with(&[], json!({"initializationOptions": options}))
-        .await?;
+    let mut options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
+    if let (Some(options), Some(settings)) = (options.as_object_mut(), settings.as_object()) {
+        options.extend(settings.clone());
+    }
+    let mut params_all = json!({"initializationOptions": options});
+    if let (Some(all), Some(params)) = (params_all.as_object_mut(), params.as_object()) {
+        all.extend(params.clone());
+    }
+    editor.initialize_with(&[], params_all).await?;
     Ok(editor)
 }
 
@@ -753,16 +769,7 @@ async fn start_with(
     behavior: EditBehavior,
     extra: Value,
 ) -> anyhow::Result<Editor> {
-    let mut editor = Editor::spawn(SpawnOptions::default()).await?;
-    editor.edits = behavior;
-    let mut options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
-    if let (Some(options), Some(extra)) = (options.as_object_mut(), extra.as_object()) {
-        options.extend(extra.clone());
-    }
-    editor
-        .initialize_with(&[], json!({"initializationOptions": options}))
-        .await?;
-    Ok(editor)
+    start_full(server, behavior, extra, json!({})).await
 }
 
 #[tokio::test]
@@ -1402,19 +1409,13 @@ async fn a_streaming_region_keeps_the_old_code_below_and_its_errors_wait_for_the
 async fn clients_without_the_plugin_are_told_how_a_job_ended() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
     for declares in [false, true] {
-        let mut editor = Editor::spawn(SpawnOptions::default()).await?;
-        let options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
         let capabilities = json!({
             "window": {"workDoneProgress": true},
             "workspace": {"applyEdit": true},
             "experimental": {"tandem": {"jobFinished": declares}},
         });
-        editor
-            .initialize_with(
-                &[],
-                json!({"initializationOptions": options, "capabilities": capabilities}),
-            )
-            .await?;
+        let params = json!({"capabilities": capabilities});
+        let mut editor = start_full(&server, EditBehavior::VsCode, json!({}), params).await?;
         editor.open(URI, "rust", 1, SOURCE).await?;
         server.push(Reply::error(401, "{\"error\":{\"message\":\"bad key\"}}"));
         let job = start_job(

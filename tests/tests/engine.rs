@@ -14,6 +14,7 @@ use tandem::agent::actions::Action;
 use tandem::agent::engine::{Change, EditAnswer, EditTarget, JobReport, JobResult};
 use tandem::agent::jobs::{JobId, JobStatus};
 use tandem::config::EditMode;
+use tandem::model::Endpoint;
 use tandem_tests::memory_editor::{At, Behavior, MemoryEditor, Options, Record};
 use tandem_tests::model_server::{ModelServer, Reply, Wire};
 
@@ -118,6 +119,17 @@ fn gated_edit(name: &'static str) -> Case {
         mode: EditMode::Stream,
         whole_text: false,
     }
+}
+
+/// An editor of `behavior` on `endpoint` with SOURCE open, running `tandem.edit` of line 1.
+async fn edit_line_one(behavior: Behavior, endpoint: Endpoint) -> (MemoryEditor, JobId) {
+    let editor = MemoryEditor::new(Options::new(behavior, endpoint));
+    editor.open(URI, SOURCE);
+    let job = editor
+        .start(Action::Edit, URI, At::Lines(1..2), Some("rewrite it"))
+        .await
+        .unwrap();
+    (editor, job)
 }
 
 /// Runs a case and checks what every job must do: one progress begin first and one end last,
@@ -789,15 +801,7 @@ async fn reject_puts_the_original_region_back_exactly() {
 async fn closing_the_document_cancels_its_job() {
     let server = ModelServer::start().await.unwrap();
     server.push(answer(&TWO_LINES).gated());
-    let editor = MemoryEditor::new(Options::new(
-        Behavior::VsCode,
-        server.endpoint(Wire::OpenAi),
-    ));
-    editor.open(URI, SOURCE);
-    let job = editor
-        .start(Action::Edit, URI, At::Lines(1..2), Some("rewrite it"))
-        .await
-        .unwrap();
+    let (editor, job) = edit_line_one(Behavior::VsCode, server.endpoint(Wire::OpenAi)).await;
     server.release(FIRST_LINE);
     editor.shows(URI, "let y = 1;").await;
     editor.close(URI);
@@ -840,12 +844,7 @@ fn editors_that_stop_cooperating_fail_the_job_after_a_bounded_wait() {
             let server = ModelServer::start().await.unwrap();
             server.push(answer(&TWO_LINES));
             let endpoint = server.endpoint(Wire::OpenAi);
-            let editor = MemoryEditor::new(Options::new(behavior, endpoint));
-            editor.open(URI, SOURCE);
-            let job = editor
-                .start(Action::Edit, URI, At::Lines(1..2), Some("rewrite it"))
-                .await
-                .unwrap();
+            let (editor, job) = edit_line_one(behavior, endpoint).await;
             server.wait_for_requests(1).await[0].closed().await;
             tokio::time::pause();
             let paused = tokio::time::Instant::now();
@@ -873,15 +872,7 @@ async fn two_jobs_stream_side_by_side_in_one_document() {
         "    println!(\"{y} {z}\");\n",
         "```\n",
     ]));
-    let editor = MemoryEditor::new(Options::new(
-        Behavior::VsCode,
-        server.endpoint(Wire::OpenAi),
-    ));
-    editor.open(URI, SOURCE);
-    let first = editor
-        .start(Action::Edit, URI, At::Lines(1..2), Some("rewrite it"))
-        .await
-        .unwrap();
+    let (editor, first) = edit_line_one(Behavior::VsCode, server.endpoint(Wire::OpenAi)).await;
     server.wait_for_requests(1).await;
     server.release(FIRST_LINE);
     editor.shows(URI, "let y = 1;").await;

@@ -143,3 +143,38 @@ async fn the_key_never_appears_in_logs_errors_or_debug_output() {
     );
     assert!(!seen.contains(KEY), "the key leaked:\n{seen}");
 }
+
+/// A key echoed with `/` escaped as `\/`, or inside a malformed chunk where the error's
+/// 80-character excerpt cuts it, is scrubbed too: neither it nor its start shows.
+#[tokio::test]
+async fn an_escaped_or_cut_key_is_scrubbed_too() {
+    const SLASHED: &str = "sk-live/Ab12+Cd34/Ef56";
+    let server = ModelServer::start().await.unwrap();
+    let mut endpoint = server.endpoint(Wire::OpenAi);
+    endpoint.api_key = Some(ApiKey::new(SLASHED));
+    let client = ModelClient::new(endpoint).unwrap();
+    let escaped = SLASHED.replace('/', "\\/");
+    server.push(Reply::error(
+        401,
+        &format!("{{\"error\":{{\"message\":\"Incorrect API key provided: {escaped}\"}}}}"),
+    ));
+    // The chunk's text is excerpted to 80 characters: the key starts at its 70th.
+    let mut chunk = b"data: {\"choices\": [{\"delta\": oops ".to_vec();
+    chunk.resize(69, b'x');
+    chunk.extend_from_slice(SLASHED.as_bytes());
+    chunk.extend_from_slice(b"\n\n");
+    let mut stream = Wire::OpenAi.render(&["ok"], None);
+    stream.insert(1, chunk);
+    server.push(Reply::stream(Wire::OpenAi, stream));
+    let mut seen = String::new();
+    for _ in 0..2 {
+        for event in collect(client.stream(&request(), CancellationToken::new())).await {
+            if let ModelEvent::Error(error) = &event {
+                seen.push_str(&format!("{error}\n{error:?}\n"));
+            }
+        }
+    }
+    assert_eq!(seen.matches("<redacted>").count(), 4, "{seen}");
+    assert!(!seen.contains("sk-l"), "a start of the key leaked:\n{seen}");
+    assert!(!seen.contains("Ef56"), "an end of the key leaked:\n{seen}");
+}

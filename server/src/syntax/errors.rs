@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use ropey::Rope;
-use tree_sitter::{Node, Tree};
+use tree_sitter::{Node, Tree, TreeCursor};
 
 use super::rope_text;
 
@@ -19,38 +19,58 @@ pub struct SyntaxError {
 /// Up to `limit` syntax errors of `tree`, in document order, without duplicates.
 ///
 /// Only nodes with `has_error()` are entered, so a big tree with one error costs a walk down
-/// one path, not the whole tree.
+/// one path, not the whole tree. The walk is a `TreeCursor`, not recursion: nesting depth is
+/// the user's to choose, and 10,000 open parentheses must not overflow the stack.
 pub fn syntax_errors(tree: &Tree, rope: &Rope, limit: usize) -> Vec<SyntaxError> {
     let mut out = Vec::new();
-    if limit > 0 && tree.root_node().has_error() {
-        collect(tree.root_node(), rope, limit, &mut out);
+    if limit == 0 || !tree.root_node().has_error() {
+        return out;
+    }
+    let mut cursor = tree.walk();
+    'walk: loop {
+        let node = cursor.node();
+        // Errors inside a MISSING or ERROR node are not entered: one message per error node,
+        // since its insides are whatever tree-sitter salvaged and would repeat the mistake.
+        let enter = if node.is_missing() {
+            push(&mut out, node.byte_range(), missing_message(node));
+            false
+        } else if node.is_error() {
+            push(&mut out, node.byte_range(), error_message(node, rope));
+            false
+        } else {
+            true
+        };
+        if out.len() >= limit {
+            break;
+        }
+        if enter && cursor.goto_first_child() {
+            if cursor.node().has_error() || next_with_error(&mut cursor) {
+                continue;
+            }
+            // No child carries the flag after all: leave this level.
+            cursor.goto_parent();
+        }
+        // Next: the following sibling with an error here, else that of an ancestor.
+        loop {
+            if next_with_error(&mut cursor) {
+                continue 'walk;
+            }
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
     }
     out
 }
 
-fn collect(node: Node, rope: &Rope, limit: usize, out: &mut Vec<SyntaxError>) {
-    if out.len() >= limit {
-        return;
-    }
-    if node.is_missing() {
-        push(out, node.byte_range(), missing_message(node));
-        return;
-    }
-    if node.is_error() {
-        // One message per error node: its insides are whatever tree-sitter salvaged, and
-        // reporting them too would repeat the same mistake.
-        push(out, node.byte_range(), error_message(node, rope));
-        return;
-    }
-    let mut cursor = node.walk();
-    for child in node.children(&mut cursor) {
-        if child.has_error() {
-            collect(child, rope, limit, out);
-            if out.len() >= limit {
-                return;
-            }
+/// Moves to the next sibling that has an error; `false` (cursor on the last sibling) if none.
+fn next_with_error(cursor: &mut TreeCursor) -> bool {
+    while cursor.goto_next_sibling() {
+        if cursor.node().has_error() {
+            return true;
         }
     }
+    false
 }
 
 fn push(out: &mut Vec<SyntaxError>, byte_range: Range<usize>, message: String) {

@@ -2,6 +2,7 @@
 
 mod annotations;
 mod errors;
+mod hostile;
 mod incremental;
 mod parse;
 mod samples;

@@ -682,41 +682,46 @@ async fn cancelling_the_progress_cancels_the_job() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A workspace folder holding `files` (path, text), and a server started on it.
+async fn start_in_workspace(
+    server: &ModelServer,
+    files: &[(&str, &str)],
+) -> anyhow::Result<(tempfile::TempDir, Editor, String)> {
+    let dir = tempfile::tempdir()?;
+    for (rel, text) in files {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap())?;
+        std::fs::write(path, text)?;
+    }
+    let root_uri = format!("file://{}", dir.path().display());
+    let params = json!({"rootUri": root_uri});
+    let editor = start_full(server, EditBehavior::VsCode, json!({}), params).await?;
+    Ok((dir, editor, root_uri))
+}
+
 #[tokio::test]
 async fn the_prompt_carries_rules_and_signatures_but_no_ignored_file_or_secret()
 -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let root = dir.path();
-    let write = |rel: &str, text: &str| {
-        let path = root.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    write("AGENTS.md", "Always use early returns.");
-    write("src/AGENTS.md", "Name things in full words.");
-    write(
-        "src/geo.rs",
-        "pub fn distance_between(a: f64, b: f64) -> f64 { (a - b).abs() }\n",
-    );
-    write(".gitignore", "secrets/\n");
-    write("secrets/keys.rs", "pub fn leaked_helper() {}\n");
-    write(".tandemignore", "src/private.rs\n");
     let source = "fn main() {\n    let key = \"AKIAIOSFODNN7EXAMPLE\";\n    let d = distance_between(1.0, 2.0);\n}\n";
-    write("src/main.rs", source);
-    write("src/private.rs", "fn private() {}\n");
-
     let server = ModelServer::start().await?;
     server.push(answer(&["It computes a distance."]));
-    let mut editor = Editor::spawn(SpawnOptions::default()).await?;
-    editor.edits = EditBehavior::VsCode;
-    let options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
-    let root_uri = format!("file://{}", root.display());
-    editor
-        .initialize_with(
-            &[],
-            json!({"initializationOptions": options, "rootUri": root_uri}),
-        )
-        .await?;
+    let (_dir, mut editor, root_uri) = start_in_workspace(
+        &server,
+        &[
+            ("AGENTS.md", "Always use early returns."),
+            ("src/AGENTS.md", "Name things in full words."),
+            (
+                "src/geo.rs",
+                "pub fn distance_between(a: f64, b: f64) -> f64 { (a - b).abs() }\n",
+            ),
+            (".gitignore", "secrets/\n"),
+            ("secrets/keys.rs", "pub fn leaked_helper() {}\n"),
+            (".tandemignore", "src/private.rs\n"),
+            ("src/main.rs", source),
+            ("src/private.rs", "fn private() {}\n"),
+        ],
+    )
+    .await?;
     let main_uri = format!("{root_uri}/src/main.rs");
     editor.open(&main_uri, "rust", 1, source).await?;
     let job = start_job(&mut editor, "tandem.explain", json!({"uri": main_uri, "range": {"start": {"line": 1, "character": 0}, "end": {"line": 3, "character": 0}}})).await?;
@@ -1441,5 +1446,117 @@ async fn clients_without_the_plugin_are_told_how_a_job_ended() -> anyhow::Result
         }
         assert_eq!(editor.shutdown_and_exit().await?, 0);
     }
+    Ok(())
+}
+
+/// Every door a file's text can pass on its way to a model refuses secret and ignored files: an
+/// action on a `.env` no ignore file names, tests whose test file is ignored or would be created
+/// outside the workspace, and the index kept current on save.
+#[tokio::test]
+async fn secret_and_ignored_files_are_refused_at_every_door() -> anyhow::Result<()> {
+    let main = "fn main() {\n    saved_plain();\n    saved_private();\n}\n";
+    let server = ModelServer::start().await?;
+    let (dir, mut editor, root_uri) = start_in_workspace(
+        &server,
+        &[
+            (".gitignore", "src/test_calc.py\n"),
+            (".tandemignore", "src/private.rs\n"),
+            (".env", "API_KEY=sk-planted-0123456789\n"),
+            ("src/main.rs", main),
+            ("src/calc.py", "def add(a, b):\n    return a + b\n"),
+            ("src/test_calc.py", "SECRET_FIXTURE = 1\n"),
+        ],
+    )
+    .await?;
+    let refusal = |reply: Result<Value, Value>| -> String {
+        reply.unwrap_err()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // A .env that no ignore file names.
+    let env_uri = format!("{root_uri}/.env");
+    editor
+        .open(&env_uri, "dotenv", 1, "API_KEY=sk-planted-0123456789\n")
+        .await?;
+    let reply = command(
+        &mut editor,
+        "tandem.explain",
+        json!({"uri": env_uri, "range": line_range(0)}),
+    )
+    .await?;
+    assert!(refusal(reply).contains("secret file"));
+    // Tests whose test file is ignored.
+    let calc_uri = format!("{root_uri}/src/calc.py");
+    editor
+        .open(&calc_uri, "python", 1, "def add(a, b):\n    return a + b\n")
+        .await?;
+    let at = json!({"uri": calc_uri, "position": {"line": 1, "character": 4}});
+    let reply = command(&mut editor, "tandem.tests", at).await?;
+    assert!(refusal(reply).contains("ignored"));
+    // Tests of a file outside the workspace would create their file outside it.
+    let outside = tempfile::tempdir()?;
+    let other_uri = format!("file://{}/other.py", outside.path().display());
+    editor
+        .open(
+            &other_uri,
+            "python",
+            1,
+            "def sub(a, b):\n    return a - b\n",
+        )
+        .await?;
+    let at = json!({"uri": other_uri, "position": {"line": 1, "character": 4}});
+    let reply = command(&mut editor, "tandem.tests", at).await?;
+    assert!(refusal(reply).contains("outside the workspace"));
+    assert!(!outside.path().join("test_other.py").exists());
+    // Saved files keep the index current, but an ignored one never enters it.
+    let private = "pub fn saved_private() {}\n";
+    std::fs::write(dir.path().join("src/private.rs"), private)?;
+    let plain = "pub fn saved_plain() {}\n";
+    std::fs::write(dir.path().join("src/plain.rs"), plain)?;
+    for (rel, text) in [("src/private.rs", private), ("src/plain.rs", plain)] {
+        let uri = format!("{root_uri}/{rel}");
+        editor.open(&uri, "rust", 1, text).await?;
+        editor
+            .notify(
+                "textDocument/didSave",
+                json!({"textDocument": {"uri": uri}}),
+            )
+            .await?;
+    }
+    let main_uri = format!("{root_uri}/src/main.rs");
+    editor.open(&main_uri, "rust", 1, main).await?;
+    let mut sent = String::new();
+    // The index is updated in the background: ask until the plain file's signature shows.
+    for _ in 0..50 {
+        server.push(answer(&["It calls two helpers."]));
+        let job = start_job(
+            &mut editor,
+            "tandem.explain",
+            json!({"uri": main_uri, "range": line_range(1)}),
+        )
+        .await?;
+        assert_eq!(finished(&mut editor, &job).await?["status"], "done");
+        sent = server.requests().last().unwrap().body.to_string();
+        if sent.contains("pub fn saved_plain()") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(sent.contains("pub fn saved_plain()"), "{sent}");
+    assert!(
+        !sent.contains("pub fn saved_private()"),
+        "an ignored file reached the prompt: {sent}"
+    );
+    let all: String = server
+        .requests()
+        .iter()
+        .map(|r| r.body.to_string())
+        .collect();
+    assert!(
+        !all.contains("sk-planted") && !all.contains("SECRET_FIXTURE"),
+        "{all}"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }

@@ -12,7 +12,7 @@ use super::actions::{Action, is_unfinished};
 use super::context::{enclosing_item, imports, referenced_names};
 use super::index::SymbolIndex;
 use super::prompt::{self, Prompt, PromptParts};
-use super::workspace_files::agents_rules;
+use super::workspace_files::{agents_rules, refused};
 use crate::model::tokens::context_window;
 use crate::syntax::{Item, Language, items, items_at, syntax_errors};
 
@@ -217,6 +217,20 @@ fn tests_destination(
         Language::Rust => unreachable!("handled above"),
     };
     let test_path = path.with_file_name(&name);
+    // The test file is read into the prompt and written: it goes through the same door as the
+    // source, and stays inside the workspace.
+    if let Some(root) = input.root
+        && !test_path.starts_with(root)
+    {
+        return Err(format!(
+            "{} is outside the workspace ({}); Tandem writes no file there",
+            test_path.display(),
+            root.display()
+        ));
+    }
+    if let Some(why) = refused(input.root, &test_path) {
+        return Err(why);
+    }
     let exists = test_path.is_file();
     let existing = if exists {
         std::fs::read_to_string(&test_path).unwrap_or_default()

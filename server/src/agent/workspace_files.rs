@@ -12,6 +12,39 @@ pub const TANDEM_IGNORE: &str = ".tandemignore";
 /// An `AGENTS.md` larger than this is cut: rules are meant to be short.
 const MAX_RULES_BYTES: usize = 16 * 1024;
 
+/// Why the text of the file at `path` may not reach a model nor be written by a job, if it may
+/// not: a secret file by its name, or a file ignored by `.gitignore` / `.tandemignore`. The one
+/// door every feature that reads a file for a prompt or writes one goes through.
+pub fn refused(root: Option<&Path>, path: &Path) -> Option<String> {
+    if is_secret_file(path) {
+        return Some(format!(
+            "{} is a secret file (.env, keys, credentials); Tandem never sends it to a model",
+            path.display()
+        ));
+    }
+    if root.is_some_and(|root| is_ignored(root, path)) {
+        return Some(format!(
+            "{} is ignored by .gitignore or .tandemignore; Tandem does not send it to a model",
+            path.display()
+        ));
+    }
+    None
+}
+
+/// Files that hold secrets by their name, whatever the ignore files say: `.env`, `.env.*`,
+/// `*.pem`, `*.key`, `id_rsa*`, `id_ed25519*`, `.netrc`, `.npmrc`, `.pypirc`.
+pub fn is_secret_file(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    matches!(name, ".env" | ".netrc" | ".npmrc" | ".pypirc")
+        || name.starts_with(".env.")
+        || name.starts_with("id_rsa")
+        || name.starts_with("id_ed25519")
+        || name.ends_with(".pem")
+        || name.ends_with(".key")
+}
+
 /// Whether `path` (absolute, inside `root`) is matched by a `.gitignore` or `.tandemignore` in
 /// `root` or any folder between it and the file, or by `.git/info/exclude`. Deeper files win,
 /// as git does, and `!pattern` re-includes. A path outside `root` is never ignored by this.
@@ -109,6 +142,38 @@ mod tests {
     use super::{agents_rules, is_ignored};
 
     use crate::test_support::write_file as write;
+
+    #[test]
+    fn secret_files_are_known_by_their_names() {
+        for secret in [
+            ".env",
+            "app/.env.local",
+            "tls/server.pem",
+            "server.key",
+            "id_rsa",
+            "id_rsa.pub",
+            "id_ed25519",
+            ".netrc",
+            ".npmrc",
+            ".pypirc",
+        ] {
+            assert!(super::is_secret_file(std::path::Path::new(secret)), "{secret}");
+            assert!(
+                super::refused(None, std::path::Path::new(secret)).is_some(),
+                "{secret}"
+            );
+        }
+        for plain in [
+            "env.rs",
+            "src/keys.rs",
+            "environment.py",
+            "key.txt",
+            "README.md",
+        ] {
+            assert!(!super::is_secret_file(std::path::Path::new(plain)), "{plain}");
+            assert!(super::refused(None, std::path::Path::new(plain)).is_none(), "{plain}");
+        }
+    }
 
     #[test]
     fn ignore_files_are_followed_like_git() {

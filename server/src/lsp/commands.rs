@@ -451,8 +451,13 @@ pub fn index_workspace(state: &Arc<State>) {
     });
 }
 
-/// Keeps the index current with a saved file.
+/// Keeps the index current with a saved file (not an ignored or secret one: the index feeds
+/// prompts).
 pub fn reindex_file(state: &Arc<State>, path: PathBuf, rope: Rope) {
+    let root = state.root.get().cloned().flatten();
+    if crate::agent::workspace_files::refused(root.as_deref(), &path).is_some() {
+        return;
+    }
     let state = state.clone();
     tokio::spawn(async move {
         // Parsing is blocking work, and the index lock is not held while it runs.

@@ -12,7 +12,7 @@ use crate::agent::index::SymbolIndex;
 use crate::agent::jobs::JobHandle;
 use crate::agent::prompt::ContextSizes;
 use crate::agent::request::{ActionInput, prepare, uses_crlf};
-use crate::agent::workspace_files::is_ignored;
+use crate::agent::workspace_files::refused;
 use crate::config::{EditMode, Settings};
 use crate::edits::{Region, StreamSession};
 use crate::model::ModelClient;
@@ -47,13 +47,8 @@ pub struct Started {
 /// Finds the target, builds the prompt and registers the job. The error says, in words, why
 /// the action cannot run (an ignored file, no target at the position, an overlapping job).
 pub fn start(engine: &Engine, input: JobInput) -> Result<Started, String> {
-    if let (Some(root), Some(path)) = (input.root, input.path)
-        && is_ignored(root, path)
-    {
-        return Err(format!(
-            "{} is ignored by .gitignore or .tandemignore; Tandem does not send it to a model",
-            path.display()
-        ));
+    if let Some(why) = input.path.and_then(|path| refused(input.root, path)) {
+        return Err(why);
     }
     let snapshot = input.snapshot;
     let rope = &snapshot.rope;

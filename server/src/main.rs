@@ -166,6 +166,9 @@ fn serve() -> i32 {
     let Some(runtime) = runtime(&mut tokio::runtime::Builder::new_multi_thread()) else {
         return 2;
     };
-    // Exit without dropping the runtime: the thread blocked reading stdin would hold it.
-    runtime.block_on(tandem::lsp::serve(tokio::io::stdin(), tokio::io::stdout()))
+    let code = runtime.block_on(tandem::lsp::serve(tokio::io::stdin(), tokio::io::stdout()));
+    // Do not wait for the runtime's threads: the one blocked reading stdin would hold the
+    // process until the client wrote again, and some clients never do.
+    runtime.shutdown_background();
+    code
 }

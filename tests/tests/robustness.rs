@@ -124,3 +124,45 @@ async fn a_panicking_handler_is_contained() -> anyhow::Result<()> {
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+/// Sends one frame around a body given as text, byte for byte.
+async fn send_body(editor: &mut Editor, body: &str) -> anyhow::Result<()> {
+    let frame = format!("Content-Length: {}\r\n\r\n{body}", body.len());
+    editor.send_raw(frame.as_bytes()).await
+}
+
+/// Messages the framework's decoder would reject (and then stop reading) are answered by the
+/// guard, and the server goes on serving.
+#[tokio::test]
+async fn one_undecodable_message_does_not_silence_the_server() -> anyhow::Result<()> {
+    let (mut editor, _) = Editor::start(&[]).await?;
+    editor.open(URI, "rust", 1, "fn alive() {}\n").await?;
+    let deep = format!("{}{}", "[".repeat(127), "]".repeat(127));
+    // What JSON.stringify writes for a string holding half a surrogate pair, params nested
+    // past serde_json's limit, a number out of f64's range.
+    let bad_params = [
+        format!(
+            r#"{{"textDocument":{{"uri":"{URI}","version":2}},"contentChanges":[{{"text":"a\ud83d"}}]}}"#
+        ),
+        format!(r#"{{"textDocument":{{"uri":"{URI}","version":2}},"contentChanges":{deep}}}"#),
+        format!(r#"{{"textDocument":{{"uri":"{URI}","version":2}},"contentChanges":[1e999]}}"#),
+    ];
+    for (n, params) in bad_params.iter().enumerate() {
+        let note =
+            format!(r#"{{"jsonrpc":"2.0","method":"textDocument/didChange","params":{params}}}"#);
+        send_body(&mut editor, &note).await?;
+        assert_eq!(error_with_null_id(&mut editor).await?["code"], -32700);
+        still_serves(&mut editor).await?;
+        // A request is answered with its own id.
+        let id = 900 + n;
+        let request = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"textDocument/hover","params":{params}}}"#
+        );
+        send_body(&mut editor, &request).await?;
+        let error = editor.response(&json!(id)).await?.unwrap_err();
+        assert_eq!(error["code"], -32700, "{error}");
+        still_serves(&mut editor).await?;
+    }
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

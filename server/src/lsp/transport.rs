@@ -10,12 +10,12 @@
 //! nothing but complete frames ever reaches stdout.
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
 };
 use tokio::sync::{mpsc, oneshot};
+use tower_lsp_server::jsonrpc;
 
 /// The largest message body accepted. Bigger claims are refused without allocating them.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -138,9 +138,7 @@ where
             }
             Err(refusal) => {
                 tracing::warn!("refused a message: {}", refusal.message);
-                if let Some(reply) = refusal.reply {
-                    let _ = replies.send(reply);
-                }
+                let _ = replies.send(refusal.reply);
             }
         }
     }
@@ -283,83 +281,87 @@ enum MessageKind {
 
 struct Refusal {
     message: String,
-    /// The error answer to send, when the message deserves one (not for notifications).
-    reply: Option<String>,
+    /// The error answer to send.
+    reply: String,
 }
 
-/// The parts of a JSON-RPC message the framework needs to be able to decode it.
+/// tower-lsp-server's own message type, spelled exactly as it spells it (its `Message` is
+/// private): decoding with this type accepts exactly what the framework's decoder accepts, with
+/// the same serde and serde_json, so nothing it would reject ever reaches it.
 #[derive(Deserialize)]
-struct Envelope<'a> {
-    jsonrpc: Option<&'a str>,
+#[serde(untagged)]
+enum FrameworkMessage {
+    Response(#[allow(dead_code, reason = "decoded only to be checked")] jsonrpc::Response),
+    Request(jsonrpc::Request),
+}
+
+/// Just the `id` of a message the framework cannot decode, read leniently (the rest is skipped
+/// unchecked), so that the error can name the request it answers.
+#[derive(Deserialize)]
+struct IdOnly<'a> {
     #[serde(borrow)]
     id: Option<&'a RawValue>,
-    method: Option<String>,
-    #[serde(default)]
-    params: Option<IgnoredAny>,
-    /// Whether the field is there at all: `"result": null` is a valid response.
-    #[serde(default, deserialize_with = "present")]
-    result: bool,
-    #[serde(default, deserialize_with = "present")]
-    error: bool,
 }
 
-/// Deserializes any value, null included, as "the field is present".
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    IgnoredAny::deserialize(deserializer).map(|_| true)
+/// The id of a body as it should appear in an error answer, when it has a usable one.
+fn usable_id(text: &str) -> Option<String> {
+    let raw = serde_json::from_str::<IdOnly<'_>>(text).ok()?.id?;
+    let id = serde_json::from_str::<jsonrpc::Id>(raw.get()).ok()?;
+    serde_json::to_string(&id).ok()
 }
 
-/// Checks that a body is one JSON-RPC 2.0 message the framework can decode.
+/// Checks that a body is one JSON-RPC 2.0 message the framework will decode, and one it
+/// will answer: what it would reject or leave unanswered is answered here instead.
 fn check_message(body: &[u8]) -> Result<MessageKind, Refusal> {
     let Ok(text) = std::str::from_utf8(body) else {
         return Err(Refusal {
             message: "message body is not UTF-8".into(),
-            reply: Some(error_reply(None, -32700, "message body is not UTF-8")),
+            reply: error_reply(None, -32700, "message body is not UTF-8"),
         });
     };
-    let envelope: Envelope<'_> = match serde_json::from_str(text) {
-        Ok(envelope) => envelope,
+    let request = match serde_json::from_str::<FrameworkMessage>(text) {
+        Ok(FrameworkMessage::Response(_)) => return Ok(MessageKind::Other),
+        Ok(FrameworkMessage::Request(request)) => request,
         Err(err) => {
-            let why = if err.is_data() {
-                format!("not a JSON-RPC message: {err}")
+            // The framework's own mapping: a body that parses but is not a message is an
+            // invalid request; anything else (bad syntax, a lone surrogate, nesting past 128,
+            // a number out of range, a truncated body) is a parse error.
+            let (code, why) = if err.is_data() {
+                (-32600, format!("not a JSON-RPC 2.0 message: {err}"))
             } else {
-                format!("malformed JSON: {err}")
+                (-32700, format!("malformed JSON: {err}"))
             };
-            let code = if err.is_data() { -32600 } else { -32700 };
+            let id = usable_id(text);
             return Err(Refusal {
-                reply: Some(error_reply(None, code, &why)),
+                reply: error_reply(id.as_deref(), code, &why),
                 message: why,
             });
         }
     };
-    let id = envelope.id.map(RawValue::get);
-    let id_ok = id.is_none_or(|id| {
-        id == "null" || id.starts_with('"') || serde_json::from_str::<i64>(id).is_ok()
-    });
-    let invalid = |why: &str| Refusal {
-        message: why.to_string(),
-        reply: Some(error_reply(id.filter(|_| id_ok), -32600, why)),
-    };
-    if envelope.jsonrpc != Some("2.0") {
-        return Err(invalid(
-            "not a JSON-RPC 2.0 message (`jsonrpc` must be \"2.0\")",
-        ));
+    let id = request.id().and_then(|id| serde_json::to_string(id).ok());
+    let method = request.method();
+    if method.is_empty() {
+        let why = "message has neither a method nor a result";
+        return Err(Refusal {
+            message: why.into(),
+            reply: error_reply(id.as_deref(), -32600, why),
+        });
     }
-    if !id_ok {
-        return Err(invalid("`id` must be a number, a string or null"));
+    if method.starts_with("$/") && id.is_some() {
+        // The framework drops every `$/` request it has no handler for, unanswered; the
+        // spec asks for MethodNotFound. We handle no `$/` request.
+        let why = format!("unknown method {method}");
+        return Err(Refusal {
+            reply: error_reply(id.as_deref(), -32601, &why),
+            message: why,
+        });
     }
-    let _ = envelope.params;
-    match envelope.method {
-        Some(method) => Ok(if method == "exit" && id.is_none() {
-            MessageKind::Exit
-        } else {
-            MessageKind::Other
-        }),
-        None if id.is_some() && (envelope.result || envelope.error) => Ok(MessageKind::Other),
-        None => Err(Refusal {
-            message: "message has neither a method nor a result".into(),
-            reply: None,
-        }),
-    }
+    // The framework stops reading at `exit`, with an id or without.
+    Ok(if method == "exit" {
+        MessageKind::Exit
+    } else {
+        MessageKind::Other
+    })
 }
 
 /// A JSON-RPC error response, as sent on the wire.
@@ -467,8 +469,18 @@ mod tests {
         assert_eq!(got[1], body("{}"));
     }
 
-    fn check(body: &str) -> Result<MessageKind, (String, Option<String>)> {
+    fn check(body: &str) -> Result<MessageKind, (String, String)> {
         check_message(body.as_bytes()).map_err(|r| (r.message, r.reply))
+    }
+
+    /// The error answer a body gets: its code and id.
+    fn refused(body: &str) -> (i64, serde_json::Value) {
+        let (_, reply) = check(body).unwrap_err();
+        let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        (
+            reply["error"]["code"].as_i64().unwrap(),
+            reply["id"].clone(),
+        )
     }
 
     #[test]
@@ -485,17 +497,42 @@ mod tests {
             check(r#"{"jsonrpc":"2.0","id":"x","result":null}"#).ok(),
             Some(MessageKind::Other)
         );
-        let (_, reply) = check(r#"{"jsonrpc":"2.0","id":7,"method":"#).unwrap_err();
-        assert!(reply.unwrap().contains(r#""code":-32700"#));
-        let (_, reply) = check(r#"{"id":7,"method":"a"}"#).unwrap_err();
-        let reply = reply.unwrap();
-        assert!(
-            reply.contains(r#""id":7"#) && reply.contains("-32600"),
-            "{reply}"
+        assert_eq!(
+            check(r#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":1}}"#).ok(),
+            Some(MessageKind::Other)
         );
-        let (_, reply) = check(r#"{"jsonrpc":"2.0","id":{},"method":"a"}"#).unwrap_err();
-        assert!(reply.unwrap().contains(r#""id":null"#));
-        assert!(check(r#"[1,2]"#).is_err());
-        assert!(check(r#"{"jsonrpc":"2.0"}"#).unwrap_err().1.is_none());
+        let null = serde_json::Value::Null;
+        assert_eq!(
+            refused(r#"{"jsonrpc":"2.0","id":7,"method":"#),
+            (-32700, null.clone())
+        );
+        assert_eq!(refused(r#"{"id":7,"method":"a"}"#), (-32600, 7.into()));
+        assert_eq!(
+            refused(r#"{"jsonrpc":"2.0","id":{},"method":"a"}"#),
+            (-32600, null.clone())
+        );
+        assert_eq!(refused(r#"[1,2]"#), (-32600, null.clone()));
+        assert_eq!(refused(r#"{"jsonrpc":"2.0"}"#), (-32600, null.clone()));
+        assert_eq!(refused(""), (-32700, null.clone()));
+        assert_eq!(
+            refused(r#"{"jsonrpc":"2.0","id":"q","method":"$/x"}"#),
+            (-32601, "q".into())
+        );
+    }
+
+    /// What the framework's decoder rejects inside otherwise fine messages is answered here,
+    /// with the request's id when it has one.
+    #[test]
+    fn refuses_what_the_framework_would() {
+        let deep = format!("{}{}", "[".repeat(130), "]".repeat(130));
+        let params = [r#""a\ud83d""#, r#"[1e999]"#, deep.as_str(), r#""\udc00b""#];
+        for params in params {
+            let request = format!(r#"{{"jsonrpc":"2.0","id":3,"method":"a","params":{params}}}"#);
+            assert_eq!(refused(&request), (-32700, 3.into()), "{request}");
+            let note = format!(r#"{{"jsonrpc":"2.0","method":"a","params":{params}}}"#);
+            assert_eq!(refused(&note), (-32700, serde_json::Value::Null), "{note}");
+        }
+        // A surrogate pair, escaped, is fine.
+        assert!(check(r#"{"jsonrpc":"2.0","method":"a","params":"\ud83d\ude00"}"#).is_ok());
     }
 }

@@ -157,7 +157,10 @@ mod tests {
             ".npmrc",
             ".pypirc",
         ] {
-            assert!(super::is_secret_file(std::path::Path::new(secret)), "{secret}");
+            assert!(
+                super::is_secret_file(std::path::Path::new(secret)),
+                "{secret}"
+            );
             assert!(
                 super::refused(None, std::path::Path::new(secret)).is_some(),
                 "{secret}"
@@ -170,8 +173,14 @@ mod tests {
             "key.txt",
             "README.md",
         ] {
-            assert!(!super::is_secret_file(std::path::Path::new(plain)), "{plain}");
-            assert!(super::refused(None, std::path::Path::new(plain)).is_none(), "{plain}");
+            assert!(
+                !super::is_secret_file(std::path::Path::new(plain)),
+                "{plain}"
+            );
+            assert!(
+                super::refused(None, std::path::Path::new(plain)).is_none(),
+                "{plain}"
+            );
         }
     }
 

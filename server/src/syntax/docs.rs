@@ -12,20 +12,14 @@ use tree_sitter::Node;
 
 use super::{Language, rope_text};
 
-/// The doc's byte range (all its comments) and its text.
-pub(crate) fn doc(
-    lang: Language,
-    item: Node,
-    body: Option<Node>,
-    rope: &Rope,
-) -> Option<(Range<usize>, String)> {
-    match lang {
-        Language::Python => docstring(body?, rope),
-        _ => comments_above(lang, item, rope),
-    }
+/// Whether `kind` wraps a declaration whose doc comment sits above the wrapper
+/// (`export function f`, `declare function f`).
+pub(crate) fn is_doc_wrapper(kind: &str) -> bool {
+    matches!(kind, "export_statement" | "ambient_declaration")
 }
 
-fn docstring(body: Node, rope: &Rope) -> Option<(Range<usize>, String)> {
+/// A Python docstring: the first statement of `body`, if it is a string. Its byte range and text.
+pub(crate) fn docstring(body: Node, rope: &Rope) -> Option<(Range<usize>, String)> {
     let mut cursor = body.walk();
     let first = body
         .named_children(&mut cursor)
@@ -69,24 +63,22 @@ fn clean_docstring(raw: &str) -> String {
     trim_blank_lines(&cleaned)
 }
 
-fn comments_above(lang: Language, item: Node, rope: &Rope) -> Option<(Range<usize>, String)> {
-    // `export function f` and `declare function f`: the comment sits above the wrapper.
-    let mut anchor = item;
-    while let Some(parent) = anchor.parent() {
-        if matches!(parent.kind(), "export_statement" | "ambient_declaration") {
-            anchor = parent;
-        } else {
-            break;
-        }
-    }
+/// The doc comments directly above `anchor` (the item, or the `export`/`declare` wrapping it):
+/// their byte range and text. `before` is the anchor's named siblings before it, nearest first:
+/// the walk that found the item knows them, where asking the tree (`prev_named_sibling`) would
+/// cost the depth and the number of siblings each time.
+pub(crate) fn comments_above<'t>(
+    lang: Language,
+    anchor: Node<'t>,
+    before: impl Iterator<Item = Node<'t>>,
+    rope: &Rope,
+) -> Option<(Range<usize>, String)> {
     let mut comments: Vec<Node> = Vec::new();
     let mut below = anchor;
-    let mut prev = anchor.prev_named_sibling();
-    while let Some(node) = prev {
+    for node in before {
         // Rust attributes may stand between a doc comment and its item.
         if lang == Language::Rust && node.kind() == "attribute_item" {
             below = node;
-            prev = node.prev_named_sibling();
             continue;
         }
         let adjacent = node.end_position().row + 1 >= below.start_position().row;
@@ -102,7 +94,6 @@ fn comments_above(lang: Language, item: Node, rope: &Rope) -> Option<(Range<usiz
             break;
         }
         below = node;
-        prev = node.prev_named_sibling();
     }
     let first = comments.last()?;
     let last = comments.first()?;

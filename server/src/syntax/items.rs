@@ -11,6 +11,7 @@ use ropey::Rope;
 use streaming_iterator::StreamingIterator;
 use tree_sitter::{Node, QueryCursor, Tree};
 
+use super::neighbours::{self, Neighbours};
 use super::queries::{self, QueryKind};
 use super::rope_text::{self, RopeText};
 use super::{Language, docs};
@@ -114,54 +115,138 @@ pub struct Item {
     pub children: Vec<Item>,
 }
 
+/// Items nest at most this deep; deeper ones are listed flat in the deepest item kept. No
+/// program needs more, a client parsing JSON gives up past 128 levels (two per symbol), and
+/// every level is a frame when the tree of items is dropped or serialized.
+pub const MAX_ITEM_DEPTH: usize = 32;
+
+/// The query runs on chunks of the tree this many levels deep, each starting where the one
+/// above stopped starting matches. Tree-sitter's query cursor costs its depth per node (and
+/// counts depth in 16 bits), so one run over 50,000 nested modules would be quadratic and
+/// lose the deepest ones. A match found twice where chunks meet is deduplicated below.
+const CHUNK_DEPTH: u32 = 48;
+
+/// How many query matches are taken between two calls to a `stop` check.
+const STOP_CHECK_EVERY: usize = 1 << 12;
+
 /// The items of the document, nested as the tree nests them, in document order.
 /// A function directly inside an impl, trait, class or interface is reported as a method.
 pub fn items(lang: Language, tree: &Tree, rope: &Rope) -> Vec<Item> {
-    collect(lang, tree, rope, None)
+    collect(lang, tree, rope, None, &|| false).unwrap_or_default()
+}
+
+/// [`items`], giving up (`None`) as soon as `stop` returns true; it is asked every few
+/// thousand nodes, so a document that moved on stops costing a big file's walk.
+pub fn items_unless(
+    lang: Language,
+    tree: &Tree,
+    rope: &Rope,
+    stop: &dyn Fn() -> bool,
+) -> Option<Vec<Item>> {
+    collect(lang, tree, rope, None, stop)
 }
 
 /// The items that overlap `bytes` (so those around a position, with `bytes` empty), nested as
 /// [`items`] nests them. Much cheaper than [`items`] on a big file: only the matches there are
 /// built (hover and code actions need no more).
 pub fn items_around(lang: Language, tree: &Tree, rope: &Rope, bytes: Range<usize>) -> Vec<Item> {
-    collect(lang, tree, rope, Some(bytes))
+    collect(lang, tree, rope, Some(bytes), &|| false).unwrap_or_default()
 }
 
-fn collect(lang: Language, tree: &Tree, rope: &Rope, bytes: Option<Range<usize>>) -> Vec<Item> {
+fn collect(
+    lang: Language,
+    tree: &Tree,
+    rope: &Rope,
+    bytes: Option<Range<usize>>,
+    stop: &dyn Fn() -> bool,
+) -> Option<Vec<Item>> {
     let Some(query) = queries::query(lang, QueryKind::Items) else {
-        return Vec::new();
+        return Some(Vec::new());
     };
     let names = query.capture_names();
     let mut cursor = QueryCursor::new();
-    if let Some(bytes) = bytes {
-        // A range with room on both sides, so an empty one still meets the nodes around it.
-        cursor.set_byte_range(bytes.start.saturating_sub(1)..bytes.end.saturating_add(1));
+    // A range with room on both sides, so an empty one still meets the nodes around it.
+    let bytes = bytes.map(|b| b.start.saturating_sub(1)..b.end.saturating_add(1));
+    if let Some(bytes) = &bytes {
+        cursor.set_byte_range(bytes.clone());
     }
-    let mut matches = cursor.matches(query, tree.root_node(), RopeText(rope));
-    let mut flat: Vec<Item> = Vec::new();
-    while let Some(m) = matches.next() {
-        let mut found = Found::default();
-        for capture in m.captures() {
-            let Some(capture_name) = names.get(capture.index as usize) else {
-                continue;
-            };
-            match *capture_name {
-                "name" => found.name = Some(capture.node),
-                "name.trait" => found.trait_name = Some(capture.node),
-                "body" => found.body = Some(capture.node),
-                other => {
-                    if let Some(kind) = other.strip_prefix("item.").and_then(ItemKind::from_capture)
-                    {
-                        found.item = Some((kind, capture.node));
+    cursor.set_max_start_depth(Some(CHUNK_DEPTH));
+    let mut all: Vec<Found> = Vec::new();
+    let mut chunks = vec![tree.root_node()];
+    while let Some(chunk) = chunks.pop() {
+        let mut matches = cursor.matches(query, chunk, RopeText(rope));
+        while let Some(m) = matches.next() {
+            if all.len() % STOP_CHECK_EVERY == STOP_CHECK_EVERY - 1 && stop() {
+                return None;
+            }
+            let mut found = Found::default();
+            for capture in m.captures() {
+                let Some(capture_name) = names.get(capture.index as usize) else {
+                    continue;
+                };
+                match *capture_name {
+                    "name" => found.name = Some(capture.node),
+                    "name.trait" => found.trait_name = Some(capture.node),
+                    "body" => found.body = Some(capture.node),
+                    other => {
+                        if let Some(kind) =
+                            other.strip_prefix("item.").and_then(ItemKind::from_capture)
+                        {
+                            found.item = Some((kind, capture.node));
+                        }
                     }
                 }
             }
+            if found.item.is_some() && found.name.is_some() {
+                all.push(found);
+            }
         }
-        if let Some(item) = build(lang, found, rope) {
-            flat.push(item);
+        if stop() {
+            return None;
+        }
+        chunks_below(chunk, bytes.as_ref(), &mut chunks);
+    }
+    let wanted = neighbours::Wanted {
+        items: all
+            .iter()
+            .filter_map(|f| f.item.map(|(_, n)| n.id()))
+            .collect(),
+        bodies: all.iter().filter_map(|f| f.body.map(|n| n.id())).collect(),
+    };
+    let neighbours = neighbours::gather(lang, tree, rope, &wanted, bytes.as_ref(), stop)?;
+    let flat = all
+        .into_iter()
+        .filter_map(|found| build(lang, found, &neighbours, rope))
+        .collect();
+    Some(nest(dedup(flat)))
+}
+
+/// The nodes `CHUNK_DEPTH` levels below `chunk` (only those meeting `bytes`, when given): where
+/// the next runs of the query start.
+fn chunks_below<'t>(chunk: Node<'t>, bytes: Option<&Range<usize>>, out: &mut Vec<Node<'t>>) {
+    let meets = |n: Node| bytes.is_none_or(|b| n.start_byte() <= b.end && b.start <= n.end_byte());
+    let mut cursor = chunk.walk();
+    let mut depth = 0u32;
+    'walk: loop {
+        let node = cursor.node();
+        if depth == CHUNK_DEPTH {
+            if meets(node) {
+                out.push(node);
+            }
+        } else if meets(node) && cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if depth > 0 && cursor.goto_next_sibling() {
+                continue 'walk;
+            }
+            if depth == 0 || !cursor.goto_parent() {
+                break 'walk;
+            }
+            depth -= 1;
         }
     }
-    nest(dedup(flat))
 }
 
 #[derive(Default)]
@@ -172,7 +257,7 @@ struct Found<'t> {
     body: Option<Node<'t>>,
 }
 
-fn build(lang: Language, found: Found, rope: &Rope) -> Option<Item> {
+fn build(lang: Language, found: Found, neighbours: &Neighbours, rope: &Rope) -> Option<Item> {
     let (kind, node) = found.item?;
     let name_node = found.name?;
     let mut name = rope_text::collapsed(rope, name_node.byte_range(), MAX_SIGNATURE_CHARS);
@@ -184,17 +269,19 @@ fn build(lang: Language, found: Found, rope: &Rope) -> Option<Item> {
     // A body that tree-sitter had to invent (zero width) is no body.
     let body_range = found.body.map(|b| b.byte_range()).filter(|b| !b.is_empty());
     let signature_end = match (&body_range, found.body) {
-        // The end of the last token before the body: comments between them are not signature
-        // (Python puts them after the `:`).
-        (Some(body), Some(body_node)) => match last_token_before(body_node) {
-            Some(token) if token.end_byte() > range.start => token.end_byte(),
+        // The end of the last token before the body.
+        (Some(body), Some(body_node)) => match neighbours.end_before_body(body_node) {
+            Some(end) if end > range.start => end,
             _ => rope_text::trim_end(rope, range.start, body.start),
         },
         _ => rope_text::trim_end(rope, range.start, range.end),
     };
     let signature_range = range.start..signature_end;
     let signature = rope_text::collapsed(rope, signature_range.clone(), MAX_SIGNATURE_CHARS);
-    let doc = docs::doc(lang, node, found.body, rope);
+    let doc = match lang {
+        Language::Python => found.body.and_then(|body| docs::docstring(body, rope)),
+        _ => neighbours.doc(node),
+    };
     Some(Item {
         kind,
         name,
@@ -207,18 +294,6 @@ fn build(lang: Language, found: Found, rope: &Rope) -> Option<Item> {
         doc: doc.map(|d| d.1),
         children: Vec::new(),
     })
-}
-
-/// The sibling before `body` that is not a comment (or other extra), if there is one.
-fn last_token_before(body: Node) -> Option<Node> {
-    let mut node = body.prev_sibling();
-    while let Some(sibling) = node {
-        if !sibling.is_extra() {
-            return Some(sibling);
-        }
-        node = sibling.prev_sibling();
-    }
-    None
 }
 
 /// Matches that share a name node are one item (a query may match a declaration both alone
@@ -254,7 +329,12 @@ fn nest(flat: Vec<Item>) -> Vec<Item> {
                 attach(done, &mut stack, &mut roots);
             }
         }
-        stack.push(item);
+        if stack.len() + 1 >= MAX_ITEM_DEPTH {
+            // Too deep: listed in the deepest item kept, as are its own children.
+            attach(item, &mut stack, &mut roots);
+        } else {
+            stack.push(item);
+        }
     }
     while let Some(done) = stack.pop() {
         attach(done, &mut stack, &mut roots);

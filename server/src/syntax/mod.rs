@@ -8,6 +8,7 @@ mod errors;
 mod incremental;
 mod items;
 mod language;
+mod neighbours;
 mod parse;
 mod queries;
 mod rope_text;
@@ -15,7 +16,7 @@ mod tags;
 
 pub use errors::{SyntaxError, syntax_errors};
 pub use incremental::{DocSyntax, ParseRequest};
-pub use items::{Item, ItemKind, items, items_around, items_at};
+pub use items::{Item, ItemKind, MAX_ITEM_DEPTH, items, items_around, items_at, items_unless};
 pub use language::Language;
 pub use parse::{input_edit, parse};
 pub use tags::{Tag, tags};

@@ -4,7 +4,10 @@
 
 use ropey::Rope;
 
-use crate::syntax::{Language, parse, syntax_errors};
+use crate::syntax::{
+    Item, Language, MAX_ITEM_DEPTH, items, items_around, items_at, items_unless, parse,
+    syntax_errors,
+};
 
 /// `fn f() { let x = ((((1 + ))))...; }`: an error at the bottom of `depth` parentheses.
 pub fn deep_rust_error(depth: usize) -> String {
@@ -51,4 +54,72 @@ fn the_limit_holds_under_deep_nesting() {
     let (rope, tree) = tree(Language::Rust, &deep_rust_error(10_000));
     assert_eq!(syntax_errors(&tree, &rope, 1).len(), 1);
     assert_eq!(syntax_errors(&tree, &rope, 0).len(), 0);
+}
+
+/// `mod a { mod a { ... } }`, `depth` deep, with a function at the bottom.
+pub fn nested_modules(depth: usize) -> String {
+    format!(
+        "{}fn f() {{}}{}\n",
+        "mod a {\n".repeat(depth),
+        "}\n".repeat(depth)
+    )
+}
+
+/// Depth of the deepest item, and the number of items.
+fn shape(items: &[Item]) -> (usize, usize) {
+    let mut deepest = 0;
+    let mut count = 0;
+    let mut stack: Vec<(&Item, usize)> = items.iter().map(|i| (i, 1)).collect();
+    while let Some((item, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        count += 1;
+        stack.extend(item.children.iter().map(|c| (c, depth + 1)));
+    }
+    (deepest, count)
+}
+
+#[test]
+fn items_of_50_000_nested_modules_stop_nesting_at_the_cap() {
+    let depth = 50_000;
+    let source = nested_modules(depth);
+    let (rope, tree) = tree(Language::Rust, &source);
+    let all = items(Language::Rust, &tree, &rope);
+    // Every module and the function are there; past the cap they are listed flat.
+    assert_eq!(shape(&all), (MAX_ITEM_DEPTH, depth + 1));
+    let at = source.find("fn f").expect("the function") + 3;
+    let around = items_around(Language::Rust, &tree, &rope, at..at);
+    assert_eq!(shape(&around), (MAX_ITEM_DEPTH, depth + 1));
+    let path = items_at(&around, at);
+    assert_eq!(path.len(), MAX_ITEM_DEPTH);
+}
+
+#[test]
+fn a_doc_comment_is_found_under_deep_nesting() {
+    let depth = 10_000;
+    let source = format!(
+        "{}/// Deep.\n#[inline]\nfn f() {{}}{}\n",
+        "mod a {\n".repeat(depth),
+        "}\n".repeat(depth)
+    );
+    let (rope, tree) = tree(Language::Rust, &source);
+    let at = source.find("fn f").expect("the function") + 3;
+    let around = items_around(Language::Rust, &tree, &rope, at..at);
+    let mut stack: Vec<&Item> = around.iter().collect();
+    let mut function = None;
+    while let Some(item) = stack.pop() {
+        if item.name == "f" {
+            function = Some(item);
+        }
+        stack.extend(&item.children);
+    }
+    let found = function.expect("the function");
+    assert_eq!(found.doc.as_deref(), Some("Deep."));
+}
+
+#[test]
+fn a_stopped_walk_gives_up() {
+    let (rope, tree) = tree(Language::Rust, &nested_modules(20_000));
+    assert_eq!(items_unless(Language::Rust, &tree, &rope, &|| true), None);
+    let all = items_unless(Language::Rust, &tree, &rope, &|| false).expect("not stopped");
+    assert_eq!(shape(&all).1, 20_001);
 }

@@ -6,7 +6,8 @@
 )]
 
 use serde_json::{Value, json};
-use tandem_tests::editor::{Editor, Incoming};
+use tandem_tests::editor::{Editor, Incoming, SpawnOptions};
+use tandem_tests::model_server::{ModelServer, Reply, Wire};
 
 const URI: &str = "file:///work/lib.rs";
 
@@ -163,6 +164,92 @@ async fn one_undecodable_message_does_not_silence_the_server() -> anyhow::Result
         assert_eq!(error["code"], -32700, "{error}");
         still_serves(&mut editor).await?;
     }
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+/// Protocol corners: a `$/` request is answered MethodNotFound; garbage without a line end
+/// and a frame shorter than its length lose nothing after them.
+#[tokio::test]
+async fn protocol_corners_are_answered() -> anyhow::Result<()> {
+    let (mut editor, _) = Editor::start(&[]).await?;
+    editor.open(URI, "rust", 1, "fn alive() {}\n").await?;
+
+    let error = editor
+        .request("$/tandem/unknown", json!({}))
+        .await?
+        .unwrap_err();
+    assert_eq!(error["code"], -32601, "{error}");
+    // A `$/` notification is still ignored quietly.
+    editor.notify("$/setTrace", json!({"value": "off"})).await?;
+    still_serves(&mut editor).await?;
+
+    editor.send_raw(b"garbage").await?;
+    still_serves(&mut editor).await?;
+
+    let short = r#"{"jsonrpc":"2.0","id":77,"#;
+    let claim = short.len() + 60;
+    editor
+        .send_raw(format!("Content-Length: {claim}\r\n\r\n{short}").as_bytes())
+        .await?;
+    let first = editor
+        .send_request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": URI}}),
+        )
+        .await?;
+    let second = editor
+        .send_request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": URI}}),
+        )
+        .await?;
+    assert_eq!(error_with_null_id(&mut editor).await?["code"], -32700);
+    for id in [first, second] {
+        let answer = editor.response(&id).await?.unwrap();
+        assert_eq!(answer[0]["name"], "alive", "{answer}");
+    }
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+/// Our own messages are never capped: an explanation over the 64 MiB input limit reaches the
+/// client, and so does what follows it.
+#[tokio::test]
+async fn a_message_over_64_mib_is_sent() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let chunk = format!("{}\n", "x".repeat(1024 * 1024 - 1));
+    let chunks = vec![chunk.as_str(); 65];
+    server.push(Reply::text(Wire::OpenAi, &chunks));
+    let mut editor = Editor::spawn(SpawnOptions::default()).await?;
+    let options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
+    editor
+        .initialize_with(&[], json!({"initializationOptions": options}))
+        .await?;
+    editor.open(URI, "rust", 1, "fn alive() {}\n").await?;
+    let job = editor
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "tandem.explain", "arguments": [{"uri": URI, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}}]}),
+        )
+        .await?
+        .unwrap()["jobId"]
+        .clone();
+    // A debug build takes some 15 s to stream 65 MiB through a job.
+    let done = editor
+        .wait_for_long(std::time::Duration::from_secs(60), |m| match m {
+            Incoming::Notification { method, params }
+                if method == "tandem/jobFinished" && params["jobId"] == job =>
+            {
+                Some(params.clone())
+            }
+            _ => None,
+        })
+        .await?;
+    assert_eq!(done["status"], "done");
+    let markdown = done["result"]["markdown"].as_str().unwrap_or_default();
+    assert!(markdown.len() > 64 * 1024 * 1024, "{}", markdown.len());
+    still_serves(&mut editor).await?;
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }

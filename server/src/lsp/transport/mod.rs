@@ -17,6 +17,9 @@ use tokio::io::{
 use tokio::sync::{mpsc, oneshot};
 use tower_lsp_server::jsonrpc;
 
+mod pushback;
+pub use pushback::PushbackReader;
+
 /// The largest message body accepted. Bigger claims are refused without allocating them.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// The longest header line accepted; longer lines are treated as garbage.
@@ -55,7 +58,7 @@ where
     let (ended_tx, ended) = oneshot::channel();
 
     tokio::spawn(async move {
-        let mut reader = BufReader::new(stdin);
+        let mut reader = PushbackReader::new(stdin);
         let end = pump_input(&mut reader, &mut to_framework, &replies_tx).await;
         let _ = ended_tx.send(end);
     });
@@ -80,12 +83,12 @@ pub enum Frame {
 }
 
 async fn pump_input<R, W>(
-    reader: &mut R,
+    reader: &mut PushbackReader<R>,
     framework: &mut W,
     replies: &mpsc::UnboundedSender<String>,
 ) -> InputEnd
 where
-    R: AsyncBufRead + Unpin,
+    R: tokio::io::AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     loop {
@@ -119,7 +122,19 @@ where
             }
             Frame::Body(body) => body,
         };
-        match check_message(&body) {
+        let mut body = body;
+        let mut checked = check_message(&body);
+        if checked.is_err()
+            && let Some(at) = swallowed_header(&body)
+        {
+            // A frame shorter than its Content-Length swallowed the start of the next frames:
+            // read them again as frames, and refuse only the short one.
+            tracing::warn!("a frame was {} bytes short of its length", body.len() - at);
+            reader.unread(&body[at..]);
+            body.truncate(at);
+            checked = check_message(&body);
+        }
+        match checked {
             Ok(kind) => {
                 let header = format!("Content-Length: {}\r\n\r\n", body.len());
                 let written = async {
@@ -144,8 +159,53 @@ where
     }
 }
 
+/// Where a body that does not decode holds the start of another frame: `Content-Length:`,
+/// digits, a line end. A JSON string cannot hold a raw line end, so this is never text inside
+/// a message.
+fn swallowed_header(body: &[u8]) -> Option<usize> {
+    const NAME: &[u8] = b"Content-Length:";
+    let mut from = 1;
+    while let Some(found) = find(&body[from.min(body.len())..], NAME) {
+        let at = from + found;
+        let rest = &body[at + NAME.len()..];
+        let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let after = &rest[digits..];
+        if digits > 0 && (after.starts_with(b"\r\n") || after.starts_with(b"\n")) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// What a header block says.
+#[derive(Debug, PartialEq, Eq)]
+enum Header {
+    Length(u64),
+    /// Headers without a usable `Content-Length`.
+    Bad(String),
+    Eof,
+}
+
 /// Reads one frame. Garbage before a header block is skipped; only I/O errors fail.
 pub async fn read_frame<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Frame> {
+    Ok(match read_header(reader).await? {
+        Header::Length(len) => read_body(reader, len).await?,
+        Header::Bad(why) => Frame::BadHeader(why),
+        Header::Eof => Frame::Eof,
+    })
+}
+
+/// Reads a header block, skipping garbage before it (lines that are not headers, and bytes
+/// before `Content-Length` on its line).
+async fn read_header<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Header> {
     let mut content_length: Option<Result<u64, String>> = None;
     let mut saw_header = false;
     let mut line = Vec::with_capacity(64);
@@ -153,9 +213,16 @@ pub async fn read_frame<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Res
         line.clear();
         let n = read_line_bounded(reader, &mut line).await?;
         if n == 0 {
-            return Ok(Frame::Eof);
+            return Ok(Header::Eof);
         }
-        let text = trim_line_end(&line);
+        let mut text = trim_line_end(&line);
+        if let Some(at) = find(text, b"Content-Length").filter(|&at| at > 0) {
+            // Garbage without a line end of its own, then a frame: keep the frame.
+            tracing::warn!("skipping {at} bytes of garbage on stdin");
+            text = &text[at..];
+            saw_header = false;
+            content_length = None;
+        }
         if text.is_empty() {
             if !saw_header {
                 continue; // Stray blank lines between frames.
@@ -185,12 +252,11 @@ pub async fn read_frame<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Res
             });
         }
     }
-    let bad = match content_length {
-        None => "missing Content-Length header".to_string(),
-        Some(Err(why)) => why,
-        Some(Ok(len)) => return read_body(reader, len).await,
-    };
-    Ok(Frame::BadHeader(bad))
+    Ok(match content_length {
+        None => Header::Bad("missing Content-Length header".to_string()),
+        Some(Err(why)) => Header::Bad(why),
+        Some(Ok(len)) => Header::Length(len),
+    })
 }
 
 async fn read_body<R: AsyncBufRead + Unpin>(reader: &mut R, len: u64) -> std::io::Result<Frame> {
@@ -374,6 +440,8 @@ fn error_reply(id: Option<&str>, code: i64, message: &str) -> String {
 }
 
 /// Copies the framework's frames to stdout whole, with the guard's own replies between them.
+/// The framework's frames are ours: they are copied whatever their size (a 100 MB answer is
+/// the client's to refuse), streamed rather than held.
 async fn pump_output<W: AsyncWrite + Unpin>(
     framework: tokio::io::DuplexStream,
     mut stdout: W,
@@ -382,29 +450,54 @@ async fn pump_output<W: AsyncWrite + Unpin>(
     let mut framework = BufReader::new(framework);
     let mut framework_open = true;
     loop {
-        let bytes = tokio::select! {
-            frame = read_frame(&mut framework), if framework_open => match frame {
-                Ok(Frame::Body(body)) => body,
-                _ => { framework_open = false; continue; }
+        // Only waiting for a frame to begin races the replies (`fill_buf` consumes nothing, so
+        // losing the race loses nothing); a frame, once begun, is copied whole.
+        let written = tokio::select! {
+            ready = framework.fill_buf(), if framework_open => {
+                if !matches!(ready, Ok(bytes) if !bytes.is_empty()) {
+                    framework_open = false;
+                    continue;
+                }
+                match read_header(&mut framework).await {
+                    Ok(Header::Length(len)) => copy_frame(&mut framework, len, &mut stdout).await,
+                    _ => {
+                        framework_open = false;
+                        continue;
+                    }
+                }
             },
             reply = replies.recv() => match reply {
-                Some(reply) => reply.into_bytes(),
+                Some(reply) => write_frame(&mut stdout, reply.as_bytes()).await,
                 None if framework_open => continue,
                 None => return,
             },
             else => return,
         };
-        let header = format!("Content-Length: {}\r\n\r\n", bytes.len());
-        let written = async {
-            stdout.write_all(header.as_bytes()).await?;
-            stdout.write_all(&bytes).await?;
-            stdout.flush().await
-        }
-        .await;
         if written.is_err() {
-            return; // The client has gone.
+            return; // The client has gone, or the framework stopped mid-frame.
         }
     }
+}
+
+async fn write_frame<W: AsyncWrite + Unpin>(stdout: &mut W, body: &[u8]) -> std::io::Result<()> {
+    let header = format!("Content-Length: {}\r\n\r\n", body.len());
+    stdout.write_all(header.as_bytes()).await?;
+    stdout.write_all(body).await?;
+    stdout.flush().await
+}
+
+async fn copy_frame<R, W>(from: &mut R, len: u64, stdout: &mut W) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let header = format!("Content-Length: {len}\r\n\r\n");
+    stdout.write_all(header.as_bytes()).await?;
+    let copied = tokio::io::copy_buf(&mut from.take(len), stdout).await?;
+    if copied < len {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    stdout.flush().await
 }
 
 #[cfg(test)]
@@ -534,5 +627,92 @@ mod tests {
         }
         // A surrogate pair, escaped, is fine.
         assert!(check(r#"{"jsonrpc":"2.0","method":"a","params":"\ud83d\ude00"}"#).is_ok());
+    }
+
+    /// Runs the input side over these bytes: the bodies handed to the framework, and the
+    /// guard's answers.
+    async fn guard(input: &[u8]) -> (Vec<String>, Vec<String>) {
+        let mut reader = PushbackReader::new(input);
+        let mut forwarded = Vec::new();
+        let (replies_tx, mut replies_rx) = mpsc::unbounded_channel();
+        pump_input(&mut reader, &mut forwarded, &replies_tx).await;
+        drop(replies_tx);
+        let mut replies = Vec::new();
+        while let Some(reply) = replies_rx.recv().await {
+            replies.push(reply);
+        }
+        let bodies = frames(&forwarded)
+            .await
+            .into_iter()
+            .filter_map(|frame| match frame {
+                Frame::Body(body) => Some(String::from_utf8(body).unwrap()),
+                _ => None,
+            })
+            .collect();
+        (bodies, replies)
+    }
+
+    fn frame(body: &str) -> String {
+        format!("Content-Length: {}\r\n\r\n{body}", body.len())
+    }
+
+    fn request(id: u32) -> String {
+        format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"shutdown"}}"#)
+    }
+
+    #[tokio::test]
+    async fn garbage_without_a_line_end_keeps_the_next_frame() {
+        let input = format!("garbage{}", frame(&request(1)));
+        let (bodies, replies) = guard(input.as_bytes()).await;
+        assert_eq!(bodies, vec![request(1)]);
+        assert!(replies.is_empty(), "{replies:?}");
+    }
+
+    #[tokio::test]
+    async fn a_truncated_frame_loses_only_itself() {
+        let short = r#"{"jsonrpc":"2.0","id":1,"#;
+        let input = format!(
+            "Content-Length: {}\r\n\r\n{short}{}{}",
+            short.len() + 40,
+            frame(&request(2)),
+            frame(&request(3))
+        );
+        let (bodies, replies) = guard(input.as_bytes()).await;
+        assert_eq!(bodies, vec![request(2), request(3)]);
+        assert_eq!(replies.len(), 1);
+        assert!(replies[0].contains("-32700"), "{replies:?}");
+        // Text about headers inside a message is left alone.
+        let body = r#"{"jsonrpc":"2.0","method":"a","params":"Content-Length: 2\r\n"}"#;
+        assert_eq!(
+            guard(frame(body).as_bytes()).await.0,
+            vec![body.to_string()]
+        );
+    }
+
+    /// Our own frames are never capped: a 65 MiB answer reaches stdout whole, and so does the
+    /// next one.
+    #[tokio::test]
+    async fn copies_huge_outgoing_frames() {
+        let (mut framework, from_framework) = tokio::io::duplex(PIPE_BYTES);
+        let (_replies_tx, replies_rx) = mpsc::unbounded_channel();
+        let (stdout, mut client) = tokio::io::duplex(PIPE_BYTES);
+        tokio::spawn(pump_output(from_framework, stdout, replies_rx));
+        let huge = format!("\"{}\"", "x".repeat(MAX_BODY_BYTES + 1024 * 1024));
+        tokio::spawn(async move {
+            for body in [huge.as_str(), "[1]"] {
+                let frame = frame(body);
+                framework.write_all(frame.as_bytes()).await.unwrap();
+            }
+        });
+        let mut client = BufReader::new(&mut client);
+        let Frame::TooLong(len) = read_frame(&mut client).await.unwrap() else {
+            panic!("expected a frame over the input limit");
+        };
+        assert_eq!(len, (MAX_BODY_BYTES + 1024 * 1024 + 2) as u64);
+        let mut skip = (&mut client).take(len);
+        tokio::io::copy(&mut skip, &mut tokio::io::sink())
+            .await
+            .unwrap();
+        assert_eq!(read_frame(&mut client).await.unwrap(), body("[1]"));
     }
 }

@@ -1,7 +1,7 @@
 //! Answers that come from syntax alone: document symbols and the structural part of hover.
 
 use tower_lsp_server::gen_lsp_types as lsp;
-use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 
 use std::time::Duration;
 
@@ -15,40 +15,66 @@ use crate::agent::prompt::{self, PromptParts};
 use crate::model::{Message, ModelRequest};
 use crate::syntax::{self, Item, ItemKind};
 
+/// Document symbols, computed on a blocking thread: they cost the size of the file (seconds
+/// for megabytes), which must not hold the runtime's workers and so every other request. The
+/// work gives up, answering `ContentModified`, as soon as the document moves on.
 pub async fn document_symbols(
     state: &State,
     uri: &lsp::Uri,
 ) -> Result<Option<lsp::DocumentSymbolResponse>> {
-    let Some(snapshot) = state
-        .engine
-        .documents
-        .snapshot_with_syntax(&convert::doc_uri(uri))
-        .await
-    else {
+    let doc_uri = convert::doc_uri(uri);
+    let Some(snapshot) = state.engine.documents.snapshot_with_syntax(&doc_uri).await else {
         return Ok(None);
     };
-    let (Some(language), Some(tree)) = (snapshot.language, snapshot.tree.as_ref()) else {
+    let (Some(language), Some(tree)) = (snapshot.language, snapshot.tree.clone()) else {
         return Ok(Some(lsp::DocumentSymbolResponse::DocumentSymbolList(
             Vec::new(),
         )));
     };
-    let items = syntax::items(language, tree, &snapshot.rope);
+    let documents = state.engine.documents.clone();
     let encoding = state.encoding();
-    let convert_item = |item: &Item| symbol(item, &snapshot.rope, encoding);
-    let symbols: Vec<lsp::DocumentSymbol> = items.iter().map(convert_item).collect();
-    if state.flags().hierarchical_symbols {
-        return Ok(Some(lsp::DocumentSymbolResponse::DocumentSymbolList(
-            symbols,
-        )));
+    let hierarchical = state.flags().hierarchical_symbols;
+    let uri = uri.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let moved_on = || documents.version(&doc_uri) != Some(snapshot.version);
+        if moved_on() {
+            return None;
+        }
+        let rope = &snapshot.rope;
+        let items = syntax::items_unless(language, &tree, rope, &moved_on)?;
+        let symbols: Vec<lsp::DocumentSymbol> = items
+            .iter()
+            .map(|item| symbol(item, rope, encoding))
+            .collect();
+        if hierarchical {
+            return Some(lsp::DocumentSymbolResponse::DocumentSymbolList(symbols));
+        }
+        // Clients without hierarchical support get a flat list with container names.
+        Some(lsp::DocumentSymbolResponse::SymbolInformationList(flatten(
+            &symbols, &uri,
+        )))
+    });
+    match work.await {
+        Ok(Some(response)) => Ok(Some(response)),
+        Ok(None) => Err(Error {
+            code: ErrorCode::ContentModified,
+            message: "the document changed while its symbols were computed; ask again".into(),
+            data: None,
+        }),
+        // A panic is the request's, reported where every handler's panic is.
+        Err(join) => match join.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(join) => Err(Error {
+                code: ErrorCode::InternalError,
+                message: format!("document symbols were not computed: {join}").into(),
+                data: None,
+            }),
+        },
     }
-    // Clients without hierarchical support get a flat list with container names.
-    let mut flat = Vec::new();
-    flatten(&symbols, None, uri, &mut flat);
-    Ok(Some(lsp::DocumentSymbolResponse::SymbolInformationList(
-        flat,
-    )))
 }
 
+/// One item as a symbol. Items nest at most `syntax::MAX_ITEM_DEPTH` deep, so the recursion
+/// here is bounded.
 fn symbol(
     item: &Item,
     rope: &ropey::Rope,
@@ -75,13 +101,12 @@ fn symbol(
     }
 }
 
-fn flatten(
-    symbols: &[lsp::DocumentSymbol],
-    container: Option<&str>,
-    uri: &lsp::Uri,
-    out: &mut Vec<lsp::SymbolInformation>,
-) {
-    for s in symbols {
+/// The symbols in document order (each before its children), with their container's name.
+fn flatten(symbols: &[lsp::DocumentSymbol], uri: &lsp::Uri) -> Vec<lsp::SymbolInformation> {
+    let mut out = Vec::new();
+    let mut stack: Vec<(&lsp::DocumentSymbol, Option<&str>)> =
+        symbols.iter().rev().map(|s| (s, None)).collect();
+    while let Some((s, container)) = stack.pop() {
         #[expect(
             deprecated,
             reason = "the field is required by the type; we never set it"
@@ -100,9 +125,10 @@ fn flatten(
             },
         });
         if let Some(children) = &s.children {
-            flatten(children, Some(&s.name), uri, out);
+            stack.extend(children.iter().rev().map(|c| (c, Some(s.name.as_str()))));
         }
     }
+    out
 }
 
 pub fn symbol_kind(kind: ItemKind) -> lsp::SymbolKind {

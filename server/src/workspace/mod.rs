@@ -116,10 +116,17 @@ impl Workspace {
             let mut entries = self.entries.lock();
             let entry = entries.get_mut(uri).ok_or(ChangeError::NotOpen)?;
             let before = entry.doc.rope().clone();
+            let before_version = entry.doc.version();
             let edits = entry.doc.apply_changes(version, changes, encoding)?;
             entry.last_used = now;
             if let Some(syntax) = entry.syntax.as_mut() {
-                syntax.edit(version, &edits);
+                if version > before_version {
+                    syntax.edit(version, &edits);
+                } else {
+                    // A full text resynced the document at a version not above the last: syntax
+                    // starts afresh, as on open (its versions only ever go forward).
+                    *syntax = DocSyntax::new(syntax.language());
+                }
             }
             // The edits are those of the last `edits.len()` changes (a full-text change
             // overrides the ones before it).
@@ -146,6 +153,12 @@ impl Workspace {
     /// Forgets everything about a document.
     pub fn close(&self, uri: &DocUri) -> bool {
         self.entries.lock().remove(uri).is_some()
+    }
+
+    /// The document's version now, if it is open: cheap, for long work to ask whether its
+    /// document moved on.
+    pub fn version(&self, uri: &DocUri) -> Option<i32> {
+        self.entries.lock().get(uri).map(|e| e.doc.version())
     }
 
     pub fn is_open(&self, uri: &DocUri) -> bool {
@@ -222,7 +235,11 @@ impl Workspace {
             let Some(syntax) = entry.syntax.as_mut() else {
                 return false;
             };
-            if syntax.tree_version().is_none_or(|have| have <= version) {
+            // A tree from a version above the document's was parsed before a full text
+            // resynced it at a lower version: it describes another text.
+            if version <= entry.doc.version()
+                && syntax.tree_version().is_none_or(|have| have <= version)
+            {
                 syntax.install(version, tree);
             }
             entry.doc.version() == version

@@ -1548,6 +1548,17 @@ async fn secret_and_ignored_files_are_refused_at_every_door() -> anyhow::Result<
         !sent.contains("pub fn saved_private()"),
         "an ignored file reached the prompt: {sent}"
     );
+    // Hover on an ignored file's item is structural only: no model is asked.
+    let asked = server.requests().len();
+    let private_uri = format!("{root_uri}/src/private.rs");
+    let at = json!({"textDocument": {"uri": private_uri}, "position": {"line": 0, "character": 8}});
+    let hover = editor.request("textDocument/hover", at).await?.unwrap();
+    let shown = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(
+        shown.contains("fn saved_private()") && !shown.contains("Tandem"),
+        "{shown}"
+    );
+    assert_eq!(server.requests().len(), asked, "hover asked the model");
     let all: String = server
         .requests()
         .iter()

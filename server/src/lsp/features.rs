@@ -183,7 +183,13 @@ pub async fn hover(
         let hover = &config.settings().hover;
         (hover.enabled, Duration::from_millis(hover.timeout_ms))
     };
-    if enabled && state.flags().hover_markdown {
+    // An ignored or secret file's text never reaches the model: its hover is structural only.
+    let root = state.root.get().cloned().flatten();
+    let refused = uri
+        .to_file_path()
+        .ok()
+        .and_then(|path| crate::agent::workspace_files::refused(root.as_deref(), &path));
+    if enabled && state.flags().hover_markdown && refused.is_none() {
         let item_text = snapshot.rope.byte_slice(item.range.clone()).to_string();
         let note = match explanation(state, language, uri, &item_text, timeout).await {
             Some(Ok(text)) => format!("**Tandem:** {}", text.trim()),

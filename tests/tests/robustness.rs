@@ -253,3 +253,57 @@ async fn a_message_over_64_mib_is_sent() -> anyhow::Result<()> {
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+/// The symbols' names in `URI` now.
+async fn symbol_names(editor: &mut Editor) -> anyhow::Result<Vec<String>> {
+    let symbols = editor
+        .request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": URI}}),
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("documentSymbol failed: {e}"))?;
+    Ok(symbols
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// After versions go backwards the user is warned once, and a full text brings the document
+/// back in sync even at a version below the highest seen.
+#[tokio::test]
+async fn out_of_sync_warns_once_and_any_full_text_resyncs() -> anyhow::Result<()> {
+    let (mut editor, _) = Editor::start(&[]).await?;
+    editor.open(URI, "rust", 9, "fn alive() {}\n").await?;
+    for version in [3, 4, 2, 10] {
+        editor
+            .change(URI, version, (0, 0), (0, 0), "fn stale() {}\n")
+            .await?;
+    }
+    assert_eq!(symbol_names(&mut editor).await?, ["alive"]);
+    let out_of_sync = |p: &Value| {
+        p["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("out of sync"))
+    };
+    editor
+        .notification("window/logMessage", out_of_sync)
+        .await?;
+    // The full text the docs recommend, numbered as the client now numbers.
+    editor
+        .change_full(URI, 5, "fn alive() {}\nfn again() {}\n")
+        .await?;
+    editor
+        .change(URI, 6, (2, 0), (2, 0), "fn more() {}\n")
+        .await?;
+    assert_eq!(symbol_names(&mut editor).await?, ["alive", "again", "more"]);
+    let warnings = editor.take_notifications("window/logMessage");
+    assert!(
+        !warnings.iter().any(out_of_sync),
+        "warned again: {warnings:?}"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

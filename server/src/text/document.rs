@@ -72,31 +72,34 @@ impl Document {
     /// Applies one didChange (all its content changes, in order). Returns the byte edits applied,
     /// in order, for the syntax tree.
     ///
-    /// A version that does not increase marks the document out of sync and applies nothing: we
-    /// cannot know which text the changes were meant for, and applying them wrong silently is
-    /// worse than waiting. While out of sync, only a change list holding a full-text change is
-    /// applied, from its last full-text change on. Ranges are clamped as [`range_to_chars`]
-    /// documents, so an incremental change on an in-sync document always applies.
+    /// A change list holding a full-text change is applied from its last full-text change on,
+    /// whatever its version: it says the whole text, so it brings the document back in sync, and
+    /// its version becomes the document's even when lower (a client whose numbering went back
+    /// is followed). Otherwise, a version that does not increase marks the document out of sync
+    /// and applies nothing: we cannot know which text the changes were meant for, and applying
+    /// them wrong silently is worse than waiting. While out of sync, incremental changes are
+    /// refused with [`SyncError::OutOfSync`], whatever their version, so the caller warns only
+    /// once. Ranges are clamped as [`range_to_chars`] documents, so an incremental change on an
+    /// in-sync document always applies.
     pub fn apply_changes(
         &mut self,
         version: i32,
         changes: &[TextChange],
         enc: PositionEncoding,
     ) -> Result<Vec<ByteEdit>, SyncError> {
-        if version <= self.version {
-            // Keep the first point of divergence: it is what a log reader needs.
-            self.out_of_sync_since.get_or_insert(self.version);
-            return Err(SyncError::StaleVersion {
-                have: self.version,
-                got: version,
-            });
-        }
         // Changes before the last full-text change are overwritten by it, so skip them.
         let last_full = changes.iter().rposition(|change| change.range.is_none());
         let from = match (last_full, self.out_of_sync_since) {
             (Some(index), _) => index,
-            (None, None) => 0,
             (None, Some(since)) => return Err(SyncError::OutOfSync { since }),
+            (None, None) if version <= self.version => {
+                self.out_of_sync_since = Some(self.version);
+                return Err(SyncError::StaleVersion {
+                    have: self.version,
+                    got: version,
+                });
+            }
+            (None, None) => 0,
         };
         let edits = changes[from..]
             .iter()

@@ -63,6 +63,28 @@ fn changes_apply_in_order_each_to_the_previous_result() {
 }
 
 #[test]
+fn a_full_text_change_resyncs_whatever_its_version() {
+    // Versions went back (a client that renumbered): out of sync once, then a full text at a
+    // version below the highest seen brings the document back, and numbering follows it.
+    let mut doc = Document::new("rust", 9, "abc");
+    assert_eq!(
+        doc.apply_changes(2, &[edit(((0, 0), (0, 0)), "x")], Utf16),
+        Err(SyncError::StaleVersion { have: 9, got: 2 })
+    );
+    doc.apply_changes(3, &[full("new")], Utf16)
+        .expect("a full text resyncs");
+    assert!(doc.is_in_sync());
+    assert_eq!((doc.version(), doc.rope().to_string()), (3, "new".into()));
+    doc.apply_changes(4, &[edit(((0, 3), (0, 3)), "!")], Utf16)
+        .expect("in sync again");
+    assert_eq!(doc.rope().to_string(), "new!");
+    // In sync, a full text at an old version is followed too: it says the whole text.
+    doc.apply_changes(1, &[full("reset")], Utf16)
+        .expect("a full text applies");
+    assert_eq!((doc.version(), doc.is_in_sync()), (1, true));
+}
+
+#[test]
 fn a_stale_version_marks_out_of_sync_until_a_full_text_change() {
     let mut doc = Document::new("rust", 3, "abc");
     assert_eq!(
@@ -80,11 +102,14 @@ fn a_stale_version_marks_out_of_sync_until_a_full_text_change() {
     );
     assert_eq!(doc.rope().to_string(), "abc");
     assert_eq!(doc.version(), 3);
-    // A second stale version keeps the first point of divergence.
-    assert_eq!(
-        doc.apply_changes(1, &[full("zzz")], Utf16),
-        Err(SyncError::StaleVersion { have: 3, got: 1 })
-    );
+    // Later stale changes are the same refusal (the caller warned once), and keep the first
+    // point of divergence.
+    for version in [1, 2, 3] {
+        assert_eq!(
+            doc.apply_changes(version, &[edit(((0, 0), (0, 0)), "x")], Utf16),
+            Err(SyncError::OutOfSync { since: 3 })
+        );
+    }
     assert_eq!(doc.out_of_sync_since(), Some(3));
 
     // A list with a full-text change resyncs, from its last full-text change on.

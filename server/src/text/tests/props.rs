@@ -100,7 +100,11 @@ fn run_sequence(seq: &Sequence, enc: PositionEncoding) -> TestCaseResult {
         let version = model.version + step;
         let result = doc.apply_changes(version, changes, enc);
         let last_full = changes.iter().rposition(|change| change.range.is_none());
-        if version <= model.version {
+        // A full text always applies; out of sync, nothing else does; in sync, a version that
+        // does not increase marks it out of sync.
+        if let (None, Some(since)) = (last_full, model.out_of_sync_since) {
+            prop_assert_eq!(result, Err(SyncError::OutOfSync { since }));
+        } else if last_full.is_none() && version <= model.version {
             prop_assert_eq!(
                 result,
                 Err(SyncError::StaleVersion {
@@ -108,9 +112,7 @@ fn run_sequence(seq: &Sequence, enc: PositionEncoding) -> TestCaseResult {
                     got: version
                 })
             );
-            model.out_of_sync_since.get_or_insert(model.version);
-        } else if let (None, Some(since)) = (last_full, model.out_of_sync_since) {
-            prop_assert_eq!(result, Err(SyncError::OutOfSync { since }));
+            model.out_of_sync_since = Some(model.version);
         } else {
             // The model applies every change, even those a later full text overwrites.
             let mut texts = vec![model.text.clone()];

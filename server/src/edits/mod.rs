@@ -36,6 +36,8 @@ mod prop_tests;
 #[cfg(test)]
 mod sim;
 #[cfg(test)]
+mod soak_tests;
+#[cfg(test)]
 mod stream_tests;
 
 use ropey::Rope;

@@ -5,7 +5,9 @@
 //! Time is explicit: the test decides when the editor receives the server's edit
 //! ([`Harness::deliver`]), when the server reads the editor's next message
 //! ([`Harness::server_step`]) and when a debounce fires ([`Harness::flush`]). The user
-//! types straight into the editor's buffer at any point in between.
+//! types straight into the editor's buffer at any point in between. [`Harness::wait`] lets
+//! the job engine's deadlines pass (a refusal retried, an answer timed out) once the editor
+//! has nothing more to say.
 //!
 //! The simulated ALE checks an edit's version before applying it. Real ALE may not;
 //! an edit applied at the offsets of an older text lands in the wrong place whatever
@@ -17,6 +19,14 @@ use ropey::Rope;
 
 use super::diff::{common_affixes, minimal_edits, to_sequential};
 use super::{ChangeOutcome, CharChange, OutgoingEdit, Region, StreamSession, apply_change};
+
+/// How many edits that fit a simulated editor declines in a row, at most, while its text stays
+/// the same (see [`SimEditor::declines`]).
+pub(crate) const MAX_DECLINES_IN_A_ROW: u32 = 2;
+
+/// How many unexplained refusals in a row fail a job: the job engine's rule
+/// (`agent::engine::converge`), which [`Harness::wait`] applies.
+pub(crate) const MAX_REFUSALS: u32 = 3;
 
 /// How a simulated editor treats the server's versioned edits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,11 +85,24 @@ pub(crate) struct SimEditor {
     /// default: a diff can make the user's typing beside the region indistinguishable
     /// from typing inside it, which the random cases would then trip over).
     pub user_edits_as_diffs: bool,
+    /// VS Code, full sync: how many more edits that fit the editor refuses anyway, for
+    /// reasons of its own (a buffer read-only for a moment, another extension vetoing the
+    /// change), answering `applied: false` with no newer text to explain it. Never more than
+    /// [`MAX_DECLINES_IN_A_ROW`] while the text stays the same: an editor that goes on
+    /// refusing is one the job engine rightly gives up on.
+    pub declines: u32,
+    /// Edits declined since the buffer last changed.
+    declined_in_a_row: u32,
+    /// Edits declined in all.
+    pub declined: u32,
     /// Neovim: changes not reported yet.
     pending: Vec<CharChange>,
     /// Full sync: the text as last reported, and whether it changed since.
     reported: String,
     dirty: bool,
+    /// Full sync: a server edit was applied since the last report, so the next one diffs its
+    /// echo together with whatever the user typed meanwhile.
+    echo_unreported: bool,
     /// Edits the server sent that the editor has not processed yet.
     inbox: VecDeque<OutgoingEdit>,
     /// Messages the editor sent that the server has not read yet.
@@ -93,9 +116,13 @@ impl SimEditor {
             text: Rope::from_str(text),
             version,
             user_edits_as_diffs: false,
+            declines: 0,
+            declined_in_a_row: 0,
+            declined: 0,
             pending: Vec::new(),
             reported: text.to_string(),
             dirty: false,
+            echo_unreported: false,
             inbox: VecDeque::new(),
             outbox: VecDeque::new(),
         }
@@ -106,6 +133,21 @@ impl SimEditor {
         self.inbox.push_back(edit);
     }
 
+    /// How many edits the server sent that the editor has not handled yet.
+    pub fn undelivered(&self) -> usize {
+        self.inbox.len()
+    }
+
+    /// Full sync: the next report holds the echo of a server edit.
+    pub fn echo_unreported(&self) -> bool {
+        self.echo_unreported
+    }
+
+    /// Neovim, full sync: changes wait for the debounce.
+    pub fn unreported(&self) -> bool {
+        self.dirty || !self.pending.is_empty()
+    }
+
     /// The oldest message the editor sent that the server has not read.
     pub fn next_message(&mut self) -> Option<ToServer> {
         self.outbox.pop_front()
@@ -113,14 +155,17 @@ impl SimEditor {
 
     /// The user's own change (in the buffer's current char offsets).
     pub fn user_change(&mut self, change: CharChange) {
-        let before = self.text.to_string();
-        apply_change(&mut self.text, &change);
         match self.flavor {
             Flavor::Neovim(style) if self.user_edits_as_diffs => {
+                let before = self.text.to_string();
+                apply_change(&mut self.text, &change);
                 let changes = echo_as_diff(&before, &self.text.to_string(), style);
                 self.report(changes);
             }
-            _ => self.report(vec![change]),
+            _ => {
+                apply_change(&mut self.text, &change);
+                self.report(vec![change]);
+            }
         }
     }
 
@@ -128,6 +173,7 @@ impl SimEditor {
         if changes.is_empty() {
             return;
         }
+        self.declined_in_a_row = 0;
         match self.flavor {
             Flavor::VsCode | Flavor::Ale => {
                 self.version += 1;
@@ -157,6 +203,7 @@ impl SimEditor {
     pub fn flush(&mut self) -> bool {
         if self.dirty {
             self.dirty = false;
+            self.echo_unreported = false;
             let text = self.text.to_string();
             let changes = to_sequential(&minimal_edits(&self.reported, &text));
             self.reported = text;
@@ -187,12 +234,18 @@ impl SimEditor {
             && edit.end <= self.text.len_chars();
         match self.flavor {
             Flavor::VsCode | Flavor::FullSync => {
-                if fits {
+                let decline =
+                    fits && self.declines > 0 && self.declined_in_a_row < MAX_DECLINES_IN_A_ROW;
+                if decline {
+                    self.declines -= 1;
+                    self.declined_in_a_row += 1;
+                    self.declined += 1;
+                } else if fits {
                     self.apply_server_edit(&edit);
                 }
                 self.outbox.push_back(ToServer::Answer {
                     id: edit.id,
-                    applied: fits,
+                    applied: fits && !decline,
                 });
             }
             Flavor::Neovim(_) => {
@@ -221,6 +274,7 @@ impl SimEditor {
             Flavor::Neovim(style) => echo_as_diff(&before, &self.text.to_string(), style),
             Flavor::VsCode | Flavor::Ale | Flavor::FullSync => vec![change],
         };
+        self.echo_unreported = self.flavor == Flavor::FullSync;
         self.report(changes);
     }
 }
@@ -292,6 +346,8 @@ pub(crate) struct Harness {
     pub outcomes: Vec<ChangeOutcome>,
     /// Set by [`Self::chunk`]: the text the model has streamed so far, if any.
     pub streamed: Option<String>,
+    /// Refusals [`Self::wait`] retried.
+    pub retried: u32,
 }
 
 /// Keeps a test from spinning forever if the session never settles.
@@ -325,6 +381,7 @@ impl Harness {
             sent: Vec::new(),
             outcomes: Vec::new(),
             streamed: None,
+            retried: 0,
         }
     }
 
@@ -389,6 +446,39 @@ impl Harness {
             }
         }
         false
+    }
+
+    /// Time passes with the editor quiet: every wire and timer runs until nothing moves,
+    /// then the job engine's deadlines apply, as often as they let the job go on. A refusal
+    /// still waiting for newer text is retried ([`StreamSession::retry_refused`]), and
+    /// [`MAX_REFUSALS`] in a row fail the job; an edit still in flight has its answer timed
+    /// out ([`StreamSession::on_answer_timeout`]), which fails the job unless the editor's
+    /// text showed the edit. `Err` says why the job failed.
+    pub fn wait(&mut self) -> Result<(), String> {
+        for _ in 0..MAX_STEPS {
+            if !self.settle() {
+                return Err("the wires never went quiet".into());
+            }
+            if self.session.awaiting_change() {
+                let refused = self.session.retry_refused();
+                self.retried += 1;
+                if refused >= MAX_REFUSALS {
+                    return Err(format!(
+                        "the editor refused the edit {refused} times while its text stayed the same"
+                    ));
+                }
+            } else if let Some(id) = self.session.in_flight().map(|f| f.edit.id) {
+                match self.session.on_answer_timeout(id) {
+                    None => return Err("the editor did not answer the edit".into()),
+                    Some(ChangeOutcome::Unchanged) => {}
+                    Some(outcome) => self.outcomes.push(outcome),
+                }
+            } else {
+                return Ok(());
+            }
+            self.pump();
+        }
+        Err("the engine's deadlines never let the job settle".into())
     }
 
     /// The region's span in the editor's buffer, from the replay.

@@ -17,6 +17,8 @@ use tokio::io::{
 use tokio::sync::{mpsc, oneshot};
 use tower_lsp_server::jsonrpc;
 
+#[cfg(test)]
+mod fuzz_tests;
 mod pushback;
 pub use pushback::PushbackReader;
 
@@ -159,24 +161,27 @@ where
     }
 }
 
-/// Where a body that does not decode holds the start of another frame: `Content-Length:`,
-/// digits, a line end. A JSON string cannot hold a raw line end, so this is never text inside
-/// a message.
+/// Where a body that does not decode holds the start of another frame: a `Content-Length:`
+/// line (digits, a line end), or the beginning of one cut short by the body's end. A JSON string
+/// cannot hold a raw line end, so a whole line is never text inside a message.
 fn swallowed_header(body: &[u8]) -> Option<usize> {
+    (1..body.len()).find(|&at| body[at] == b'C' && begins_header(&body[at..]))
+}
+
+/// Whether `rest` begins a `Content-Length` header line, whole or cut short by its end.
+fn begins_header(rest: &[u8]) -> bool {
     const NAME: &[u8] = b"Content-Length:";
-    let mut from = 1;
-    while let Some(found) = find(&body[from.min(body.len())..], NAME) {
-        let at = from + found;
-        let rest = &body[at + NAME.len()..];
-        let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        let after = &rest[digits..];
-        if digits > 0 && (after.starts_with(b"\r\n") || after.starts_with(b"\n")) {
-            return Some(at);
-        }
-        from = at + 1;
+    let n = rest.len().min(NAME.len());
+    if rest[..n] != NAME[..n] {
+        return false;
     }
-    None
+    let rest = &rest[n..];
+    let rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let after = &rest[digits..];
+    after.is_empty()
+        || (digits > 0
+            && (after.starts_with(b"\r\n") || after.starts_with(b"\n") || after == b"\r"))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -631,7 +636,7 @@ mod tests {
 
     /// Runs the input side over these bytes: the bodies handed to the framework, and the
     /// guard's answers.
-    async fn guard(input: &[u8]) -> (Vec<String>, Vec<String>) {
+    pub(super) async fn guard(input: &[u8]) -> (Vec<String>, Vec<String>) {
         let mut reader = PushbackReader::new(input);
         let mut forwarded = Vec::new();
         let (replies_tx, mut replies_rx) = mpsc::unbounded_channel();
@@ -681,6 +686,20 @@ mod tests {
         assert_eq!(bodies, vec![request(2), request(3)]);
         assert_eq!(replies.len(), 1);
         assert!(replies[0].contains("-32700"), "{replies:?}");
+        // Cut inside the next frame's header: that frame is still read whole.
+        for extra in [1, 8, 17, 19, 21, 23] {
+            let input = format!(
+                "Content-Length: {}\r\n\r\n{short}{}{}",
+                short.len() + extra,
+                frame(&request(2)),
+                frame(&request(3))
+            );
+            assert_eq!(
+                guard(input.as_bytes()).await.0,
+                vec![request(2), request(3)],
+                "{extra}"
+            );
+        }
         // Text about headers inside a message is left alone.
         let body = r#"{"jsonrpc":"2.0","method":"a","params":"Content-Length: 2\r\n"}"#;
         assert_eq!(

@@ -153,6 +153,17 @@ async fn one_undecodable_message_does_not_silence_the_server() -> anyhow::Result
             format!(r#"{{"jsonrpc":"2.0","method":"textDocument/didChange","params":{params}}}"#);
         send_body(&mut editor, &note).await?;
         assert_eq!(error_with_null_id(&mut editor).await?["code"], -32700);
+        if n == 0 {
+            // The lost change leaves the document behind the editor: said once, not silently.
+            let warning = editor
+                .notification("window/logMessage", |p| {
+                    p["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("out of sync"))
+                })
+                .await?;
+            assert_eq!(warning["type"], 2, "{warning}");
+        }
         still_serves(&mut editor).await?;
         // A request is answered with its own id.
         let id = 900 + n;
@@ -164,6 +175,11 @@ async fn one_undecodable_message_does_not_silence_the_server() -> anyhow::Result
         assert_eq!(error["code"], -32700, "{error}");
         still_serves(&mut editor).await?;
     }
+    // A full text brings it back.
+    editor
+        .change_full(URI, 3, "fn alive() {}\nfn back() {}\n")
+        .await?;
+    assert_eq!(symbol_names(&mut editor).await?, ["alive", "back"]);
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }

@@ -42,7 +42,8 @@ where
     .custom_method(
         "window/workDoneProgress/cancel",
         Backend::work_done_progress_cancel,
-    );
+    )
+    .custom_method(transport::LOST_CHANGE, Backend::lost_change);
     if std::env::var_os("TANDEM_TEST_HOOKS").is_some_and(|v| v == "1") {
         builder = builder.custom_method("tandem/testPanic", Backend::test_panic);
     }

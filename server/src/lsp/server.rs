@@ -129,6 +129,28 @@ impl Backend {
         });
     }
 
+    /// The transport refused a `didChange` it could not decode (see `transport::LOST_CHANGE`):
+    /// the document lags the editor now, so it is marked out of sync, and the user told once.
+    pub async fn lost_change(&self, params: LostChangeParams) {
+        let mut desync = None;
+        guard_sync(super::transport::LOST_CHANGE, Some(&params.uri), || {
+            let uri = convert::doc_uri(&params.uri);
+            if self.state.engine.documents.mark_out_of_sync(&uri) == Some(true) {
+                tracing::warn!(%uri, version = params.version, "document out of sync: a change could not be decoded");
+                desync = Some(format!(
+                    "Tandem: {uri} is out of sync (its change to version {} could not be decoded). Close and reopen it, or send its full text.",
+                    params.version
+                ));
+            }
+        });
+        if let Some(message) = desync {
+            let client = self.state.client.clone();
+            tokio::spawn(async move {
+                client.log_message(lsp::MessageType::Warning, message).await;
+            });
+        }
+    }
+
     pub fn state(&self) -> Arc<State> {
         self.state.clone()
     }
@@ -141,6 +163,13 @@ impl Backend {
         })
         .await
     }
+}
+
+/// The params of `transport::LOST_CHANGE`.
+#[derive(serde::Deserialize)]
+pub struct LostChangeParams {
+    pub uri: lsp::Uri,
+    pub version: i32,
 }
 
 /// Runs a request handler, turning a panic into an internal error that names the method and

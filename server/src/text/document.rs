@@ -64,6 +64,14 @@ impl Document {
         self.out_of_sync_since.is_none()
     }
 
+    /// Marks the document out of sync after a change was lost before reaching it (one the
+    /// transport could not decode). Returns whether it was in sync until now.
+    pub fn mark_out_of_sync(&mut self) -> bool {
+        let was_in_sync = self.out_of_sync_since.is_none();
+        self.out_of_sync_since.get_or_insert(self.version);
+        was_in_sync
+    }
+
     /// The version after which a change was refused, while out of sync.
     pub fn out_of_sync_since(&self) -> Option<i32> {
         self.out_of_sync_since

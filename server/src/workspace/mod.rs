@@ -150,6 +150,15 @@ impl Workspace {
         Ok(applied)
     }
 
+    /// Marks a document out of sync (a change to it was lost). `None` when it is not open, else
+    /// whether it was in sync until now.
+    pub fn mark_out_of_sync(&self, uri: &DocUri) -> Option<bool> {
+        self.entries
+            .lock()
+            .get_mut(uri)
+            .map(|entry| entry.doc.mark_out_of_sync())
+    }
+
     /// Forgets everything about a document.
     pub fn close(&self, uri: &DocUri) -> bool {
         self.entries.lock().remove(uri).is_some()

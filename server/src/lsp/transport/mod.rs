@@ -136,27 +136,30 @@ where
             body.truncate(at);
             checked = check_message(&body);
         }
-        match checked {
-            Ok(kind) => {
-                let header = format!("Content-Length: {}\r\n\r\n", body.len());
-                let written = async {
-                    framework.write_all(header.as_bytes()).await?;
-                    framework.write_all(&body).await?;
-                    framework.flush().await
-                }
-                .await;
-                if written.is_err() {
-                    // The framework has stopped reading: it is shutting down.
-                    return InputEnd::Exit;
-                }
-                if kind == MessageKind::Exit {
-                    return InputEnd::Exit;
-                }
-            }
+        let (body, kind) = match checked {
+            Ok(kind) => (body, kind),
             Err(refusal) => {
                 tracing::warn!("refused a message: {}", refusal.message);
                 let _ = replies.send(refusal.reply);
+                match refusal.forward {
+                    Some(forward) => (forward.into_bytes(), MessageKind::Other),
+                    None => continue,
+                }
             }
+        };
+        let header = format!("Content-Length: {}\r\n\r\n", body.len());
+        let written = async {
+            framework.write_all(header.as_bytes()).await?;
+            framework.write_all(&body).await?;
+            framework.flush().await
+        }
+        .await;
+        if written.is_err() {
+            // The framework has stopped reading: it is shutting down.
+            return InputEnd::Exit;
+        }
+        if kind == MessageKind::Exit {
+            return InputEnd::Exit;
         }
     }
 }
@@ -354,6 +357,48 @@ struct Refusal {
     message: String,
     /// The error answer to send.
     reply: String,
+    /// What the framework gets instead, if anything: for a `didChange` it cannot decode,
+    /// [`LOST_CHANGE`], so the document is marked out of sync instead of silently lagging.
+    forward: Option<String>,
+}
+
+/// The notification the guard sends the server in place of a `didChange` it refused, with
+/// `{uri, version}` as params.
+pub const LOST_CHANGE: &str = "$/tandem/lostChange";
+
+/// What a `didChange` the framework cannot decode still says, read leniently.
+#[derive(Deserialize)]
+struct LostChange {
+    method: String,
+    params: LostChangeParams,
+}
+
+#[derive(Deserialize)]
+struct LostChangeParams {
+    #[serde(rename = "textDocument")]
+    text_document: LostChangeDocument,
+}
+
+#[derive(Deserialize)]
+struct LostChangeDocument {
+    uri: String,
+    version: i32,
+}
+
+/// The [`LOST_CHANGE`] notification for a refused body, when it is a `didChange` notification
+/// whose document can still be read.
+fn lost_change(text: &str) -> Option<String> {
+    let change = serde_json::from_str::<LostChange>(text).ok()?;
+    if change.method != "textDocument/didChange" || usable_id(text).is_some() {
+        return None;
+    }
+    let doc = change.params.text_document;
+    let note = serde_json::json!({
+        "jsonrpc": "2.0",
+        "method": LOST_CHANGE,
+        "params": {"uri": doc.uri, "version": doc.version},
+    });
+    Some(note.to_string())
 }
 
 /// tower-lsp-server's own message type, spelled exactly as it spells it (its `Message` is
@@ -388,6 +433,7 @@ fn check_message(body: &[u8]) -> Result<MessageKind, Refusal> {
         return Err(Refusal {
             message: "message body is not UTF-8".into(),
             reply: error_reply(None, -32700, "message body is not UTF-8"),
+            forward: None,
         });
     };
     let request = match serde_json::from_str::<FrameworkMessage>(text) {
@@ -406,6 +452,7 @@ fn check_message(body: &[u8]) -> Result<MessageKind, Refusal> {
             return Err(Refusal {
                 reply: error_reply(id.as_deref(), code, &why),
                 message: why,
+                forward: lost_change(text),
             });
         }
     };
@@ -416,6 +463,7 @@ fn check_message(body: &[u8]) -> Result<MessageKind, Refusal> {
         return Err(Refusal {
             message: why.into(),
             reply: error_reply(id.as_deref(), -32600, why),
+            forward: None,
         });
     }
     if method.starts_with("$/") && id.is_some() {
@@ -425,6 +473,7 @@ fn check_message(body: &[u8]) -> Result<MessageKind, Refusal> {
         return Err(Refusal {
             reply: error_reply(id.as_deref(), -32601, &why),
             message: why,
+            forward: None,
         });
     }
     // The framework stops reading at `exit`, with an id or without.
@@ -630,6 +679,22 @@ mod tests {
             let note = format!(r#"{{"jsonrpc":"2.0","method":"a","params":{params}}}"#);
             assert_eq!(refused(&note), (-32700, serde_json::Value::Null), "{note}");
         }
+        // A didChange that cannot be decoded becomes a lost-change note, so the document is
+        // marked out of sync.
+        let note = r#"{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"file:///a.rs","version":4},"contentChanges":[{"text":"a\ud83d"}]}}"#;
+        let refusal = check_message(note.as_bytes()).unwrap_err();
+        let forward: serde_json::Value = serde_json::from_str(&refusal.forward.unwrap()).unwrap();
+        assert_eq!(
+            forward,
+            serde_json::json!({"jsonrpc": "2.0", "method": LOST_CHANGE, "params": {"uri": "file:///a.rs", "version": 4}})
+        );
+        let request = note.replace(r#""method""#, r#""id":1,"method""#);
+        assert!(
+            check_message(request.as_bytes())
+                .unwrap_err()
+                .forward
+                .is_none()
+        );
         // A surrogate pair, escaped, is fine.
         assert!(check(r#"{"jsonrpc":"2.0","method":"a","params":"\ud83d\ude00"}"#).is_ok());
     }

@@ -6,7 +6,8 @@
 use proptest::prelude::*;
 use tokio::io::{AsyncWriteExt, BufReader};
 
-use super::{Frame, FrameworkMessage, read_frame};
+use super::message::FrameworkMessage;
+use super::{Frame, read_frame};
 
 const SENTINEL_ID: i64 = 424_242;
 const URI: &str = "file:///fuzz/lib.rs";

@@ -625,18 +625,9 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
             ..gated_edit("whole text, never answers: typing above and below")
         },
         Case {
+            name: "whole text: typing inside stops the job",
             whole_text: true,
-            steps: vec![
-                Release(FIRST_LINE),
-                Shows("let y = 1;"),
-                Type(Place::After("let y"), "y"),
-                Release(20),
-            ],
-            status: JobStatus::Cancelled,
-            message: Some("you edited inside the region"),
-            text: "fn main() {\n    let yy = 1;\n    let x = 1;\n    println!(\"{x}\");\n}\n"
-                .into(),
-            ..gated_edit("whole text: typing inside stops the job")
+            ..typing_inside()
         },
     ]);
     for case in cases {

@@ -179,10 +179,8 @@ async fn stream_code<E: Editor>(
     let mut refusals = Refusals::default();
     loop {
         let look_again = refusals.check(engine, handle.id)?;
-        if look_again.is_none() {
-            // Nothing waits on a refusal (or one was just retried): send what is due.
-            pump(engine, editor, handle, &target);
-        }
+        // Send what is due: after a wake, or a refusal just retried.
+        pump(engine, editor, handle, &target);
         tokio::select! {
             () = until(look_again) => {}
             event = stream.next() => match event {
@@ -219,7 +217,7 @@ async fn stream_code<E: Editor>(
                 }
                 None => return Err("the model stream ended without finishing".into()),
             },
-            () = handle.wake.notified() => pump(engine, editor, handle, &target),
+            () = handle.wake.notified() => {}
         }
     }
 }
@@ -241,6 +239,7 @@ async fn settle<E: Editor>(
 ) -> Result<(), String> {
     let mut refusals = Refusals::default();
     loop {
+        let look_again = refusals.check(engine, handle.id)?;
         pump(engine, editor, handle, target);
         let Some((settled, inside)) = engine
             .jobs
@@ -259,11 +258,6 @@ async fn settle<E: Editor>(
         }
         if inside {
             return Err("you edited inside the region".into());
-        }
-        let look_again = refusals.check(engine, handle.id)?;
-        if look_again.is_none() {
-            // A refusal just retried: its edit goes now.
-            pump(engine, editor, handle, target);
         }
         tokio::select! {
             () = handle.wake.notified() => {}

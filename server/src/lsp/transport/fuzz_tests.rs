@@ -83,28 +83,14 @@ fn segment() -> impl Strategy<Value = Vec<u8>> {
             format!(r#"{{"jsonrpc":"2.0","id":{n},"method":"textDocument/hover"}}"#).as_bytes()
         )),
         // Malformed JSON: a valid message cut anywhere, framed at its cut length.
-        (0.0..1.0f64).prop_map(|cut| {
+        any::<prop::sample::Index>().prop_map(|cut| {
             let body = sentinel();
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                clippy::cast_precision_loss,
-                reason = "a fraction of a short length"
-            )]
-            let at = (body.len() as f64 * cut) as usize;
-            frame(&body.as_bytes()[..at])
+            frame(&body.as_bytes()[..cut.index(body.len())])
         }),
         // A frame shorter than its Content-Length says.
-        (1..40usize, 0.0..1.0f64).prop_map(|(extra, cut)| {
+        (1..40usize, any::<prop::sample::Index>()).prop_map(|(extra, cut)| {
             let body = did_change(3, r#""x""#);
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                clippy::cast_precision_loss,
-                reason = "a fraction of a short length"
-            )]
-            let at = (body.len() as f64 * cut) as usize;
-            let short = &body.as_bytes()[..at];
+            let short = &body.as_bytes()[..cut.index(body.len())];
             [
                 format!("Content-Length: {}\r\n\r\n", short.len() + extra).as_bytes(),
                 short,

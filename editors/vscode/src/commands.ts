@@ -1,5 +1,5 @@
 // The palette commands: each agent action on the active editor's selection or cursor, sent as
-// `workspace/executeCommand tandem.<action>` with one object argument (shared/CONTRACT.md), and
+// `workspace/executeCommand tandem.<action>` with one object argument (docs/protocol.md), and
 // the job commands (accept, reject, cancel, status).
 //
 // Their ids are `tandem.palette.*`: the client registers `tandem.explain` and the others itself

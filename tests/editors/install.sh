@@ -20,6 +20,8 @@ say() { echo "editors: $*"; }
 # modules build with.
 apt_packages=(chromium fonts-liberation emacs-nox elpa-eglot build-essential pkg-config python3
     libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev curl)
+# Vim 9 with ALE 3.3 (Debian's vim-nox and vim-ale), driven in tmux.
+apt_packages+=(vim-nox vim-ale tmux)
 missing=()
 for package in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

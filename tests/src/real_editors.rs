@@ -130,3 +130,22 @@ pub async fn run(mut command: Command, deadline: Duration) -> anyhow::Result<Run
         ),
     }
 }
+
+/// Kakoune (Debian's 2022.10.31; `$TANDEM_KAK` overrides).
+pub fn kak() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("TANDEM_KAK") {
+        return Ok(PathBuf::from(path));
+    }
+    installed(
+        PathBuf::from("/usr/bin/kak"),
+        "Kakoune (apt-get install kakoune)",
+    )
+}
+
+/// kak-lsp, Kakoune's language client (`$TANDEM_KAK_LSP` overrides).
+pub fn kak_lsp() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("TANDEM_KAK_LSP") {
+        return Ok(PathBuf::from(path));
+    }
+    installed(editors_home().join("kak-lsp/bin/kak-lsp"), "kak-lsp")
+}

@@ -149,3 +149,27 @@ pub fn kak_lsp() -> anyhow::Result<PathBuf> {
     }
     installed(editors_home().join("kak-lsp/bin/kak-lsp"), "kak-lsp")
 }
+
+/// Vim 9 (Debian's `vim-nox`; `$TANDEM_VIM` overrides), once ALE 3.3 (Debian's `vim-ale`) is
+/// there for it to `packadd`.
+pub fn vim() -> anyhow::Result<PathBuf> {
+    installed(
+        PathBuf::from("/usr/share/vim/vimfiles/pack/dist-bundle/opt/ale"),
+        "ALE (apt-get install vim-ale)",
+    )?;
+    if let Some(path) = std::env::var_os("TANDEM_VIM") {
+        return Ok(PathBuf::from(path));
+    }
+    installed(
+        PathBuf::from("/usr/bin/vim.nox"),
+        "Vim 9 (apt-get install vim-nox)",
+    )
+}
+
+/// tmux, which runs a terminal editor and takes its keystrokes (Debian's `tmux`).
+pub fn tmux() -> anyhow::Result<PathBuf> {
+    installed(
+        PathBuf::from("/usr/bin/tmux"),
+        "tmux (apt-get install tmux)",
+    )
+}

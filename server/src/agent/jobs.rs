@@ -187,12 +187,16 @@ impl Jobs {
             let Some(session) = entry.session.as_mut() else {
                 continue;
             };
-            let outcome = session.on_did_change(
-                &applied.before,
-                &applied.changes,
-                &applied.after,
-                applied.version,
-            );
+            let outcome = if applied.whole_text {
+                session.on_whole_text(&applied.before, &applied.after, applied.version)
+            } else {
+                session.on_did_change(
+                    &applied.before,
+                    &applied.changes,
+                    &applied.after,
+                    applied.version,
+                )
+            };
             if outcome == ChangeOutcome::UserEditedInside {
                 Self::stop_for_typing(entry);
             }
@@ -491,6 +495,7 @@ mod tests {
             after: after.clone(),
             version: 2,
             changes: vec![CharChange::new(0, 0, "// x\n")],
+            whole_text: false,
         };
         jobs.on_did_change(&uri, &above);
         assert!(!job.cancel.is_cancelled());
@@ -502,6 +507,7 @@ mod tests {
             after: inside,
             version: 3,
             changes: vec![CharChange::new(20, 20, "Z")],
+            whole_text: false,
         };
         jobs.on_did_change(&uri, &applied);
         assert!(job.cancel.is_cancelled());

@@ -100,7 +100,9 @@ impl Run {
             return Ok(false);
         };
         let outcomes = match message {
-            ToServer::DidChange { changes, version } => {
+            ToServer::DidChange {
+                changes, version, ..
+            } => {
                 let before = self.doc.clone();
                 for change in &changes {
                     apply_change(&mut self.doc, change);

@@ -12,6 +12,7 @@
 //!   protocol for the LSP layer.
 //! - `document`: [`DocumentEdits`], the sessions of one document, one edit in flight.
 //! - `streaming_diff`: [`StreamingDiff`], what a region shows while the model rewrites it.
+//! - `whole_text`: reading a whole-text `didChange` around a region.
 //!
 //! Tests: `sim` (simulated editors), `stream_tests` (scripted cases per editor),
 //! `prop_tests` and `document_prop_tests` (random interleavings against a replay).
@@ -22,6 +23,7 @@ pub mod document;
 mod echo;
 pub mod stream;
 pub mod streaming_diff;
+mod whole_text;
 
 pub use anchor::{Rebased, Region, rebase_over, slide_out};
 pub use diff::{minimal_edits, to_sequential};

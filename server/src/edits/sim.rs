@@ -67,6 +67,8 @@ pub(crate) enum ToServer {
     DidChange {
         changes: Vec<CharChange>,
         version: i32,
+        /// Full sync: the report carried the whole text; `changes` are a diff of it.
+        whole: bool,
     },
     Answer {
         id: u64,
@@ -180,6 +182,7 @@ impl SimEditor {
                 self.outbox.push_back(ToServer::DidChange {
                     changes,
                     version: self.version,
+                    whole: false,
                 });
             }
             Flavor::Neovim(_) => {
@@ -210,6 +213,7 @@ impl SimEditor {
             self.outbox.push_back(ToServer::DidChange {
                 changes,
                 version: self.version,
+                whole: true,
             });
             return true;
         }
@@ -220,6 +224,7 @@ impl SimEditor {
         self.outbox.push_back(ToServer::DidChange {
             changes,
             version: self.version,
+            whole: false,
         });
         true
     }
@@ -417,14 +422,21 @@ impl Harness {
             return false;
         };
         match message {
-            ToServer::DidChange { changes, version } => {
+            ToServer::DidChange {
+                changes,
+                version,
+                whole,
+            } => {
                 let before = self.doc.clone();
                 for change in &changes {
                     apply_change(&mut self.doc, change);
                 }
-                let outcome = self
-                    .session
-                    .on_did_change(&before, &changes, &self.doc, version);
+                let outcome = if whole {
+                    self.session.on_whole_text(&before, &self.doc, version)
+                } else {
+                    self.session
+                        .on_did_change(&before, &changes, &self.doc, version)
+                };
                 self.version = version;
                 self.outcomes.push(outcome);
             }

@@ -92,6 +92,17 @@ pub struct InFlight {
     inside_if_applied: bool,
 }
 
+impl InFlight {
+    /// Where the region is once the edit landed, in the text with the edit applied (its
+    /// offsets are those of the text the edit was computed against).
+    pub(crate) fn landed_region(&self) -> Region {
+        Region::new(
+            self.region_start,
+            self.region_start + self.sent.chars().count(),
+        )
+    }
+}
+
 /// What a `didChange` (or an answer) did to the session. When several things happened,
 /// the first that applies in this order is reported: `UserEditedInside`, `Landed`,
 /// `Lost`, `Moved`, `Unchanged`.
@@ -386,6 +397,20 @@ impl StreamSession {
         after: &Rope,
         version: i32,
     ) -> ChangeOutcome {
+        self.report(before, changes, after, version, None)
+    }
+
+    /// [`Self::on_did_change`], where `echo`, when given, is the user's changes once the
+    /// in-flight edit landed (read some other way than from `changes`, which are then the
+    /// reading where it did not).
+    pub(crate) fn report(
+        &mut self,
+        before: &Rope,
+        changes: &[CharChange],
+        after: &Rope,
+        version: i32,
+        mut echo: Option<Vec<CharChange>>,
+    ) -> ChangeOutcome {
         // Newer text: whatever was refused before is explained by it.
         self.unexplained_refusals = 0;
         let mut region = self.region;
@@ -408,9 +433,11 @@ impl StreamSession {
                     end: flight.edit.end,
                     text: &flight.edit.text,
                 };
-                let len = flight.sent.chars().count();
-                let landed = Region::new(flight.region_start, flight.region_start + len);
-                match find_echo(before, changes, &sent, landed) {
+                let landed = flight.landed_region();
+                match echo
+                    .take()
+                    .or_else(|| find_echo(before, changes, &sent, landed))
+                {
                     Some(user) => {
                         region = landed;
                         user_changes = user;

@@ -141,6 +141,7 @@ impl Workspace {
                 after: entry.doc.rope().clone(),
                 version,
                 changes: char_changes,
+                whole_text: changes.iter().any(|c| c.range.is_none()),
             };
             (entry.syntax.is_some(), applied)
         };
@@ -296,6 +297,9 @@ pub struct Applied {
     pub version: i32,
     /// The changes in char offsets, each applying to the result of the previous one.
     pub changes: Vec<CharChange>,
+    /// Whether a change carried the whole text (no range): the changes above are then only a
+    /// diff, which knows nothing of where the jobs' regions are.
+    pub whole_text: bool,
 }
 
 /// Why a `didChange` was not applied.

@@ -41,6 +41,10 @@ pub enum Behavior {
     NeverAnswers,
     /// Neither applies nor answers: a hung client.
     NeverApplies,
+    /// Like kak-lsp: applies an edit at the buffer's version (drops a stale one) and answers
+    /// `Applied`, but never reports the edits it applied (the user's own changes it does, with
+    /// the next version; use it with `whole_text`, as kak-lsp sends).
+    NeverEchoes,
     /// Refuses every edit: the user said no in the preview.
     Declines,
 }
@@ -396,7 +400,10 @@ impl MemoryEditor {
         match behavior {
             Behavior::Declines => return Some(EditAnswer::Refused(Some("declined".into()))),
             Behavior::NeverApplies => return None,
-            Behavior::VsCode | Behavior::Neovim | Behavior::NeverAnswers => {}
+            Behavior::VsCode
+            | Behavior::Neovim
+            | Behavior::NeverAnswers
+            | Behavior::NeverEchoes => {}
         }
         let changes = &request.changes;
         let applied = self.modify(|r| changes.iter().try_for_each(|c| self.apply_change(r, c)));
@@ -448,6 +455,9 @@ impl MemoryEditor {
         }
         let before = buffer.text.clone();
         apply_to(&mut buffer.text, edit);
+        if behavior == Behavior::NeverEchoes {
+            return Ok(());
+        }
         if behavior != Behavior::Neovim {
             let applied = text_change(&before, edit.chars.clone(), &edit.text);
             buffer.queued.push(applied);

@@ -625,6 +625,20 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
             ..gated_edit("whole text, never answers: typing above and below")
         },
         Case {
+            whole_text: true,
+            behavior: Behavior::NeverEchoes,
+            steps: vec![Release(20)],
+            text: EDITED.into(),
+            ..gated_edit("never echoes (kak-lsp): answered edits are taken as landed")
+        },
+        Case {
+            whole_text: true,
+            behavior: Behavior::NeverEchoes,
+            steps: around(),
+            text: format!("// above\n{EDITED}// below\n"),
+            ..gated_edit("never echoes (kak-lsp): typing above and below")
+        },
+        Case {
             name: "whole text: typing inside stops the job",
             whole_text: true,
             ..typing_inside()

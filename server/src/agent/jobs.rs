@@ -254,6 +254,23 @@ impl Jobs {
         outcome.is_some()
     }
 
+    /// The edit `edit` of the job was answered `applied: true` and no `didChange` showed it in
+    /// time: it counts as landed (see [`StreamSession::take_as_landed`]). Whether it was taken.
+    pub fn take_as_landed(&self, id: JobId, edit: u64) -> bool {
+        let mut entries = self.entries.lock();
+        let Some(entry) = entries.get_mut(&id) else {
+            return false;
+        };
+        let taken = entry
+            .session
+            .as_mut()
+            .is_some_and(|session| session.take_as_landed(edit));
+        if taken {
+            entry.wake.notify_one();
+        }
+        taken
+    }
+
     fn stop_for_typing(entry: &mut Entry) {
         if entry.status == JobStatus::Running {
             entry.stop_reason = Some(

@@ -8,6 +8,7 @@
 //! - `anchor`: regions and how a change moves them or falls inside them.
 //! - `diff`: minimal char diffs between two texts.
 //! - `echo`: finding the job's own edit in a `didChange`, by text.
+//! - `assumed`: edits taken as landed though no `didChange` showed them (kak-lsp).
 //! - `stream`: [`StreamSession`], one job's region; its module docs give the call
 //!   protocol for the LSP layer.
 //! - `document`: [`DocumentEdits`], the sessions of one document, one edit in flight.
@@ -18,6 +19,7 @@
 //! `prop_tests` and `document_prop_tests` (random interleavings against a replay).
 
 pub mod anchor;
+pub mod assumed;
 pub mod diff;
 pub mod document;
 mod echo;

@@ -80,16 +80,16 @@ pub struct InFlight {
     pub landed: bool,
     /// The region's start when the edit was computed; once the edit lands, the region
     /// is `region_start..region_start + sent_len`.
-    region_start: usize,
+    pub(super) region_start: usize,
     /// The desired text the edit puts in the region.
-    sent: String,
+    pub(super) sent: String,
     /// Once landed but unanswered: where the region would be, and whether the user would
     /// have typed inside it, had every change since been the user's.
-    if_refused: Option<(Region, bool)>,
+    pub(super) if_refused: Option<(Region, bool)>,
     /// Once landed but unanswered: whether the user typed inside the region, reading the
     /// changes as the echo and typing after it. Reported only once the answer confirms
     /// that reading.
-    inside_if_applied: bool,
+    pub(super) inside_if_applied: bool,
 }
 
 impl InFlight {
@@ -128,18 +128,23 @@ pub enum ChangeOutcome {
 pub struct StreamSession {
     /// The document as last reported (a rope clone is cheap and shares its nodes), and
     /// its version as far as the session knows.
-    doc: Rope,
-    version: i32,
-    region: Region,
+    pub(super) doc: Rope,
+    pub(super) version: i32,
+    pub(super) region: Region,
     original: String,
     desired: String,
-    in_flight: Option<InFlight>,
+    pub(super) in_flight: Option<InFlight>,
+    /// Edits taken as landed though no `didChange` showed them (see the `assumed` module):
+    /// the document as the editor last reported it, before them; `doc` holds them.
+    pub(super) assumed: Option<Rope>,
+    /// An edit was taken as landed, and no report since showed otherwise.
+    pub(super) taken_as_landed: bool,
     client_answers: bool,
     /// The version of the last edit the editor refused: no point sending another
     /// computed against it, the editor is past it and its `didChange` is on the way.
     refused_at: Option<i32>,
     next_id: u64,
-    failed_attempts: u32,
+    pub(super) failed_attempts: u32,
     /// Refusals in a row that no newer text explained (see [`Self::retry_refused`]).
     unexplained_refusals: u32,
     /// Set once the user edited inside the region: the job must not overwrite them.
@@ -166,6 +171,8 @@ impl StreamSession {
             failed_attempts: 0,
             unexplained_refusals: 0,
             held: false,
+            assumed: None,
+            taken_as_landed: false,
         }
     }
 
@@ -281,8 +288,11 @@ impl StreamSession {
     /// the region's current text with the desired text, trimmed to the part that
     /// differs (common prefix and suffix), so it is one edit however much changed.
     pub fn next_edit(&mut self, rope: &Rope, version: i32) -> Option<OutgoingEdit> {
-        self.doc = rope.clone();
-        self.version = version;
+        if self.assumed.is_none() || version != self.version {
+            self.doc = rope.clone();
+            self.version = version;
+        }
+        let rope = &self.doc.clone();
         self.region = clamp(self.region, rope);
         if self.in_flight.is_some() || self.held || self.awaiting_change() {
             return None;
@@ -397,6 +407,7 @@ impl StreamSession {
         after: &Rope,
         version: i32,
     ) -> ChangeOutcome {
+        self.resolve_assumed();
         self.report(before, changes, after, version, None)
     }
 
@@ -456,6 +467,8 @@ impl StreamSession {
                         }
                     }
                     None if version > flight.edit.version => {
+                        // Id 0: the edits taken as landed (see `assumed`), which did not.
+                        self.taken_as_landed &= flight.edit.id != 0;
                         self.failed_attempts += 1;
                         fate = Some(ChangeOutcome::Lost);
                     }

@@ -151,6 +151,7 @@ impl StreamSession {
     /// in-flight edit landed first if that reading is the likelier, then handled as
     /// [`StreamSession::on_did_change`] is.
     pub fn on_whole_text(&mut self, before: &Rope, after: &Rope, version: i32) -> ChangeOutcome {
+        self.resolve_assumed();
         let base: Vec<char> = before.chars().collect();
         let new: Vec<char> = after.chars().collect();
         let echo = self

@@ -29,6 +29,12 @@ const COALESCE: Duration = Duration::from_millis(40);
 /// How long a refusal waits for the editor's newer text (Neovim reports ~150 ms late) before it
 /// counts as unexplained and the edit is retried against the text as it is.
 const REFUSAL_GRACE: Duration = Duration::from_millis(300);
+/// How long an edit answered `applied: true` waits for its `didChange` before it is taken as
+/// landed (Neovim reports ~150 ms late, Emacs' eglot 0.5 s after the last keypress)...
+const NO_ECHO_GRACE: Duration = Duration::from_millis(1000);
+/// ...and how long once an edit of the job was taken as landed and the editor's next report
+/// did not contradict it.
+const NO_ECHO_KNOWN: Duration = Duration::from_millis(50);
 /// How many unexplained refusals in a row end the job.
 const MAX_REFUSALS: u32 = 3;
 
@@ -350,13 +356,13 @@ fn check(engine: &Arc<Engine>, id: JobId, doc: &DocUri) -> Vec<String> {
     let Some(snapshot) = engine.documents.snapshot(doc) else {
         return Vec::new();
     };
-    let Some((original, region)) = engine
+    let Some((original, region, (rope, _))) = engine
         .jobs
-        .with_session(id, |s| (s.original().to_owned(), s.region()))
+        .with_session(id, |s| (s.original().to_owned(), s.region(), s.view()))
     else {
         return Vec::new();
     };
-    let rope = &snapshot.rope;
+    let rope = &rope;
     let start = region.start.min(rope.len_chars());
     let end = region.end.clamp(start, rope.len_chars());
     let mut before = rope.clone();
@@ -368,15 +374,15 @@ fn check(engine: &Arc<Engine>, id: JobId, doc: &DocUri) -> Vec<String> {
 
 /// The job's region as it now stands.
 fn region(engine: &Arc<Engine>, id: JobId, doc: &DocUri) -> Option<JobResult> {
-    let snapshot = engine.documents.snapshot(doc)?;
-    let region = engine.jobs.with_session(id, |s| s.region())?;
-    let len = snapshot.rope.len_chars();
+    // The session's view: the editor's text with any edits taken as landed (kak-lsp).
+    let (region, (rope, version)) = engine.jobs.with_session(id, |s| (s.region(), s.view()))?;
+    let len = rope.len_chars();
     Some(JobResult::Region {
         target: EditTarget::Open {
             doc: doc.clone(),
-            version: snapshot.version,
+            version,
         },
-        rope: snapshot.rope,
+        rope,
         chars: region.start.min(len)..region.end.min(len),
     })
 }
@@ -431,7 +437,19 @@ async fn send_edit<E: Editor>(
 ) {
     let jobs = &engine.jobs;
     match tokio::time::timeout(EDIT_TIMEOUT, editor.apply_edit(request)).await {
-        Ok(EditAnswer::Applied) => jobs.on_apply_answer(handle.id, edit.id, true),
+        Ok(EditAnswer::Applied) => {
+            jobs.on_apply_answer(handle.id, edit.id, true);
+            // kak-lsp answers and never reports the edits it applies: past a grace, the edit
+            // counts as landed. Once one did, the document's editor is known to be like that.
+            let known = jobs
+                .with_session(handle.id, |s| s.has_taken_as_landed())
+                .unwrap_or(false);
+            handle.wake.notify_one();
+            tokio::time::sleep(if known { NO_ECHO_KNOWN } else { NO_ECHO_GRACE }).await;
+            if jobs.take_as_landed(handle.id, edit.id) {
+                tracing::debug!(job = handle.id, edit = edit.id, "edit taken as landed");
+            }
+        }
         Ok(EditAnswer::Refused(reason)) => {
             if target.preview {
                 // In preview the user is asked: a declined edit ends the job.

@@ -1,0 +1,187 @@
+//! Edits taken as landed though no `didChange` showed them. kak-lsp answers `applied: true`
+//! and never reports the edits it applied; a job must not wait for it forever, nor send the
+//! same text twice. So once the caller has waited long enough after such an answer, the
+//! session takes the edit as landed: it computes its next edits against the text with it, at
+//! the version last reported. The next `didChange` then settles it: its changes are read as
+//! showing every edit taken as landed (with the user's typing around them) if they do, and as
+//! any report without an edit's echo if they do not.
+
+use super::diff::common_affixes;
+use super::stream::InFlight;
+use super::{CharChange, OutgoingEdit, Region, StreamSession, apply_change};
+
+impl StreamSession {
+    /// The editor answered `applied: true` to the edit `id` and no `didChange` has shown it
+    /// for as long as the caller cares to wait: it counts as landed (see the module docs).
+    /// Returns whether it was taken; `false` when the edit is no longer the one in flight,
+    /// was not answered, or a `didChange` showed it.
+    pub fn take_as_landed(&mut self, id: u64) -> bool {
+        let taken = self
+            .in_flight
+            .as_ref()
+            .is_some_and(|f| f.edit.id == id && f.answered && !f.landed);
+        let Some(flight) = self.in_flight.take_if(|_| taken) else {
+            return false;
+        };
+        self.assumed.get_or_insert_with(|| self.doc.clone());
+        let edit = &flight.edit;
+        apply_change(
+            &mut self.doc,
+            &CharChange::new(edit.start, edit.end, edit.text.clone()),
+        );
+        self.region = flight.landed_region();
+        self.failed_attempts = 0;
+        self.taken_as_landed = true;
+        true
+    }
+
+    /// The document as the session takes it to be, and its version: as the editor last
+    /// reported it, with the edits taken as landed since.
+    pub fn view(&self) -> (ropey::Rope, i32) {
+        (self.doc.clone(), self.version)
+    }
+
+    /// Whether an edit of the session was taken as landed and no report of the editor since
+    /// showed otherwise.
+    pub fn has_taken_as_landed(&self) -> bool {
+        self.taken_as_landed
+    }
+
+    /// Before a `didChange` is read: the edits taken as landed (and the one in flight, which was
+    /// computed against them) become one edit in flight, against the text as last reported,
+    /// so that the report is read as showing it or not, like any edit's.
+    pub(super) fn resolve_assumed(&mut self) {
+        let Some(reported) = self.assumed.take() else {
+            return;
+        };
+        let mut view = self.doc.clone();
+        let sent = match self.in_flight.take() {
+            Some(flight) => {
+                let edit = &flight.edit;
+                apply_change(
+                    &mut view,
+                    &CharChange::new(edit.start, edit.end, edit.text.clone()),
+                );
+                flight.sent
+            }
+            None => self
+                .doc
+                .slice(self.region.start..self.region.end)
+                .to_string(),
+        };
+        let old: Vec<char> = reported.chars().collect();
+        let new: Vec<char> = view.chars().collect();
+        let (prefix, suffix) = common_affixes(&old, &new);
+        // The edits stay within the region, whose start they do not move.
+        let start = self.region.start;
+        let reported_end = (start + sent.chars().count() + old.len()).saturating_sub(new.len());
+        self.region = Region::new(start, reported_end.max(start));
+        self.doc = reported;
+        self.in_flight = Some(InFlight {
+            edit: OutgoingEdit {
+                id: 0,
+                version: self.version,
+                start: prefix,
+                end: old.len() - suffix,
+                text: new[prefix..new.len() - suffix].iter().collect(),
+            },
+            answered: true,
+            landed: false,
+            region_start: start,
+            sent,
+            if_refused: None,
+            inside_if_applied: false,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ropey::Rope;
+
+    use crate::edits::{ChangeOutcome, Region, StreamSession};
+
+    /// A session on `text` whose region `region` streams `first`, then `second`, each edit
+    /// answered and never shown, so both are taken as landed.
+    fn two_taken(text: &str, region: (usize, usize), first: &str, second: &str) -> StreamSession {
+        let rope = Rope::from_str(text);
+        let mut s = StreamSession::new(&rope, 1, Region::new(region.0, region.1));
+        s.set_desired(first);
+        let edit = s.next_edit(&rope, 1).expect("an edit");
+        assert_eq!(s.on_apply_answer(edit.id, true), ChangeOutcome::Unchanged);
+        assert!(s.take_as_landed(edit.id));
+        s.set_desired(second);
+        // The next edit goes against the text with the first, at the version last reported.
+        let next = s.next_edit(&rope, 1).expect("a second edit");
+        assert_eq!(next.version, 1);
+        s.on_apply_answer(next.id, true);
+        assert!(s.take_as_landed(next.id));
+        assert!(s.is_settled());
+        s
+    }
+
+    #[test]
+    fn edits_taken_as_landed_stack_and_a_whole_text_report_confirms_them() {
+        // "[x]" -> "[ab]" in two edits; the user then types above and below.
+        let mut s = two_taken("0\n[x]\n1\n", (2, 5), "[a]", "[ab]");
+        assert_eq!(s.view().0.to_string(), "0\n[ab]\n1\n");
+        let before = Rope::from_str("0\n[x]\n1\n");
+        let after = Rope::from_str("u0\n[ab]\n1\nv");
+        assert_eq!(s.on_whole_text(&before, &after, 2), ChangeOutcome::Landed);
+        assert_eq!(s.region(), Region::new(3, 7));
+        assert!(s.is_settled() && s.has_taken_as_landed());
+    }
+
+    #[test]
+    fn a_report_without_the_edits_taken_as_landed_makes_them_lost() {
+        let mut s = two_taken("0\n[x]\n1\n", (2, 5), "[a]", "[ab]");
+        let before = Rope::from_str("0\n[x]\n1\n");
+        let after = Rope::from_str("u0\n[x]\n1\n");
+        assert_eq!(s.on_whole_text(&before, &after, 2), ChangeOutcome::Lost);
+        assert_eq!(s.region(), Region::new(3, 6));
+        assert!(!s.has_taken_as_landed());
+        // The next edit says what the region should hold now, against the reported text.
+        let edit = s.next_edit(&after, 2).expect("an edit");
+        assert_eq!((edit.start, edit.end, edit.text.as_str()), (4, 5, "ab"));
+    }
+
+    #[test]
+    fn a_late_incremental_echo_of_the_edits_taken_as_landed_is_recognised() {
+        // Emacs' eglot holds its report while the user types: it then shows both edits and
+        // the typing, as ranges.
+        let mut s = two_taken("0\n[x]\n1\n", (2, 5), "[a]", "[ab]");
+        let before = Rope::from_str("0\n[x]\n1\n");
+        let changes = [
+            crate::edits::CharChange::new(3, 4, "a"),
+            crate::edits::CharChange::new(4, 4, "b"),
+            crate::edits::CharChange::new(0, 0, "u"),
+        ];
+        let after = Rope::from_str("u0\n[ab]\n1\n");
+        assert_eq!(
+            s.on_did_change(&before, &changes, &after, 3),
+            ChangeOutcome::Landed
+        );
+        assert_eq!(s.region(), Region::new(3, 7));
+        assert!(s.is_settled());
+    }
+
+    #[test]
+    fn only_an_answered_edit_still_in_flight_is_taken() {
+        let rope = Rope::from_str("[x]");
+        let mut s = StreamSession::new(&rope, 1, Region::new(0, 3));
+        s.set_desired("[y]");
+        let edit = s.next_edit(&rope, 1).expect("an edit");
+        assert!(!s.take_as_landed(edit.id), "not answered yet");
+        s.on_apply_answer(edit.id, true);
+        assert!(!s.take_as_landed(edit.id + 1), "another edit");
+        // Its echo came: nothing left to take.
+        let after = Rope::from_str("[y]");
+        s.on_did_change(
+            &rope,
+            &[crate::edits::CharChange::new(1, 2, "y")],
+            &after,
+            2,
+        );
+        assert!(!s.take_as_landed(edit.id));
+    }
+}

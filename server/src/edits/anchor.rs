@@ -2,7 +2,7 @@
 
 use ropey::Rope;
 
-use super::CharChange;
+use super::{CharChange, apply_change};
 
 /// A span of the document in char offsets, `start..end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -134,6 +134,39 @@ pub(crate) fn absorb(region: Region, change: &CharChange) -> Region {
     // Computed as `max + added - removed` so the subtraction cannot underflow.
     let end = region.end.max(old_end) + change.new_len() - (old_end - change.start);
     Region::new(start, end)
+}
+
+/// Follows `region` over user changes applying to `text` one after the other; the flag
+/// says whether one fell inside it (and starts as `inside`). A change inside that leaves
+/// the same text as one at the region's edge counts as that one (see [`slide_out`]).
+pub(super) fn rebase_all(
+    mut region: Region,
+    mut inside: bool,
+    changes: &[CharChange],
+    text: &Rope,
+) -> (Region, bool) {
+    let mut text = text.clone();
+    for change in changes {
+        region = match rebase_over(region, change) {
+            Rebased::Moved(moved) => moved,
+            Rebased::Inside => {
+                match slide_out(region, change, &text).map(|twin| rebase_over(region, &twin)) {
+                    Some(Rebased::Moved(moved)) => moved,
+                    _ => {
+                        inside = true;
+                        absorb(region, change)
+                    }
+                }
+            }
+        };
+        apply_change(&mut text, change);
+    }
+    (region, inside)
+}
+
+pub(super) fn clamp(region: Region, rope: &Rope) -> Region {
+    let len = rope.len_chars();
+    Region::new(region.start.min(len), region.end.min(len))
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@
 
 use ropey::Rope;
 
-use super::anchor::{Rebased, Region, absorb, rebase_over, slide_out};
+use super::anchor::{Region, clamp, rebase_all};
 use super::diff::common_affixes;
 use super::echo::{SentEdit, find_echo};
 use super::{CharChange, apply_change};
@@ -500,37 +500,4 @@ impl StreamSession {
             ChangeOutcome::Unchanged
         }
     }
-}
-
-/// Follows `region` over user changes applying to `text` one after the other; the flag
-/// says whether one fell inside it (and starts as `inside`). A change inside that leaves
-/// the same text as one at the region's edge counts as that one (see [`slide_out`]).
-fn rebase_all(
-    mut region: Region,
-    mut inside: bool,
-    changes: &[CharChange],
-    text: &Rope,
-) -> (Region, bool) {
-    let mut text = text.clone();
-    for change in changes {
-        region = match rebase_over(region, change) {
-            Rebased::Moved(moved) => moved,
-            Rebased::Inside => {
-                match slide_out(region, change, &text).map(|twin| rebase_over(region, &twin)) {
-                    Some(Rebased::Moved(moved)) => moved,
-                    _ => {
-                        inside = true;
-                        absorb(region, change)
-                    }
-                }
-            }
-        };
-        apply_change(&mut text, change);
-    }
-    (region, inside)
-}
-
-fn clamp(region: Region, rope: &Rope) -> Region {
-    let len = rope.len_chars();
-    Region::new(region.start.min(len), region.end.min(len))
 }

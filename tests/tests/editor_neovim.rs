@@ -263,3 +263,28 @@ async fn checkhealth_reports_the_endpoint_reachable() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The file the "typing during a stream" cases start from: a function between two comments.
+const DOUBLE: &str = "// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n";
+
+#[tokio::test]
+async fn typing_above_and_below_a_streaming_implement_keeps_every_key_and_brace()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("double.rs", DOUBLE)?;
+    nvim_case(&server, &workspace, "typing_both").await
+}
+
+#[tokio::test]
+async fn typing_above_and_below_a_stream_applied_by_neovims_stock_handler_is_right_and_quiet()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("double.rs", DOUBLE)?;
+    nvim_case_with(
+        &server,
+        &workspace,
+        "typing_both",
+        &[("TANDEM_TEST_STOCK_APPLY_EDIT", "1")],
+    )
+    .await
+}

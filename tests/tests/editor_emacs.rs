@@ -59,3 +59,40 @@ async fn a_quick_fix_from_eglot_lands_the_models_edit() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// tests/editors/emacs/typing.el: the user types above and below `fn double` while Implement
+/// streams it (eglot refuses edits made for an older version with an error and sends
+/// `didChange` only after 0.5 s without a key); it checks the braces of every 20 ms snapshot,
+/// the job's `done`, the final buffer, and the lines one job adds to *Messages* (at most 10).
+#[tokio::test]
+async fn typing_above_and_below_a_streaming_implement_in_eglot_keeps_every_key_and_brace()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let home = tempfile::tempdir()?;
+    let project = tempfile::tempdir()?;
+    std::fs::create_dir(project.path().join(".git"))?;
+    let file = project.path().join("double.rs");
+    std::fs::write(
+        &file,
+        "// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n",
+    )?;
+
+    let mut command = tokio::process::Command::new(emacs()?);
+    command
+        .arg("--batch")
+        .arg("-l")
+        .arg(repo_root().join("tests/editors/emacs/typing.el"))
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env("TANDEM_BIN", tandem_bin())
+        .env("TANDEM_TEST_MODEL_URL", server.base_url(Wire::OpenAi))
+        .env("TANDEM_CONTROL_URL", server.url())
+        .env("TANDEM_TEST_FILE", &file);
+    let outcome = run(command, Duration::from_secs(90)).await?;
+    assert!(outcome.success, "Emacs failed\n{}", outcome.transcript());
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "one model request: {requests:?}");
+    Ok(())
+}

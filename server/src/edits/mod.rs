@@ -23,6 +23,7 @@ pub mod assumed;
 pub mod diff;
 pub mod document;
 mod echo;
+mod misapplied;
 pub mod stream;
 pub mod streaming_diff;
 mod whole_text;

@@ -139,11 +139,14 @@ pub struct StreamSession {
     pub(super) assumed: Option<Rope>,
     /// An edit was taken as landed, and no report since showed otherwise.
     pub(super) taken_as_landed: bool,
+    /// An edit landed against newer text: the edit that repairs it goes first (see the
+    /// `misapplied` module).
+    pub(super) repair: Option<super::misapplied::PendingRepair>,
     client_answers: bool,
     /// The version of the last edit the editor refused: no point sending another
     /// computed against it, the editor is past it and its `didChange` is on the way.
     refused_at: Option<i32>,
-    next_id: u64,
+    pub(super) next_id: u64,
     pub(super) failed_attempts: u32,
     /// Refusals in a row that no newer text explained (see [`Self::retry_refused`]).
     unexplained_refusals: u32,
@@ -173,6 +176,7 @@ impl StreamSession {
             held: false,
             assumed: None,
             taken_as_landed: false,
+            repair: None,
         }
     }
 
@@ -296,6 +300,9 @@ impl StreamSession {
         self.region = clamp(self.region, rope);
         if self.in_flight.is_some() || self.held || self.awaiting_change() {
             return None;
+        }
+        if let Some(edit) = self.send_repair() {
+            return Some(edit);
         }
         let current: Vec<char> = rope
             .slice(self.region.start..self.region.end)

@@ -8,6 +8,8 @@
 use ropey::Rope;
 
 use super::diff::{minimal_edits, to_sequential};
+use super::echo::SentEdit;
+use super::misapplied::misapplied;
 use super::{ChangeOutcome, CharChange, Region, StreamSession, apply_change};
 
 /// Past this many char comparisons the search for the region gives up (text made of one
@@ -171,6 +173,24 @@ impl StreamSession {
                 )
             });
         let plain = around(&base, &new, self.region());
+        if echo.is_none() {
+            let repair = self
+                .in_flight()
+                .filter(|flight| !flight.landed)
+                .and_then(|flight| {
+                    let edit = &flight.edit;
+                    let sent = SentEdit {
+                        start: edit.start,
+                        end: edit.end,
+                        text: &edit.text,
+                    };
+                    misapplied(&base, &sent, &new, self.region())
+                })
+                .filter(|repair| plain.as_ref().is_none_or(|p| repair.cost <= p.cost));
+            if let Some(repair) = repair {
+                return self.start_repair(repair, before, after, version);
+            }
+        }
         let echo_first = echo
             .as_ref()
             .is_some_and(|e| plain.as_ref().is_none_or(|p| e.cost <= p.cost));
@@ -251,6 +271,7 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(crate::test_support::proptest_config(2000, u32::MAX))]
         /// Whatever the user does outside the region, the reading finds the region and
         /// reproduces the new text, with no change inside the region. (Not for an empty
         /// region: typing at its position reads as before it, whichever side it was meant.)

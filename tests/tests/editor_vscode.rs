@@ -129,3 +129,70 @@ async fn vscode_extension_fixes_streams_rejects_explains_with_the_stored_key_and
     );
     Ok(())
 }
+
+/// `run.mjs` with `TANDEM_CASE=typing`: the user types above and below `fn double` in
+/// `src/double.rs`, with real keystrokes, while "Tandem: Implement" streams it chunk by chunk;
+/// every 20 ms snapshot of the editor keeps its braces balanced, the job ends done, and the
+/// editor ends with exactly the user's lines and the model's function.
+#[tokio::test]
+async fn vscode_typing_above_and_below_a_streaming_implement_keeps_every_key_and_brace()
+-> anyhow::Result<()> {
+    let root = repo_root();
+    let node24 = real_editors::node24_bin()?.join("node");
+    let code_server = real_editors::code_server()?;
+    let driver_dir = root.join("tests/editors/vscode");
+    anyhow::ensure!(
+        driver_dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed in {}: run `bash tests/editors/install.sh`",
+        driver_dir.display()
+    );
+    // Its own artifacts folder: the other VS Code test may run at the same time.
+    let artifacts = root.join("target/editor-artifacts/vscode-typing");
+    std::fs::create_dir_all(&artifacts)?;
+    let scratch = tempfile::tempdir()?;
+    let vsix = package_extension(&root, scratch.path()).await?;
+    let pid_file = scratch.path().join("code-server.pid");
+
+    let server = ModelServer::start().await?;
+    let workspace = tempfile::tempdir()?;
+    std::fs::create_dir_all(workspace.path().join("src"))?;
+    // run.mjs reads main.rs whatever the case.
+    std::fs::write(workspace.path().join("src/main.rs"), SOURCE)?;
+    std::fs::write(
+        workspace.path().join("src/double.rs"),
+        "// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n",
+    )?;
+
+    let mut driver = Command::new(&node24);
+    driver
+        .arg(driver_dir.join("run.mjs"))
+        .current_dir(&driver_dir)
+        .env("TANDEM_CASE", "typing")
+        .env("TANDEM_BIN", tandem_bin())
+        .env("TANDEM_MODEL_URL", server.base_url(Wire::OpenAi))
+        .env("TANDEM_CONTROL_URL", server.url())
+        .env("TANDEM_WORKSPACE", workspace.path())
+        .env("TANDEM_VSIX", &vsix)
+        .env("TANDEM_ARTIFACTS", &artifacts)
+        .env("TANDEM_PID_FILE", &pid_file)
+        .env("TANDEM_NODE24", &node24)
+        .env("TANDEM_CODE_SERVER", &code_server);
+    let run = real_editors::run(driver, Duration::from_secs(240)).await;
+    kill_code_server(&pid_file);
+    let run = run?;
+    std::fs::write(artifacts.join("vscode-transcript.txt"), run.transcript())?;
+    assert!(
+        run.success,
+        "the VS Code typing test failed (screenshot and logs in {}):\n{}",
+        artifacts.display(),
+        run.transcript()
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "one model request: {requests:?}");
+    assert!(
+        requests[0].body.to_string().contains("todo!()"),
+        "the prompt carries the function: {}",
+        requests[0].body
+    );
+    Ok(())
+}

@@ -21,6 +21,9 @@
 // model's Markdown rendered, (g) a model name changed in the Settings editor reaches the running
 // server, (h) the status bar's menu cancels a running edit and its text is taken back. Exit code
 // 0 on success, 1 with the reason on stderr.
+// With TANDEM_CASE=typing it runs one other case instead, on src/double.rs (which the Rust test
+// writes too): (t) the user types above and below a function, with real keystrokes, while
+// "Tandem: Implement" streams it (see typingDuringStream).
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -415,6 +418,151 @@ async function cancelFromStatusBar(page) {
     log('cancelled from the status bar: the region is back');
 }
 
+/** The file case (t) starts from, its gated reply, and what the user and the model leave there. */
+const DOUBLE = '// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n';
+const DOUBLE_REPLY = ['```rust\n', 'fn double(x: u32) -> u32 {\n', '    let y = x;\n', '    y * 2\n', '}\n', '```\n'];
+const DOUBLE_TYPED = [
+    '// top',
+    '// above 1',
+    '// above 2',
+    'fn double(x: u32) -> u32 {',
+    '    let y = x;',
+    '    y * 2',
+    '}',
+    '// bottom',
+    '// below 1',
+    '// below 2',
+    '',
+].join('\n');
+/** Milliseconds between two keys of a steady typist. */
+const KEY_DELAY = 40;
+
+/** Starts a new line after the first line that is exactly `line` (End, Enter) and types `text`. */
+async function typeLineAfter(page, line, text) {
+    const lines = ((await editorText(page)) ?? '').split('\n');
+    const index = lines.indexOf(line);
+    if (index < 0) {
+        throw new Error(`no line ${JSON.stringify(line)} in\n${lines.join('\n')}`);
+    }
+    await goTo(page, index + 1, 1);
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type(text, { delay: KEY_DELAY });
+}
+
+/**
+ * (t) The user types above and below `fn double` while "Tandem: Implement" streams it chunk by
+ * chunk, with real keystrokes, some racing a chunk. A timer in the page reads the editor every
+ * 20 ms: every text it saw has as many `{` as `}`; the job ends done; the editor ends with the
+ * user's lines where they typed them and the model's function in place of the old one.
+ */
+async function typingDuringStream(page) {
+    await until(
+        'quick open to show double.rs',
+        async () => {
+            await page.keyboard.press('Control+P');
+            const input = page.locator('.quick-input-widget input');
+            await input.waitFor({ state: 'visible', timeout: 5_000 });
+            await input.fill('double.rs');
+            await page.locator('.quick-input-list .monaco-list-row', { hasText: 'double.rs' }).first().waitFor({ state: 'visible', timeout: 5_000 });
+            await page.keyboard.press('Enter');
+            return true;
+        },
+        60_000,
+        500,
+    );
+    await until('double.rs in the editor', async () => shown((await editorText(page)) ?? '') === shown(DOUBLE) || undefined, 30_000);
+    log('double.rs open');
+    // Snapshots, taken in the page: the rows Monaco shows, in visual order.
+    await page.evaluate(() => {
+        const state = { count: 0, distinct: new Set(), bad: null };
+        window.tandemSnapshots = state;
+        state.timer = setInterval(() => {
+            const lines = document.querySelector('.editor-group-container.active .monaco-editor .view-lines');
+            if (!lines) {
+                return;
+            }
+            const text = [...lines.querySelectorAll('.view-line')]
+                .map((row) => ({ top: parseFloat(row.style.top), text: row.textContent.replace(/\u00a0/g, ' ') }))
+                .sort((a, b) => a.top - b.top)
+                .map((row) => row.text)
+                .join('\n');
+            state.count += 1;
+            state.distinct.add(text);
+            const count = (char) => text.split(char).length - 1;
+            if (state.bad === null && count('{') !== count('}')) {
+                state.bad = text;
+            }
+        }, 20);
+    });
+    await control('push', { wire: 'openai', deltas: DOUBLE_REPLY, gated: true });
+    // In the body (the `todo!()`), then the light bulb's "Tandem: Implement `double`".
+    await goTo(page, 3, 7);
+    const entry = page.locator('.monaco-list-row.action', { hasText: 'Tandem: Implement' }).first();
+    const before = (await control('requests')).length;
+    await until(
+        'the light bulb to offer "Tandem: Implement" and run it',
+        async () => {
+            await page.keyboard.press('Control+.');
+            try {
+                await entry.waitFor({ state: 'visible', timeout: 2_000 });
+                while (!((await entry.getAttribute('class')) ?? '').includes('focused')) {
+                    await page.keyboard.press('ArrowDown');
+                }
+                await page.keyboard.press('Enter');
+                return await until('the implement job to ask the model', async () => (await control('requests')).length > before || undefined, 8_000, 100);
+            } catch (error) {
+                await page.keyboard.press('Escape');
+                throw error;
+            }
+        },
+        60_000,
+        500,
+    );
+    log('implement started');
+    const has = (text) => async () => ((await editorText(page)) ?? '').includes(text) || undefined;
+    // The role chunk, the fence, the signature (the same as the old one) and the first line.
+    await control('release', { n: 4 });
+    await until('the first line to stream in', has('    let y = x;'), 20_000, 30);
+    await typeLineAfter(page, '// top', '// above 1');
+    // Below: half typed, the next line let out, the rest typed at once.
+    await typeLineAfter(page, '// bottom', '// bel');
+    await control('release', { n: 1 });
+    await page.keyboard.type('ow 1', { delay: KEY_DELAY });
+    await until('the second line to stream in', has('    y * 2'), 20_000, 30);
+    // Above again: half typed, the closing brace let out and given time to land, the rest.
+    await typeLineAfter(page, '// above 1', '// above');
+    await control('release', { n: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await page.keyboard.type(' 2', { delay: KEY_DELAY });
+    // Below again, racing the rest of the stream.
+    await typeLineAfter(page, '// below 1', '// below');
+    await control('release', { n: 10 });
+    await page.keyboard.type(' 2', { delay: KEY_DELAY });
+    log('typed; waiting for the job to end');
+    const ended = toast(page, 'Tandem: implement (double.rs)').first();
+    await ended.waitFor({ state: 'visible', timeout: 30_000 });
+    const how = ((await ended.locator('.notification-list-item-message').first().textContent()) ?? '').trim();
+    if (!how.includes('is done.')) {
+        throw new Error(`the job did not end done: ${how}`);
+    }
+    await until('the final text', async () => shown((await editorText(page)) ?? '') === shown(DOUBLE_TYPED) || undefined, 10_000, 50).catch(async (error) => {
+        throw new Error(`${error.message}; the editor shows:\n${await editorText(page)}\nexpected:\n${DOUBLE_TYPED}`);
+    });
+    const snapshots = await page.evaluate(() => {
+        const state = window.tandemSnapshots;
+        clearInterval(state.timer);
+        return { count: state.count, distinct: state.distinct.size, bad: state.bad };
+    });
+    log(`job ended "${how}"; ${snapshots.count} snapshots (${snapshots.distinct} distinct)`);
+    if (snapshots.bad !== null) {
+        throw new Error(`a snapshot while streaming lost a brace:\n${snapshots.bad}`);
+    }
+    if (snapshots.distinct < 4) {
+        throw new Error(`only ${snapshots.distinct} distinct snapshots in ${snapshots.count}`);
+    }
+}
+
 /**
  * Copies code-server's logs (the extension's output channel included) next to the screenshot,
  * and answers the extension's output channel.
@@ -564,15 +712,19 @@ async function main() {
         await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(env.workspace)}`);
         await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
         log('workbench loaded');
-        await openFile(page, 'main.rs');
-        log('main.rs open');
-        await fixFromLightBulb(page);
-        await editFromPalette(page);
-        await statusBar(page);
-        await rejectFromNotification(page);
-        await apiKeyAndExplain(page);
-        await settingsChange(page, path.join(userData, 'User', 'settings.json'));
-        await cancelFromStatusBar(page);
+        if (process.env.TANDEM_CASE === 'typing') {
+            await typingDuringStream(page);
+        } else {
+            await openFile(page, 'main.rs');
+            log('main.rs open');
+            await fixFromLightBulb(page);
+            await editFromPalette(page);
+            await statusBar(page);
+            await rejectFromNotification(page);
+            await apiKeyAndExplain(page);
+            await settingsChange(page, path.join(userData, 'User', 'settings.json'));
+            await cancelFromStatusBar(page);
+        }
         await page.screenshot({ path: screenshot });
         log('all checks passed');
     } catch (error) {

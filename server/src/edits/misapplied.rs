@@ -1,8 +1,8 @@
-//! An edit that landed against newer text. Vim's ALE and kak-lsp apply an edit at the offsets
-//! it names whatever version it targets: if the user typed above the region after the editor's
-//! last report, the edit lands shifted, overwriting text before it (or after) and leaving some
-//! of the old text it was to replace. The next whole-text report then shows the edit's text at
-//! its old offsets and the region's text nowhere. Here that is recognised, and the repair is
+//! An edit that landed against newer text. Vim's ALE and kak-lsp apply an edit at the lines and
+//! columns it names whatever version it targets: if the user added lines above the region after
+//! the editor's last report, the edit lands that many lines too high, overwriting text before
+//! the place it was meant for and leaving some of the old text it was to replace. The next
+//! whole-text report then shows the edit's text at its old lines and the region's text broken. Here that is recognised, and the repair is
 //! found: the edit that puts back what the misplaced one overwrote, after which the region holds
 //! its old text again, next to the user's typing, and the job's next edit is computed as usual.
 
@@ -16,6 +16,8 @@ use super::{ChangeOutcome, OutgoingEdit, Region, StreamSession};
 /// Past this many char comparisons the search gives up (the job then reads the report as
 /// typing inside its region).
 const MAX_COMPARISONS: usize = 4_000_000;
+/// How many line shifts are tried besides the one the texts' line counts suggest.
+const MAX_SHIFTS: isize = 16;
 
 /// The edit that undoes a misplaced one, and what it leaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,84 +105,118 @@ impl StreamSession {
     }
 }
 
-/// If `after` is `before` changed by the user outside `region` and then by `sent` applied at
-/// its offsets (char offsets of `before`) to that newer text, the repair. `None` if the edit's
-/// text is not at its offsets, or no shift of the user's typing explains the rest.
-pub(crate) fn misapplied(
-    before: &[char],
-    sent: &SentEdit<'_>,
-    after: &[char],
-    region: Region,
-) -> Option<Repair> {
-    let (lb, la) = (before.len(), after.len());
-    let t: Vec<char> = sent.text.chars().collect();
-    let (a, b) = (sent.start.min(lb), sent.end.min(lb).max(sent.start.min(lb)));
-    let (s, e) = (
-        region.start.min(lb),
-        region.end.min(lb).max(region.start.min(lb)),
-    );
-    if a + t.len() > la || after[a..a + t.len()] != t[..] {
+/// An edit as the editor applies it: at lines and char columns, into whatever text it holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Placed<'a> {
+    pub start: (usize, usize),
+    pub end: (usize, usize),
+    pub text: &'a str,
+}
+
+impl<'a> Placed<'a> {
+    /// `sent` (char offsets of `text`) as lines and columns.
+    pub fn of(text: &Rope, sent: &SentEdit<'a>) -> Self {
+        let at = |offset: usize| {
+            let offset = offset.min(text.len_chars());
+            let line = text.char_to_line(offset);
+            (line, offset - text.line_to_char(line))
+        };
+        Self {
+            start: at(sent.start),
+            end: at(sent.end.max(sent.start)),
+            text: sent.text,
+        }
+    }
+}
+
+/// The char offset of `line`:`column` in `text`, if the line has that column (before its line
+/// break: an editor clamps a column past the end, which no edit of ours names).
+fn offset(text: &Rope, (line, column): (usize, usize)) -> Option<usize> {
+    if line >= text.len_lines() {
         return None;
     }
-    // `after` without the edit is `u`: `after[..a]`, then the `b - a` chars the edit replaced,
-    // then `after[a + t.len()..]`. If the user's typing before the edit's place shifted the text
-    // by `k`, those chars are `before[a - k..b - k]`, and the region is at `s + k..e + k` of `u`.
-    let u_len = la - t.len() + (b - a);
-    let net = u_len as isize - lb as isize;
+    let chars = text.line(line);
+    let mut len = chars.len_chars();
+    while len > 0 && matches!(chars.char(len - 1), '\n' | '\r') {
+        len -= 1;
+    }
+    (column <= len).then(|| text.line_to_char(line) + column)
+}
+
+/// If `after` is `before` (as last reported) changed by the user outside `region`, then by
+/// `edit` applied at its lines and columns to that newer text, the repair. `computed_here`: the
+/// edit was computed against `before`, so at its own lines it landed where it was meant (not a
+/// misplacement); otherwise it was computed against an older text and is judged against this
+/// one. `None` if the edit's text is not at its place, or no shift of lines explains the rest.
+pub(crate) fn misapplied(
+    before: &Rope,
+    edit: &Placed<'_>,
+    after: &Rope,
+    region: Region,
+    computed_here: bool,
+) -> Option<Repair> {
+    let t: Vec<char> = edit.text.chars().collect();
+    let at = offset(after, edit.start)?;
+    let after_chars: Vec<char> = after.chars().collect();
+    if at + t.len() > after_chars.len() || after_chars[at..at + t.len()] != t[..] {
+        return None;
+    }
+    let base: Vec<char> = before.chars().collect();
+    // How many lines the user's typing added: the editor's lines from its typing on are
+    // `before`'s lines that many further down.
+    let edit_lines = t.iter().filter(|c| **c == '\n').count() as isize
+        - (edit.end.0 as isize - edit.start.0 as isize);
+    let net = after.len_lines() as isize - before.len_lines() as isize - edit_lines;
     let mut budget = MAX_COMPARISONS;
-    // Shifts in order of distance from the net length of the typing (all typed above).
-    let widest = lb.max(u_len) as isize;
-    let shifts = (1..=widest * 2).map(|i| net + if i % 2 == 1 { (i + 1) / 2 } else { -(i / 2) });
-    for k in std::iter::once(net).chain(shifts) {
-        if k == 0 || a as isize - k < 0 || b as isize - k > lb as isize {
+    let shifts = (1..=MAX_SHIFTS).map(|i| net + if i % 2 == 1 { (i + 1) / 2 } else { -(i / 2) });
+    for shift in std::iter::once(net).chain(shifts) {
+        if shift == 0 && computed_here {
             continue;
         }
-        let Some((rs, re)) = Some((s as isize + k, e as isize + k))
-            .filter(|&(rs, re)| rs >= 0 && re as usize <= u_len)
-        else {
+        let line = |l: usize| usize::try_from(l as isize - shift).ok();
+        let (Some(from_line), Some(to_line)) = (line(edit.start.0), line(edit.end.0)) else {
             continue;
         };
-        let (rs, re) = (rs as usize, re as usize);
-        let from = (a as isize - k) as usize;
-        let u_at = |i: usize| -> char {
-            if i < a {
-                after[i]
-            } else if i < b {
-                before[from + (i - a)]
-            } else {
-                after[i - b + a + t.len()]
-            }
+        let Some(from) = offset(before, (from_line, edit.start.1)) else {
+            continue;
         };
-        if budget < e - s {
+        let Some(to) = offset(before, (to_line, edit.end.1)).filter(|&to| to >= from) else {
+            continue;
+        };
+        // What the edit overwrote, were the lines shifted so.
+        let overwritten = &base[from..to];
+        if budget < after_chars.len() {
             return None;
         }
-        budget -= e - s;
-        if !(rs..re).map(u_at).eq(before[s..e].iter().copied()) {
+        budget -= after_chars.len();
+        let users: Vec<char> = after_chars[..at]
+            .iter()
+            .chain(overwritten)
+            .chain(&after_chars[at + t.len()..])
+            .copied()
+            .collect();
+        let Some(reading) = around(&base, &users, region) else {
             continue;
-        }
-        // The rest must read as the user's typing outside the region.
-        let u: Vec<char> = (0..u_len).map(u_at).collect();
-        budget = budget.saturating_sub(u_len);
-        let reading = around(before, &u, region)?;
-        if reading.region != Region::new(rs, re) {
-            continue;
-        }
-        let shift = t.len() as isize - (b - a) as isize;
+        };
+        let grew = t.len() as isize - overwritten.len() as isize;
         let to_after = |i: usize| {
-            if i <= a {
+            if i <= at {
                 i
-            } else if i >= b {
-                i.saturating_add_signed(shift)
+            } else if i >= at + overwritten.len() {
+                i.saturating_add_signed(grew)
             } else {
-                a + t.len()
+                at + t.len()
             }
         };
         return Some(Repair {
-            start: a,
-            end: a + t.len(),
-            text: before[from..from + (b - a)].iter().collect(),
-            region: Region::new(rs, re),
-            cover: Region::new(rs.min(a), to_after(re).max(a + t.len())),
+            start: at,
+            end: at + t.len(),
+            text: overwritten.iter().collect(),
+            region: reading.region,
+            cover: Region::new(
+                reading.region.start.min(at),
+                to_after(reading.region.end).max(at + t.len()),
+            ),
             cost: reading.cost,
         });
     }
@@ -192,73 +228,74 @@ mod tests {
     use super::*;
     use crate::edits::{CharChange, apply_change};
     use proptest::prelude::*;
-    use ropey::Rope;
 
-    fn chars(s: &str) -> Vec<char> {
-        s.chars().collect()
-    }
+    /// As kak-lsp showed it: the user opened `// above 2` above the function while the edit that
+    /// puts the closing brace in place was on its way (`}\n` over lines 5:0-6:1 of the text it
+    /// last reported); the editor applied it to the lines of its newer text.
+    const REPORTED: &str = "// top\n// above 1\nfn double(x: u32) -> u32 {\n    let y = x;\n    y * 2\n    todo!()\n}\n// bottom\n// below 1\n";
+    const USERS: &str = "// top\n// above 1\n// above 2\nfn double(x: u32) -> u32 {\n    let y = x;\n    y * 2\n    todo!()\n}\n// bottom\n// below 1\n";
+    const MISPLACED: &str = "// top\n// above 1\n// above 2\nfn double(x: u32) -> u32 {\n    let y = x;\n}\n   todo!()\n}\n// bottom\n// below 1\n";
 
-    /// The user's `typed` at `at` of `before`, then `sent` applied at its offsets regardless.
-    fn report(before: &str, typed: (usize, &str), sent: (usize, usize, &str)) -> String {
-        let mut rope = Rope::from_str(before);
-        apply_change(&mut rope, &CharChange::new(typed.0, typed.0, typed.1));
-        apply_change(&mut rope, &CharChange::new(sent.0, sent.1, sent.2));
-        rope.to_string()
+    fn region_of(text: &str, region: &str) -> Region {
+        let start = text[..text.find(region).expect("the region")]
+            .chars()
+            .count();
+        Region::new(start, start + region.chars().count())
     }
 
     #[test]
-    fn a_line_typed_above_shifts_the_edit_into_it() {
-        // The region "[abc]" at 3..8; the edit replaces "b" with "XY"; the user typed "uu" at 0.
-        let before = "00\n[abc]\n11\n";
-        let after = report(before, (0, "uu"), (5, 6, "XY"));
-        // "[" overwritten, "b" left.
-        assert_eq!(after, "uu00\nXYabc]\n11\n");
-        let sent = SentEdit {
-            start: 5,
-            end: 6,
-            text: "XY",
+    fn a_line_typed_above_moves_the_edit_a_line_up() {
+        let region = region_of(REPORTED, "fn double");
+        let region = Region::new(region.start, region_of(REPORTED, "// bottom").start);
+        let edit = Placed {
+            start: (5, 0),
+            end: (6, 1),
+            text: "}\n",
         };
-        let repair =
-            misapplied(&chars(before), &sent, &chars(&after), Region::new(3, 8)).expect("a repair");
-        let mut fixed = Rope::from_str(&after);
+        let before = Rope::from_str(REPORTED);
+        let after = Rope::from_str(MISPLACED);
+        let repair = misapplied(&before, &edit, &after, region, true).expect("a repair");
+        let mut fixed = after.clone();
         apply_change(
             &mut fixed,
             &CharChange::new(repair.start, repair.end, repair.text.clone()),
         );
-        assert_eq!(fixed.to_string(), "uu00\n[abc]\n11\n");
-        assert_eq!(repair.region, Region::new(5, 10));
+        assert_eq!(fixed.to_string(), USERS);
+        assert_eq!(repair.text, "    y * 2\n ");
+        assert_eq!(repair.region.start, region.start + "// above 2\n".len());
     }
 
     #[test]
     fn an_edit_that_landed_where_it_was_meant_is_no_repair() {
-        let before = "00\n[abc]\n11\n";
-        let after = report(before, (12, "uu"), (5, 6, "XY"));
-        let sent = SentEdit {
-            start: 5,
-            end: 6,
-            text: "XY",
+        let region = Region::new(0, 6);
+        let edit = Placed {
+            start: (1, 0),
+            end: (1, 1),
+            text: "X",
         };
-        assert_eq!(
-            misapplied(&chars(before), &sent, &chars(&after), Region::new(3, 8)),
-            None
-        );
+        let before = Rope::from_str("{\na\n}\nend\n");
+        // Typed below: the edit's lines did not move.
+        let after = Rope::from_str("{\nX\n}\nend\nmore\n");
+        assert_eq!(misapplied(&before, &edit, &after, region, true), None);
     }
 
     proptest! {
         #![proptest_config(crate::test_support::proptest_config(2000, u32::MAX))]
-        /// Typing above the region before a misplaced edit (not overwritten by it): unless the
-        /// edit still landed where it was meant, the session chooses the repair, and it puts
-        /// back exactly the text the user had, region included.
+        /// The user types above the region (lines, or within a line; not ending on the line where
+        /// the editor applies the edit), then the editor applies an edit of the region at its lines and columns to that
+        /// newer text (when they exist there and it does not overwrite the typing): unless it
+        /// still landed where it was meant, the session chooses the repair, and it puts back
+        /// exactly the text the user had.
         #[test]
         fn the_repair_gives_back_the_users_text(
-            above in "[0-9\n]{0,10}",
-            region in "[a-e\n]{1,8}",
+            above in "[0-9]{0,3}(\n[0-9]{0,3}){0,3}\n",
+            region in "[a-e]{0,3}(\n[a-e]{0,3}){1,4}\n",
             below in "[0-9\n]{0,6}",
-            typed in "[u-z\n]{1,6}",
-            at in 0usize..10,
-            cut in 0usize..8,
+            typed in "[u-z]{0,3}(\n[u-z]{0,3}){0,2}",
+            at in 0usize..12,
+            cut in 0usize..12,
             len in 0usize..8,
-            text in "[A-E]{1,5}",
+            text in "[A-E]{1,3}(\n[A-E]{0,3}){0,2}",
         ) {
             let before = format!("{above}{region}{below}");
             let s = above.chars().count();
@@ -266,38 +303,43 @@ mod tests {
             let a = s + cut.min(rl);
             let b = (a + len).min(s + rl);
             let at = at.min(s);
-            if at + typed.chars().count() > a {
-                // The edit overwrote the user's typing, which never reached the server: what
-                // it was, no server can tell.
+            let base = Rope::from_str(&before);
+            let edit = Placed::of(&base, &SentEdit { start: a, end: b, text: &text });
+            let mut users = base.clone();
+            apply_change(&mut users, &CharChange::new(at, at, typed.clone()));
+            if users.char_to_line(at + typed.chars().count()) == edit.start.0 {
+                // Typing that ends on the line where the edit starts, before it, moves it
+                // along the line: left out, the repair only knows lines moving.
                 return Ok(());
             }
-            let after = report(&before, (at, &typed), (a, b, &text));
-            let mut users = Rope::from_str(&before);
-            apply_change(&mut users, &CharChange::new(at, at, typed.clone()));
-            let sent = SentEdit { start: a, end: b, text: &text };
-            // Only where the report reads neither as the edit landed nor as it lost, as the
-            // session asks.
-            let mut with = Rope::from_str(&before);
+            // The editor applies the edit at its lines and columns, if they exist in its text.
+            let (Some(from), Some(to)) = (offset(&users, edit.start), offset(&users, edit.end)) else {
+                return Ok(());
+            };
+            if to < from || from < at + typed.chars().count() {
+                // Overwriting the user's typing, which never reached the server: what it was, no
+                // server can tell.
+                return Ok(());
+            }
+            let mut after = users.clone();
+            apply_change(&mut after, &CharChange::new(from, to, text.clone()));
+            let mut with = base.clone();
             apply_change(&mut with, &CharChange::new(a, b, text.clone()));
             let landed = Region::new(s, s + rl + text.chars().count() - (b - a));
-            if around(&chars(&with.to_string()), &chars(&after), landed).is_some() {
-                // It reads as landed where it was meant (the shift moved nothing it touched).
+            let chars = |r: &Rope| r.chars().collect::<Vec<_>>();
+            if around(&chars(&with), &chars(&after), landed).is_some() {
                 return Ok(());
             }
-            let plain = around(&chars(&before), &chars(&after), Region::new(s, s + rl));
-            let repair = misapplied(&chars(&before), &sent, &chars(&after), Region::new(s, s + rl))
+            let region = Region::new(s, s + rl);
+            let plain = around(&chars(&base), &chars(&after), region);
+            let repair = misapplied(&base, &edit, &after, region, true)
                 .filter(|r| plain.as_ref().is_none_or(|p| r.cost <= p.cost));
             let users = users.to_string();
             prop_assert!(repair.is_some(), "no repair: {after:?}, the user's {users:?}, plain reading {plain:?}");
             if let Some(repair) = repair {
-                let mut fixed = Rope::from_str(&after);
+                let mut fixed = after.clone();
                 apply_change(&mut fixed, &CharChange::new(repair.start, repair.end, repair.text.clone()));
-                let fixed = fixed.to_string();
-                let fixed_region: String = fixed.chars().skip(repair.region.start).take(repair.region.end - repair.region.start).collect();
-                prop_assert_eq!(&fixed_region, &region);
-                // The text around the region is the user's.
-                prop_assert_eq!(fixed.chars().count(), users.chars().count());
-                prop_assert_eq!(fixed, users);
+                prop_assert_eq!(fixed.to_string(), users);
             }
         }
     }
@@ -309,44 +351,49 @@ mod session_tests {
 
     use crate::edits::{ChangeOutcome, CharChange, Region, StreamSession, apply_change};
 
-    /// Applies `edit`'s change to `text` at its offsets, whatever its version (ALE, kak-lsp).
     fn apply(text: &str, start: usize, end: usize, with: &str) -> String {
         let mut rope = Rope::from_str(text);
         apply_change(&mut rope, &CharChange::new(start, end, with));
         rope.to_string()
     }
 
+    /// Applies an edit (char offsets of `meant`) at its lines and columns to `text`, as ALE and
+    /// kak-lsp do whatever version it names.
+    fn apply_at_lines(meant: &str, text: &str, start: usize, end: usize, with: &str) -> String {
+        let (meant, rope) = (Rope::from_str(meant), Rope::from_str(text));
+        let at = |offset: usize| {
+            let line = meant.char_to_line(offset);
+            rope.line_to_char(line) + offset - meant.line_to_char(line)
+        };
+        apply(text, at(start), at(end), with)
+    }
+
     #[test]
     fn an_edit_that_landed_against_newer_text_is_repaired_then_redone() {
-        let before = "top\n{\nold();\n}\nend\n";
-        // The region is "{\nold();\n}\n" (4..15); the job wants "{\nnew();\n}\n".
+        let before = "top\n{\n    old();\n    two();\n}\nend\n";
+        // The region is the block (4..30); the job wants "TWO" for "two".
         let rope = Rope::from_str(before);
-        let mut s = StreamSession::new(&rope, 1, Region::new(4, 15));
+        let mut s = StreamSession::new(&rope, 1, Region::new(4, 30));
         s.set_client_answers(false);
-        s.set_desired("{\nnew();\n}\n");
+        s.set_desired("{\n    old();\n    TWO();\n}\n");
         let edit = s.next_edit(&rope, 1).expect("an edit");
-        assert_eq!((edit.start, edit.end, edit.text.as_str()), (6, 9, "new"));
-        // The user typed a line above before the edit arrived; the editor applied it anyway.
-        let typed = apply(before, 0, 0, "// x\n");
-        let reported = apply(&typed, edit.start, edit.end, &edit.text);
-        assert_eq!(reported, "// x\ntnew{\nold();\n}\nend\n");
+        assert_eq!((edit.start, edit.end, edit.text.as_str()), (21, 24, "TWO"));
+        // The user opened a line above before the edit arrived; the editor applied it anyway,
+        // at its line and column: one line too high, over "old".
+        let typed = apply(before, 3, 3, "\n// x");
+        let reported = apply_at_lines(before, &typed, edit.start, edit.end, &edit.text);
+        assert_eq!(reported, "top\n// x\n{\n    TWO();\n    two();\n}\nend\n");
         let after = Rope::from_str(&reported);
         assert_eq!(s.on_whole_text(&rope, &after, 2), ChangeOutcome::Lost);
-        // First the repair: "op\n" back where "new" overwrote it.
+        // First the repair, then the edit again where it belongs now.
         let repair = s.next_edit(&after, 2).expect("the repair");
-        assert_eq!(
-            (repair.start, repair.end, repair.text.as_str()),
-            (6, 9, "op\n")
-        );
         let repaired = apply(&reported, repair.start, repair.end, &repair.text);
         assert_eq!(repaired, typed);
         let rope2 = Rope::from_str(&repaired);
         assert_eq!(s.on_whole_text(&after, &rope2, 3), ChangeOutcome::Landed);
-        assert_eq!(s.region(), Region::new(9, 20));
-        // Then the edit again, where it belongs now.
         let redo = s.next_edit(&rope2, 3).expect("the edit again");
         let done = apply(&repaired, redo.start, redo.end, &redo.text);
-        assert_eq!(done, "// x\ntop\n{\nnew();\n}\nend\n");
+        assert_eq!(done, "top\n// x\n{\n    old();\n    TWO();\n}\nend\n");
         let rope3 = Rope::from_str(&done);
         assert_eq!(s.on_whole_text(&rope2, &rope3, 4), ChangeOutcome::Landed);
         assert!(s.is_settled());

@@ -9,7 +9,7 @@ use ropey::Rope;
 
 use super::diff::{minimal_edits, to_sequential};
 use super::echo::SentEdit;
-use super::misapplied::misapplied;
+use super::misapplied::{Placed, misapplied};
 use super::{ChangeOutcome, CharChange, Region, StreamSession, apply_change};
 
 /// Past this many char comparisons the search for the region gives up (text made of one
@@ -184,7 +184,13 @@ impl StreamSession {
                         end: edit.end,
                         text: &edit.text,
                     };
-                    misapplied(&base, &sent, &new, self.region())
+                    misapplied(
+                        before,
+                        &Placed::of(before, &sent),
+                        after,
+                        self.region(),
+                        true,
+                    )
                 })
                 .filter(|repair| plain.as_ref().is_none_or(|p| repair.cost <= p.cost));
             if let Some(repair) = repair {

@@ -8,10 +8,11 @@
 
 use ropey::Rope;
 
-use super::echo::SentEdit;
+use super::anchor::rebase_all;
+use super::echo::{SentEdit, find_echo};
 use super::stream::InFlight;
 use super::whole_text::around;
-use super::{ChangeOutcome, OutgoingEdit, Region, StreamSession};
+use super::{ChangeOutcome, CharChange, OutgoingEdit, Region, StreamSession};
 
 /// Past this many char comparisons the search gives up (the job then reads the report as
 /// typing inside its region).
@@ -74,6 +75,33 @@ impl StreamSession {
         self.version = version;
         self.region = cover;
         ChangeOutcome::Lost
+    }
+
+    /// A ranged report that neither shows the in-flight edit nor leaves the region alone: the
+    /// edit may have landed against newer text all the same (Neovim's stock handler applies an
+    /// edit at version 0 without checking it). The outcome when a repair explains the report.
+    pub(super) fn repair_ranged(
+        &mut self,
+        before: &Rope,
+        changes: &[CharChange],
+        after: &Rope,
+        version: i32,
+    ) -> Option<ChangeOutcome> {
+        let flight = self.in_flight.as_ref().filter(|f| !f.landed)?;
+        let sent = SentEdit {
+            start: flight.edit.start,
+            end: flight.edit.end,
+            text: &flight.edit.text,
+        };
+        if find_echo(before, changes, &sent, flight.landed_region()).is_some() {
+            return None;
+        }
+        let (_, inside) = rebase_all(self.region, false, changes, before);
+        if !inside {
+            return None;
+        }
+        let repair = misapplied(before, &Placed::of(before, &sent), after, self.region, true)?;
+        Some(self.start_repair(repair, before, after, version))
     }
 
     /// The repair as the next edit, if one waits and the span it covers is as it was (the
@@ -397,5 +425,47 @@ mod session_tests {
         let rope3 = Rope::from_str(&done);
         assert_eq!(s.on_whole_text(&rope2, &rope3, 4), ChangeOutcome::Landed);
         assert!(s.is_settled());
+    }
+
+    #[test]
+    fn a_ranged_report_of_an_edit_applied_against_newer_text_is_repaired() {
+        // Neovim's stock handler applies an edit at version 0 without checking it.
+        let before = "// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n";
+        let rope = Rope::from_str(before);
+        let mut s = StreamSession::new(&rope, 0, Region::new(7, 48));
+        s.set_desired("fn double(x: u32) -> u32 {\n    let y = x;\n    todo!()\n}\n");
+        let edit = s.next_edit(&rope, 0).expect("an edit");
+        assert_eq!((edit.start, edit.end), (38, 38));
+        let typed = apply(before, 7, 7, "// above 1\n");
+        let reported = apply_at_lines(before, &typed, edit.start, edit.end, &edit.text);
+        assert!(reported.contains("fn dlet y = x;\n    ouble"), "{reported}");
+        let changes = [
+            CharChange::new(7, 7, "// above 1\n"),
+            CharChange::new(22, 22, edit.text.clone()),
+        ];
+        let after = Rope::from_str(&reported);
+        assert_eq!(
+            s.on_did_change(&rope, &changes, &after, 15),
+            ChangeOutcome::Lost
+        );
+        let repair = s.next_edit(&after, 15).expect("the repair");
+        let repaired = apply(&reported, repair.start, repair.end, &repair.text);
+        assert_eq!(repaired, typed);
+        let rope2 = Rope::from_str(&repaired);
+        let echo = [CharChange::new(
+            repair.start,
+            repair.end,
+            repair.text.clone(),
+        )];
+        assert_eq!(
+            s.on_did_change(&after, &echo, &rope2, 16),
+            ChangeOutcome::Landed
+        );
+        let redo = s.next_edit(&rope2, 16).expect("the edit again");
+        let done = apply(&repaired, redo.start, redo.end, &redo.text);
+        assert_eq!(
+            done,
+            "// top\n// above 1\nfn double(x: u32) -> u32 {\n    let y = x;\n    todo!()\n}\n"
+        );
     }
 }

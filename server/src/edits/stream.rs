@@ -415,6 +415,9 @@ impl StreamSession {
         version: i32,
     ) -> ChangeOutcome {
         self.resolve_assumed();
+        if let Some(outcome) = self.repair_ranged(before, changes, after, version) {
+            return outcome;
+        }
         self.report(before, changes, after, version, None)
     }
 

@@ -300,7 +300,8 @@ function M.on_apply_edit(_, params, ctx)
     if change.textDocument and change.edits then
       local bufnr = vim.uri_to_bufnr(change.textDocument.uri)
       local version = change.textDocument.version
-      if type(version) == 'number' and version > 0 and vim.api.nvim_buf_is_loaded(bufnr) then
+      -- 0 is a real version: Neovim reports a buffer opened and never changed at 0.
+      if type(version) == 'number' and version >= 0 and vim.api.nvim_buf_is_loaded(bufnr) then
         local current = vim.lsp.util.buf_versions[bufnr] or vim.b[bufnr].changedtick
         if current > version then
           return {

@@ -519,9 +519,17 @@ impl Editor for MemoryEditor {
 }
 
 /// Applies a text edit to a buffer (whose text is the edit's `rope`).
+/// Applies `edit` as a real editor does: at the lines and columns its offsets are in the text it
+/// was computed against (`edit.rope`), wherever those are in `text`.
 fn apply_to(text: &mut Rope, edit: &TextEdit) {
-    text.remove(edit.chars.clone());
-    text.insert(edit.chars.start, &edit.text);
+    let at = |offset: usize| {
+        let line = edit.rope.char_to_line(offset);
+        let column = offset - edit.rope.line_to_char(line);
+        (text.line_to_char(line.min(text.len_lines() - 1)) + column).min(text.len_chars())
+    };
+    let (start, end) = (at(edit.chars.start), at(edit.chars.end));
+    text.remove(start..end.max(start));
+    text.insert(start, &edit.text);
 }
 
 /// `chars` of `before` replaced with `text`, as a `didChange` content change.

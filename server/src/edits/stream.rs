@@ -139,6 +139,9 @@ pub struct StreamSession {
     pub(super) assumed: Option<Rope>,
     /// An edit was taken as landed, and no report since showed otherwise.
     pub(super) taken_as_landed: bool,
+    /// An edit landed that the editor never answered, on a connection with no answer yet:
+    /// the editor applies edits without answering (Vim's ALE).
+    pub(super) lands_unanswered: bool,
     /// An edit landed against newer text: the edit that repairs it goes first (see the
     /// `misapplied` module).
     pub(super) repair: Option<super::misapplied::PendingRepair>,
@@ -176,6 +179,7 @@ impl StreamSession {
             held: false,
             assumed: None,
             taken_as_landed: false,
+            lands_unanswered: false,
             repair: None,
         }
     }
@@ -468,6 +472,7 @@ impl StreamSession {
                         );
                         echo_found = true;
                         self.failed_attempts = 0;
+                        self.lands_unanswered |= !flight.answered && !self.client_answers;
                         fate = Some(ChangeOutcome::Landed);
                         if !flight.answered && self.client_answers {
                             flight.landed = true;

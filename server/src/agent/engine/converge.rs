@@ -395,11 +395,13 @@ fn pump<E: Editor>(engine: &Arc<Engine>, editor: &E, handle: &JobHandle, target:
     let Some(snapshot) = engine.documents.snapshot(&target.doc) else {
         return;
     };
-    let edit = engine
-        .jobs
-        .with_session(handle.id, |s| s.next_edit(&snapshot.rope, snapshot.version))
-        .flatten();
-    if let Some(edit) = edit {
+    // The edit's offsets are in the session's view: the editor's text with the edits taken as
+    // landed since it last reported (see `edits::assumed`).
+    let next = engine.jobs.with_session(handle.id, |s| {
+        s.next_edit(&snapshot.rope, snapshot.version)
+            .map(|edit| (edit, s.view().0))
+    });
+    if let Some((edit, rope)) = next.flatten() {
         let request = EditRequest {
             job: handle.id,
             action: target.action,
@@ -408,7 +410,7 @@ fn pump<E: Editor>(engine: &Arc<Engine>, editor: &E, handle: &JobHandle, target:
                     doc: target.doc.clone(),
                     version: edit.version,
                 },
-                rope: snapshot.rope,
+                rope,
                 chars: edit.start..edit.end,
                 text: edit.text.clone(),
             })],
@@ -436,20 +438,56 @@ async fn send_edit<E: Editor>(
     request: EditRequest,
 ) {
     let jobs = &engine.jobs;
-    match tokio::time::timeout(EDIT_TIMEOUT, editor.apply_edit(request)).await {
-        Ok(EditAnswer::Applied) => {
-            jobs.on_apply_answer(handle.id, edit.id, true);
-            // kak-lsp answers and never reports the edits it applies: past a grace, the edit
-            // counts as landed. Once one did, the document's editor is known to be like that.
-            let known = jobs
-                .with_session(handle.id, |s| s.has_taken_as_landed())
-                .unwrap_or(false);
-            handle.wake.notify_one();
-            tokio::time::sleep(if known { NO_ECHO_KNOWN } else { NO_ECHO_GRACE }).await;
-            if jobs.take_as_landed(handle.id, edit.id) {
-                tracing::debug!(job = handle.id, edit = edit.id, "edit taken as landed");
+    // An edit no `didChange` shows once a grace has passed counts as landed, if the editor
+    // answered it (kak-lsp may not report it) or is known to apply edits without answering
+    // (Vim's ALE reports its text only when it lints). Once one did, the job's editor is known
+    // to be like that, and the grace is short.
+    let known = jobs
+        .with_session(handle.id, |s| s.has_taken_as_landed())
+        .unwrap_or(false);
+    let grace = tokio::time::sleep(if known { NO_ECHO_KNOWN } else { NO_ECHO_GRACE });
+    let answer = tokio::time::timeout(EDIT_TIMEOUT, editor.apply_edit(request));
+    tokio::pin!(grace, answer);
+    let answer = tokio::select! {
+        answer = &mut answer => {
+            let applied = matches!(answer, Ok(EditAnswer::Applied));
+            on_answer(jobs, &handle, &target, &edit, answer);
+            if applied {
+                handle.wake.notify_one();
+                grace.await;
+                take_as_landed(jobs, &handle, &edit);
             }
+            None
         }
+        () = &mut grace => {
+            take_as_landed(jobs, &handle, &edit);
+            Some(answer.await)
+        }
+    };
+    if let Some(answer) = answer {
+        on_answer(jobs, &handle, &target, &edit, answer);
+    }
+    handle.wake.notify_one();
+    jobs.wake_document(&target.doc);
+}
+
+fn take_as_landed(jobs: &crate::agent::jobs::Jobs, handle: &JobHandle, edit: &OutgoingEdit) {
+    if jobs.take_as_landed(handle.id, edit.id) {
+        tracing::debug!(job = handle.id, edit = edit.id, "edit taken as landed");
+        handle.wake.notify_one();
+    }
+}
+
+/// Feeds the editor's answer to an edit (or its absence, after [`EDIT_TIMEOUT`]) to the job.
+fn on_answer(
+    jobs: &crate::agent::jobs::Jobs,
+    handle: &JobHandle,
+    target: &Target,
+    edit: &OutgoingEdit,
+    answer: Result<EditAnswer, tokio::time::error::Elapsed>,
+) {
+    match answer {
+        Ok(EditAnswer::Applied) => jobs.on_apply_answer(handle.id, edit.id, true),
         Ok(EditAnswer::Refused(reason)) => {
             if target.preview {
                 // In preview the user is asked: a declined edit ends the job.
@@ -468,8 +506,8 @@ async fn send_edit<E: Editor>(
             jobs.on_apply_answer(handle.id, edit.id, false);
         }
         Err(_) => {
-            // No answer. If the editor's text showed the edit (Vim's ALE applies and never
-            // answers), the job goes on; if not, it fails.
+            // No answer. If the editor's text showed the edit, or it was taken as landed, the
+            // job goes on; if not, it fails.
             if !jobs.on_answer_timeout(handle.id, edit.id) {
                 tracing::warn!(
                     job = handle.id,
@@ -479,6 +517,4 @@ async fn send_edit<E: Editor>(
             }
         }
     }
-    handle.wake.notify_one();
-    jobs.wake_document(&target.doc);
 }

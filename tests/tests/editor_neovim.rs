@@ -288,3 +288,37 @@ async fn typing_above_and_below_a_stream_applied_by_neovims_stock_handler_is_rig
     )
     .await
 }
+
+/// Typed before the job's first edit arrives: Neovim opened the file at version 0, and its stock
+/// handler applies an edit of version 0 whatever the buffer's version, at the lines the server
+/// computed before the typing (the server repairs it); the plugin's handler refuses it.
+#[tokio::test]
+async fn typing_before_the_first_edit_of_a_streaming_implement_keeps_every_key_and_brace()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("double.rs", DOUBLE)?;
+    nvim_case_with(
+        &server,
+        &workspace,
+        "typing_both",
+        &[("TANDEM_TEST_TYPE_BEFORE_FIRST_EDIT", "1")],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn typing_before_the_first_edit_applied_by_neovims_stock_handler_is_repaired()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("double.rs", DOUBLE)?;
+    nvim_case_with(
+        &server,
+        &workspace,
+        "typing_both",
+        &[
+            ("TANDEM_TEST_TYPE_BEFORE_FIRST_EDIT", "1"),
+            ("TANDEM_TEST_STOCK_APPLY_EDIT", "1"),
+        ],
+    )
+    .await
+}

@@ -424,3 +424,72 @@ async fn typing_above_and_below_a_stream_keeps_every_keystroke() -> anyhow::Resu
     assert_balanced(&vim);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_chunk_landing_while_the_user_types_a_line_above_keeps_every_keystroke()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(Reply::text(Wire::OpenAi, REPLY).gated());
+    let vim = Vim::start(&server, "double.rs", DOUBLE).await?;
+    implement_job(&server, &vim).await?;
+    // The reply's opening chunk, the fence and the signature (the same as the old one): the
+    // server has no edit in flight and knows the editor's text.
+    server.release(3);
+    // Half a new line above, in insert mode (ALE reports nothing until the user leaves it), and
+    // a chunk comes: the server computes its edit against the text it knows, without the new
+    // line, and ALE applies it at those positions all the same, one line too high.
+    vim.keys(&[Key::Text("ggo// ab")])?;
+    vim.wait_text("// top\n// ab\n").await?;
+    server.release(1);
+    vim.wait_text("let y = x;").await?;
+    vim.keys(&[Key::Text("ove 1"), Key::Named("Escape")])?;
+    vim.wait_normal("// top\n// above 1\n").await?;
+    // Below, a line that does not move the function, then the rest of the reply.
+    vim.keys(&[Key::Text("Go// below 1"), Key::Named("Escape")])?;
+    vim.wait_normal("// bottom\n// below 1\n").await?;
+    server.release(10);
+    let finished = vim.job_finished().await?;
+    assert_eq!(finished["status"], "done", "{finished}\n{}", vim.report());
+    let expected = "// top\n// above 1\nfn double(x: u32) -> u32 {\n    let y = x;\n    y * 2\n}\n// bottom\n// below 1\n";
+    vim.wait("the final text", |vim| vim.text() == expected)
+        .await
+        .with_context(|| format!("expected\n{expected}"))?;
+    assert_balanced(&vim);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_longer_stream_with_the_user_idle_ends_done() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let reply = [
+        "```rust\n",
+        "fn double(x: u32) -> u32 {\n",
+        "    let a = x;\n",
+        "    let b = a;\n",
+        "    let c = b;\n",
+        "    c * 2\n",
+        "}\n",
+        "```\n",
+    ];
+    server.push(Reply::text(Wire::OpenAi, &reply).gated());
+    let vim = Vim::start(&server, "double.rs", DOUBLE).await?;
+    implement_job(&server, &vim).await?;
+    // The reply's opening chunk, the fence and the signature; then one line at a time, each
+    // once the last is in the buffer. The user presses no key all along: ALE reports what it
+    // applied only with its hover on CursorHold (once, 4 s after the last key) and the lint
+    // that follows it.
+    server.release(3);
+    for line in ["    let a = x;\n", "    let b = a;\n", "    let c = b;\n"] {
+        server.release(1);
+        vim.wait_text(line).await?;
+    }
+    server.release(10);
+    let finished = vim.job_finished().await?;
+    assert_eq!(finished["status"], "done", "{finished}\n{}", vim.report());
+    let expected = "// top\nfn double(x: u32) -> u32 {\n    let a = x;\n    let b = a;\n    let c = b;\n    c * 2\n}\n// bottom\n";
+    vim.wait("the final text", |vim| vim.text() == expected)
+        .await
+        .with_context(|| format!("expected\n{expected}"))?;
+    assert_balanced(&vim);
+    Ok(())
+}

@@ -487,8 +487,10 @@ impl Snapshots {
     }
 }
 
-/// Every snapshot keeps the function whole: as many `{` as `}`.
-fn check_braces(snapshots: &[String]) {
+/// Every snapshot keeps the function whole: as many `{` as `}`. With `raced`, kak-lsp may have
+/// applied an edit at the lines it named in text the server had not seen yet, one line too high
+/// (it ignores versions): until the server's repair lands, a `}` can be doubled, never missing.
+fn check_braces(snapshots: &[String], raced: bool) {
     assert!(
         snapshots.len() >= 10,
         "only {} snapshots were taken",
@@ -497,7 +499,11 @@ fn check_braces(snapshots: &[String]) {
     for (n, text) in snapshots.iter().enumerate() {
         let open = text.matches('{').count();
         let close = text.matches('}').count();
-        assert_eq!(open, close, "snapshot {n} lost a brace:\n{text}");
+        if raced {
+            assert!(close >= open, "snapshot {n} lost a brace:\n{text}");
+        } else {
+            assert_eq!(open, close, "snapshot {n} lost a brace:\n{text}");
+        }
     }
 }
 
@@ -520,7 +526,12 @@ const TYPED_AROUND: &str = "// top\n// above 1\n// above 2\nfn double(x: u32) ->
 
 /// Waits for the job's end and checks it ended `done` with `expected` in the buffer, and that
 /// every snapshot kept the braces balanced.
-async fn check_done(kakoune: &Kakoune, snapshots: Snapshots, expected: &str) -> anyhow::Result<()> {
+async fn check_done(
+    kakoune: &Kakoune,
+    snapshots: Snapshots,
+    expected: &str,
+    raced: bool,
+) -> anyhow::Result<()> {
     let end = kakoune.wait_job_end().await?;
     let snapshots = snapshots.stop().await;
     assert!(
@@ -530,7 +541,7 @@ async fn check_done(kakoune: &Kakoune, snapshots: Snapshots, expected: &str) -> 
     );
     let text = kakoune.text().await?;
     assert_eq!(text, expected, "{}", kakoune.transcript().await);
-    check_braces(&snapshots);
+    check_braces(&snapshots, raced);
     Ok(())
 }
 
@@ -549,7 +560,7 @@ async fn implement_from_the_code_action_menu_fills_the_body() -> anyhow::Result<
         server.release(1);
         kakoune.wait_text("let y = x;").await?;
         server.release(10);
-        check_done(&kakoune, snapshots, IMPLEMENTED).await?;
+        check_done(&kakoune, snapshots, IMPLEMENTED, false).await?;
         assert_eq!(server.requests().len(), 1, "one model request");
         Ok(())
     })
@@ -583,7 +594,39 @@ async fn typing_above_and_below_between_chunks_keeps_everything() -> anyhow::Res
         kakoune.type_line("e", "below 2", || async {}).await?;
         kakoune.wait_sent("// below 2\\n").await?;
         server.release(10);
-        check_done(&kakoune, snapshots, TYPED_AROUND).await
+        check_done(&kakoune, snapshots, TYPED_AROUND, false).await
+    })
+    .await
+}
+
+/// The common scenario with the typing racing the chunks: a chunk is let out while the user is
+/// halfway through a line, before kak-lsp has told the server about it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_above_and_below_racing_the_chunks_keeps_everything() -> anyhow::Result<()> {
+    within_deadline(async {
+        let server = ModelServer::start().await?;
+        gated_reply(&server);
+        let kakoune = Arc::new(Kakoune::start(&server).await?);
+        let snapshots = kakoune.snapshots();
+        kakoune.implement(3).await?;
+        kakoune.wait_model_request(&server).await?;
+        // The preamble, the fence and the signature (the same as the old one).
+        server.release(3);
+        kakoune.type_line("1", "above 1", || async {}).await?;
+        kakoune.wait_text("// above 1\n").await?;
+        server.release(1);
+        kakoune.wait_text("let y = x;").await?;
+        kakoune
+            .type_line("e", "below 1", || async { server.release(1) })
+            .await?;
+        kakoune.wait_text("y * 2").await?;
+        kakoune
+            .type_line("2", "above 2", || async { server.release(1) })
+            .await?;
+        kakoune
+            .type_line("e", "below 2", || async { server.release(10) })
+            .await?;
+        check_done(&kakoune, snapshots, TYPED_AROUND, true).await
     })
     .await
 }

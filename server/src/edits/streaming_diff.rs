@@ -23,17 +23,28 @@ pub struct StreamingDiff {
     cut: usize,
     /// Blank new lines at the end of `fed` not yet matched with blank old lines at the cut.
     blanks: usize,
+    /// The old text had no final line end (its last line in `old` was given one).
+    no_final_line_end: bool,
 }
 
 impl StreamingDiff {
     /// A diff against `old`, the region's text when the stream begins. `crlf`: the document
     /// ends its lines with `\r\n`.
     pub fn new(old: &str, crlf: bool) -> Self {
-        let old: Vec<String> = old.split_inclusive('\n').map(str::to_owned).collect();
+        let line_end = if crlf { "\r\n" } else { "\n" };
+        // A region without a final line end (an item, followed by the document's line end):
+        // its last line is aligned as a whole line, and no view ends with a line end either,
+        // or the region would show a blank line once the new text passed all of the old.
+        let no_final_line_end = !old.is_empty() && !old.ends_with('\n');
+        let mut old: Vec<String> = old.split_inclusive('\n').map(str::to_owned).collect();
+        if no_final_line_end && let Some(last) = old.last_mut() {
+            last.push_str(line_end);
+        }
         Self {
             row: vec![0; old.len() + 1],
             old,
-            line_end: if crlf { "\r\n" } else { "\n" },
+            no_final_line_end,
+            line_end,
             fed: String::new(),
             cut: 0,
             blanks: 0,
@@ -63,6 +74,9 @@ impl StreamingDiff {
         }
         for line in rest {
             out.push_str(line);
+        }
+        if self.no_final_line_end && out.ends_with(self.line_end) {
+            out.truncate(out.len() - self.line_end.len());
         }
         out
     }
@@ -210,6 +224,16 @@ mod tests {
         check(
             "fn f() { todo!() }",
             &[("fn f() { 4", "fn f() { 4\nfn f() { todo!() }")],
+        );
+        // Once the new text passed the old, no blank line shows where the old had no final
+        // line end (the model's closing brace matches the old one).
+        check(
+            "fn f() {\n    todo!()\n}",
+            &[
+                ("fn f() {\n    x\n", "fn f() {\n    x\n    todo!()\n}"),
+                ("fn f() {\n    x\n}\n", "fn f() {\n    x\n}"),
+                ("fn f() {\n    x\n}\nfn g", "fn f() {\n    x\n}\nfn g"),
+            ],
         );
         let mut crlf = StreamingDiff::new("a\r\nb\r\n", true);
         assert_eq!(crlf.view("z"), "z\r\na\r\nb\r\n");

@@ -47,6 +47,10 @@ impl Editor for LspEditor {
             Ok(params) => params,
             Err(why) => return EditAnswer::Error(why),
         };
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let edit = serde_json::to_string(&params.edit).unwrap_or_default();
+            tracing::debug!(job = request.job, "workspace/applyEdit {edit}");
+        }
         match send_apply_edit(&self.0, params).await {
             Ok(result) if result.applied => EditAnswer::Applied,
             Ok(result) => EditAnswer::Refused(result.failure_reason),

@@ -341,6 +341,9 @@ impl LanguageServer for Backend {
                 .map(convert::text_change)
                 .collect();
             let encoding = self.state.encoding();
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                tracing::debug!(%uri, version = doc.version, "didChange {changes:?}");
+            }
             match self
                 .state
                 .engine

@@ -490,9 +490,13 @@ async function typingDuringStream(page) {
             state.count += 1;
             state.distinct.add(text);
             const count = (char) => text.split(char).length - 1;
-            if (state.bad === null && count('{') !== count('}')) {
+            // Monaco can show a row set for one frame while it re-renders a deleted line (seen:
+            // the deleted row still there, the next one not yet); a text the editor really held
+            // is still shown 20 ms later.
+            if (state.bad === null && count('{') !== count('}') && text === state.last) {
                 state.bad = text;
             }
+            state.last = text;
         }, 20);
     });
     await control('push', { wire: 'openai', deltas: DOUBLE_REPLY, gated: true });

@@ -41,8 +41,12 @@ pub enum Behavior {
     NeverAnswers,
     /// Neither applies nor answers: a hung client.
     NeverApplies,
-    /// Like kak-lsp: applies an edit at the buffer's version (drops a stale one) and answers
-    /// `Applied`, but never reports the edits it applied (the user's own changes it does, with
+    /// Like Emacs' eglot: refuses a versioned edit whose version is not the buffer's (with an
+    /// error), otherwise applies it and answers; reports its changes, its own and the user's,
+    /// only while reports are not held (eglot sends them once the user pauses for 0.5 s).
+    Eglot,
+    /// Like kak-lsp: applies an edit whatever version it names (at its lines and columns) and
+    /// answers `Applied`, but never reports the edits it applied (the user's own changes it does, with
     /// the next version; use it with `whole_text`, as kak-lsp sends).
     NeverEchoes,
     /// Refuses every edit: the user said no in the preview.
@@ -213,7 +217,10 @@ impl MemoryEditor {
             buffer.text.remove(start..end);
             buffer.text.insert(start, text);
             buffer.version += 1;
-            self.flush_in(record, uri);
+            let held = self.0.options.behavior == Behavior::Eglot && record.reports_held;
+            if !held {
+                self.flush_in(record, uri);
+            }
         });
     }
 
@@ -403,7 +410,8 @@ impl MemoryEditor {
             Behavior::VsCode
             | Behavior::Neovim
             | Behavior::NeverAnswers
-            | Behavior::NeverEchoes => {}
+            | Behavior::NeverEchoes
+            | Behavior::Eglot => {}
         }
         let changes = &request.changes;
         let applied = self.modify(|r| changes.iter().try_for_each(|c| self.apply_change(r, c)));
@@ -446,10 +454,11 @@ impl MemoryEditor {
         let behavior = self.0.options.behavior;
         let buffer = record.buffers.get_mut(&**doc);
         let buffer = buffer.ok_or_else(|| EditAnswer::Error(format!("{doc} is not open")))?;
-        if version != buffer.version {
+        if version != buffer.version && behavior != Behavior::NeverEchoes {
             let why = format!("version {version} is not the buffer's {}", buffer.version);
             return match behavior {
                 Behavior::VsCode => Err(EditAnswer::Refused(Some(why))),
+                Behavior::Eglot => Err(EditAnswer::Error(why)),
                 _ => Ok(()), // Dropped silently.
             };
         }
@@ -462,7 +471,9 @@ impl MemoryEditor {
             let applied = text_change(&before, edit.chars.clone(), &edit.text);
             buffer.queued.push(applied);
             buffer.version += 1;
-            self.flush_in(record, doc);
+            if !(behavior == Behavior::Eglot && record.reports_held) {
+                self.flush_in(record, doc);
+            }
             return Ok(());
         }
         // Reported late, as a diff of the buffer (which may be smaller than what was sent).

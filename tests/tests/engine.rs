@@ -625,6 +625,25 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
             ..gated_edit("whole text, never answers: typing above and below")
         },
         Case {
+            behavior: Behavior::Eglot,
+            steps: vec![
+                HoldReports,
+                Release(FIRST_LINE),
+                Shows("let y = 1;"),
+                // The user types; nothing is reported. The first edit is taken as landed after a
+                // second; the next goes at the version the editor would be at without the typing,
+                // is refused, and waits for the report rather than fail the job.
+                Type(Place::Start, "// typed\n"),
+                Release(20),
+                Held(2),
+                ReleaseReports,
+            ],
+            text: format!("// typed\n{EDITED}"),
+            edits: 3..100,
+            refusals: 0,
+            ..gated_edit("eglot-like: reports held while the user types")
+        },
+        Case {
             whole_text: true,
             behavior: Behavior::NeverEchoes,
             steps: vec![Release(20)],

@@ -2,7 +2,8 @@
 //! and never reports the edits it applied; a job must not wait for it forever, nor send the
 //! same text twice. So once the caller has waited long enough after such an answer, the
 //! session takes the edit as landed: it computes its next edits against the text with it, at
-//! the version last reported. The next `didChange` then settles it: its changes are read as
+//! the version last reported plus one per edit taken (what an editor that counts one version
+//! per change is at by now: VS Code, eglot; ALE and kak-lsp ignore versions). The next `didChange` then settles it: its changes are read as
 //! showing every edit taken as landed (with the user's typing around them) if they do, and as
 //! any report without an edit's echo if they do not.
 
@@ -33,6 +34,7 @@ impl StreamSession {
         self.region = flight.landed_region();
         self.failed_attempts = 0;
         self.taken_as_landed = true;
+        self.assumed_edits += 1;
         true
     }
 
@@ -40,6 +42,13 @@ impl StreamSession {
     /// reported it, with the edits taken as landed since.
     pub fn view(&self) -> (ropey::Rope, i32) {
         (self.doc.clone(), self.version)
+    }
+
+    /// Whether edits were taken as landed since the editor last reported its text: a refusal
+    /// then says the editor has changes it has not reported yet (eglot holds its reports while
+    /// the user types), which its report will explain.
+    pub fn has_assumed(&self) -> bool {
+        self.assumed.is_some()
     }
 
     /// Whether an edit of the session was taken as landed and no report of the editor since
@@ -55,6 +64,7 @@ impl StreamSession {
         let Some(reported) = self.assumed.take() else {
             return;
         };
+        self.assumed_edits = 0;
         let mut view = self.doc.clone();
         let sent = match self.in_flight.take() {
             Some(flight) => {
@@ -112,9 +122,10 @@ mod tests {
         assert_eq!(s.on_apply_answer(edit.id, true), ChangeOutcome::Unchanged);
         assert!(s.take_as_landed(edit.id));
         s.set_desired(second);
-        // The next edit goes against the text with the first, at the version last reported.
+        // The next edit goes against the text with the first, at the version an editor that
+        // counts one per change is at by now.
         let next = s.next_edit(&rope, 1).expect("a second edit");
-        assert_eq!(next.version, 1);
+        assert_eq!(next.version, 2);
         s.on_apply_answer(next.id, true);
         assert!(s.take_as_landed(next.id));
         assert!(s.is_settled());

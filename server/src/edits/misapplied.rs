@@ -114,7 +114,7 @@ impl StreamSession {
         }
         let edit = OutgoingEdit {
             id: self.next_id,
-            version: self.version,
+            version: self.version + self.assumed_edits,
             start: at + repair.start,
             end: at + repair.end,
             text: repair.text,

@@ -139,6 +139,9 @@ pub struct StreamSession {
     pub(super) assumed: Option<Rope>,
     /// An edit was taken as landed, and no report since showed otherwise.
     pub(super) taken_as_landed: bool,
+    /// How many edits were taken as landed since the editor last reported: the version it is
+    /// at by now, if it counts one per edit (VS Code, eglot), is that many past the last.
+    pub(super) assumed_edits: i32,
     /// An edit landed that the editor never answered, on a connection with no answer yet:
     /// the editor applies edits without answering (Vim's ALE).
     pub(super) lands_unanswered: bool,
@@ -179,6 +182,7 @@ impl StreamSession {
             held: false,
             assumed: None,
             taken_as_landed: false,
+            assumed_edits: 0,
             lands_unanswered: false,
             repair: None,
         }
@@ -319,7 +323,7 @@ impl StreamSession {
         let (prefix, suffix) = common_affixes(&current, &desired);
         let edit = OutgoingEdit {
             id: self.next_id,
-            version,
+            version: self.version + self.assumed_edits,
             start: self.region.start + prefix,
             end: self.region.end - suffix,
             text: desired[prefix..desired.len() - suffix].iter().collect(),

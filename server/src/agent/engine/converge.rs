@@ -73,17 +73,20 @@ impl Refusals {
         engine: &Engine,
         id: JobId,
     ) -> Result<Option<tokio::time::Instant>, String> {
-        let awaiting = engine
+        let (awaiting, assumed) = engine
             .jobs
-            .with_session(id, |s| s.awaiting_change())
-            .unwrap_or(false);
+            .with_session(id, |s| (s.awaiting_change(), s.has_assumed()))
+            .unwrap_or_default();
         if !awaiting {
             self.since = None;
             return Ok(None);
         }
+        // With edits taken as landed, the editor has reports to send (eglot holds them while the
+        // user types): wait for them as for an edit's answer.
+        let grace = if assumed { EDIT_TIMEOUT } else { REFUSAL_GRACE };
         let since = *self.since.get_or_insert_with(tokio::time::Instant::now);
-        if since.elapsed() < REFUSAL_GRACE {
-            return Ok(Some(since + REFUSAL_GRACE));
+        if since.elapsed() < grace {
+            return Ok(Some(since + grace));
         }
         self.since = None;
         let refused = engine

@@ -102,6 +102,7 @@ impl StreamSession {
             sent,
             if_refused: None,
             inside_if_applied: false,
+            repair: None,
         });
     }
 }

@@ -91,7 +91,7 @@ impl Run {
             let wire_id = self.ids.len() as u64 + 1;
             self.ids.insert(wire_id, (job, edit.id));
             edit.id = wire_id;
-            self.editor.send(edit);
+            self.editor.send(edit, &self.doc);
         }
     }
 

@@ -19,6 +19,12 @@ use super::{ChangeOutcome, CharChange, OutgoingEdit, Region, StreamSession};
 const MAX_COMPARISONS: usize = 4_000_000;
 /// How many line shifts are tried besides the one the texts' line counts suggest.
 const MAX_SHIFTS: isize = 16;
+/// How many of the lines the user added may have come after the editor applied the edit.
+const MAX_LATER: isize = 8;
+/// How many repairs one job makes at most: past them, a report that shows a misplaced edit is
+/// read as any other (typing inside the region, most likely), rather than repair forever an
+/// editor whose behaviour the repair misreads.
+const MAX_REPAIRS: u32 = 8;
 
 /// The edit that undoes a misplaced one, and what it leaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +43,7 @@ pub(crate) struct Repair {
 
 /// A repair not sent yet, relative to the start of the span it covers, which the session keeps
 /// as its region meanwhile.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PendingRepair {
     start: usize,
     end: usize,
@@ -47,6 +53,16 @@ pub(crate) struct PendingRepair {
     /// The region's text once the repair landed.
     region_text: String,
     cover_len: usize,
+    /// The repair this one makes good again, when it repairs a misplaced repair: it goes out
+    /// once this one landed (the region is then its span again).
+    then: Option<Box<PendingRepair>>,
+}
+
+impl PendingRepair {
+    /// What goes out once this repair landed.
+    pub(super) fn then(&self) -> Option<PendingRepair> {
+        self.then.as_deref().cloned()
+    }
 }
 
 impl StreamSession {
@@ -59,6 +75,7 @@ impl StreamSession {
         after: &Rope,
         version: i32,
     ) -> ChangeOutcome {
+        self.repairs += 1;
         let region_text = before.slice(self.region.start..self.region.end).to_string();
         let cover = repair.cover;
         self.repair = Some(PendingRepair {
@@ -68,6 +85,11 @@ impl StreamSession {
             region_start: repair.region.start - cover.start,
             region_text,
             cover_len: cover.end - cover.start,
+            then: self
+                .in_flight
+                .as_mut()
+                .and_then(|flight| flight.repair.take())
+                .map(Box::new),
         });
         self.in_flight = None;
         self.failed_attempts += 1;
@@ -87,7 +109,10 @@ impl StreamSession {
         after: &Rope,
         version: i32,
     ) -> Option<ChangeOutcome> {
-        let flight = self.in_flight.as_ref().filter(|f| !f.landed)?;
+        let flight = self
+            .in_flight
+            .as_ref()
+            .filter(|f| !f.landed && self.may_repair(f))?;
         let sent = SentEdit {
             start: flight.edit.start,
             end: flight.edit.end,
@@ -104,6 +129,15 @@ impl StreamSession {
         Some(self.start_repair(repair, before, after, version))
     }
 
+    /// Whether a report may show `flight` landed against newer text: the editor answered it
+    /// (kak-lsp and Neovim answer before they report), or never answers any edit (ALE); never
+    /// an editor that refused an edit (it checks versions); and not past [`MAX_REPAIRS`].
+    pub(super) fn may_repair(&self, flight: &InFlight) -> bool {
+        (flight.answered || !self.client_answers)
+            && !self.checks_versions
+            && self.repairs < MAX_REPAIRS
+    }
+
     /// The repair as the next edit, if one waits and the span it covers is as it was (the
     /// user's typing since only moved it).
     pub(super) fn send_repair(&mut self) -> Option<OutgoingEdit> {
@@ -112,6 +146,7 @@ impl StreamSession {
         if self.region.end - at != repair.cover_len {
             return None;
         }
+        let again = repair.clone();
         let edit = OutgoingEdit {
             id: self.next_id,
             version: self.version + self.assumed_edits,
@@ -128,6 +163,7 @@ impl StreamSession {
             sent: repair.region_text,
             if_refused: None,
             inside_if_applied: false,
+            repair: Some(again),
         });
         Some(edit)
     }
@@ -157,8 +193,23 @@ impl<'a> Placed<'a> {
     }
 }
 
+/// The char offset of `line`:`column` in `text`, the column clamped to the line's end (before
+/// its line break), as an editor applies it; `None` past the last line.
+fn clamped(text: &Rope, (line, column): (usize, usize)) -> Option<usize> {
+    if line >= text.len_lines() {
+        return None;
+    }
+    let chars = text.line(line);
+    let mut len = chars.len_chars();
+    while len > 0 && matches!(chars.char(len - 1), '\n' | '\r') {
+        len -= 1;
+    }
+    Some(text.line_to_char(line) + column.min(len))
+}
+
 /// The char offset of `line`:`column` in `text`, if the line has that column (before its line
-/// break: an editor clamps a column past the end, which no edit of ours names).
+/// break): where the tests' editor applies an edit at all.
+#[cfg(test)]
 fn offset(text: &Rope, (line, column): (usize, usize)) -> Option<usize> {
     if line >= text.len_lines() {
         return None;
@@ -184,11 +235,10 @@ pub(crate) fn misapplied(
     computed_here: bool,
 ) -> Option<Repair> {
     let t: Vec<char> = edit.text.chars().collect();
-    let at = offset(after, edit.start)?;
-    let after_chars: Vec<char> = after.chars().collect();
-    if at + t.len() > after_chars.len() || after_chars[at..at + t.len()] != t[..] {
+    if edit.start.0 >= after.len_lines() {
         return None;
     }
+    let after_chars: Vec<char> = after.chars().collect();
     let base: Vec<char> = before.chars().collect();
     // How many lines the user's typing added: the editor's lines from its typing on are
     // `before`'s lines that many further down.
@@ -196,25 +246,46 @@ pub(crate) fn misapplied(
         - (edit.end.0 as isize - edit.start.0 as isize);
     let net = after.len_lines() as isize - before.len_lines() as isize - edit_lines;
     let mut budget = MAX_COMPARISONS;
+    let mut best = None;
     let shifts = (1..=MAX_SHIFTS).map(|i| net + if i % 2 == 1 { (i + 1) / 2 } else { -(i / 2) });
-    for shift in std::iter::once(net).chain(shifts) {
-        if shift == 0 && computed_here {
+    // `shift`: all the lines the user added above since the report before; `earlier` of them
+    // before the editor applied the edit (it landed that many lines too high), the rest after
+    // (they moved it down again in this report).
+    let splits = |shift: isize| {
+        let later_max = shift.abs().min(MAX_LATER);
+        (0..=later_max).map(move |later| {
+            let later = later * shift.signum();
+            (shift - later, later)
+        })
+    };
+    for (earlier, later) in std::iter::once(net).chain(shifts).flat_map(splits) {
+        if earlier == 0 && computed_here {
+            // Where it was meant: the echo's reading.
             continue;
         }
-        let line = |l: usize| usize::try_from(l as isize - shift).ok();
-        let (Some(from_line), Some(to_line)) = (line(edit.start.0), line(edit.end.0)) else {
+        let line = |l: usize, by: isize| usize::try_from(l as isize + by).ok();
+        let (Some(from_line), Some(to_line), Some(at_line)) = (
+            line(edit.start.0, -earlier),
+            line(edit.end.0, -earlier),
+            line(edit.start.0, later).filter(|&l| l < after.len_lines()),
+        ) else {
             continue;
         };
-        let Some(from) = offset(before, (from_line, edit.start.1)) else {
+        // The editor clamps a column past the end of the line it lands on.
+        let Some(from) = clamped(before, (from_line, edit.start.1)) else {
             continue;
         };
-        let Some(to) = offset(before, (to_line, edit.end.1)).filter(|&to| to >= from) else {
+        let Some(to) = clamped(before, (to_line, edit.end.1)).filter(|&to| to >= from) else {
             continue;
         };
+        let at = after.line_to_char(at_line) + (from - before.line_to_char(from_line));
+        if at + t.len() > after_chars.len() || after_chars[at..at + t.len()] != t[..] {
+            continue;
+        }
         // What the edit overwrote, were the lines shifted so.
         let overwritten = &base[from..to];
         if budget < after_chars.len() {
-            return None;
+            return best;
         }
         budget -= after_chars.len();
         let users: Vec<char> = after_chars[..at]
@@ -236,7 +307,7 @@ pub(crate) fn misapplied(
                 at + t.len()
             }
         };
-        return Some(Repair {
+        let repair = Repair {
             start: at,
             end: at + t.len(),
             text: overwritten.iter().collect(),
@@ -246,9 +317,14 @@ pub(crate) fn misapplied(
                 to_after(reading.region.end).max(at + t.len()),
             ),
             cost: reading.cost,
-        });
+        };
+        // Repeated lines can make several shifts read well: the one that needs the fewest
+        // changes wins (the likeliest, tried first, on a tie).
+        if best.as_ref().is_none_or(|b: &Repair| repair.cost < b.cost) {
+            best = Some(repair);
+        }
     }
-    None
+    best
 }
 
 #[cfg(test)]

@@ -106,6 +106,11 @@ enum Editor {
     /// VS Code or a full-sync client (drawn per session) that also refuses some edits that
     /// fit, with no newer text to explain it.
     Declining,
+    /// kak-lsp and Vim's ALE as they are (drawn per session): edits applied at their lines
+    /// whatever their version, whole-text reports.
+    IgnoresVersions,
+    /// Emacs' eglot: reports held until the user pauses.
+    Eglot,
 }
 
 #[derive(Debug, Clone)]
@@ -152,11 +157,19 @@ fn session(editor: Editor, seed: u64) -> Session {
         Editor::Ale => Flavor::Ale,
         Editor::FullSync => Flavor::FullSync,
         Editor::Declining => rng.pick(&[Flavor::VsCode, Flavor::FullSync]),
+        Editor::IgnoresVersions => rng.pick(&[Flavor::Kak, Flavor::AleLint]),
+        Editor::Eglot => Flavor::Eglot,
     };
     // ALE never answers, so the LSP layer never learns that it does.
-    let answers_known = flavor != Flavor::Ale && rng.chance(50);
+    let answers_known = !matches!(flavor, Flavor::Ale | Flavor::AleLint) && rng.chance(50);
     let streaming_diff = rng.chance(50);
-    let before = rng.lines(OUTSIDE, "\r", 0, 2);
+    // An editor that ignores versions applies edits at lines: every line ends with `\n` there,
+    // or a `\n` the model writes after a `\r` would join them into one line break.
+    let before = if flavor.ignores_versions() {
+        rng.lines(OUTSIDE, "\n", 16, 16)
+    } else {
+        rng.lines(OUTSIDE, "\r", 0, 2)
+    };
     // A region without a final line end, or empty, now and then. Not empty with full sync:
     // typing at an empty region between two equal chars ("\r|\r") reads the same whichever
     // side it went to, and the diff of the whole text says nothing of the side.
@@ -164,9 +177,18 @@ fn session(editor: Editor, seed: u64) -> Session {
     if rng.chance(25) || (flavor == Flavor::FullSync && region.is_empty()) {
         region.push_str(&rng.text(ORIGINAL, 1, 3));
     }
+    if flavor.ignores_versions() && !region.starts_with(['r', 's', 'ö']) {
+        // The region starts a line with text (an item does).
+        region.insert(0, 'r');
+    }
+    let outside_end = if flavor.ignores_versions() {
+        "\n"
+    } else {
+        "\r"
+    };
     let after = format!(
         "{}{}",
-        rng.lines(OUTSIDE, "\r", 0, 1),
+        rng.lines(OUTSIDE, outside_end, 0, 1),
         rng.text(OUTSIDE, 0, 3)
     );
     let mut actions = Vec::new();
@@ -264,6 +286,10 @@ fn run(s: &Session, reached: &mut Reached) -> Result<(), String> {
         let step = |e: String| format!("after action {i} ({action:?}): {e}");
         match action {
             Action::Chunk(text) => {
+                if so_far.is_empty() && s.flavor.ignores_versions() && text.starts_with('\n') {
+                    // As for the original text: the region starts a line with text.
+                    so_far.push('m');
+                }
                 so_far.push_str(text);
                 let shown = if s.streaming_diff {
                     diff.view(&so_far)
@@ -278,6 +304,13 @@ fn run(s: &Session, reached: &mut Reached) -> Result<(), String> {
                 h.pump();
             }
             Action::User(edit) => {
+                let line_safe;
+                let edit = if s.flavor.ignores_versions() {
+                    line_safe = whole_line_at_an_end(edit);
+                    &line_safe
+                } else {
+                    edit
+                };
                 if s.flavor == Flavor::FullSync && joins_report(&h, edit, last_side) {
                     reached.joined_reports += 1;
                 }
@@ -292,7 +325,11 @@ fn run(s: &Session, reached: &mut Reached) -> Result<(), String> {
             Action::Wait => h.wait().map_err(step)?,
             Action::Decline(n) => h.editor.declines = *n,
         }
-        h.check_between_steps().map_err(step)?;
+        if !s.flavor.ignores_versions() {
+            // An editor that ignores versions may apply an edit at lines the user's typing has
+            // moved: the region is repaired, not whole all along.
+            h.check_between_steps().map_err(step)?;
+        }
         if h.session.user_edited_inside() {
             return Err(step(format!(
                 "typing outside taken for typing inside: {:?}",
@@ -319,6 +356,29 @@ fn run(s: &Session, reached: &mut Reached) -> Result<(), String> {
     reached.retried += h.retried;
     reached.at_edges += usize::from(at_edge);
     Ok(())
+}
+
+/// `edit` as the user of an editor that ignores versions makes it in the soak: a whole line typed
+/// at the top of the file (sixteen lines above the region at least) or at its end. An edit
+/// applied at its lines then lands where it was meant or lines too high, over lines of the
+/// original text, which the session repairs. Typing closer to the region, unreported, can be
+/// what the misplaced edit overwrites (lost before any report could show it), and typing in the
+/// region's first line moves the edit along it: no server can tell either from the reports.
+fn whole_line_at_an_end(edit: &UserEdit) -> UserEdit {
+    let mut edit = edit.clone();
+    edit.delete = 0;
+    edit.insert = edit.insert.replace('\r', "");
+    match edit.side {
+        Side::Before => {
+            edit.at = 0;
+            edit.insert.push('\n');
+        }
+        Side::After => {
+            edit.at = usize::MAX;
+            edit.insert.insert(0, '\n');
+        }
+    }
+    edit
 }
 
 /// Whether the user's `edit` goes into the same full-sync report as the echo of the job's edit,
@@ -472,6 +532,29 @@ fn soak_10_000_full_sync_sessions() {
             ..least()
         },
     );
+}
+
+/// 10,000 sessions with kak-lsp or ALE as they are: edits applied at their lines whatever
+/// their version (misplaced when the user added lines above that the editor had not reported),
+/// whole-text reports; kak-lsp answers, ALE does not and reports only when it lints.
+///
+/// KNOWN FAILURE, so not run by default (`cargo nextest run -p tandem --run-ignored all -E
+/// 'test(/version_ignoring/)'`): it fails from session 1 on. What the single-edit repair does
+/// not yet cover, seen in the failing sessions: edits taken as landed and then shown misplaced
+/// together (several edits, each at its own shift), repairs that are themselves applied at
+/// shifted lines more than once, and shifts outside the ones the repair tries. One misplaced
+/// edit at a time is covered: the property `misapplied::tests::the_repair_gives_back_the_users_text`
+/// and the real Vim + ALE and Kakoune tests.
+#[test]
+#[ignore = "known failure: see the doc comment"]
+fn soak_10_000_version_ignoring_sessions() {
+    soak(Editor::IgnoresVersions, &Reached { lost: 0, ..least() });
+}
+
+/// 10,000 sessions with eglot: stale edits refused, reports held until the user pauses.
+#[test]
+fn soak_10_000_eglot_sessions() {
+    soak(Editor::Eglot, &least());
 }
 
 /// 10,000 sessions with an editor (VS Code or full sync) that also refuses edits that fit, up

@@ -90,6 +90,9 @@ pub struct InFlight {
     /// changes as the echo and typing after it. Reported only once the answer confirms
     /// that reading.
     pub(super) inside_if_applied: bool,
+    /// The edit repairs a misplaced one (see the `misapplied` module): if it is lost, the
+    /// repair goes out again.
+    pub(super) repair: Option<super::misapplied::PendingRepair>,
 }
 
 impl InFlight {
@@ -148,7 +151,12 @@ pub struct StreamSession {
     /// An edit landed against newer text: the edit that repairs it goes first (see the
     /// `misapplied` module).
     pub(super) repair: Option<super::misapplied::PendingRepair>,
-    client_answers: bool,
+    /// Repairs started so far (see the `misapplied` module, which bounds them).
+    pub(super) repairs: u32,
+    /// The editor refused an edit: it checks versions, so no edit of it lands against newer
+    /// text, and a report that looks like one is the user's typing.
+    pub(super) checks_versions: bool,
+    pub(super) client_answers: bool,
     /// The version of the last edit the editor refused: no point sending another
     /// computed against it, the editor is past it and its `didChange` is on the way.
     refused_at: Option<i32>,
@@ -185,6 +193,8 @@ impl StreamSession {
             assumed_edits: 0,
             lands_unanswered: false,
             repair: None,
+            repairs: 0,
+            checks_versions: false,
         }
     }
 
@@ -337,6 +347,7 @@ impl StreamSession {
             sent: self.desired.clone(),
             if_refused: None,
             inside_if_applied: false,
+            repair: None,
         });
         Some(edit)
     }
@@ -367,6 +378,8 @@ impl StreamSession {
             return ChangeOutcome::Unchanged;
         }
         let if_refused = flight.if_refused;
+        self.checks_versions = true;
+        self.repair = flight.repair.take();
         self.refused_at = Some(flight.edit.version);
         self.in_flight = None;
         self.failed_attempts += 1;
@@ -476,6 +489,8 @@ impl StreamSession {
                         );
                         echo_found = true;
                         self.failed_attempts = 0;
+                        // A repair of a misplaced repair landed: that one goes out again.
+                        self.repair = flight.repair.as_ref().and_then(|r| r.then());
                         self.lands_unanswered |= !flight.answered && !self.client_answers;
                         fate = Some(ChangeOutcome::Landed);
                         if !flight.answered && self.client_answers {
@@ -488,6 +503,7 @@ impl StreamSession {
                     None if version > flight.edit.version => {
                         // Id 0: the edits taken as landed (see `assumed`), which did not.
                         self.taken_as_landed &= flight.edit.id != 0;
+                        self.repair = flight.repair.take();
                         self.failed_attempts += 1;
                         fate = Some(ChangeOutcome::Lost);
                     }

@@ -173,29 +173,38 @@ impl StreamSession {
                 )
             });
         let plain = around(&base, &new, self.region());
-        if echo.is_none() {
-            let repair = self
-                .in_flight()
-                .filter(|flight| !flight.landed)
-                .and_then(|flight| {
-                    let edit = &flight.edit;
-                    let sent = SentEdit {
-                        start: edit.start,
-                        end: edit.end,
-                        text: &edit.text,
-                    };
-                    misapplied(
-                        before,
-                        &Placed::of(before, &sent),
-                        after,
-                        self.region(),
-                        true,
-                    )
-                })
-                .filter(|repair| plain.as_ref().is_none_or(|p| repair.cost <= p.cost));
-            if let Some(repair) = repair {
-                return self.start_repair(repair, before, after, version);
-            }
+        // The edit landed at lines the user's unreported typing had moved: a repair, if that
+        // reading needs fewer changes than both others (the echo's wins a tie).
+        let repair = self
+            .in_flight()
+            .filter(|flight| !flight.landed && self.may_repair(flight))
+            // Only where the report does not show the edit where it was meant (an empty region,
+            // as a deletion leaves, shows anywhere: that proves nothing).
+            .filter(|_| {
+                echo.as_ref()
+                    .is_none_or(|e| e.region.is_empty() && e.cost > 0)
+            })
+            .and_then(|flight| {
+                let edit = &flight.edit;
+                let sent = SentEdit {
+                    start: edit.start,
+                    end: edit.end,
+                    text: &edit.text,
+                };
+                misapplied(
+                    before,
+                    &Placed::of(before, &sent),
+                    after,
+                    self.region(),
+                    true,
+                )
+            })
+            .filter(|repair| {
+                plain.as_ref().is_none_or(|p| repair.cost <= p.cost)
+                    && echo.as_ref().is_none_or(|e| repair.cost < e.cost)
+            });
+        if let Some(repair) = repair {
+            return self.start_repair(repair, before, after, version);
         }
         let echo_first = echo
             .as_ref()

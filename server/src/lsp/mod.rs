@@ -24,6 +24,8 @@ use transport::InputEnd;
 /// Requests handled at once. High, because one slow request must not hold up the others
 /// (tower-lsp-server's default is 4).
 const CONCURRENCY: usize = 64;
+/// How long requests already read are still answered once the input ended.
+const DRAIN: Duration = Duration::from_secs(2);
 
 /// Serves LSP over the given streams until `exit` or end of input. Returns the process exit
 /// code the spec asks for: 0 after `shutdown` then `exit`, 1 otherwise.
@@ -54,9 +56,12 @@ where
     };
     let server = Server::new(guarded.input, guarded.output, socket).concurrency_level(CONCURRENCY);
     let mut ended = guarded.ended;
+    let mut serving = Box::pin(server.serve(service));
+    let mut finished = false;
     let end = tokio::select! {
         end = &mut ended => end.unwrap_or(InputEnd::Closed),
-        () = server.serve(service) => {
+        () = &mut serving => {
+            finished = true;
             // The framework stops on `exit`; the guard says so right after handing it over.
             tokio::time::timeout(Duration::from_millis(100), ended)
                 .await
@@ -65,6 +70,14 @@ where
                 .unwrap_or(InputEnd::Closed)
         }
     };
+    if !finished {
+        // The input ended (stdin closed, or `exit`): the framework still answers the requests it
+        // was handed, `shutdown` sent in the same write as `exit` among them, for a while.
+        let _ = tokio::time::timeout(DRAIN, &mut serving).await;
+    }
+    drop(serving);
+    // Everything answered reaches stdout before the process ends.
+    let _ = tokio::time::timeout(DRAIN, guarded.output_done).await;
     exit_code(end, &state)
 }
 

@@ -7,6 +7,8 @@ use tower_lsp_server::jsonrpc;
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum MessageKind {
     Exit,
+    /// A `shutdown` request, with its id as JSON.
+    Shutdown(String),
     Other,
 }
 
@@ -134,10 +136,10 @@ pub(super) fn check_message(body: &[u8]) -> Result<MessageKind, Refusal> {
         });
     }
     // The framework stops reading at `exit`, with an id or without.
-    Ok(if method == "exit" {
-        MessageKind::Exit
-    } else {
-        MessageKind::Other
+    Ok(match (method, id) {
+        ("exit", _) => MessageKind::Exit,
+        ("shutdown", Some(id)) => MessageKind::Shutdown(id),
+        _ => MessageKind::Other,
     })
 }
 

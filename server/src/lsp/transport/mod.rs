@@ -29,6 +29,18 @@ const MAX_HEADER_LINE: usize = 8 * 1024;
 /// Size of the in-memory pipes between the guard and the framework.
 const PIPE_BYTES: usize = 256 * 1024;
 
+/// The `shutdown` request handed to the framework and not answered yet, if any. The framework
+/// cancels whatever is pending when `exit` arrives, so `exit` waits for that answer (a client
+/// may send both in one write).
+#[derive(Default)]
+struct Shutdown {
+    pending: std::sync::Mutex<Option<String>>,
+    answered: tokio::sync::Notify,
+}
+
+/// How long `exit` waits for the answer to a `shutdown` sent just before it.
+const SHUTDOWN_ANSWER: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Why the input side stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputEnd {
@@ -46,6 +58,8 @@ pub struct Guarded {
     pub output: tokio::io::DuplexStream,
     /// Fires once when the input side stops.
     pub ended: oneshot::Receiver<InputEnd>,
+    /// Ends once everything the framework wrote (and every reply of the guard) is on stdout.
+    pub output_done: tokio::task::JoinHandle<()>,
 }
 
 /// Starts the guard tasks between real stdio and the framework.
@@ -58,18 +72,21 @@ where
     let (framework_out, from_framework) = tokio::io::duplex(PIPE_BYTES);
     let (replies_tx, replies_rx) = mpsc::unbounded_channel::<String>();
     let (ended_tx, ended) = oneshot::channel();
+    let shutdown = std::sync::Arc::new(Shutdown::default());
 
+    let input_shutdown = shutdown.clone();
     tokio::spawn(async move {
         let mut reader = PushbackReader::new(stdin);
-        let end = pump_input(&mut reader, &mut to_framework, &replies_tx).await;
+        let end = pump_input(&mut reader, &mut to_framework, &replies_tx, &input_shutdown).await;
         let _ = ended_tx.send(end);
     });
-    tokio::spawn(pump_output(from_framework, stdout, replies_rx));
+    let output_done = tokio::spawn(pump_output(from_framework, stdout, replies_rx, shutdown));
 
     Guarded {
         input: framework_in,
         output: framework_out,
         ended,
+        output_done,
     }
 }
 
@@ -88,6 +105,7 @@ async fn pump_input<R, W>(
     reader: &mut PushbackReader<R>,
     framework: &mut W,
     replies: &mpsc::UnboundedSender<String>,
+    shutdown: &Shutdown,
 ) -> InputEnd
 where
     R: tokio::io::AsyncRead + Unpin,
@@ -147,6 +165,16 @@ where
                 }
             }
         };
+        if kind == MessageKind::Exit {
+            let answered = shutdown.answered.notified();
+            let waiting = lock(&shutdown.pending).is_some();
+            if waiting {
+                let _ = tokio::time::timeout(SHUTDOWN_ANSWER, answered).await;
+            }
+        }
+        if let MessageKind::Shutdown(id) = &kind {
+            *lock(&shutdown.pending) = Some(id.clone());
+        }
         let header = format!("Content-Length: {}\r\n\r\n", body.len());
         let written = async {
             framework.write_all(header.as_bytes()).await?;
@@ -355,6 +383,7 @@ async fn pump_output<W: AsyncWrite + Unpin>(
     framework: tokio::io::DuplexStream,
     mut stdout: W,
     mut replies: mpsc::UnboundedReceiver<String>,
+    shutdown: std::sync::Arc<Shutdown>,
 ) {
     let mut framework = BufReader::new(framework);
     let mut framework_open = true;
@@ -368,7 +397,17 @@ async fn pump_output<W: AsyncWrite + Unpin>(
                     continue;
                 }
                 match read_header(&mut framework).await {
-                    Ok(Header::Length(len)) => copy_frame(&mut framework, len, &mut stdout).await,
+                    Ok(Header::Length(len)) => {
+                        let pending = lock(&shutdown.pending).clone();
+                        match pending {
+                            // The answer to `shutdown` is a small frame: read it to see.
+                            Some(id) if len <= SMALL_FRAME => {
+                                copy_small_frame(&mut framework, len, &mut stdout, &id, &shutdown)
+                                    .await
+                            }
+                            _ => copy_frame(&mut framework, len, &mut stdout).await,
+                        }
+                    }
                     _ => {
                         framework_open = false;
                         continue;
@@ -393,6 +432,45 @@ async fn write_frame<W: AsyncWrite + Unpin>(stdout: &mut W, body: &[u8]) -> std:
     stdout.write_all(header.as_bytes()).await?;
     stdout.write_all(body).await?;
     stdout.flush().await
+}
+
+/// The largest frame read whole to check whether it answers `shutdown`.
+const SMALL_FRAME: u64 = 512;
+
+/// Copies a small frame, noting whether it is the answer to the pending `shutdown` (`id`).
+async fn copy_small_frame<R, W>(
+    from: &mut R,
+    len: u64,
+    stdout: &mut W,
+    id: &str,
+    shutdown: &Shutdown,
+) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut body = vec![0; usize::try_from(len).unwrap_or(0)];
+    from.read_exact(&mut body).await?;
+    write_frame(stdout, &body).await?;
+    let answers = serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|message| {
+        message.get("method").is_none()
+            && message
+                .get("id")
+                .and_then(|got| serde_json::to_string(got).ok())
+                .is_some_and(|got| got == id)
+    });
+    if answers {
+        *lock(&shutdown.pending) = None;
+        shutdown.answered.notify_waiters();
+    }
+    Ok(())
+}
+
+/// The lock of the pending `shutdown`; a panic elsewhere while holding it leaves a usable value.
+fn lock(pending: &std::sync::Mutex<Option<String>>) -> std::sync::MutexGuard<'_, Option<String>> {
+    pending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn copy_frame<R, W>(from: &mut R, len: u64, stdout: &mut W) -> std::io::Result<()>

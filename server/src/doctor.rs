@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigStore, Environment, Severity};
+use crate::logging::Verbosity;
 use crate::model::{Message, ModelClient, ModelRequest};
 
 /// What the doctor reads: the environment and where to look for the settings files.
@@ -32,16 +33,48 @@ impl DoctorOptions {
     }
 }
 
-/// Runs the checks, writing the report to `out`. Returns the process exit code: 0 only when
-/// the model answered, 1 otherwise.
+/// Runs the checks, writing the whole report to `out`. Returns the process exit code: 0 only
+/// when the model answered, 1 otherwise.
 pub async fn run(options: &DoctorOptions, out: &mut impl Write) -> i32 {
-    match report(options, out).await {
+    run_with(options, Verbosity::Normal, out).await
+}
+
+/// As [`run`], saying as much as `verbosity` asks: quiet, only the problems in the settings and
+/// one line (ok, or what failed); verbose, also every model the endpoint lists.
+pub async fn run_with(options: &DoctorOptions, verbosity: Verbosity, out: &mut impl Write) -> i32 {
+    let mut report = Report { out, verbosity };
+    match check(options, &mut report).await {
         Ok(true) => 0,
         Ok(false) | Err(_) => 1,
     }
 }
 
-async fn report(options: &DoctorOptions, out: &mut impl Write) -> io::Result<bool> {
+/// Where the report goes and how much of it.
+struct Report<'a, W> {
+    out: &'a mut W,
+    verbosity: Verbosity,
+}
+
+impl<W: Write> Report<'_, W> {
+    /// A step of the report: left out when quiet.
+    fn step(&mut self, line: std::fmt::Arguments) -> io::Result<()> {
+        if self.verbosity == Verbosity::Quiet {
+            return Ok(());
+        }
+        writeln!(self.out, "{line}")
+    }
+
+    /// Said however quiet: problems, and the one line of a quiet report.
+    fn always(&mut self, line: std::fmt::Arguments) -> io::Result<()> {
+        writeln!(self.out, "{line}")
+    }
+
+    fn quiet(&self) -> bool {
+        self.verbosity == Verbosity::Quiet
+    }
+}
+
+async fn check<W: Write>(options: &DoctorOptions, out: &mut Report<'_, W>) -> io::Result<bool> {
     let mut store = ConfigStore::new(options.env.clone());
     let mut messages = Vec::new();
     if let Some(user) = options
@@ -58,57 +91,65 @@ async fn report(options: &DoctorOptions, out: &mut impl Write) -> io::Result<boo
         messages.extend(store.set_initialization_options(value.clone()));
     }
 
-    writeln!(out, "Settings in force:")?;
+    out.step(format_args!("Settings in force:"))?;
     for (key, value, source) in store.entries() {
-        writeln!(out, "  {key} = {value}  ({source})")?;
+        out.step(format_args!("  {key} = {value}  ({source})"))?;
     }
     let settings = store.settings().clone();
     if let Some(env) = &settings.model.api_key_env {
-        let state = if options.env.get(env).is_some() {
-            "is set (value hidden)"
+        if options.env.get(env).is_some() {
+            out.step(format_args!(
+                "  the key variable ${env} is set (value hidden)"
+            ))?;
         } else {
-            "is NOT set"
-        };
-        writeln!(out, "  the key variable ${env} {state}")?;
+            out.always(format_args!("  the key variable ${env} is NOT set"))?;
+        }
     }
     if !messages.is_empty() {
-        writeln!(out, "\nProblems in the settings:")?;
+        let gap = if out.quiet() { "" } else { "\n" };
+        out.always(format_args!("{gap}Problems in the settings:"))?;
         for message in &messages {
             let tag = if message.severity == Severity::Error {
                 "error"
             } else {
                 "warning"
             };
-            writeln!(out, "  {tag}: {message}")?;
+            out.always(format_args!("  {tag}: {message}"))?;
         }
     }
 
     let endpoint = settings.model.endpoint(&options.env);
     let model = endpoint.model.clone();
     let url = endpoint.base_url.clone();
-    writeln!(
-        out,
-        "\nChecking {} at {url} for model `{model}`…",
-        settings.model.provider
-    )?;
+    let provider = settings.model.provider;
+    out.step(format_args!(
+        "\nChecking {provider} at {url} for model `{model}`…"
+    ))?;
     let client = match ModelClient::new(endpoint) {
         Ok(client) => client,
         Err(error) => return fail(out, &error.to_string()),
     };
+    let ready = format!("ok: {provider} at {url} answered for `{model}`: Tandem is ready.");
 
     match client.list_models().await {
         Ok(Some(models)) if models.contains(&model) => {
-            writeln!(
-                out,
+            out.step(format_args!(
                 "  ok: the endpoint answered and serves `{model}` ({} models in all)",
                 models.len()
-            )?;
-            return succeed(out);
+            ))?;
+            if out.verbosity == Verbosity::Verbose {
+                out.step(format_args!("  its models: {}", models.join(", ")))?;
+            }
+            return succeed(out, &ready);
         }
         Ok(Some(models)) => {
-            let shown: Vec<&str> = models.iter().take(12).map(String::as_str).collect();
-            writeln!(
-                out,
+            let few = if out.verbosity == Verbosity::Verbose {
+                models.len()
+            } else {
+                12
+            };
+            let shown: Vec<&str> = models.iter().take(few).map(String::as_str).collect();
+            out.step(format_args!(
                 "  the endpoint answered, but `{model}` is not in its list of {} models ({}{})",
                 models.len(),
                 shown.join(", "),
@@ -117,16 +158,14 @@ async fn report(options: &DoctorOptions, out: &mut impl Write) -> io::Result<boo
                 } else {
                     ""
                 }
-            )?;
-            writeln!(
-                out,
+            ))?;
+            out.step(format_args!(
                 "  asking for one token anyway (some servers serve any name)…"
-            )?;
+            ))?;
         }
-        Ok(None) => writeln!(
-            out,
+        Ok(None) => out.step(format_args!(
             "  the endpoint has no model list; asking for one token…"
-        )?,
+        ))?,
         Err(error) => return fail(out, &error.to_string()),
     }
 
@@ -141,23 +180,32 @@ async fn report(options: &DoctorOptions, out: &mut impl Write) -> io::Result<boo
         .await
     {
         Ok(_) => {
-            writeln!(out, "  ok: `{model}` answered")?;
-            succeed(out)
+            out.step(format_args!("  ok: `{model}` answered"))?;
+            succeed(out, &ready)
         }
         Err(error) => fail(out, &error.to_string()),
     }
 }
 
-fn succeed(out: &mut impl Write) -> io::Result<bool> {
-    writeln!(out, "\nThe model answered: Tandem is ready.")?;
+/// The last word when the model answered; quiet, the one line `ready`.
+fn succeed<W: Write>(out: &mut Report<'_, W>, ready: &str) -> io::Result<bool> {
+    if out.quiet() {
+        out.always(format_args!("{ready}"))?;
+    } else {
+        out.step(format_args!("\nThe model answered: Tandem is ready."))?;
+    }
     Ok(true)
 }
 
-fn fail(out: &mut impl Write, message: &str) -> io::Result<bool> {
-    writeln!(out, "  failed: {message}")?;
-    writeln!(
-        out,
+/// The last word when it did not: the failure (it says what was tried and what to do).
+fn fail<W: Write>(out: &mut Report<'_, W>, message: &str) -> io::Result<bool> {
+    if out.quiet() {
+        out.always(format_args!("failed: {message}"))?;
+        return Ok(false);
+    }
+    out.step(format_args!("  failed: {message}"))?;
+    out.step(format_args!(
         "\nThe model cannot be reached: agent actions will fail until this is fixed. Features that need no model still work."
-    )?;
+    ))?;
     Ok(false)
 }

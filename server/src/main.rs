@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use tandem::logging::Verbosity;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -48,6 +49,14 @@ enum Command {
         /// the settings it sends.
         #[arg(long, value_name = "JSON")]
         settings: Option<String>,
+        /// Print only the problems in the settings and one line: ok, or what failed and what to
+        /// do. No settings table, no steps.
+        #[arg(short, long, conflicts_with = "verbose")]
+        quiet: bool,
+        /// Also list every model the endpoint serves, and show the logs of the requests
+        /// (tandem's logs at `debug`, to stderr or --log-file; TANDEM_LOG overrides).
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Run one agent action on a file without an editor.
     ///
@@ -78,6 +87,15 @@ enum Command {
         /// Print a unified diff instead of writing any file.
         #[arg(long)]
         diff: bool,
+        /// Print only the output (explanation, findings, diff), warnings and the failure: no
+        /// progress, no "wrote FILE" lines on stderr.
+        #[arg(short, long, conflicts_with = "verbose")]
+        quiet: bool,
+        /// Also log what was tried: the job, each model request and retry (tandem's logs at
+        /// `debug`, to stderr or --log-file; without it only errors are logged; TANDEM_LOG
+        /// overrides).
+        #[arg(short, long)]
+        verbose: bool,
     },
 }
 
@@ -85,7 +103,12 @@ fn main() {
     let cli = Cli::parse();
     // exec says itself what happened, once: its logs are only for what it cannot say.
     let level = match cli.command {
-        Some(Command::Exec { .. }) => "error",
+        Some(Command::Exec { quiet, verbose, .. }) => {
+            Verbosity::from_flags(quiet, verbose).log_level("error")
+        }
+        Some(Command::Doctor { quiet, verbose, .. }) => {
+            Verbosity::from_flags(quiet, verbose).log_level("info")
+        }
         _ => "info",
     };
     if let Err(err) = tandem::logging::init(cli.log_file.as_deref(), level) {
@@ -99,13 +122,20 @@ fn main() {
     }
     let code = match cli.command {
         None | Some(Command::Serve { .. }) => serve(),
-        Some(Command::Doctor { settings, .. }) => doctor(settings.as_deref()),
+        Some(Command::Doctor {
+            settings,
+            quiet,
+            verbose,
+            ..
+        }) => doctor(settings.as_deref(), Verbosity::from_flags(quiet, verbose)),
         Some(Command::Exec {
             action,
             file,
             range,
             instruction,
             diff,
+            quiet,
+            verbose,
             ..
         }) => exec(tandem::exec::ExecOptions {
             action,
@@ -113,6 +143,7 @@ fn main() {
             range,
             instruction,
             diff,
+            verbosity: Verbosity::from_flags(quiet, verbose),
             env: tandem::config::Environment::from_process(),
             user_config: None,
         }),
@@ -131,7 +162,7 @@ fn runtime(builder: &mut tokio::runtime::Builder) -> Option<tokio::runtime::Runt
     }
 }
 
-fn doctor(settings: Option<&str>) -> i32 {
+fn doctor(settings: Option<&str>, verbosity: Verbosity) -> i32 {
     let Some(runtime) = runtime(&mut tokio::runtime::Builder::new_current_thread()) else {
         return 2;
     };
@@ -147,7 +178,7 @@ fn doctor(settings: Option<&str>) -> i32 {
     }
     // The report is the command's output: it goes to stdout (no LSP is spoken here).
     let mut out = std::io::stdout();
-    runtime.block_on(tandem::doctor::run(&options, &mut out))
+    runtime.block_on(tandem::doctor::run_with(&options, verbosity, &mut out))
 }
 
 fn exec(options: tandem::exec::ExecOptions) -> i32 {

@@ -367,7 +367,19 @@ async fn bad_usage_exits_2_saying_what_is_wrong() -> anyhow::Result<()> {
         ),
         (
             &["edit", "lib.rs", "--range", "1:1-2:1"],
-            "tandem exec: tandem.edit needs an instruction: say what to change\n",
+            "tandem exec: edit needs an instruction: give --instruction TEXT saying what to change\n",
+        ),
+        (
+            &["edit", "lib.rs", "--instruction", "shorter"],
+            "tandem exec: edit needs a range: give --range L1:C1-L2:C2 (1-based) and --instruction TEXT\n",
+        ),
+        (
+            &["implement", "lib.rs"],
+            "tandem exec: implement needs a position: give --range LINE:COLUMN inside the item (1-based, e.g. --range 12:5)\n",
+        ),
+        (
+            &["document", "lib.rs", "-q"],
+            "tandem exec: document needs a position: give --range LINE:COLUMN inside the item (1-based, e.g. --range 12:5)\n",
         ),
         (
             &["implement", "lib.rs", "--range", "0:1"],
@@ -375,7 +387,7 @@ async fn bad_usage_exits_2_saying_what_is_wrong() -> anyhow::Result<()> {
         ),
         (
             &["tests", "lib.rs", "--range", "4:1"],
-            "tandem exec: there is no item (function, type, …) at the position\n",
+            "tandem exec: there is no item (function, type, …) at the position (--range 4:1)\n",
         ),
     ];
     for (args, said) in cases {
@@ -391,6 +403,136 @@ async fn bad_usage_exits_2_saying_what_is_wrong() -> anyhow::Result<()> {
         "{}",
         stderr(&output)
     );
+    Ok(())
+}
+
+/// What stderr holds besides the result, by verbosity, for a run that works and one that fails.
+struct Verbose {
+    flag: Option<&'static str>,
+    /// Whether the model answers (else a closed port).
+    answers: bool,
+    /// Lines of stderr, in order; `{url}` stands for the model's address. A line ending in `*`
+    /// matches any line that starts with the rest.
+    stderr: &'static [&'static str],
+    /// Whether tandem's debug logs show the model request.
+    logs: bool,
+}
+
+const VERBOSITY: &[Verbose] = &[
+    Verbose {
+        flag: None,
+        answers: true,
+        stderr: &[
+            "tandem: implement with test-model at {url}",
+            "*",
+            "tandem: wrote lib.rs",
+        ],
+        logs: false,
+    },
+    Verbose {
+        flag: Some("--quiet"),
+        answers: true,
+        stderr: &[],
+        logs: false,
+    },
+    Verbose {
+        flag: Some("-q"),
+        answers: false,
+        stderr: &[
+            "tandem exec: model request to {url}/chat/completions failed: could not connect *",
+        ],
+        logs: false,
+    },
+    Verbose {
+        flag: Some("--verbose"),
+        answers: true,
+        stderr: &[
+            "*",
+            "tandem: implement with test-model at {url}",
+            "*",
+            "tandem: wrote lib.rs",
+            "*",
+        ],
+        logs: true,
+    },
+];
+
+/// `--quiet` leaves only the failure on stderr; `--verbose` adds the logs of what was tried.
+#[tokio::test]
+async fn quiet_and_verbose_change_only_what_stderr_says() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        format!("http://{}/v1", listener.local_addr()?)
+    };
+    let done = "fn double(x: u32) -> u32 {\n    x * 2\n}\n\nfn main() {}\n";
+    for case in VERBOSITY {
+        let url = if case.answers {
+            server.push(Reply::text(
+                Wire::OpenAi,
+                &["```rust\nfn double(x: u32) -> u32 {\n    x * 2\n}\n```\n"],
+            ));
+            server.base_url(Wire::OpenAi)
+        } else {
+            closed.clone()
+        };
+        let home = setup(&url);
+        write_project(home.path(), &[("lib.rs", UNFINISHED)]);
+        let mut args = vec!["implement", "lib.rs", "--range", "2:5"];
+        args.extend(case.flag);
+        let output = exec(home.path(), &args).await;
+        let said = stderr(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(if case.answers { 0 } else { 1 }),
+            "{said}"
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{said}");
+        let after = if case.answers { done } else { UNFINISHED };
+        assert_eq!(
+            project_files(home.path()),
+            owned(&[("lib.rs", after)]),
+            "{said}"
+        );
+        // The expected lines in order; a `*` alone stands for any lines.
+        let lines: Vec<&str> = said.lines().collect();
+        let (mut at, mut skip) = (0, false);
+        for want in case.stderr {
+            if *want == "*" {
+                skip = true;
+                continue;
+            }
+            let want = want.replace("{url}", &url);
+            let matches = |line: &str| match want.strip_suffix('*') {
+                Some(start) => line.starts_with(start),
+                None => line == want,
+            };
+            while skip && at < lines.len() && !matches(lines[at]) {
+                at += 1;
+            }
+            skip = false;
+            assert!(
+                lines.get(at).is_some_and(|line| matches(line)),
+                "{:?}: no `{want}` at line {at} of:\n{said}",
+                case.flag
+            );
+            at += 1;
+        }
+        if !skip {
+            assert_eq!(
+                at,
+                lines.len(),
+                "{:?}: more than expected:\n{said}",
+                case.flag
+            );
+        }
+        assert_eq!(
+            said.contains("DEBUG model request"),
+            case.logs,
+            "{:?}: {said}",
+            case.flag
+        );
+    }
     Ok(())
 }
 

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde_json::json;
 use tandem::config::Environment;
-use tandem::doctor::{DoctorOptions, run};
+use tandem::doctor::{DoctorOptions, run, run_with};
+use tandem::logging::Verbosity;
 use tandem_tests::model_server::{ModelServer, Reply, Wire};
 
 fn options_with_user_file(dir: &Path, toml: &str, env: &[(&str, &str)]) -> DoctorOptions {
@@ -194,4 +195,95 @@ async fn the_workspace_file_wins_over_the_user_file() {
         )),
         "{report}"
     );
+}
+
+/// One run of the doctor at some verbosity, and its whole report.
+struct Said {
+    verbosity: Verbosity,
+    /// The user file's `[model]` lines after `baseUrl` (`{url}` is the scripted server's).
+    toml: &'static str,
+    replies: fn() -> Vec<Reply>,
+    code: i32,
+    /// The report (quiet: all of it; else a part), `{url}` standing for the server's base URL
+    /// and `{file}` for the user file.
+    report: &'static str,
+}
+
+fn twenty_models() -> Vec<Reply> {
+    let models: Vec<_> = (0..20).map(|i| json!({"id": format!("m{i}")})).collect();
+    vec![
+        Reply::json(200, json!({ "data": models })),
+        Reply::text(Wire::OpenAi, &["ok"]),
+    ]
+}
+
+/// Quiet says one line (after any problem in the settings); verbose lists every model, where
+/// the usual report stops at twelve.
+#[tokio::test]
+async fn quiet_says_one_line_and_verbose_lists_every_model() {
+    let listed = || vec![Reply::json(200, json!({"data": [{"id": "test-model"}]}))];
+    let cases = [
+        Said {
+            verbosity: Verbosity::Quiet,
+            toml: "name = \"test-model\"\n",
+            replies: listed,
+            code: 0,
+            report: "ok: openai at {url} answered for `test-model`: Tandem is ready.\n",
+        },
+        Said {
+            verbosity: Verbosity::Quiet,
+            toml: "name = \"test-model\"\ntemprature = 1\n",
+            replies: listed,
+            code: 0,
+            report: "Problems in the settings:\n  warning: unknown setting `model.temprature` in user file {file} is ignored\nok: openai at {url} answered for `test-model`: Tandem is ready.\n",
+        },
+        Said {
+            verbosity: Verbosity::Quiet,
+            toml: "name = \"test-model\"\n",
+            replies: || vec![Reply::error(401, "bad key")],
+            code: 1,
+            report: "failed: model request to {url}/models failed: the endpoint wants an API key (HTTP 401: bad key). Set model.apiKeyEnv to the environment variable that holds your key.\n",
+        },
+        Said {
+            verbosity: Verbosity::Verbose,
+            toml: "name = \"test-model\"\n",
+            replies: twenty_models,
+            code: 0,
+            report: "m10, m11, m12, m13, m14, m15, m16, m17, m18, m19)\n",
+        },
+        Said {
+            verbosity: Verbosity::Normal,
+            toml: "name = \"test-model\"\n",
+            replies: twenty_models,
+            code: 0,
+            report: "m9, m10, m11, …)\n",
+        },
+    ];
+    for case in cases {
+        let server = ModelServer::start().await.unwrap();
+        for reply in (case.replies)() {
+            server.push(reply);
+        }
+        let url = server.base_url(Wire::OpenAi);
+        let dir = tempfile::tempdir().unwrap();
+        let toml = format!(
+            "[model]\nprovider = \"openai\"\nbaseUrl = \"{url}\"\n{}",
+            case.toml
+        );
+        let options = options_with_user_file(dir.path(), &toml, &[]);
+        let mut out = Vec::new();
+        let code = run_with(&options, case.verbosity, &mut out).await;
+        let report = String::from_utf8(out).unwrap();
+        let user = dir.path().join("config.toml");
+        let expected = case
+            .report
+            .replace("{url}", &url)
+            .replace("{file}", &user.display().to_string());
+        assert_eq!(code, case.code, "{:?}: {report}", case.verbosity);
+        if case.verbosity == Verbosity::Quiet {
+            assert_eq!(report, expected, "{:?}", case.verbosity);
+        } else {
+            assert!(report.contains(&expected), "{:?}: {report}", case.verbosity);
+        }
+    }
 }

@@ -23,6 +23,7 @@ use crate::agent::engine::{self, Engine, JobInput, JobResult};
 use crate::agent::index::SymbolIndex;
 use crate::agent::jobs::JobStatus;
 use crate::config::{ConfigStore, Environment, Severity};
+use crate::logging::Verbosity;
 use crate::model::ModelClient;
 use crate::workspace::{DocUri, Workspace, WorkspaceOptions};
 use files::{Ended, FileEditor, Shown};
@@ -37,6 +38,9 @@ pub struct ExecOptions {
     pub range: Option<String>,
     pub instruction: Option<String>,
     pub diff: bool,
+    /// Quiet: no progress on `err`, only warnings and the failure. (Verbose only changes the
+    /// log level, which the binary sets.)
+    pub verbosity: Verbosity,
     pub env: Environment,
     /// The user settings file; `None` means the default place.
     pub user_config: Option<PathBuf>,
@@ -122,6 +126,7 @@ async fn execute(
         (position.is_none() && matches!(action, Action::Explain | Action::Fix))
             .then(|| 0..rope.len_bytes())
     });
+    needs(action, options, position).map_err(Failure::Usage)?;
     let index = {
         let root = root.clone();
         tokio::task::spawn_blocking(move || SymbolIndex::build(&root, INDEX_FILES))
@@ -151,8 +156,13 @@ async fn execute(
             client: ModelClient::new(endpoint).map_err(|e| e.to_string()),
         },
     )
-    .map_err(Failure::Usage)?;
-    let _ = writeln!(err, "{said}");
+    .map_err(|why| match &options.range {
+        // Name what was tried: the engine only knows "the position".
+        Some(spec) => Failure::Usage(format!("{why} (--range {spec})")),
+        None => Failure::Usage(why),
+    })?;
+    let mut quiet = std::io::sink();
+    let _ = writeln!(progress(options, err, &mut quiet), "{said}");
 
     let (editor, shown) = FileEditor::new(
         engine.clone(),
@@ -162,7 +172,7 @@ async fn execute(
         snapshot.version,
     );
     let job = engine::run(engine.clone(), editor.clone(), started.handle, started.job);
-    show_progress(job, shown, err).await;
+    show_progress(job, shown, &mut progress(options, err, &mut quiet)).await;
     engine.did_close(&doc);
     let names = Names {
         given: &options.file,
@@ -218,13 +228,52 @@ fn conclude(
             if let Some(message) = &report.message {
                 let _ = writeln!(err, "tandem: warning: {message}");
             }
+            let mut quiet = std::io::sink();
+            let mut progress = progress(options, err, &mut quiet);
             if options.diff {
-                output::diffs(out, err, names, original, ended);
+                output::diffs(out, &mut progress, names, original, ended);
             } else {
-                output::write(err, names, original, ended).map_err(Failure::Action)?;
+                output::write(&mut progress, names, original, ended).map_err(Failure::Action)?;
             }
             Ok(DONE)
         }
+    }
+}
+
+/// Where progress goes: `err`, or nowhere when quiet.
+fn progress<'a>(
+    options: &ExecOptions,
+    err: &'a mut impl Write,
+    quiet: &'a mut std::io::Sink,
+) -> &'a mut dyn Write {
+    if options.verbosity == Verbosity::Quiet {
+        quiet
+    } else {
+        err
+    }
+}
+
+/// What the action needs from the command line that it was not given, said as what to give.
+fn needs(action: Action, options: &ExecOptions, position: Option<usize>) -> Result<(), String> {
+    let name = action.name();
+    match action {
+        Action::Implement | Action::Document | Action::Tests if position.is_none() => Err(format!(
+            "{name} needs a position: give --range LINE:COLUMN inside the item (1-based, e.g. --range 12:5)"
+        )),
+        Action::Edit if options.range.is_none() => Err(format!(
+            "{name} needs a range: give --range L1:C1-L2:C2 (1-based) and --instruction TEXT"
+        )),
+        Action::Edit
+            if options
+                .instruction
+                .as_deref()
+                .is_none_or(|i| i.trim().is_empty()) =>
+        {
+            Err(format!(
+                "{name} needs an instruction: give --instruction TEXT saying what to change"
+            ))
+        }
+        _ => Ok(()),
     }
 }
 

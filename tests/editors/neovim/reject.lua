@@ -1,5 +1,5 @@
 -- :Tandem edit without an instruction asks for it; :Tandem reject after the finished edit puts
--- the region back as it was.
+-- the region back as it was, and :Tandem status lists the job as rejected.
 local H = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/helpers.lua')
 H.setup()
 H.run(function()
@@ -28,4 +28,17 @@ H.run(function()
   end)
   local key = vim.fn.maparg('<leader>tr', 'n', false, true)
   H.check(key.buffer == nil, 'the reject key outlived the review')
+  -- :Tandem status lists the job as rejected, not as the server's "done".
+  local said = {}
+  local notify = vim.notify
+  vim.notify = function(message, ...)
+    table.insert(said, message)
+    return notify(message, ...)
+  end
+  vim.cmd('Tandem status')
+  H.wait(':Tandem status to answer', function()
+    return #said > 0 and said[#said]:find('Tandem: model', 1, true) ~= nil
+  end)
+  vim.notify = notify
+  H.check(said[#said]:find('job 1 edit rejected', 1, true), ':Tandem status said ' .. said[#said])
 end)

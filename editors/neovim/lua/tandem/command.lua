@@ -84,7 +84,9 @@ local function show_status(client, bufnr)
       if job.status == 'running' then
         running = running + 1
       end
-      local line = string.format('  job %s %s %s %s', job.jobId, job.action, job.status, job.uri)
+      -- A finished edit this editor accepted or rejected shows that, not the server's "done".
+      local shown = require('tandem.jobs').verdict(client.id, job.jobId) or job.status
+      local line = string.format('  job %s %s %s %s', job.jobId, job.action, shown, job.uri)
       table.insert(lines, line)
     end
     table.insert(lines, 2, string.format('  %d job(s) running', running))

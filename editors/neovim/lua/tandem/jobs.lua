@@ -29,6 +29,10 @@ local jobs = {}
 local pending = {}
 --- `tandem/jobFinished` notifications that arrived before their command's answer.
 local early = {}
+--- "accepted" or "rejected" by "client:jobId", for the jobs this editor decided: the server's
+--- `tandem.status` says only how a job ended (a rejected job stays "done" there).
+--- @type table<string, string>
+local verdicts = {}
 local seq = 0
 
 local function key(client_id, id)
@@ -476,13 +480,19 @@ function M.decide(bufnr, verdict, id)
       ui.notify(string.format('Tandem: %s failed: %s', verdict, why), vim.log.levels.ERROR)
       return
     end
+    local done = verdict == 'accept' and 'accepted' or 'rejected'
+    verdicts[key(client.id, job_id)] = done
     if job then
       end_review(job)
       job.decided = verdict
     end
-    local done = verdict == 'accept' and 'accepted' or 'rejected'
     ui.notify(string.format('Tandem: job %s %s', job_id, done))
   end, bufnr)
+end
+
+--- "accepted" or "rejected" when this editor decided job `id` of client `client_id`, else nil.
+function M.verdict(client_id, id)
+  return verdicts[key(client_id, id)]
 end
 
 --- Cancels the job given by `id`, else the buffer's most recent running job.
@@ -510,6 +520,11 @@ function M.forget_client(client_id)
       ui.del_mark(job.bufnr, job.mark)
       end_review(job)
       jobs[k] = nil
+    end
+  end
+  for k in pairs(verdicts) do
+    if vim.startswith(k, client_id .. ':') then
+      verdicts[k] = nil
     end
   end
   for i = #pending, 1, -1 do

@@ -267,26 +267,27 @@ async fn checkhealth_reports_the_endpoint_reachable() -> anyhow::Result<()> {
 /// The file the "typing during a stream" cases start from: a function between two comments.
 const DOUBLE: &str = "// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n";
 
+/// Runs `typing_both.lua` on DOUBLE with `env` (which handler applies the edits, when the user
+/// starts typing).
+async fn typing_both(env: &[(&str, &str)]) -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("double.rs", DOUBLE)?;
+    nvim_case_with(&server, &workspace, "typing_both", env).await
+}
+
+const STOCK: (&str, &str) = ("TANDEM_TEST_STOCK_APPLY_EDIT", "1");
+const BEFORE_FIRST_EDIT: (&str, &str) = ("TANDEM_TEST_TYPE_BEFORE_FIRST_EDIT", "1");
+
 #[tokio::test]
 async fn typing_above_and_below_a_streaming_implement_keeps_every_key_and_brace()
 -> anyhow::Result<()> {
-    let server = ModelServer::start().await?;
-    let workspace = workspace("double.rs", DOUBLE)?;
-    nvim_case(&server, &workspace, "typing_both").await
+    typing_both(&[]).await
 }
 
 #[tokio::test]
 async fn typing_above_and_below_a_stream_applied_by_neovims_stock_handler_is_right_and_quiet()
 -> anyhow::Result<()> {
-    let server = ModelServer::start().await?;
-    let workspace = workspace("double.rs", DOUBLE)?;
-    nvim_case_with(
-        &server,
-        &workspace,
-        "typing_both",
-        &[("TANDEM_TEST_STOCK_APPLY_EDIT", "1")],
-    )
-    .await
+    typing_both(&[STOCK]).await
 }
 
 /// Typed before the job's first edit arrives: Neovim opened the file at version 0, and its stock
@@ -295,30 +296,11 @@ async fn typing_above_and_below_a_stream_applied_by_neovims_stock_handler_is_rig
 #[tokio::test]
 async fn typing_before_the_first_edit_of_a_streaming_implement_keeps_every_key_and_brace()
 -> anyhow::Result<()> {
-    let server = ModelServer::start().await?;
-    let workspace = workspace("double.rs", DOUBLE)?;
-    nvim_case_with(
-        &server,
-        &workspace,
-        "typing_both",
-        &[("TANDEM_TEST_TYPE_BEFORE_FIRST_EDIT", "1")],
-    )
-    .await
+    typing_both(&[BEFORE_FIRST_EDIT]).await
 }
 
 #[tokio::test]
 async fn typing_before_the_first_edit_applied_by_neovims_stock_handler_is_repaired()
 -> anyhow::Result<()> {
-    let server = ModelServer::start().await?;
-    let workspace = workspace("double.rs", DOUBLE)?;
-    nvim_case_with(
-        &server,
-        &workspace,
-        "typing_both",
-        &[
-            ("TANDEM_TEST_TYPE_BEFORE_FIRST_EDIT", "1"),
-            ("TANDEM_TEST_STOCK_APPLY_EDIT", "1"),
-        ],
-    )
-    .await
+    typing_both(&[BEFORE_FIRST_EDIT, STOCK]).await
 }

@@ -193,33 +193,28 @@ impl<'a> Placed<'a> {
     }
 }
 
-/// The char offset of `line`:`column` in `text`, the column clamped to the line's end (before
-/// its line break), as an editor applies it; `None` past the last line.
-fn clamped(text: &Rope, (line, column): (usize, usize)) -> Option<usize> {
-    if line >= text.len_lines() {
-        return None;
-    }
+/// How many chars `line` of `text` holds before its line break.
+fn content_len(text: &Rope, line: usize) -> usize {
     let chars = text.line(line);
     let mut len = chars.len_chars();
     while len > 0 && matches!(chars.char(len - 1), '\n' | '\r') {
         len -= 1;
     }
-    Some(text.line_to_char(line) + column.min(len))
+    len
+}
+
+/// The char offset of `line`:`column` in `text`, the column clamped to the line's end (before
+/// its line break), as an editor applies it; `None` past the last line.
+fn clamped(text: &Rope, (line, column): (usize, usize)) -> Option<usize> {
+    (line < text.len_lines()).then(|| text.line_to_char(line) + column.min(content_len(text, line)))
 }
 
 /// The char offset of `line`:`column` in `text`, if the line has that column (before its line
 /// break): where the tests' editor applies an edit at all.
 #[cfg(test)]
 fn offset(text: &Rope, (line, column): (usize, usize)) -> Option<usize> {
-    if line >= text.len_lines() {
-        return None;
-    }
-    let chars = text.line(line);
-    let mut len = chars.len_chars();
-    while len > 0 && matches!(chars.char(len - 1), '\n' | '\r') {
-        len -= 1;
-    }
-    (column <= len).then(|| text.line_to_char(line) + column)
+    (line < text.len_lines() && column <= content_len(text, line))
+        .then(|| text.line_to_char(line) + column)
 }
 
 /// If `after` is `before` (as last reported) changed by the user outside `region`, then by

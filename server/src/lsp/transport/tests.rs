@@ -82,6 +82,10 @@ fn checks_messages() {
         Some(MessageKind::Exit)
     );
     assert_eq!(
+        check(r#"{"jsonrpc":"2.0","id":"s","method":"shutdown"}"#).ok(),
+        Some(MessageKind::Shutdown(r#""s""#.into()))
+    );
+    assert_eq!(
         check(r#"{"jsonrpc":"2.0","id":"x","result":null}"#).ok(),
         Some(MessageKind::Other)
     );
@@ -146,7 +150,13 @@ pub(super) async fn guard(input: &[u8]) -> (Vec<String>, Vec<String>) {
     let mut reader = PushbackReader::new(input);
     let mut forwarded = Vec::new();
     let (replies_tx, mut replies_rx) = mpsc::unbounded_channel();
-    pump_input(&mut reader, &mut forwarded, &replies_tx).await;
+    pump_input(
+        &mut reader,
+        &mut forwarded,
+        &replies_tx,
+        &Shutdown::default(),
+    )
+    .await;
     drop(replies_tx);
     let mut replies = Vec::new();
     while let Some(reply) = replies_rx.recv().await {
@@ -226,7 +236,12 @@ async fn copies_huge_outgoing_frames() {
     let (mut framework, from_framework) = tokio::io::duplex(PIPE_BYTES);
     let (_replies_tx, replies_rx) = mpsc::unbounded_channel();
     let (stdout, mut client) = tokio::io::duplex(PIPE_BYTES);
-    tokio::spawn(pump_output(from_framework, stdout, replies_rx));
+    tokio::spawn(pump_output(
+        from_framework,
+        stdout,
+        replies_rx,
+        std::sync::Arc::default(),
+    ));
     let huge = format!("\"{}\"", "x".repeat(MAX_BODY_BYTES + 1024 * 1024));
     tokio::spawn(async move {
         for body in [huge.as_str(), "[1]"] {

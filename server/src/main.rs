@@ -115,7 +115,8 @@ fn main() {
         // stdout is the protocol: errors before serving go to stderr.
         let path = cli.log_file.as_deref().unwrap_or(std::path::Path::new(""));
         tandem::logging::fatal(&format!(
-            "tandem: cannot open the log file {}: {err}",
+            "tandem: cannot open the log file {}: {err}. Give --log-file a file in a folder that \
+             exists and you can write to, or leave it out to log to stderr.",
             path.display()
         ));
         std::process::exit(2);

@@ -199,3 +199,28 @@ async fn doctor_quiet_says_one_line() {
         text(&output.stderr)
     );
 }
+
+/// A log file that cannot be opened is named, whatever the command, and nothing runs.
+#[tokio::test]
+async fn a_log_file_that_cannot_be_opened_is_named() {
+    let path = "/nonexistent/dir/x.log";
+    let cases: &[&[&str]] = &[
+        &["--log-file", path],
+        &["--stdio", "--log-file", path],
+        &["serve", "--log-file", path],
+        &["doctor", "--log-file", path],
+        &["exec", "explain", "x.rs", "--log-file", path],
+    ];
+    for args in cases {
+        let output = tandem(args).await;
+        let said = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {said}");
+        assert!(
+            said.starts_with(&format!("tandem: cannot open the log file {path}: "))
+                && said.ends_with(", or leave it out to log to stderr.\n")
+                && said.lines().count() == 1,
+            "{args:?}: {said}"
+        );
+        assert_eq!(text(&output.stdout), "", "{args:?}");
+    }
+}

@@ -653,10 +653,20 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
         Case {
             whole_text: true,
             behavior: Behavior::NeverEchoes,
-            replies: vec![answer(&["```rust\n", "    let yy = 1;\n", "    let z = 2;\n", "```\n"]).gated()],
+            replies: vec![
+                answer(&[
+                    "```rust\n",
+                    "    let yy = 1;\n",
+                    "    let z = 2;\n",
+                    "```\n",
+                ])
+                .gated(),
+            ],
             steps: vec![Release(FIRST_LINE), Shows("let yy = 1;"), Release(20)],
             text: EDITED.replace("let y ", "let yy "),
-            ..gated_edit("never echoes (kak-lsp): an edit after one taken as landed goes at its lines")
+            ..gated_edit(
+                "never echoes (kak-lsp): an edit after one taken as landed goes at its lines",
+            )
         },
         Case {
             whole_text: true,

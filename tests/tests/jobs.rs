@@ -436,6 +436,14 @@ async fn code_actions_are_listed_without_the_model_and_run_as_commands() -> anyh
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(status["counters"]["accepted"], 1, "{status}");
+    let listed = status["jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["jobId"] == job));
+    assert_eq!(
+        listed.map(|j| (j["status"].clone(), j["verdict"].clone())),
+        Some((json!("done"), json!("accepted"))),
+        "{status}"
+    );
     let sizes = &status["lastPrompt"];
     assert!(
         sizes["target"].as_u64().unwrap_or(0) > 0
@@ -886,6 +894,15 @@ async fn reject_after_edits_elsewhere_restores_the_original_region_exactly() -> 
             .unwrap_or_default()
             .contains("already rejected"),
         "{again}"
+    );
+    let status = command(&mut editor, "tandem.status", json!({}))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert!(
+        status["jobs"].as_array().is_some_and(|jobs| jobs
+            .iter()
+            .any(|j| j["jobId"] == job && j["verdict"] == "rejected")),
+        "{status}"
     );
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())

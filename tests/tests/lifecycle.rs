@@ -158,7 +158,11 @@ async fn requests_piped_before_stdin_closes_are_answered() -> anyhow::Result<()>
             stdout.contains(r#""id":1"#) && stdout.contains("capabilities"),
             "run {run}: {stdout:?}"
         );
-        assert_eq!(output.status.code(), Some(1), "run {run}: closed stdin is code 1");
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "run {run}: closed stdin is code 1"
+        );
     }
     Ok(())
 }

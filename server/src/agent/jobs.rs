@@ -44,6 +44,17 @@ pub enum Verdict {
     Rejected,
 }
 
+impl Verdict {
+    /// The verdict's name in `tandem.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pending => "pending",
+            Verdict::Accepted => "accepted",
+            Verdict::Rejected => "rejected",
+        }
+    }
+}
+
 struct Entry {
     action: Action,
     uri: DocUri,
@@ -67,6 +78,8 @@ pub struct JobSummary {
     pub action: Action,
     pub uri: DocUri,
     pub status: JobStatus,
+    /// Whether its owner accepted or rejected it yet.
+    pub verdict: Verdict,
 }
 
 /// Handles the runner needs for one job.
@@ -432,6 +445,7 @@ impl Jobs {
                 action: e.action,
                 uri: e.uri.clone(),
                 status: e.status,
+                verdict: e.verdict,
             })
             .collect();
         out.sort_by_key(|s| s.id);

@@ -261,7 +261,15 @@ fn status(state: &State) -> Value {
         .jobs
         .summaries()
         .into_iter()
-        .map(|j| json!({"jobId": j.id, "action": j.action.name(), "uri": j.uri.as_ref(), "status": j.status.as_str()}))
+        .map(|j| {
+            json!({
+                "jobId": j.id,
+                "action": j.action.name(),
+                "uri": j.uri.as_ref(),
+                "status": j.status.as_str(),
+                "verdict": j.verdict.as_str(),
+            })
+        })
         .collect();
     json!({
         "settings": settings,

@@ -84,8 +84,13 @@ local function show_status(client, bufnr)
       if job.status == 'running' then
         running = running + 1
       end
-      -- A finished edit this editor accepted or rejected shows that, not the server's "done".
-      local shown = require('tandem.jobs').verdict(client.id, job.jobId) or job.status
+      -- A finished edit accepted or rejected shows that, not "done" (from the server's verdict;
+      -- what this editor decided stands in for a server that does not report it).
+      local verdict = job.verdict
+      if verdict ~= 'accepted' and verdict ~= 'rejected' then
+        verdict = require('tandem.jobs').verdict(client.id, job.jobId)
+      end
+      local shown = verdict or job.status
       local line = string.format('  job %s %s %s %s', job.jobId, job.action, shown, job.uri)
       table.insert(lines, line)
     end

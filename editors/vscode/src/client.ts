@@ -28,16 +28,60 @@ export const LANGUAGES = [
 /** The secret storage key of the model's API key. */
 export const SECRET_KEY = 'tandem.apiKey';
 
-/** The server binary: `tandem.server.path` (`~` expanded), else `tandem` on PATH. */
-export function serverCommand(): string {
+/** Where the server binary comes from, or why there is none. */
+export type Server = { command: string; from: 'setting' | 'PATH' | 'bundled' } | { error: string };
+
+/** The binary a platform-specific package carries: `server/tandem` in the extension. */
+export function bundledServer(extensionPath: string): string {
+    return path.join(extensionPath, 'server', process.platform === 'win32' ? 'tandem.exe' : 'tandem');
+}
+
+/**
+ * The server binary: `tandem.server.path` (`~` expanded), else `tandem` on PATH, else the one
+ * this extension carries (`server/tandem`, in platform-specific packages). An error says what
+ * was tried and how to get the server.
+ */
+export function findServer(extensionPath: string): Server {
     const configured = vscode.workspace.getConfiguration('tandem').get<string>('server.path', '').trim();
-    if (configured === '') {
-        return 'tandem';
+    if (configured !== '') {
+        const command =
+            configured === '~' || configured.startsWith('~/')
+                ? path.join(os.homedir(), configured.slice(1))
+                : configured;
+        if (!serverExists(command)) {
+            return {
+                error: `the server binary \`${command}\` (tandem.server.path) was not found. Fix the setting, or clear it to use \`tandem\` on PATH or the server the extension carries.`,
+            };
+        }
+        return { command, from: 'setting' };
     }
-    if (configured === '~' || configured.startsWith('~/')) {
-        return path.join(os.homedir(), configured.slice(1));
+    if (serverExists('tandem')) {
+        return { command: 'tandem', from: 'PATH' };
     }
-    return configured;
+    const bundled = bundledServer(extensionPath);
+    if (!fs.existsSync(bundled)) {
+        return {
+            error: `no \`tandem\` server: tandem.server.path is not set, none is on PATH, and this package of the extension carries none (${bundled}). Install the platform-specific .vsix (\`npm run package:bundled\` in editors/vscode), or install the server (\`cargo install --locked --path server\`), or set tandem.server.path.`,
+        };
+    }
+    if (!isExecutable(bundled)) {
+        return {
+            error: `the server this extension carries (${bundled}) is not executable. Make it so (\`chmod +x\`), reinstall the extension, or set tandem.server.path.`,
+        };
+    }
+    return { command: bundled, from: 'bundled' };
+}
+
+function isExecutable(file: string): boolean {
+    if (process.platform === 'win32') {
+        return true;
+    }
+    try {
+        fs.accessSync(file, fs.constants.X_OK);
+        return true;
+    } catch {
+        return false;
+    }
 }
 
 /** Whether `command` names something that can be run (a path that exists, or a name on PATH). */
@@ -56,10 +100,11 @@ export interface Started {
 }
 
 /**
- * Creates the client (not started). `apiKey` is the stored key, if any; `onCommand` is told
- * after each server command the editor ran (a code action's, say).
+ * Creates the client (not started) for the server binary `command`. `apiKey` is the stored key,
+ * if any; `onCommand` is told after each server command the editor ran (a code action's, say).
  */
 export function createClient(
+    command: string,
     apiKey: string | undefined,
     output: vscode.OutputChannel,
     onCommand: () => void,
@@ -70,7 +115,6 @@ export function createClient(
     if (hasKey) {
         env[keyEnv] = apiKey;
     }
-    const command = serverCommand();
     const serverOptions: ServerOptions = {
         command,
         // The client adds `--stdio` itself for this transport.

@@ -10,7 +10,7 @@ import {
     State,
 } from 'vscode-languageclient/node';
 
-import { SECRET_KEY, createClient, serverCommand, serverExists } from './client';
+import { SECRET_KEY, createClient, findServer } from './client';
 import { Host, registerCommands } from './commands';
 import { JobFinished, Jobs, errorText } from './jobs';
 import { SettingsObject, apiKeyEnv, removedKeys, settingsObject } from './settings';
@@ -66,9 +66,9 @@ export function activate(context: vscode.ExtensionContext): void {
 
     const start = async (): Promise<void> => {
         statusBar.starting();
-        const command = serverCommand();
-        if (!serverExists(command)) {
-            const reason = `the server binary \`${command}\` was not found. Install it (\`cargo install --path server\`) or set tandem.server.path.`;
+        const server = findServer(context.extensionPath);
+        if ('error' in server) {
+            const reason = server.error;
             statusBar.stopped(reason);
             output.appendLine(`Tandem: ${reason}`);
             // Not awaited: the message stays until dismissed, and a restart must not wait on it.
@@ -79,10 +79,10 @@ export function activate(context: vscode.ExtensionContext): void {
             });
             return;
         }
-        output.appendLine(`Tandem: starting ${command}`);
+        output.appendLine(`Tandem: starting ${server.command} (from ${server.from})`);
         const key = await context.secrets.get(SECRET_KEY);
         jobs.serverStarted();
-        const created = createClient(key, output, () => void statusBar.refresh());
+        const created = createClient(server.command, key, output, () => void statusBar.refresh());
         client = created.client;
         initial = created.initial;
         keyHanded = key !== undefined && apiKeyEnv() !== undefined;

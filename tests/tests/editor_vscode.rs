@@ -23,15 +23,35 @@ const SOURCE: &str = "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n\nfn broken
 /// Builds `editors/vscode/tandem.vsix` (`npm ci` first when its packages are missing) and copies
 /// it into `into`. Under a lock: two test runs at once would write the same build output.
 async fn package_extension(root: &Path, into: &Path) -> anyhow::Result<PathBuf> {
+    package(root, into, "npm run package && cp tandem.vsix \"$1\"", None).await
+}
+
+/// Builds the platform-specific package with `server` inside (`scripts/package.mjs`) into `into`.
+async fn package_bundled(root: &Path, into: &Path, server: &Path) -> anyhow::Result<PathBuf> {
+    let script = "node scripts/package.mjs --server \"$2\" --out \"$1\"";
+    package(root, into, script, Some(server)).await
+}
+
+/// Runs `script` in `editors/vscode` under the packaging lock, with `$1` the vsix to make in
+/// `into` and `$2` the server binary, if any.
+async fn package(
+    root: &Path,
+    into: &Path,
+    script: &str,
+    server: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
     let dir = root.join("editors/vscode");
+    std::fs::create_dir_all(root.join("target/editor-artifacts"))?;
     let lock = root.join("target/editor-artifacts/.vscode-package.lock");
     let vsix = into.join("tandem.vsix");
-    let script = "([ -x node_modules/.bin/vsce ] || npm ci --no-audit --no-fund) && npm run package && cp tandem.vsix \"$1\"";
+    let script =
+        format!("([ -x node_modules/.bin/vsce ] || npm ci --no-audit --no-fund) && {script}");
     let mut package = Command::new("flock");
     package
         .arg(&lock)
-        .args(["sh", "-c", script, "package"])
+        .args(["sh", "-c", &script, "package"])
         .arg(&vsix)
+        .args(server)
         .current_dir(&dir);
     let run = real_editors::run(package, Duration::from_secs(300)).await?;
     if !run.success {
@@ -192,6 +212,73 @@ async fn vscode_typing_above_and_below_a_streaming_implement_keeps_every_key_and
     assert!(
         requests[0].body.to_string().contains("todo!()"),
         "the prompt carries the function: {}",
+        requests[0].body
+    );
+    Ok(())
+}
+
+/// `run.mjs` with `TANDEM_CASE=bundled`: the platform-specific vsix that carries the server
+/// (`scripts/package.mjs`), installed alone, with no `tandem.server.path` and no `tandem` on
+/// code-server's PATH: the extension starts the server it carries and the light bulb's
+/// "Tandem: Fix this" runs to the end with it.
+#[tokio::test]
+async fn vscode_bundled_vsix_runs_a_fix_with_no_setting_and_nothing_on_path() -> anyhow::Result<()>
+{
+    let root = repo_root();
+    let node24 = real_editors::node24_bin()?.join("node");
+    let code_server = real_editors::code_server()?;
+    let driver_dir = root.join("tests/editors/vscode");
+    anyhow::ensure!(
+        driver_dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed in {}: run `bash tests/editors/install.sh`",
+        driver_dir.display()
+    );
+    // Its own artifacts folder: the other VS Code tests may run at the same time.
+    let artifacts = root.join("target/editor-artifacts/vscode-bundled");
+    std::fs::create_dir_all(&artifacts)?;
+    let scratch = tempfile::tempdir()?;
+    let vsix = package_bundled(&root, scratch.path(), &tandem_bin()).await?;
+    let pid_file = scratch.path().join("code-server.pid");
+
+    let server = ModelServer::start().await?;
+    let workspace = tempfile::tempdir()?;
+    std::fs::create_dir_all(workspace.path().join("src"))?;
+    std::fs::write(workspace.path().join("src/main.rs"), SOURCE)?;
+
+    let mut driver = Command::new(&node24);
+    driver
+        .arg(driver_dir.join("run.mjs"))
+        .current_dir(&driver_dir)
+        .env("TANDEM_CASE", "bundled")
+        // Required by run.mjs, set nowhere in this case.
+        .env("TANDEM_BIN", "/nonexistent/tandem")
+        .env("TANDEM_MODEL_URL", server.base_url(Wire::OpenAi))
+        .env("TANDEM_CONTROL_URL", server.url())
+        .env("TANDEM_WORKSPACE", workspace.path())
+        .env("TANDEM_VSIX", &vsix)
+        .env("TANDEM_ARTIFACTS", &artifacts)
+        .env("TANDEM_PID_FILE", &pid_file)
+        .env("TANDEM_NODE24", &node24)
+        .env("TANDEM_CODE_SERVER", &code_server);
+    let run = real_editors::run(driver, Duration::from_secs(240)).await;
+    kill_code_server(&pid_file);
+    let run = run?;
+    std::fs::write(artifacts.join("vscode-transcript.txt"), run.transcript())?;
+    assert!(
+        run.success,
+        "the VS Code bundled-server test failed (screenshot and logs in {}):\n{}",
+        artifacts.display(),
+        run.transcript()
+    );
+    let requests = server.requests();
+    assert_eq!(
+        requests.len(),
+        1,
+        "one model request, the fix: {requests:?}"
+    );
+    assert!(
+        requests[0].body.to_string().contains("fn broken()"),
+        "the prompt carries the broken function: {}",
         requests[0].body
     );
     Ok(())

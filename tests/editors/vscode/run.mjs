@@ -3,7 +3,8 @@
 // as its server, and the scripted model server playing the model.
 //
 // Run by tests/tests/editor_vscode.rs, which passes (environment):
-//   TANDEM_BIN            the server binary (the extension's tandem.server.path)
+//   TANDEM_BIN            the server binary (the extension's tandem.server.path; unused with
+//                         TANDEM_CASE=bundled)
 //   TANDEM_MODEL_URL      the scripted model's OpenAI base URL (tandem.model.baseUrl)
 //   TANDEM_CONTROL_URL    the scripted model server's URL (its /__scripted/ control routes)
 //   TANDEM_WORKSPACE      the folder to open; it holds src/main.rs (see the Rust test)
@@ -24,6 +25,10 @@
 // With TANDEM_CASE=typing it runs one other case instead, on src/double.rs (which the Rust test
 // writes too): (t) the user types above and below a function, with real keystrokes, while
 // "Tandem: Implement" streams it (see typingDuringStream).
+// With TANDEM_CASE=bundled, TANDEM_VSIX is the platform-specific package with the server inside
+// (scripts/package.mjs): no tandem.server.path is set and no directory on code-server's PATH
+// holds a `tandem`, so the extension starts the server it carries (its output channel says so);
+// (a) then runs to the end with it.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -75,6 +80,7 @@ const EDIT_LINES = [
 const EDITED = FIXED.replace('    String::from("hi")\n', EDIT_LINES.join(''));
 const INSTRUCTION = 'build the greeting piece by piece';
 const API_KEY = 'sk-tandem-vscode-test';
+const CASE = process.env.TANDEM_CASE ?? 'main';
 
 /** Polls `check` (an async function answering a value or undefined) until it answers. */
 async function until(what, check, timeoutMs = 30_000, everyMs = 100) {
@@ -568,6 +574,28 @@ async function typingDuringStream(page) {
 }
 
 /**
+ * The bundled case: the extension's output channel says it started the server it carries
+ * (`<extension>/server/tandem`, from bundled), not one from a setting or PATH.
+ */
+async function startedBundled(userData) {
+    const line = await until(
+        'the Tandem output channel to name the server it started',
+        async () => {
+            const logs = path.join(userData, 'logs');
+            const channel = fs.readdirSync(logs, { recursive: true }).find((file) => String(file).endsWith('-Tandem.log'));
+            const text = channel === undefined ? '' : fs.readFileSync(path.join(logs, String(channel)), 'utf8');
+            return text.split('\n').find((l) => l.includes('Tandem: starting '));
+        },
+        10_000,
+        200,
+    );
+    if (!line.includes(`${path.sep}server${path.sep}tandem (from bundled)`)) {
+        throw new Error(`the extension did not start the server it carries: ${line}`);
+    }
+    log(`the bundled server ran the fix (${line.trim()})`);
+}
+
+/**
  * Copies code-server's logs (the extension's output channel included) next to the screenshot,
  * and answers the extension's output channel.
  */
@@ -611,7 +639,7 @@ async function main() {
         'update.mode': 'none',
         'security.workspace.trust.enabled': false,
         'workbench.secondarySideBar.defaultVisibility': 'hidden',
-        'tandem.server.path': env.bin,
+        ...(CASE === 'bundled' ? {} : { 'tandem.server.path': env.bin }),
         'tandem.model.provider': 'openai',
         'tandem.model.baseUrl': env.modelUrl,
         'tandem.model.name': 'test-model',
@@ -621,18 +649,24 @@ async function main() {
     fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
     // tandem.server.path is a machine setting: in a remote window (code-server is one) VS Code
     // takes it from the remote machine's settings, and from the user's only some of the time.
-    fs.mkdirSync(path.join(userData, 'Machine'), { recursive: true });
-    fs.writeFileSync(
-        path.join(userData, 'Machine', 'settings.json'),
-        JSON.stringify({ 'tandem.server.path': env.bin }, null, 2),
-    );
+    if (CASE !== 'bundled') {
+        fs.mkdirSync(path.join(userData, 'Machine'), { recursive: true });
+        fs.writeFileSync(
+            path.join(userData, 'Machine', 'settings.json'),
+            JSON.stringify({ 'tandem.server.path': env.bin }, null, 2),
+        );
+    }
+    // The bundled case: nothing on PATH may be a `tandem`.
+    const inherited = (process.env.PATH ?? '')
+        .split(path.delimiter)
+        .filter((dir) => dir !== '' && !(CASE === 'bundled' && fs.existsSync(path.join(dir, 'tandem'))));
     const childEnv = {
         ...process.env,
         HOME: home,
         XDG_CONFIG_HOME: xdg,
         XDG_DATA_HOME: path.join(scratch, 'data'),
         XDG_CACHE_HOME: path.join(scratch, 'cache'),
-        PATH: `${path.dirname(env.node24)}:${process.env.PATH}`,
+        PATH: [path.dirname(env.node24), ...inherited].join(path.delimiter),
     };
     // Whatever keys the machine has stay out of the test.
     delete childEnv.OPENAI_API_KEY;
@@ -716,8 +750,13 @@ async function main() {
         await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(env.workspace)}`);
         await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
         log('workbench loaded');
-        if (process.env.TANDEM_CASE === 'typing') {
+        if (CASE === 'typing') {
             await typingDuringStream(page);
+        } else if (CASE === 'bundled') {
+            await openFile(page, 'main.rs');
+            log('main.rs open');
+            await fixFromLightBulb(page);
+            await startedBundled(userData);
         } else {
             await openFile(page, 'main.rs');
             log('main.rs open');

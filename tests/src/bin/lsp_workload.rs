@@ -295,6 +295,10 @@ impl Server {
             while let Ok(Some(message)) = read_frame(&mut reader).await {
                 answer(&message, &reply, &reader_pending);
             }
+            // Output closed or unreadable: waiting requests fail now, not at their timeout.
+            if let Ok(mut pending) = reader_pending.lock() {
+                pending.clear();
+            }
         });
         Ok(Self {
             child,
@@ -399,8 +403,9 @@ impl Server {
         Ok(answer)
     }
 
-    /// Asks politely, then kills the whole process group.
-    async fn stop(mut self) {
+    /// Asks politely, then kills the whole process group. The stderr file is kept when the
+    /// workload failed, since the error names it.
+    async fn stop(mut self, keep_log: bool) {
         let polite = async {
             let _ = self.request("shutdown", Value::Null).await;
             self.notify("exit", Value::Null);
@@ -412,7 +417,9 @@ impl Server {
             .stderr(Stdio::null())
             .status();
         let _ = self.child.kill().await;
-        let _ = std::fs::remove_file(&self.log);
+        if !keep_log {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
@@ -606,7 +613,7 @@ async fn start(words: &[String], options: &Options, ticks: f64, ws: &Workspace) 
         ]))
     }
     .await;
-    server.stop().await;
+    server.stop(result.is_err()).await;
     result
 }
 
@@ -687,7 +694,7 @@ async fn typing(
         Ok(figures)
     }
     .await;
-    server.stop().await;
+    server.stop(result.is_err()).await;
     result
 }
 
@@ -729,7 +736,7 @@ async fn many_docs(
         Ok(figures)
     }
     .await;
-    server.stop().await;
+    server.stop(result.is_err()).await;
     result
 }
 

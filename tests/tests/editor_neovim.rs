@@ -304,3 +304,57 @@ async fn typing_before_the_first_edit_applied_by_neovims_stock_handler_is_repair
 -> anyhow::Result<()> {
     typing_both(&[BEFORE_FIRST_EDIT, STOCK]).await
 }
+
+/// Copies the directory `from` to `to`, files and folders.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `health_binary.lua` with the plugin inside a checkout made for the test (its
+/// `editors/neovim` and `server/Cargo.toml`, and `target/release/tandem` when `built`), no
+/// `cmd` setting and a `$PATH` without `tandem`.
+async fn health_binary(built: bool) -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    // `tandem doctor` lists the models first.
+    server.push(Reply::json(200, json!({"data": [{"id": "test-model"}]})));
+    let workspace = workspace("main.rs", MAIN)?;
+    let checkout = tempfile::tempdir()?;
+    let plugin = checkout.path().join("editors/neovim");
+    copy_tree(&repo_root().join("editors/neovim"), &plugin)?;
+    std::fs::create_dir_all(checkout.path().join("server"))?;
+    std::fs::write(checkout.path().join("server/Cargo.toml"), "")?;
+    if built {
+        let release = checkout.path().join("target/release");
+        std::fs::create_dir_all(&release)?;
+        std::fs::copy(tandem_bin(), release.join("tandem"))?;
+    }
+    let path = tempfile::tempdir()?;
+    let (plugin, path) = (plugin.to_string_lossy(), path.path().to_string_lossy());
+    let binary = if built { "built" } else { "missing" };
+    let env = [
+        ("TANDEM_PLUGIN", plugin.as_ref()),
+        ("PATH", path.as_ref()),
+        ("TANDEM_TEST_BINARY", binary),
+    ];
+    nvim_case_with(&server, &workspace, "health_binary", &env).await
+}
+
+#[tokio::test]
+async fn checkhealth_without_a_binary_says_how_to_get_one() -> anyhow::Result<()> {
+    health_binary(false).await
+}
+
+#[tokio::test]
+async fn the_plugin_finds_the_server_built_in_its_checkout() -> anyhow::Result<()> {
+    health_binary(true).await
+}

@@ -53,22 +53,69 @@ local function differences(model, provider, url, name)
   return out
 end
 
-local function check_binary(health, exe)
-  if vim.fn.executable(exe) ~= 1 then
-    health.error(string.format('`%s` is not executable or not on $PATH', exe), {
-      'Build or install Tandem (`cargo install --path server`),'
-        .. ' or set `cmd` in require("tandem").setup{}',
-    })
-    return false
+--- What to do when there is no binary: the build step, an install, or the `cmd` setting.
+local function how_to_get_one(server)
+  local advice = {}
+  if server.has_sources() then
+    table.insert(
+      advice,
+      string.format(
+        'Build it in the plugin\'s checkout: `%s` in %s (with lazy.nvim, put'
+          .. ' `build = "%s"` in the spec and run `:Lazy build tandem`)',
+        server.BUILD,
+        server.checkout(),
+        server.BUILD
+      )
+    )
   end
-  health.ok(string.format('`%s` is executable: %s', exe, vim.fn.exepath(exe)))
+  table.insert(
+    advice,
+    'Or install it on $PATH: `cargo install --locked --path server` in a clone of the Tandem'
+      .. ' repository'
+  )
+  table.insert(
+    advice,
+    'Or name a binary: require("tandem").setup({ cmd = { "/path/to/tandem" } })'
+  )
+  return advice
+end
+
+--- Finds the binary the plugin starts and reports it with its version.
+--- @return string|nil the executable, when there is one
+local function check_binary(health, setting)
+  local server = require('tandem.server')
+  local cmd, from = server.resolve(setting)
+  local exe = cmd[1]
+  if from == 'setting' and vim.fn.executable(exe) ~= 1 then
+    health.error(string.format('the `cmd` setting names `%s`, which is not executable', exe), {
+      'Fix `cmd` in require("tandem").setup{}, or remove it to use `tandem` on $PATH or the'
+        .. ' build in the plugin\'s checkout',
+    })
+    return nil
+  end
+  if from == nil then
+    health.error(
+      string.format(
+        'no `tandem` binary: none on $PATH, no `cmd` setting, and none built at %s',
+        server.built()
+      ),
+      how_to_get_one(server)
+    )
+    return nil
+  end
+  local why = ({
+    setting = 'the `cmd` setting',
+    PATH = '$PATH',
+    checkout = 'the build in the plugin\'s checkout',
+  })[from]
+  health.ok(string.format('`%s` is executable: %s (from %s)', exe, vim.fn.exepath(exe), why))
   local version = vim.system({ exe, '--version' }, { text = true }):wait(10000)
   if version.code == 0 then
     health.ok('version: ' .. vim.trim(version.stdout or ''))
   else
     health.error('`' .. exe .. ' --version` failed: ' .. vim.trim(version.stderr or ''))
   end
-  return true
+  return exe
 end
 
 --- Runs `tandem doctor` with the plugin's settings (`--settings JSON`, over the files, as the
@@ -163,9 +210,9 @@ end
 function M.check()
   local health = vim.health
   local config = require('tandem').config
-  local exe = config.cmd[1]
   health.start('tandem: the binary')
-  if not check_binary(health, exe) then
+  local exe = check_binary(health, config.cmd)
+  if not exe then
     return
   end
   health.start('tandem: the model endpoint (tandem doctor)')

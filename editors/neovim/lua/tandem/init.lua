@@ -5,8 +5,9 @@ local lsp = require('tandem.lsp')
 local M = {}
 
 M.defaults = {
-  --- How to start the server.
-  cmd = { 'tandem' },
+  --- How to start the server. Unset: `tandem` on $PATH, else the one the lazy.nvim `build`
+  --- step made in the plugin's checkout (`<checkout>/target/release/tandem`).
+  cmd = nil,
   filetypes = {
     'rust',
     'python',
@@ -89,7 +90,7 @@ function M.client_config()
   local jobs = require('tandem.jobs')
   return {
     name = 'tandem',
-    cmd = M.config.cmd,
+    cmd = (require('tandem.server').resolve(M.config.cmd)),
     filetypes = M.config.filetypes,
     root_markers = M.config.root_markers,
     init_options = lsp.object(M.config.settings),

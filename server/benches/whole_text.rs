@@ -64,7 +64,10 @@ fn reports(c: &mut Criterion) {
         let column = edit.start - before.line_to_char(line);
         let at = misplaced.line_to_char(line) + column;
         let len = edit.old_end - edit.start;
-        apply_change(&mut misplaced, &CharChange::new(at, at + len, edit.text.clone()));
+        apply_change(
+            &mut misplaced,
+            &CharChange::new(at, at + len, edit.text.clone()),
+        );
         group.bench_with_input(
             BenchmarkId::new("misplaced", lines),
             &misplaced,

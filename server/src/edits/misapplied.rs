@@ -205,7 +205,7 @@ fn content_len(text: &Rope, line: usize) -> usize {
 
 /// The char offset of `line`:`column` in `text`, the column clamped to the line's end (before
 /// its line break), as an editor applies it; `None` past the last line.
-fn clamped(text: &Rope, (line, column): (usize, usize)) -> Option<usize> {
+pub(super) fn clamped(text: &Rope, (line, column): (usize, usize)) -> Option<usize> {
     (line < text.len_lines()).then(|| text.line_to_char(line) + column.min(content_len(text, line)))
 }
 

@@ -18,6 +18,8 @@ use std::collections::VecDeque;
 use ropey::Rope;
 
 use super::diff::{common_affixes, minimal_edits, to_sequential};
+use super::echo::SentEdit;
+use super::misapplied::{self, clamped};
 use super::{ChangeOutcome, CharChange, OutgoingEdit, Region, StreamSession, apply_change};
 
 /// How many edits that fit a simulated editor declines in a row, at most, while its text stays
@@ -155,12 +157,13 @@ impl SimEditor {
     /// The server sends an edit, computed against `text`; the editor handles it on
     /// [`Self::deliver`].
     pub fn send(&mut self, edit: OutgoingEdit, text: &Rope) {
-        let at = |offset: usize| {
-            let offset = offset.min(text.len_chars());
-            let line = text.char_to_line(offset);
-            (line, offset - text.line_to_char(line))
+        let sent = SentEdit {
+            start: edit.start,
+            end: edit.end,
+            text: &edit.text,
         };
-        let placed = (at(edit.start), at(edit.end));
+        let placed = misapplied::Placed::of(text, &sent);
+        let placed = (placed.start, placed.end);
         self.inbox.push_back((edit, placed));
     }
 
@@ -287,13 +290,7 @@ impl SimEditor {
         if self.flavor.ignores_versions() {
             let at = |(line, column): (usize, usize)| {
                 let line = line.min(self.text.len_lines() - 1);
-                let start = self.text.line_to_char(line);
-                let slice = self.text.line(line);
-                let mut len = slice.len_chars();
-                while len > 0 && matches!(slice.char(len - 1), '\n' | '\r') {
-                    len -= 1;
-                }
-                start + column.min(len)
+                clamped(&self.text, (line, column)).unwrap_or(self.text.len_chars())
             };
             let (start, end) = (at(placed.0), at(placed.1));
             apply_change(

@@ -14,7 +14,7 @@ use super::port::{
 use super::run::{Job, Outcome, note_failure, stopped};
 use super::{Engine, lines};
 use crate::agent::actions::Action;
-use crate::agent::jobs::{JobHandle, JobId, JobStatus};
+use crate::agent::jobs::{JobHandle, JobId, JobStatus, Jobs};
 use crate::agent::output::{CodeReply, fit_to_region};
 use crate::agent::prompt::correction;
 use crate::agent::verify::added_errors;
@@ -474,7 +474,7 @@ async fn send_edit<E: Editor>(
     jobs.wake_document(&target.doc);
 }
 
-fn take_as_landed(jobs: &crate::agent::jobs::Jobs, handle: &JobHandle, edit: &OutgoingEdit) {
+fn take_as_landed(jobs: &Jobs, handle: &JobHandle, edit: &OutgoingEdit) {
     if jobs.take_as_landed(handle.id, edit.id) {
         tracing::debug!(job = handle.id, edit = edit.id, "edit taken as landed");
         handle.wake.notify_one();
@@ -483,7 +483,7 @@ fn take_as_landed(jobs: &crate::agent::jobs::Jobs, handle: &JobHandle, edit: &Ou
 
 /// Feeds the editor's answer to an edit (or its absence, after [`EDIT_TIMEOUT`]) to the job.
 fn on_answer(
-    jobs: &crate::agent::jobs::Jobs,
+    jobs: &Jobs,
     handle: &JobHandle,
     target: &Target,
     edit: &OutgoingEdit,

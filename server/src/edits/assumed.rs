@@ -8,6 +8,7 @@
 //! any report without an edit's echo if they do not.
 
 use super::diff::common_affixes;
+use super::misplaced::SentAt;
 use super::stream::InFlight;
 use super::{CharChange, OutgoingEdit, Region, StreamSession, apply_change};
 
@@ -27,6 +28,8 @@ impl StreamSession {
         };
         self.assumed.get_or_insert_with(|| self.doc.clone());
         let edit = &flight.edit;
+        self.assumed_sent
+            .push(SentAt::of(&self.doc, edit.start, edit.end, &edit.text));
         apply_change(
             &mut self.doc,
             &CharChange::new(edit.start, edit.end, edit.text.clone()),
@@ -65,6 +68,7 @@ impl StreamSession {
             return;
         };
         self.assumed_edits = 0;
+        self.assumed_sent.clear();
         let mut view = self.doc.clone();
         let sent = match self.in_flight.take() {
             Some(flight) => {

@@ -68,15 +68,18 @@ impl PendingRepair {
 impl StreamSession {
     /// A whole-text report (`after`, at `version`) showed the in-flight edit landed against newer
     /// text (over `before`, as last reported): the edit is lost, and the repair goes out next.
+    /// `region_text`: what the region holds once the repair landed; `chained`: a repair in flight
+    /// goes out again after this one (it restores the text before the misplaced edit, not what
+    /// the edit meant).
     pub(super) fn start_repair(
         &mut self,
         repair: Repair,
-        before: &Rope,
+        region_text: String,
+        chained: bool,
         after: &Rope,
         version: i32,
     ) -> ChangeOutcome {
         self.repairs += 1;
-        let region_text = before.slice(self.region.start..self.region.end).to_string();
         let cover = repair.cover;
         self.repair = Some(PendingRepair {
             start: repair.start - cover.start,
@@ -88,6 +91,7 @@ impl StreamSession {
             then: self
                 .in_flight
                 .as_mut()
+                .filter(|_| chained)
                 .and_then(|flight| flight.repair.take())
                 .map(Box::new),
         });
@@ -126,16 +130,20 @@ impl StreamSession {
             return None;
         }
         let repair = misapplied(before, &Placed::of(before, &sent), after, self.region, true)?;
-        Some(self.start_repair(repair, before, after, version))
+        let region_text = before.slice(self.region.start..self.region.end).to_string();
+        Some(self.start_repair(repair, region_text, true, after, version))
     }
 
     /// Whether a report may show `flight` landed against newer text: the editor answered it
     /// (kak-lsp and Neovim answer before they report), or never answers any edit (ALE); never
     /// an editor that refused an edit (it checks versions); and not past [`MAX_REPAIRS`].
     pub(super) fn may_repair(&self, flight: &InFlight) -> bool {
-        (flight.answered || !self.client_answers)
-            && !self.checks_versions
-            && self.repairs < MAX_REPAIRS
+        (flight.answered || !self.client_answers) && self.may_repair_more()
+    }
+
+    /// Whether the editor may apply edits against newer text at all, and repairs are left.
+    pub(super) fn may_repair_more(&self) -> bool {
+        !self.checks_versions && self.repairs < MAX_REPAIRS
     }
 
     /// The repair as the next edit, if one waits and the span it covers is as it was (the

@@ -24,6 +24,7 @@ pub mod diff;
 pub mod document;
 mod echo;
 mod misapplied;
+mod misplaced;
 pub mod stream;
 pub mod streaming_diff;
 mod whole_text;

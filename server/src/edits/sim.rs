@@ -9,9 +9,9 @@
 //! the job engine's deadlines pass (a refusal retried, an answer timed out) once the editor
 //! has nothing more to say.
 //!
-//! The simulated ALE checks an edit's version before applying it. Real ALE may not;
-//! an edit applied at the offsets of an older text lands in the wrong place whatever
-//! the server does, so that case is not simulated.
+//! Two flavors apply edits as ALE and kak-lsp really do, at their lines and columns whatever
+//! version they name ([`Flavor::AleLint`], [`Flavor::Kak`]); [`Flavor::Ale`] is ALE with the
+//! version checked, which drops a stale edit.
 
 use std::collections::VecDeque;
 

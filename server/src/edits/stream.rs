@@ -140,6 +140,8 @@ pub struct StreamSession {
     /// Edits taken as landed though no `didChange` showed them (see the `assumed` module):
     /// the document as the editor last reported it, before them; `doc` holds them.
     pub(super) assumed: Option<Rope>,
+    /// Those edits as they went out, in order (see the `misplaced` module).
+    pub(super) assumed_sent: Vec<super::misplaced::SentAt>,
     /// An edit was taken as landed, and no report since showed otherwise.
     pub(super) taken_as_landed: bool,
     /// How many edits were taken as landed since the editor last reported: the version it is
@@ -189,6 +191,7 @@ impl StreamSession {
             unexplained_refusals: 0,
             held: false,
             assumed: None,
+            assumed_sent: Vec::new(),
             taken_as_landed: false,
             assumed_edits: 0,
             lands_unanswered: false,

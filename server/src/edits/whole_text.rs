@@ -10,6 +10,7 @@ use ropey::Rope;
 use super::diff::{minimal_edits, to_sequential};
 use super::echo::SentEdit;
 use super::misapplied::{Placed, misapplied};
+use super::misplaced::{Sent, misplaced};
 use super::{ChangeOutcome, CharChange, Region, StreamSession, apply_change};
 
 /// Past this many char comparisons the search for the region gives up (text made of one
@@ -153,6 +154,7 @@ impl StreamSession {
     /// in-flight edit landed first if that reading is the likelier, then handled as
     /// [`StreamSession::on_did_change`] is.
     pub fn on_whole_text(&mut self, before: &Rope, after: &Rope, version: i32) -> ChangeOutcome {
+        let blind = self.blind_edits();
         self.resolve_assumed();
         let base: Vec<char> = before.chars().collect();
         let new: Vec<char> = after.chars().collect();
@@ -175,6 +177,26 @@ impl StreamSession {
         let plain = around(&base, &new, self.region());
         // The edit landed at lines the user's unreported typing had moved: a repair, if that
         // reading needs fewer changes than both others (the echo's wins a tie).
+        // Not when the echo's reading needs no change at all.
+        let meant = blind
+            .filter(|_| echo.as_ref().is_none_or(|e| e.cost > 0))
+            .and_then(|(edits, view, view_region)| {
+                let sent = Sent {
+                    base: before,
+                    base_region: self.region(),
+                    edits: &edits,
+                    view: &view,
+                    view_region,
+                };
+                misplaced(&sent, after)
+            })
+            .filter(|(repair, _)| {
+                plain.as_ref().is_none_or(|p| repair.cost <= p.cost)
+                    && echo.as_ref().is_none_or(|e| repair.cost < e.cost)
+            });
+        if let Some((repair, region_text)) = meant {
+            return self.start_repair(repair, region_text, false, after, version);
+        }
         let repair = self
             .in_flight()
             .filter(|flight| !flight.landed && self.may_repair(flight))
@@ -204,7 +226,8 @@ impl StreamSession {
                     && echo.as_ref().is_none_or(|e| repair.cost < e.cost)
             });
         if let Some(repair) = repair {
-            return self.start_repair(repair, before, after, version);
+            let region_text = before.slice(self.region.start..self.region.end).to_string();
+            return self.start_repair(repair, region_text, true, after, version);
         }
         let echo_first = echo
             .as_ref()

@@ -67,6 +67,19 @@ async fn a_quick_fix_from_eglot_lands_the_models_edit() -> anyhow::Result<()> {
 #[tokio::test]
 async fn typing_above_and_below_a_streaming_implement_in_eglot_keeps_every_key_and_brace()
 -> anyhow::Result<()> {
+    run_typing_el(false).await
+}
+
+/// typing.el with TANDEM_TEST_LONG: a ten-second stream, a line every 250 ms, the user idle.
+/// eglot prints two lines for every edit it applies; the server spaces a job's edits out for
+/// it, so the job still adds at most 16 lines to *Messages*.
+#[tokio::test]
+async fn a_ten_second_stream_in_eglot_fits_on_one_screen_of_messages() -> anyhow::Result<()> {
+    run_typing_el(true).await
+}
+
+/// Runs tests/editors/emacs/typing.el against the scripted model, `long` or not.
+async fn run_typing_el(long: bool) -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
     let home = tempfile::tempdir()?;
     let project = tempfile::tempdir()?;
@@ -90,6 +103,9 @@ async fn typing_above_and_below_a_streaming_implement_in_eglot_keeps_every_key_a
         .env("TANDEM_TEST_MODEL_URL", server.base_url(Wire::OpenAi))
         .env("TANDEM_CONTROL_URL", server.url())
         .env("TANDEM_TEST_FILE", &file);
+    if long {
+        command.env("TANDEM_TEST_LONG", "1");
+    }
     let outcome = run(command, Duration::from_secs(90)).await?;
     assert!(outcome.success, "Emacs failed\n{}", outcome.transcript());
     let requests = server.requests();

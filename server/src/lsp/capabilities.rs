@@ -82,5 +82,19 @@ pub fn client_flags(caps: &lsp::ClientCapabilities) -> ClientFlags {
             .and_then(|e| e.pointer("/tandem/jobFinished"))
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false),
+        logs_edits: false,
+    }
+}
+
+/// Whether the client is Emacs' eglot, which prints two lines to `*Messages*` for every edit it
+/// applies: by its `clientInfo` (eglot 1.12 and later), or, when it sends none (the eglot 1.9 of
+/// Debian 12), by the name of the process it gives as `processId` (Linux).
+pub fn logs_edits(params: &lsp::InitializeParams) -> bool {
+    match &params.client_info {
+        Some(info) => info.name.eq_ignore_ascii_case("eglot"),
+        None => params.process_id.is_some_and(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|name| name.trim_end().starts_with("emacs"))
+        }),
     }
 }

@@ -92,6 +92,10 @@ impl Editor for LspEditor {
         super::diagnostics::publish_now(&self.0, doc).await;
     }
 
+    fn logs_edits(&self) -> bool {
+        self.0.flags().logs_edits
+    }
+
     async fn job_finished(&self, report: JobReport) {
         let state = &self.0;
         if report.action.edits() && state.engine.documents.is_open(&report.doc) {

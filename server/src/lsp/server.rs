@@ -31,6 +31,9 @@ pub struct ClientFlags {
     /// The client shows `tandem/jobFinished` itself (`experimental.tandem.jobFinished`, which
     /// Tandem's own clients declare); others are told how a job ended with `showMessage`.
     pub job_finished: bool,
+    /// The client prints a line for every edit it applies (Emacs' eglot): a job's edits are
+    /// spaced out so that one job fits on a screen (see `capabilities::logs_edits`).
+    pub logs_edits: bool,
 }
 
 /// Server state shared by the handlers and the background tasks.
@@ -219,7 +222,9 @@ impl LanguageServer for Backend {
                     .and_then(|g| g.position_encodings.as_deref()),
             );
             let _ = self.state.encoding.set(encoding);
-            let _ = self.state.flags.set(capabilities::client_flags(caps));
+            let mut flags = capabilities::client_flags(caps);
+            flags.logs_edits = capabilities::logs_edits(&params);
+            let _ = self.state.flags.set(flags);
             let root = settings::workspace_root(&params);
             let (store, mut messages) =
                 ConfigStore::load(Environment::from_process(), root.as_deref());

@@ -11,6 +11,9 @@
 ;; racing a chunk.  Checks: every snapshot of the buffer taken while streaming (a timer, every
 ;; 20 ms) has as many `{' as `}'; the job ends done; the buffer ends exactly as expected; and
 ;; the lines one job adds to *Messages* fit on one screen.  Exits 0 when all held.
+;;
+;; With TANDEM_TEST_LONG set, the user stays idle and the function streams for ten seconds, a
+;; line every 250 ms (36 of them): the job must still fit on one screen of *Messages*.
 
 (require 'cl-lib)
 (require 'eglot)
@@ -19,6 +22,13 @@
 
 (defconst tandem-typing-max-messages 10
   "Most lines one job may add to *Messages* (one screen).")
+
+(defconst tandem-typing-max-messages-long 16
+  "Most lines a ten-second job may add to *Messages* (with TANDEM_TEST_LONG set).")
+
+(defconst tandem-typing-long-body
+  (mapcar (lambda (i) (format "    let y%d = x + %d;\n" i i)) (number-sequence 1 36))
+  "The body of the ten-second stream, a line per chunk.")
 
 (defconst tandem-typing-key-interval 0.04
   "Seconds between two keys of a steady typist.")
@@ -122,7 +132,8 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
        (distinct (make-hash-table :test #'equal))
        (bad nil)
        (snapshot-timer nil)
-       (messages-before 0))
+       (messages-before 0)
+       (long (getenv "TANDEM_TEST_LONG")))
   (unless (getenv "TANDEM_CONTROL_URL") (tandem-typing-fail "TANDEM_CONTROL_URL is not set"))
   (setq eglot-confirm-server-initiated-edits nil)
   (when (boundp 'eglot-confirm-server-edits) (setq eglot-confirm-server-edits nil))
@@ -151,11 +162,19 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
                          (puthash text t distinct)
                          (unless (or bad (= (tandem-typing-count ?{ text) (tandem-typing-count ?} text)))
                            (setq bad text))))))
-  (tandem-typing-control "push" '((wire . "openai")
-                                  (deltas . ["```rust\n" "fn double(x: u32) -> u32 {\n"
-                                             "    let y = x;\n" "    y * 2\n" "}\n" "```\n"])
-                                  (gated . t))
-                         t)
+  (if long
+      ;; A ten-second stream, a line every 250 ms, with the user idle.
+      (tandem-typing-control "push" `((wire . "openai")
+                                      (deltas . ,(vconcat (list "```rust\n" "fn double(x: u32) -> u32 {\n")
+                                                          tandem-typing-long-body
+                                                          (list "    x * 2\n" "}\n" "```\n")))
+                                      (delayMs . 250))
+                             t)
+    (tandem-typing-control "push" '((wire . "openai")
+                                    (deltas . ["```rust\n" "fn double(x: u32) -> u32 {\n"
+                                               "    let y = x;\n" "    y * 2\n" "}\n" "```\n"])
+                                    (gated . t))
+                           t))
   (setq messages-before (with-current-buffer (messages-buffer) (count-lines (point-min) (point-max))))
   ;; The cursor in the body; the user picks Implement from the code actions' menu.
   (goto-char (point-min))
@@ -168,25 +187,26 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
                                  (mapcar #'car collection))
                      (tandem-typing-fail "no Implement action in %S" (mapcar #'car collection))))))
       (eglot-code-actions (point) (point) "refactor.rewrite" t)))
-  ;; The role chunk, the fence, the signature (the same as the old one) and the first line.
-  (tandem-typing-release 4)
-  (tandem-typing-wait-for "    let y = x;")
-  ;; Above, typed steadily.
-  (tandem-typing-type "// top" "// above 1")
-  ;; Below, typed steadily; the next line let out at the fourth key.
-  (tandem-typing-type "// bottom" "// below 1" `((4 . ,(lambda () (tandem-typing-release 1 t)))))
-  (tandem-typing-wait-for "    y * 2")
-  ;; Above again, half typed when the closing brace is let out and lands, then the rest.
-  (tandem-typing-type "// above 1" "// above"
-                      `((5 . ,(lambda () (tandem-typing-release 1) (tandem-typing-pump 0.6)))))
-  (let ((at (copy-marker (tandem-typing-line-end "// above") t)))
-    (dolist (key (string-to-list " 2"))
-      (goto-char at)
-      (insert key)
-      (setq tandem-typing-last-key (float-time))
-      (tandem-typing-pump tandem-typing-key-interval)))
-  ;; Below again, the rest of the stream let out at the third key.
-  (tandem-typing-type "// below 1" "// below 2" `((3 . ,(lambda () (tandem-typing-release 10 t)))))
+  (unless long
+    ;; The role chunk, the fence, the signature (the same as the old one) and the first line.
+    (tandem-typing-release 4)
+    (tandem-typing-wait-for "    let y = x;")
+    ;; Above, typed steadily.
+    (tandem-typing-type "// top" "// above 1")
+    ;; Below, typed steadily; the next line let out at the fourth key.
+    (tandem-typing-type "// bottom" "// below 1" `((4 . ,(lambda () (tandem-typing-release 1 t)))))
+    (tandem-typing-wait-for "    y * 2")
+    ;; Above again, half typed when the closing brace is let out and lands, then the rest.
+    (tandem-typing-type "// above 1" "// above"
+                        `((5 . ,(lambda () (tandem-typing-release 1) (tandem-typing-pump 0.6)))))
+    (let ((at (copy-marker (tandem-typing-line-end "// above") t)))
+      (dolist (key (string-to-list " 2"))
+        (goto-char at)
+        (insert key)
+        (setq tandem-typing-last-key (float-time))
+        (tandem-typing-pump tandem-typing-key-interval)))
+    ;; Below again, the rest of the stream let out at the third key.
+    (tandem-typing-type "// below 1" "// below 2" `((3 . ,(lambda () (tandem-typing-release 10 t))))))
 
   (tandem-typing-wait "the job to finish" (lambda () tandem-typing-finished) 30)
   ;; What the job's end brings to *Messages* comes with it or just after.
@@ -207,12 +227,16 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
       (tandem-typing-fail "a snapshot while streaming lost a brace:\n%s" bad))
     (unless (>= (hash-table-count distinct) 4)
       (tandem-typing-fail "only %d distinct snapshots" (hash-table-count distinct)))
-    (let ((expected (concat "// top\n// above 1\n// above 2\n"
-                            "fn double(x: u32) -> u32 {\n    let y = x;\n    y * 2\n}\n"
-                            "// bottom\n// below 1\n// below 2\n")))
+    (let ((expected (if long
+                        (concat "// top\nfn double(x: u32) -> u32 {\n"
+                                (apply #'concat tandem-typing-long-body)
+                                "    x * 2\n}\n// bottom\n")
+                      (concat "// top\n// above 1\n// above 2\n"
+                              "fn double(x: u32) -> u32 {\n    let y = x;\n    y * 2\n}\n"
+                              "// bottom\n// below 1\n// below 2\n"))))
       (unless (equal (buffer-string) expected)
         (tandem-typing-fail "the buffer is not the expected one:\n%s" expected)))
-    (when (> lines tandem-typing-max-messages)
+    (when (> lines (if long tandem-typing-max-messages-long tandem-typing-max-messages))
       (tandem-typing-fail "the job added %d lines to *Messages*" lines)))
   (tandem-typing-log "PASS")
   (kill-emacs 0))

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
+use super::pace::Pace;
 use super::port::{
     Change, EditAnswer, EditRequest, EditTarget, Editor, JobResult, Progress, TextEdit,
 };
@@ -186,10 +187,15 @@ async fn stream_code<E: Editor>(
     let mut shown = 0;
     let mut last_update = tokio::time::Instant::now();
     let mut refusals = Refusals::default();
+    let mut pace = Pace::new(editor.logs_edits());
     loop {
         let look_again = refusals.check(engine, handle.id)?;
         // Send what is due: after a wake, or a refusal just retried.
-        pump(engine, editor, handle, &target);
+        let paced = pump(engine, editor, handle, &target, Some(&mut pace));
+        let look_again = match (look_again, paced) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
             () = until(look_again) => {}
             event = stream.next() => match event {
@@ -206,7 +212,7 @@ async fn stream_code<E: Editor>(
                             let code = shape(job, visible, false);
                             let shown = diff.view(&code);
                             engine.jobs.with_session(handle.id, |s| s.set_desired(&shown));
-                            pump(engine, editor, handle, &target);
+                            pump(engine, editor, handle, &target, Some(&mut pace));
                             let report = lines(code.lines().count(), "written");
                             editor.progress(handle.id, Progress::Report(&report)).await;
                         }
@@ -217,7 +223,8 @@ async fn stream_code<E: Editor>(
                     engine.health.ok(&client.endpoint().base_url);
                     let code = shape(job, &reply.finish(), true);
                     engine.jobs.with_session(handle.id, |s| s.set_desired(&code));
-                    pump(engine, editor, handle, &target);
+                    // The last edit goes at once.
+                    pump(engine, editor, handle, &target, None);
                     return Ok(code);
                 }
                 Some(ModelEvent::Error(error)) => {
@@ -249,7 +256,7 @@ async fn settle<E: Editor>(
     let mut refusals = Refusals::default();
     loop {
         let look_again = refusals.check(engine, handle.id)?;
-        pump(engine, editor, handle, target);
+        pump(engine, editor, handle, target, None);
         let Some((settled, inside)) = engine
             .jobs
             .with_session(handle.id, |s| (s.is_settled(), s.user_edited_inside()))
@@ -391,13 +398,21 @@ fn region(engine: &Arc<Engine>, id: JobId, doc: &DocUri) -> Option<JobResult> {
 }
 
 /// Sends the job's next edit, if it has one and no other edit is in flight in the document.
-fn pump<E: Editor>(engine: &Arc<Engine>, editor: &E, handle: &JobHandle, target: &Target) {
+/// While streaming, `pace` may hold it back: then when to look again.
+fn pump<E: Editor>(
+    engine: &Arc<Engine>,
+    editor: &E,
+    handle: &JobHandle,
+    target: &Target,
+    pace: Option<&mut Pace>,
+) -> Option<tokio::time::Instant> {
     if engine.jobs.other_in_flight(handle.id) {
-        return;
+        return None;
     }
-    let Some(snapshot) = engine.documents.snapshot(&target.doc) else {
-        return;
-    };
+    if let Some(at) = pace.as_ref().and_then(|p| p.not_before()) {
+        return Some(at);
+    }
+    let snapshot = engine.documents.snapshot(&target.doc)?;
     // The edit's offsets are in the session's view: the editor's text with the edits taken as
     // landed since it last reported (see `edits::assumed`).
     let next = engine.jobs.with_session(handle.id, |s| {
@@ -405,6 +420,9 @@ fn pump<E: Editor>(engine: &Arc<Engine>, editor: &E, handle: &JobHandle, target:
             .map(|edit| (edit, s.view().0))
     });
     if let Some((edit, rope)) = next.flatten() {
+        if let Some(pace) = pace {
+            pace.sent();
+        }
         let request = EditRequest {
             job: handle.id,
             action: target.action,
@@ -429,6 +447,7 @@ fn pump<E: Editor>(engine: &Arc<Engine>, editor: &E, handle: &JobHandle, target:
             request,
         ));
     }
+    None
 }
 
 /// Sends one edit and feeds the answer (or its absence) back to the session.

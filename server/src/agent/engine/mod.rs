@@ -8,6 +8,7 @@
 //! - `converge`: streaming the model's code into a region, settling, taking it back.
 
 mod converge;
+mod pace;
 pub mod port;
 mod run;
 mod start;

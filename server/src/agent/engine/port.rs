@@ -138,4 +138,10 @@ pub trait Editor: Clone + Send + Sync + 'static {
 
     /// Announces how a job ended.
     fn job_finished(&self, report: JobReport) -> impl Future<Output = ()> + Send;
+
+    /// Whether the editor prints a line for every edit it applies (Emacs' eglot): a job then
+    /// sends fewer, larger edits, further apart as it goes on.
+    fn logs_edits(&self) -> bool {
+        false
+    }
 }

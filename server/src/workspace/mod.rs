@@ -4,6 +4,7 @@
 //! the document dirty; a background worker coalesces bursts of typing and reparses with the
 //! old tree on a blocking thread, then reports the document's syntax errors with the version
 //! they were computed from. A request that needs syntax now (hover, symbols) parses on demand.
+//! Of the documents opened, only the last is parsed at once: the others when they are needed.
 //! Trees are the big part of a document's memory, so only the most recently used ones are
 //! kept; the others are parsed again when needed.
 
@@ -89,7 +90,8 @@ impl Workspace {
         self.clock.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Opens (or reopens) a document; its syntax is computed in the background.
+    /// Opens (or reopens) a document; its syntax is computed in the background if it is the one
+    /// opened last, else when it changes or a request needs it.
     pub fn open(&self, uri: DocUri, language_id: &str, version: i32, text: &str) {
         let language = Language::detect(language_id, &uri);
         let entry = Entry {
@@ -99,7 +101,7 @@ impl Workspace {
         };
         self.entries.lock().insert(uri.clone(), entry);
         if language.is_some() {
-            self.worker.mark_dirty(uri);
+            self.worker.mark_opened(uri);
         }
     }
 
@@ -191,6 +193,12 @@ impl Workspace {
     /// The document's text and a tree for that same text, parsing now if the worker has not
     /// caught up. `None` when the document is not open.
     pub async fn snapshot_with_syntax(self: &Arc<Self>, uri: &DocUri) -> Option<Snapshot> {
+        self.parsed(uri, true).await
+    }
+
+    /// [`Self::snapshot_with_syntax`]; `report`: a tree parsed here has its syntax errors
+    /// reported by the worker too (a request parsed it; the worker itself passes `false`).
+    async fn parsed(self: &Arc<Self>, uri: &DocUri, report: bool) -> Option<Snapshot> {
         loop {
             let (mut snapshot, request) = {
                 let mut entries = self.entries.lock();
@@ -227,6 +235,10 @@ impl Workspace {
                 return Some(snapshot);
             };
             if self.install(uri, version, tree.clone()) {
+                if report {
+                    // Parsed for a request: its syntax errors are reported too (no parse again).
+                    self.worker.mark_dirty(uri.clone());
+                }
                 snapshot.tree = Some(tree);
                 return Some(snapshot);
             }
@@ -310,3 +322,6 @@ pub enum ChangeError {
     #[error(transparent)]
     OutOfSync(#[from] SyncError),
 }
+
+#[cfg(test)]
+mod tests;

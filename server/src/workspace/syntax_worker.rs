@@ -31,12 +31,22 @@ pub enum SyntaxEvent {
 
 pub(super) struct Handle {
     dirty: Arc<Mutex<HashSet<DocUri>>>,
+    opened: Arc<Mutex<Option<DocUri>>>,
     wake: Arc<Notify>,
 }
 
 impl Handle {
+    /// The document changed (or a request parsed it): its errors are reported next.
     pub(super) fn mark_dirty(&self, uri: DocUri) {
         self.dirty.lock().insert(uri);
+        self.wake.notify_one();
+    }
+
+    /// The document was opened. Only the one opened last is parsed at once (the file the user
+    /// is in); the others wait until they change or a request needs them, so a client that
+    /// opens a thousand files costs a thousand parses only if they are used.
+    pub(super) fn mark_opened(&self, uri: DocUri) {
+        *self.opened.lock() = Some(uri);
         self.wake.notify_one();
     }
 }
@@ -47,15 +57,17 @@ pub(super) fn spawn(
     events: mpsc::UnboundedSender<SyntaxEvent>,
 ) -> Handle {
     let dirty = Arc::new(Mutex::new(HashSet::new()));
+    let opened = Arc::new(Mutex::new(None));
     let wake = Arc::new(Notify::new());
     let handle = Handle {
         dirty: dirty.clone(),
+        opened: opened.clone(),
         wake: wake.clone(),
     };
     // The workspace may be created outside a runtime (unit tests of other parts): then no
     // worker runs and syntax is only computed on demand.
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(run(workspace, debounce, events, dirty, wake));
+        runtime.spawn(run(workspace, debounce, events, dirty, opened, wake));
     }
     handle
 }
@@ -65,13 +77,18 @@ async fn run(
     debounce: Duration,
     events: mpsc::UnboundedSender<SyntaxEvent>,
     dirty: Arc<Mutex<HashSet<DocUri>>>,
+    opened: Arc<Mutex<Option<DocUri>>>,
     wake: Arc<Notify>,
 ) {
     loop {
         wake.notified().await;
         // Let a burst of keystrokes finish: each one re-marks its document, so parse once.
         tokio::time::sleep(debounce).await;
-        let batch: Vec<DocUri> = dirty.lock().drain().collect();
+        // Changed documents first, then the one opened last.
+        let mut batch: Vec<DocUri> = dirty.lock().drain().collect();
+        if let Some(uri) = opened.lock().take().filter(|uri| !batch.contains(uri)) {
+            batch.push(uri);
+        }
         for uri in batch {
             let Some(workspace) = workspace.upgrade() else {
                 return;
@@ -92,7 +109,7 @@ async fn run(
 
 /// Parses one document if it needs it, and returns its errors when the tree is current.
 async fn reparse(workspace: Arc<Workspace>, uri: DocUri) -> Option<SyntaxReport> {
-    let snapshot = workspace.snapshot_with_syntax(&uri).await?;
+    let snapshot = workspace.parsed(&uri, false).await?;
     let tree = snapshot.tree?;
     let rope = snapshot.rope;
     let (rope, errors) = tokio::task::spawn_blocking(move || {

@@ -1588,3 +1588,53 @@ async fn secret_and_ignored_files_are_refused_at_every_door() -> anyhow::Result<
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+/// Hover in 50,000 nested modules (items past the depth cap are listed flat): on the function at
+/// the bottom it shows the function, not the module at the cap holding it, and the model is asked
+/// about it; on the outermost module, whose text is far past the prompt's budget, it answers with
+/// the structure and says why there is no explanation, without asking the model.
+#[tokio::test]
+async fn hover_in_deep_nesting_shows_the_innermost_item_and_a_huge_one_is_not_sent()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    server.push(answer(&["Does ", "nothing."]));
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    let depth = 50_000;
+    let source = format!(
+        "{}fn f() {{}}{}\n",
+        "mod a {\n".repeat(depth),
+        "}\n".repeat(depth)
+    );
+    editor.open(URI, "rust", 1, &source).await?;
+    let hover = |line: usize, character: usize| json!({"textDocument": {"uri": URI}, "position": {"line": line, "character": character}});
+    let deep = editor
+        .request("textDocument/hover", hover(depth, 3))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = deep["contents"]["value"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("*function* `f`") && text.contains("**Tandem:** Does nothing."),
+        "{text}"
+    );
+    assert_eq!(server.requests().len(), 1);
+
+    let outer = editor
+        .request("textDocument/hover", hover(0, 4))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = outer["contents"]["value"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("`a`")
+            && text.contains("No explanation from the model")
+            && text.contains("too large"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "the huge module never reached the model"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

@@ -366,12 +366,24 @@ fn attach(mut item: Item, stack: &mut [Item], roots: &mut Vec<Item>) {
 pub fn items_at(items: &[Item], byte: usize) -> Vec<&Item> {
     let mut out = Vec::new();
     let mut level = items;
-    while let Some(item) = level
-        .iter()
-        .find(|i| i.range.start <= byte && byte <= i.range.end)
-    {
+    while let Some(item) = innermost_at(level, byte) {
         out.push(item);
         level = &item.children;
     }
     out
+}
+
+/// The first item of `level` around `byte`, or one strictly inside it that is: past the depth
+/// cap, items deeper down are listed flat beside the ones holding them.
+fn innermost_at(level: &[Item], byte: usize) -> Option<&Item> {
+    let mut around = level
+        .iter()
+        .filter(|i| i.range.start <= byte && byte <= i.range.end);
+    let first = around.next()?;
+    Some(around.fold(first, |best, item| {
+        let inside = best.range.start <= item.range.start
+            && item.range.end <= best.range.end
+            && item.range != best.range;
+        if inside { item } else { best }
+    }))
 }

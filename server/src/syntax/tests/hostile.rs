@@ -89,8 +89,10 @@ fn items_of_50_000_nested_modules_stop_nesting_at_the_cap() {
     let at = source.find("fn f").expect("the function") + 3;
     let around = items_around(Language::Rust, &tree, &rope, at..at);
     assert_eq!(shape(&around), (MAX_ITEM_DEPTH, depth + 1));
+    // The item under the cursor is the function, not the module at the cap that holds it.
     let path = items_at(&around, at);
     assert_eq!(path.len(), MAX_ITEM_DEPTH);
+    assert_eq!(path.last().map(|i| i.name.as_str()), Some("f"));
 }
 
 #[test]

@@ -1638,3 +1638,46 @@ async fn hover_in_deep_nesting_shows_the_innermost_item_and_a_huge_one_is_not_se
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+/// The document goes out of sync while a job streams into it (a change whose version goes
+/// backwards): the job fails at once, saying so, and sends no more edits (nor takes back what it
+/// wrote: the server no longer knows where that is).
+#[tokio::test]
+async fn a_document_out_of_sync_fails_its_running_job() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let mut editor = start(&server, EditBehavior::VsCode).await?;
+    editor.open(URI, "rust", 1, SOURCE).await?;
+    let job = start_gated_edit(&server, &mut editor).await?;
+    server.release(3);
+    wait_for_edit(&mut editor).await?;
+    let version = editor.doc(URI).map_or(1, |d| d.version);
+    // A stale change: its version is below the document's.
+    editor
+        .change(URI, version - 1, (0, 0), (0, 0), "// x\n")
+        .await?;
+    let done = finished(&mut editor, &job).await?;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("out of sync"),
+        "{done}"
+    );
+    let edits = editor.applied_edits.len();
+    server.release(10);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = editor
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "tandem.status", "arguments": [{}]}),
+        )
+        .await?;
+    assert_eq!(
+        editor.applied_edits.len(),
+        edits,
+        "no edit after the job failed"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

@@ -375,6 +375,21 @@ impl Jobs {
         }
     }
 
+    /// Fails every running job of a document (it went out of sync: what the server takes to be
+    /// its text is not the editor's, so no edit of theirs can be placed, nor taken back).
+    pub fn fail_document(&self, uri: &DocUri, reason: &str) {
+        let ids: Vec<JobId> = self
+            .entries
+            .lock()
+            .iter()
+            .filter(|(_, e)| &e.uri == uri && e.status == JobStatus::Running)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.fail(id, reason.to_owned());
+        }
+    }
+
     /// Records how the job ended. Finished jobs beyond the last few are forgotten.
     pub fn finish(&self, id: JobId, status: JobStatus) {
         let mut entries = self.entries.lock();

@@ -62,7 +62,17 @@ impl Engine {
         changes: &[TextChange],
         encoding: PositionEncoding,
     ) -> Result<Applied, ChangeError> {
-        let mut applied = self.documents.change(doc, version, changes, encoding)?;
+        let mut applied = match self.documents.change(doc, version, changes, encoding) {
+            Ok(applied) => applied,
+            Err(error @ ChangeError::OutOfSync(_)) => {
+                self.jobs.fail_document(
+                    doc,
+                    "the document went out of sync (a change was lost); reopen it or send its full text",
+                );
+                return Err(error);
+            }
+            Err(error) => return Err(error),
+        };
         if changes.iter().any(|c| c.range.is_none()) {
             // A client that sends the whole text (kak-lsp, Vim's ALE) says nothing of what
             // changed: the minimal diff does, so that the job's own edit is told from the

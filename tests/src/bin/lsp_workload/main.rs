@@ -21,6 +21,8 @@
 //!   edit.
 //! - *many documents*: open `--docs` files of `--doc-lines` lines each, then CPU seconds and wall
 //!   time until idle, then the latency of one probe on the last file.
+//! - *hostile* (not in `all`): `documentSymbol` on hostile files, each in a fresh server, with
+//!   the latency of a request sent every 50 ms meanwhile (see `hostile.rs`).
 //!
 //! CPU time is utime+stime from `/proc/PID/stat`, summed over every live process of the server's
 //! process group. Idle means that sum grew by at most one clock tick over `--idle-ms` (polled
@@ -40,8 +42,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
+mod hostile;
+
 const USAGE: &str = "usage: lsp_workload --server \"CMD ARGS\" [--compare \"CMD ARGS\"] [--runs N]
-  [--workload all|start|typing|docs] [--lines N] [--edits N] [--rate PER_S] [--burst N]
+  [--workload all|start|typing|docs|hostile] [--lines N] [--edits N] [--rate PER_S] [--burst N]
   [--docs N] [--doc-lines N] [--idle-ms MS] [--timeout S] [--json]";
 
 const METHOD_NOT_FOUND: i64 = -32601;
@@ -117,7 +121,10 @@ fn parse_args() -> Result<Options> {
                     "start" => vec!["start"],
                     "typing" => vec!["typing"],
                     "docs" => vec!["docs"],
-                    other => bail!("unknown workload {other:?}: use all, start, typing or docs"),
+                    "hostile" => vec!["hostile"],
+                    other => {
+                        bail!("unknown workload {other:?}: use all, start, typing, docs or hostile")
+                    }
                 }
             }
             other => bail!("unknown option {other:?}\n{USAGE}"),
@@ -320,8 +327,8 @@ impl Server {
         ));
     }
 
-    /// Sends a request and waits (bounded) for its answer: the whole message.
-    async fn request(&mut self, method: &str, params: Value) -> Result<Value> {
+    /// Sends a request; its answer (the whole message) comes on the receiver.
+    fn send(&mut self, method: &str, params: Value) -> Result<oneshot::Receiver<Value>> {
         self.next_id += 1;
         let id = self.next_id;
         let (tx, rx) = oneshot::channel();
@@ -331,6 +338,12 @@ impl Server {
             .insert(id, tx);
         let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let _ = self.out.send(frame(&message));
+        Ok(rx)
+    }
+
+    /// Sends a request and waits (bounded) for its answer: the whole message.
+    async fn request(&mut self, method: &str, params: Value) -> Result<Value> {
+        let rx = self.send(method, params)?;
         match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(_)) => bail!(
@@ -772,6 +785,7 @@ async fn run(options: &Options, ticks: f64, ws: &Workspace) -> Result<Vec<Vec<Fi
                 let got = match *workload {
                     "start" => start(words, options, ticks, ws).await,
                     "typing" => typing(words, options, ticks, ws).await,
+                    "hostile" => hostile::hostile(words, options, ticks, ws).await,
                     _ => many_docs(words, options, ticks, ws).await,
                 };
                 figures.extend(got.with_context(|| format!("{workload} workload of {command:?}"))?);

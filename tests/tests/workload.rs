@@ -1,4 +1,4 @@
-//! The LSP workload benchmark (`src/bin/lsp_workload.rs`) runs a tiny workload against the real
+//! The LSP workload benchmark (`src/bin/lsp_workload/`) runs a tiny workload against the real
 //! `tandem` binary and prints its table; nothing here looks at the figures themselves.
 
 use std::process::Command;

@@ -42,7 +42,7 @@ pub enum Behavior {
     /// Neither applies nor answers: a hung client.
     NeverApplies,
     /// Like Emacs' eglot: refuses a versioned edit whose version is not the buffer's (with an
-    /// error), otherwise applies it and answers; reports its changes, its own and the user's,
+    /// error naming the version it has: `Stale`), otherwise applies it and answers; reports its changes, its own and the user's,
     /// only while reports are not held (eglot sends them once the user pauses for 0.5 s).
     Eglot,
     /// Like kak-lsp: applies an edit whatever version it names (at its lines and columns) and
@@ -458,7 +458,10 @@ impl MemoryEditor {
             let why = format!("version {version} is not the buffer's {}", buffer.version);
             return match behavior {
                 Behavior::VsCode => Err(EditAnswer::Refused(Some(why))),
-                Behavior::Eglot => Err(EditAnswer::Error(why)),
+                Behavior::Eglot => Err(EditAnswer::Stale(format!(
+                    "Edits require version {version}, you have {}",
+                    buffer.version
+                ))),
                 _ => Ok(()), // Dropped silently.
             };
         }

@@ -55,6 +55,8 @@ enum Step {
     ReleaseReports,
     /// `tandem.cancel`.
     Cancel,
+    /// Time passes (the user keeps typing in eglot, which holds its reports meanwhile).
+    Pass(Duration),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -267,6 +269,7 @@ async fn run(server: &ModelServer, editor: &MemoryEditor, job: JobId, step: Step
         Step::HoldReports => editor.hold_reports(),
         Step::ReleaseReports => editor.release_reports(),
         Step::Cancel => editor.cancel(job),
+        Step::Pass(time) => tokio::time::sleep(time).await,
     }
 }
 
@@ -642,6 +645,25 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
             edits: 3..100,
             refusals: 0,
             ..gated_edit("eglot-like: reports held while the user types")
+        },
+        Case {
+            behavior: Behavior::Eglot,
+            steps: vec![
+                HoldReports,
+                // The user types before the first edit: it is refused (the editor is past its
+                // version) while the report of the typing is held. The refusal says so, and the
+                // job waits for the report rather than retry and fail.
+                Type(Place::Start, "// typed\n"),
+                Release(FIRST_LINE),
+                Held(1),
+                Pass(Duration::from_secs(3)),
+                ReleaseReports,
+                Release(20),
+            ],
+            text: format!("// typed\n{EDITED}"),
+            edits: 2..100,
+            refusals: 0,
+            ..gated_edit("eglot-like: the first edit refused while the typing before it is held")
         },
         Case {
             whole_text: true,

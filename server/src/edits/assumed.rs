@@ -54,6 +54,18 @@ impl StreamSession {
         self.assumed.is_some()
     }
 
+    /// The editor refused an edit saying its text is newer than the edit's version (eglot): a
+    /// report of that text is on its way, whenever the editor sends it.
+    pub fn expect_newer_text(&mut self) {
+        self.editor_ahead = true;
+    }
+
+    /// Whether the editor has changes to report that explain a refusal: edits taken as landed
+    /// since its last report, or its own word that it is ahead.
+    pub fn expects_report(&self) -> bool {
+        self.has_assumed() || self.editor_ahead
+    }
+
     /// Whether an edit of the session was taken as landed and no report of the editor since
     /// showed otherwise.
     pub fn has_taken_as_landed(&self) -> bool {

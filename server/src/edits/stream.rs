@@ -147,6 +147,9 @@ pub struct StreamSession {
     /// How many edits were taken as landed since the editor last reported: the version it is
     /// at by now, if it counts one per edit (VS Code, eglot), is that many past the last.
     pub(super) assumed_edits: i32,
+    /// The editor said it is past the version of an edit it refused (see
+    /// [`Self::expect_newer_text`]); cleared by its next report.
+    pub(super) editor_ahead: bool,
     /// An edit landed that the editor never answered, on a connection with no answer yet:
     /// the editor applies edits without answering (Vim's ALE).
     pub(super) lands_unanswered: bool,
@@ -194,6 +197,7 @@ impl StreamSession {
             assumed_sent: Vec::new(),
             taken_as_landed: false,
             assumed_edits: 0,
+            editor_ahead: false,
             lands_unanswered: false,
             repair: None,
             repairs: 0,
@@ -458,6 +462,7 @@ impl StreamSession {
     ) -> ChangeOutcome {
         // Newer text: whatever was refused before is explained by it.
         self.unexplained_refusals = 0;
+        self.editor_ahead = false;
         let mut region = self.region;
         // Once the echo is found, the changes left to the user (reordered if need be).
         let mut user_changes: Vec<CharChange> = Vec::new();

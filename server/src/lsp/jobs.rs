@@ -54,6 +54,7 @@ impl Editor for LspEditor {
         match send_apply_edit(&self.0, params).await {
             Ok(result) if result.applied => EditAnswer::Applied,
             Ok(result) => EditAnswer::Refused(result.failure_reason),
+            Err(error) if says_stale(&error.message) => EditAnswer::Stale(error.message.into()),
             Err(error) => EditAnswer::Error(error.to_string()),
         }
     }
@@ -267,6 +268,12 @@ fn apply_params(
 /// read a burst of frames and stop at a reply their code was waiting for (Emacs 28's jsonrpc
 /// throws out of its process filter there) leave the edit's request unread until more bytes
 /// arrive, so the server sends some.
+/// Whether an error answering `workspace/applyEdit` says the editor is past the edit's version:
+/// eglot's "Edits on `…' require version 7, you have 12".
+fn says_stale(message: &str) -> bool {
+    message.contains("require version") && message.contains("you have")
+}
+
 async fn send_apply_edit(
     state: &State,
     params: lsp::ApplyWorkspaceEditParams,
@@ -400,4 +407,16 @@ async fn send_progress(state: &State, token: &lsp::ProgressToken, value: Value) 
             value,
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn eglots_stale_version_error_is_recognised() {
+        // As Emacs 28's eglot 1.9 words it (`eglot--apply-text-edits`).
+        assert!(super::says_stale(
+            "Edits on `double.rs' require version 7, you have 12"
+        ));
+        assert!(!super::says_stale("Request workspace/applyEdit failed"));
+    }
 }

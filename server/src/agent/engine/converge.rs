@@ -76,14 +76,15 @@ impl Refusals {
     ) -> Result<Option<tokio::time::Instant>, String> {
         let (awaiting, assumed) = engine
             .jobs
-            .with_session(id, |s| (s.awaiting_change(), s.has_assumed()))
+            .with_session(id, |s| (s.awaiting_change(), s.expects_report()))
             .unwrap_or_default();
         if !awaiting {
             self.since = None;
             return Ok(None);
         }
-        // With edits taken as landed, the editor has reports to send (eglot holds them while the
-        // user types): wait for them as for an edit's answer.
+        // With edits taken as landed, or a refusal that said the editor is ahead, the editor has
+        // reports to send (eglot holds them while the user types): wait for them as for an
+        // edit's answer.
         let grace = if assumed { EDIT_TIMEOUT } else { REFUSAL_GRACE };
         let since = *self.since.get_or_insert_with(tokio::time::Instant::now);
         if since.elapsed() < grace {
@@ -521,6 +522,13 @@ fn on_answer(
                 "edit refused"
             );
             jobs.note_refusal(handle.id, reason);
+            jobs.on_apply_answer(handle.id, edit.id, false);
+        }
+        Ok(EditAnswer::Stale(why)) => {
+            // The refusal is explained by text the editor has not reported yet.
+            tracing::debug!(job = handle.id, "edit refused as stale: {why}");
+            jobs.with_session(handle.id, |s| s.expect_newer_text());
+            jobs.note_refusal(handle.id, Some(why));
             jobs.on_apply_answer(handle.id, edit.id, false);
         }
         Ok(EditAnswer::Error(error)) => {

@@ -72,6 +72,10 @@ pub enum EditAnswer {
     Applied,
     /// Declined (a stale version, the user said no), with the editor's reason when it gave one.
     Refused(Option<String>),
+    /// Declined because the editor's text is newer than the version the edit names, and the
+    /// editor says so (Emacs' eglot: "… require version 7, you have 12") though it has not
+    /// reported that text yet: the job waits for the report. With the editor's words.
+    Stale(String),
     /// The request itself failed; the reason in words.
     Error(String),
 }

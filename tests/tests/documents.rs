@@ -255,3 +255,39 @@ async fn hover_shows_kind_signature_and_doc() -> anyhow::Result<()> {
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+/// An outline holds at most 20,000 symbols, the first in document order, children included: a
+/// file of 25,000 functions in 100 modules gets the first 80 modules and the 20,000 symbols in
+/// them, not an answer of megabytes that would hold up every answer behind it.
+#[tokio::test]
+async fn an_outline_is_cut_at_20_000_symbols_in_document_order() -> anyhow::Result<()> {
+    let (mut editor, _) = Editor::start(&[]).await?;
+    let mut text = String::new();
+    for m in 0..100 {
+        text.push_str(&format!("mod m{m} {{\n"));
+        for f in 0..249 {
+            text.push_str(&format!("    fn f{f}() {{}}\n"));
+        }
+        text.push_str("}\n");
+    }
+    editor.open(RUST, "rust", 1, &text).await?;
+    let symbols = editor
+        .request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": RUST}}),
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let modules = symbols.as_array().cloned().unwrap_or_default();
+    let count: usize = modules
+        .iter()
+        .map(|m| 1 + m["children"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(count, 20_000);
+    assert_eq!(modules.len(), 80);
+    assert_eq!(modules[0]["name"], "m0");
+    assert_eq!(modules[79]["name"], "m79");
+    assert_eq!(modules[79]["children"][248]["name"], "f248");
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

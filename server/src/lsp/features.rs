@@ -35,6 +35,7 @@ pub async fn document_symbols(
     let encoding = state.encoding();
     let hierarchical = state.flags().hierarchical_symbols;
     let uri = uri.clone();
+    let uri_text = uri.as_str().to_owned();
     let work = tokio::task::spawn_blocking(move || {
         let moved_on = || documents.version(&doc_uri) != Some(snapshot.version);
         if moved_on() {
@@ -42,10 +43,12 @@ pub async fn document_symbols(
         }
         let rope = &snapshot.rope;
         let items = syntax::items_unless(language, &tree, rope, &moved_on)?;
-        let symbols: Vec<lsp::DocumentSymbol> = items
-            .iter()
-            .map(|item| symbol(item, rope, encoding))
-            .collect();
+        let mut left = MAX_SYMBOLS;
+        let symbols = symbols(&items, rope, encoding, &mut left);
+        if left == 0 {
+            let all = syntax::count_items(&items);
+            tracing::info!(%uri_text, all, "documentSymbol: only the first {MAX_SYMBOLS} of {all} symbols sent");
+        }
         if hierarchical {
             return Some(lsp::DocumentSymbolResponse::DocumentSymbolList(symbols));
         }
@@ -73,18 +76,39 @@ pub async fn document_symbols(
     }
 }
 
-/// One item as a symbol. Items nest at most `syntax::MAX_ITEM_DEPTH` deep, so the recursion
-/// here is bounded.
+/// The most symbols one `documentSymbol` answer holds: the first ones in document order. Past
+/// this an outline is no use to anyone, and its answer (about 200 bytes a symbol) would take
+/// seconds to serialize and send, holding up every answer queued behind it (a 5 MB line of
+/// minified code has 625,000 functions).
+const MAX_SYMBOLS: usize = 20_000;
+
+/// `items` as symbols, in document order, while `left` lasts (each symbol takes one).
+fn symbols(
+    items: &[Item],
+    rope: &ropey::Rope,
+    encoding: crate::text::PositionEncoding,
+    left: &mut usize,
+) -> Vec<lsp::DocumentSymbol> {
+    let mut out = Vec::new();
+    for item in items {
+        if *left == 0 {
+            break;
+        }
+        *left -= 1;
+        out.push(symbol(item, rope, encoding, left));
+    }
+    out
+}
+
+/// One item as a symbol, with as many of its children as `left` allows. Items nest at most
+/// `syntax::MAX_ITEM_DEPTH` deep, so the recursion here is bounded.
 fn symbol(
     item: &Item,
     rope: &ropey::Rope,
     encoding: crate::text::PositionEncoding,
+    left: &mut usize,
 ) -> lsp::DocumentSymbol {
-    let children: Vec<_> = item
-        .children
-        .iter()
-        .map(|child| symbol(child, rope, encoding))
-        .collect();
+    let children = symbols(&item.children, rope, encoding, left);
     #[expect(
         deprecated,
         reason = "the field is required by the type; we never set it"

@@ -361,6 +361,17 @@ fn attach(mut item: Item, stack: &mut [Item], roots: &mut Vec<Item>) {
     }
 }
 
+/// How many items there are, children included.
+pub fn count_items(items: &[Item]) -> usize {
+    let mut count = 0;
+    let mut stack: Vec<&Item> = items.iter().collect();
+    while let Some(item) = stack.pop() {
+        count += 1;
+        stack.extend(&item.children);
+    }
+    count
+}
+
 /// The items containing `byte`, outermost first. An item contains the byte just past its end,
 /// where the cursor sits after typing its last character.
 pub fn items_at(items: &[Item], byte: usize) -> Vec<&Item> {

@@ -16,7 +16,9 @@ mod tags;
 
 pub use errors::{SyntaxError, syntax_errors};
 pub use incremental::{DocSyntax, ParseRequest};
-pub use items::{Item, ItemKind, MAX_ITEM_DEPTH, items, items_around, items_at, items_unless};
+pub use items::{
+    Item, ItemKind, MAX_ITEM_DEPTH, count_items, items, items_around, items_at, items_unless,
+};
 pub use language::Language;
 pub use parse::{input_edit, parse};
 pub use tags::{Tag, tags};

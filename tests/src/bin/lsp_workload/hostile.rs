@@ -2,7 +2,8 @@
 //! `documentSymbol`; meanwhile a cheap request goes out every 50 ms (`tandem.status` through
 //! `workspace/executeCommand`; another server answers it with an error just as fast when it is
 //! responsive) and its latency shows whether the server still answers while it works. Figures:
-//! the time to the symbols, peak RSS, and the median and worst latency of those requests.
+//! the time to the symbols, peak RSS, the median and worst latency of those requests, and RSS
+//! once the file is closed and the server idle.
 //!
 //! Files: 5 MB of small functions on one line (minified code), and `mod a {` nested 8,000 and
 //! 50,000 deep with a function at the bottom.
@@ -17,7 +18,7 @@ const EVERY: Duration = Duration::from_millis(50);
 /// One hostile file and the keys of its figures.
 struct Case {
     name: &'static str,
-    keys: [&'static str; 4],
+    keys: [&'static str; 5],
     text: fn() -> String,
 }
 
@@ -29,6 +30,7 @@ const CASES: [Case; 3] = [
             "hostile 5 MB line: peak rss MiB",
             "hostile 5 MB line: status median ms",
             "hostile 5 MB line: status max ms",
+            "hostile 5 MB line: rss after close MiB",
         ],
         text: || "fn a(){}".repeat(5_000_000 / 8) + "\n",
     },
@@ -39,6 +41,7 @@ const CASES: [Case; 3] = [
             "hostile 8k nested: peak rss MiB",
             "hostile 8k nested: status median ms",
             "hostile 8k nested: status max ms",
+            "hostile 8k nested: rss after close MiB",
         ],
         text: || nested(8_000),
     },
@@ -49,6 +52,7 @@ const CASES: [Case; 3] = [
             "hostile 50k nested: peak rss MiB",
             "hostile 50k nested: status median ms",
             "hostile 50k nested: status max ms",
+            "hostile 50k nested: rss after close MiB",
         ],
         text: || nested(50_000),
     },
@@ -116,10 +120,18 @@ async fn one(server: &mut Server, case: &Case, ws: &Workspace) -> Result<Figures
     };
     let worst = latencies.iter().copied().fold(0.0, f64::max);
     let median = super::median(&mut latencies);
+    let peak = peak_rss_mib(server.pid);
+    // What the file still costs once closed.
+    server.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    server.wait_idle().await?;
     Ok(Figures::from([
         (case.keys[0], ms(took)),
-        (case.keys[1], peak_rss_mib(server.pid)),
+        (case.keys[1], peak),
         (case.keys[2], median),
         (case.keys[3], worst),
+        (case.keys[4], super::status_mib(server.pid, "VmRSS:")),
     ]))
 }

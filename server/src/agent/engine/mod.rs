@@ -10,6 +10,7 @@
 mod converge;
 mod pace;
 pub mod port;
+mod refusals;
 mod run;
 mod start;
 

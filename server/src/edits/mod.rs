@@ -13,7 +13,10 @@
 //!   protocol for the LSP layer.
 //! - `document`: [`DocumentEdits`], the sessions of one document, one edit in flight.
 //! - `streaming_diff`: [`StreamingDiff`], what a region shows while the model rewrites it.
+//! - `report`: reading one `didChange` against the edit in flight (landed, lost, typing inside).
 //! - `whole_text`: reading a whole-text `didChange` around a region.
+//! - `misapplied`, `misplaced`: edits an editor applied at lines the user's unreported typing had
+//!   moved (one, or several at once), and the edit that repairs them.
 //!
 //! Tests: `sim` (simulated editors), `stream_tests` (scripted cases per editor),
 //! `prop_tests` and `document_prop_tests` (random interleavings against a replay).
@@ -25,6 +28,7 @@ pub mod document;
 mod echo;
 mod misapplied;
 mod misplaced;
+mod report;
 pub mod stream;
 pub mod streaming_diff;
 mod whole_text;

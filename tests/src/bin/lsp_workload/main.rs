@@ -19,8 +19,9 @@
 //!   `--burst` edits, time one probe request (`textDocument/documentSymbol`, or `hover` when the
 //!   server answers MethodNotFound). CPU is the server's from the open until idle after the last
 //!   edit.
-//! - *many documents*: open `--docs` files of `--doc-lines` lines each, then CPU seconds and wall
-//!   time until idle, then the latency of one probe on the last file.
+//! - *many documents*: open `--docs` files of `--doc-lines` lines each (with one probe on the
+//!   first file once half are open), then CPU seconds and wall time until idle, then the latency
+//!   of one probe on the last file.
 //! - *hostile* (not in `all`): `documentSymbol` on hostile files, each in a fresh server, with
 //!   the latency of a request sent every 50 ms meanwhile (see `hostile.rs`).
 //!
@@ -734,8 +735,16 @@ async fn many_docs(
             .collect();
         let cpu_before = server.cpu_s();
         let began = Instant::now();
-        for (uri, text, _) in &docs {
+        // Halfway, a request on the first file (the one being edited) while the rest open.
+        let half = docs.len() / 2;
+        let mut during = None;
+        for (k, (uri, text, _)) in docs.iter().enumerate() {
             open(&server, uri, text);
+            if k + 1 == half
+                && let Some((first, _, at)) = docs.first()
+            {
+                during = probe(&mut server, first, *at).await?;
+            }
         }
         let idle = server.wait_idle().await?;
         let mut figures = Figures::from([
@@ -746,6 +755,9 @@ async fn many_docs(
             ),
             ("docs: peak rss MiB", peak_rss_mib(server.pid)),
         ]);
+        if let Some(took) = during {
+            figures.insert("docs: probe on first, mid-opens ms", ms(took));
+        }
         if let Some((uri, _, at)) = docs.last()
             && let Some(took) = probe(&mut server, uri, *at).await?
         {

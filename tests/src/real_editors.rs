@@ -9,6 +9,20 @@ use anyhow::{Context, bail};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
+/// The file the typing tests stream into, in every editor: a function between a line above and
+/// a line below.
+pub const DOUBLE_SOURCE: &str = "// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n";
+
+/// The model's reply that implements it, one line per chunk (after the reply's opening chunk).
+pub const DOUBLE_REPLY: &[&str] = &[
+    "```rust\n",
+    "fn double(x: u32) -> u32 {\n",
+    "    let y = x;\n",
+    "    y * 2\n",
+    "}\n",
+    "```\n",
+];
+
 /// Where `tests/editors/install.sh` puts the editors: `$TANDEM_EDITORS_HOME`, else
 /// `~/.cache/tandem-editors`.
 pub fn editors_home() -> PathBuf {

@@ -6,11 +6,12 @@
     reason = "a test that unwraps wrong fails, which is the point"
 )]
 
+use std::path::Path;
 use std::time::Duration;
 
 use tandem_tests::editor::tandem_bin;
 use tandem_tests::model_server::{ModelServer, Reply, Wire};
-use tandem_tests::real_editors::{emacs, repo_root, run};
+use tandem_tests::real_editors::{DOUBLE_SOURCE, emacs, repo_root, run};
 
 #[tokio::test]
 async fn a_quick_fix_from_eglot_lands_the_models_edit() -> anyhow::Result<()> {
@@ -30,18 +31,7 @@ async fn a_quick_fix_from_eglot_lands_the_models_edit() -> anyhow::Result<()> {
     let file = project.path().join("add.py");
     std::fs::write(&file, "def add(a, b):\n    return a +\n")?;
 
-    let mut command = tokio::process::Command::new(emacs()?);
-    command
-        .arg("--batch")
-        .arg("-l")
-        .arg(repo_root().join("tests/editors/emacs/smoke.el"))
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path())
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("ANTHROPIC_API_KEY")
-        .env("TANDEM_BIN", tandem_bin())
-        .env("TANDEM_TEST_MODEL_URL", server.base_url(Wire::OpenAi))
-        .env("TANDEM_TEST_FILE", &file);
+    let command = emacs_batch("smoke.el", home.path(), &server, &file)?;
     let outcome = run(command, Duration::from_secs(90)).await?;
     assert!(outcome.success, "Emacs failed\n{}", outcome.transcript());
 
@@ -85,24 +75,10 @@ async fn run_typing_el(long: bool) -> anyhow::Result<()> {
     let project = tempfile::tempdir()?;
     std::fs::create_dir(project.path().join(".git"))?;
     let file = project.path().join("double.rs");
-    std::fs::write(
-        &file,
-        "// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n",
-    )?;
+    std::fs::write(&file, DOUBLE_SOURCE)?;
 
-    let mut command = tokio::process::Command::new(emacs()?);
-    command
-        .arg("--batch")
-        .arg("-l")
-        .arg(repo_root().join("tests/editors/emacs/typing.el"))
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path())
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("ANTHROPIC_API_KEY")
-        .env("TANDEM_BIN", tandem_bin())
-        .env("TANDEM_TEST_MODEL_URL", server.base_url(Wire::OpenAi))
-        .env("TANDEM_CONTROL_URL", server.url())
-        .env("TANDEM_TEST_FILE", &file);
+    let mut command = emacs_batch("typing.el", home.path(), &server, &file)?;
+    command.env("TANDEM_CONTROL_URL", server.url());
     if long {
         command.env("TANDEM_TEST_LONG", "1");
     }
@@ -111,4 +87,27 @@ async fn run_typing_el(long: bool) -> anyhow::Result<()> {
     let requests = server.requests();
     assert_eq!(requests.len(), 1, "one model request: {requests:?}");
     Ok(())
+}
+
+/// `emacs --batch -l tests/editors/emacs/<script>` with a home of its own, no model keys, the
+/// server binary and the scripted model, on `file`.
+fn emacs_batch(
+    script: &str,
+    home: &Path,
+    server: &ModelServer,
+    file: &Path,
+) -> anyhow::Result<tokio::process::Command> {
+    let mut command = tokio::process::Command::new(emacs()?);
+    command
+        .arg("--batch")
+        .arg("-l")
+        .arg(repo_root().join("tests/editors/emacs").join(script))
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env("TANDEM_BIN", tandem_bin())
+        .env("TANDEM_TEST_MODEL_URL", server.base_url(Wire::OpenAi))
+        .env("TANDEM_TEST_FILE", file);
+    Ok(command)
 }

@@ -29,7 +29,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tandem_tests::editor::tandem_bin;
 use tandem_tests::model_server::{ModelServer, Reply, Wire};
-use tandem_tests::real_editors::{kak, kak_lsp, repo_root, tmux};
+use tandem_tests::real_editors::{DOUBLE_REPLY, DOUBLE_SOURCE, kak, kak_lsp, repo_root, tmux};
 use tempfile::TempDir;
 use tokio::process::Command;
 
@@ -40,15 +40,6 @@ const DEADLINE: Duration = Duration::from_secs(120);
 /// How often the buffer is read while the job streams.
 const SNAPSHOT_EVERY: Duration = Duration::from_millis(25);
 
-const SOURCE: &str = "// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n";
-const REPLY: &[&str] = &[
-    "```rust\n",
-    "fn double(x: u32) -> u32 {\n",
-    "    let y = x;\n",
-    "    y * 2\n",
-    "}\n",
-    "```\n",
-];
 const IMPLEMENTED: &str =
     "// top\nfn double(x: u32) -> u32 {\n    let y = x;\n    y * 2\n}\n// bottom\n";
 
@@ -77,7 +68,7 @@ impl Kakoune {
         let dir = tempfile::tempdir()?;
         let workspace = dir.path().join("ws");
         std::fs::create_dir_all(workspace.join(".tandem"))?;
-        std::fs::write(workspace.join("double.rs"), SOURCE)?;
+        std::fs::write(workspace.join("double.rs"), DOUBLE_SOURCE)?;
         for sub in ["run", "home", "out"] {
             std::fs::create_dir_all(dir.path().join(sub))?;
         }
@@ -508,7 +499,7 @@ fn check_braces(snapshots: &[String], raced: bool) {
 }
 
 fn gated_reply(server: &ModelServer) {
-    server.push(Reply::text(Wire::OpenAi, REPLY).gated());
+    server.push(Reply::text(Wire::OpenAi, DOUBLE_REPLY).gated());
 }
 
 async fn within_deadline(

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::json;
 use tandem_tests::editor::tandem_bin;
 use tandem_tests::model_server::{ModelServer, RecordedRequest, Reply, Wire};
-use tandem_tests::real_editors::{nvim, repo_root, run};
+use tandem_tests::real_editors::{DOUBLE_SOURCE, nvim, repo_root, run};
 use tempfile::TempDir;
 
 /// How long one Neovim run may take before it is killed (the scripts wait 20 s at most for any
@@ -264,14 +264,11 @@ async fn checkhealth_reports_the_endpoint_reachable() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The file the "typing during a stream" cases start from: a function between two comments.
-const DOUBLE: &str = "// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n";
-
-/// Runs `typing_both.lua` on DOUBLE with `env` (which handler applies the edits, when the user
-/// starts typing).
+/// Runs `typing_both.lua` on [`DOUBLE_SOURCE`] with `env` (which handler applies the edits, when
+/// the user starts typing).
 async fn typing_both(env: &[(&str, &str)]) -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
-    let workspace = workspace("double.rs", DOUBLE)?;
+    let workspace = workspace("double.rs", DOUBLE_SOURCE)?;
     nvim_case_with(&server, &workspace, "typing_both", env).await
 }
 

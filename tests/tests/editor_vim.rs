@@ -33,23 +33,11 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use tandem_tests::editor::tandem_bin;
 use tandem_tests::model_server::{ModelServer, Reply, Wire};
-use tandem_tests::real_editors::{repo_root, tmux, vim};
+use tandem_tests::real_editors::{DOUBLE_REPLY, DOUBLE_SOURCE, repo_root, tmux, vim};
 use tempfile::TempDir;
 
 /// How long any one wait lasts before the test fails.
 const WAIT: Duration = Duration::from_secs(20);
-
-const DOUBLE: &str = "// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n";
-
-/// The model's reply, one line per chunk (after the reply's opening chunk).
-const REPLY: &[&str] = &[
-    "```rust\n",
-    "fn double(x: u32) -> u32 {\n",
-    "    let y = x;\n",
-    "    y * 2\n",
-    "}\n",
-    "```\n",
-];
 
 /// Vim running in its own tmux server on a workspace folder holding one file.
 struct Vim {
@@ -356,8 +344,8 @@ async fn implement_job(server: &ModelServer, vim: &Vim) -> anyhow::Result<()> {
 #[tokio::test]
 async fn implement_from_ales_code_action_menu_streams_the_function() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
-    server.push(Reply::text(Wire::OpenAi, REPLY).gated());
-    let vim = Vim::start(&server, "double.rs", DOUBLE).await?;
+    server.push(Reply::text(Wire::OpenAi, DOUBLE_REPLY).gated());
+    let vim = Vim::start(&server, "double.rs", DOUBLE_SOURCE).await?;
     implement_job(&server, &vim).await?;
     // The reply's opening chunk, the fence, the signature, and the first body line: the old body
     // stays below the new line until the new text passes it (the streaming diff).
@@ -386,8 +374,8 @@ async fn implement_from_ales_code_action_menu_streams_the_function() -> anyhow::
 #[tokio::test]
 async fn typing_above_and_below_a_stream_keeps_every_keystroke() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
-    server.push(Reply::text(Wire::OpenAi, REPLY).gated());
-    let vim = Vim::start(&server, "double.rs", DOUBLE).await?;
+    server.push(Reply::text(Wire::OpenAi, DOUBLE_REPLY).gated());
+    let vim = Vim::start(&server, "double.rs", DOUBLE_SOURCE).await?;
     implement_job(&server, &vim).await?;
     // The reply's opening chunk, the fence, the signature and the first body line: with the
     // user idle the edit lands, and ALE does not report it before the user's next key.
@@ -429,8 +417,8 @@ async fn typing_above_and_below_a_stream_keeps_every_keystroke() -> anyhow::Resu
 async fn a_chunk_landing_while_the_user_types_a_line_above_keeps_every_keystroke()
 -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
-    server.push(Reply::text(Wire::OpenAi, REPLY).gated());
-    let vim = Vim::start(&server, "double.rs", DOUBLE).await?;
+    server.push(Reply::text(Wire::OpenAi, DOUBLE_REPLY).gated());
+    let vim = Vim::start(&server, "double.rs", DOUBLE_SOURCE).await?;
     implement_job(&server, &vim).await?;
     // The reply's opening chunk, the fence and the signature (the same as the old one): the
     // server has no edit in flight and knows the editor's text.
@@ -472,7 +460,7 @@ async fn a_longer_stream_with_the_user_idle_ends_done() -> anyhow::Result<()> {
         "```\n",
     ];
     server.push(Reply::text(Wire::OpenAi, &reply).gated());
-    let vim = Vim::start(&server, "double.rs", DOUBLE).await?;
+    let vim = Vim::start(&server, "double.rs", DOUBLE_SOURCE).await?;
     implement_job(&server, &vim).await?;
     // The reply's opening chunk, the fence and the signature; then one line at a time, each
     // once the last is in the buffer. The user presses no key all along: ALE reports what it

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::bail;
 use tandem_tests::editor::tandem_bin;
 use tandem_tests::model_server::{ModelServer, Wire};
-use tandem_tests::real_editors::{self, repo_root};
+use tandem_tests::real_editors::{self, DOUBLE_SOURCE, repo_root};
 use tokio::process::Command;
 
 /// The file the test opens: a syntax error to fix (`broken`) and a body to rewrite (`greet`).
@@ -71,9 +71,24 @@ fn kill_code_server(pid_file: &Path) {
     }
 }
 
-#[tokio::test]
-async fn vscode_extension_fixes_streams_rejects_explains_with_the_stored_key_and_follows_settings()
--> anyhow::Result<()> {
+/// Runs `run.mjs` (with `TANDEM_CASE=case`; none for the main case) in code-server on
+/// `workspace`, the extension `vsix` installed and pointed at the server binary `bin`, with
+/// `scratch` for code-server's pid file. The transcript is kept in `artifacts`; unless the
+/// driver succeeded, the test fails with it, saying that `what` failed.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call per case, every argument named there"
+)]
+async fn drive(
+    case: Option<&str>,
+    vsix: &Path,
+    bin: &Path,
+    server: &ModelServer,
+    workspace: &Path,
+    artifacts: &Path,
+    scratch: &Path,
+    what: &str,
+) -> anyhow::Result<()> {
     let root = repo_root();
     let node24 = real_editors::node24_bin()?.join("node");
     let code_server = real_editors::code_server()?;
@@ -83,27 +98,21 @@ async fn vscode_extension_fixes_streams_rejects_explains_with_the_stored_key_and
         "playwright-core is not installed in {}: run `bash tests/editors/install.sh`",
         driver_dir.display()
     );
-    let artifacts = root.join("target/editor-artifacts");
-    std::fs::create_dir_all(&artifacts)?;
-    let scratch = tempfile::tempdir()?;
-    let vsix = package_extension(&root, scratch.path()).await?;
-    let pid_file = scratch.path().join("code-server.pid");
-
-    let server = ModelServer::start().await?;
-    let workspace = tempfile::tempdir()?;
-    std::fs::create_dir_all(workspace.path().join("src"))?;
-    std::fs::write(workspace.path().join("src/main.rs"), SOURCE)?;
-
+    let pid_file = scratch.join("code-server.pid");
     let mut driver = Command::new(&node24);
     driver
         .arg(driver_dir.join("run.mjs"))
-        .current_dir(&driver_dir)
-        .env("TANDEM_BIN", tandem_bin())
+        .current_dir(&driver_dir);
+    if let Some(case) = case {
+        driver.env("TANDEM_CASE", case);
+    }
+    driver
+        .env("TANDEM_BIN", bin)
         .env("TANDEM_MODEL_URL", server.base_url(Wire::OpenAi))
         .env("TANDEM_CONTROL_URL", server.url())
-        .env("TANDEM_WORKSPACE", workspace.path())
-        .env("TANDEM_VSIX", &vsix)
-        .env("TANDEM_ARTIFACTS", &artifacts)
+        .env("TANDEM_WORKSPACE", workspace)
+        .env("TANDEM_VSIX", vsix)
+        .env("TANDEM_ARTIFACTS", artifacts)
         .env("TANDEM_PID_FILE", &pid_file)
         .env("TANDEM_NODE24", &node24)
         .env("TANDEM_CODE_SERVER", &code_server);
@@ -113,10 +122,49 @@ async fn vscode_extension_fixes_streams_rejects_explains_with_the_stored_key_and
     std::fs::write(artifacts.join("vscode-transcript.txt"), run.transcript())?;
     assert!(
         run.success,
-        "the VS Code test failed (screenshot and logs in {}):\n{}",
+        "{what} failed (screenshot and logs in {}):\n{}",
         artifacts.display(),
         run.transcript()
     );
+    Ok(())
+}
+
+/// A workspace folder holding `files` (paths relative to it).
+fn workspace(files: &[(&str, &str)]) -> anyhow::Result<tempfile::TempDir> {
+    let workspace = tempfile::tempdir()?;
+    for (path, text) in files {
+        let path = workspace.path().join(path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, text)?;
+    }
+    Ok(workspace)
+}
+
+#[tokio::test]
+async fn vscode_extension_fixes_streams_rejects_explains_with_the_stored_key_and_follows_settings()
+-> anyhow::Result<()> {
+    let root = repo_root();
+    let artifacts = root.join("target/editor-artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let scratch = tempfile::tempdir()?;
+    let vsix = package_extension(&root, scratch.path()).await?;
+
+    let server = ModelServer::start().await?;
+    let workspace = workspace(&[("src/main.rs", SOURCE)])?;
+    let (bin, what) = (tandem_bin(), "the VS Code test");
+    drive(
+        None,
+        &vsix,
+        &bin,
+        &server,
+        workspace.path(),
+        &artifacts,
+        scratch.path(),
+        what,
+    )
+    .await?;
     let screenshot = artifacts.join("vscode-final.png");
     assert!(
         screenshot.exists(),
@@ -158,55 +206,28 @@ async fn vscode_extension_fixes_streams_rejects_explains_with_the_stored_key_and
 async fn vscode_typing_above_and_below_a_streaming_implement_keeps_every_key_and_brace()
 -> anyhow::Result<()> {
     let root = repo_root();
-    let node24 = real_editors::node24_bin()?.join("node");
-    let code_server = real_editors::code_server()?;
-    let driver_dir = root.join("tests/editors/vscode");
-    anyhow::ensure!(
-        driver_dir.join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed in {}: run `bash tests/editors/install.sh`",
-        driver_dir.display()
-    );
     // Its own artifacts folder: the other VS Code test may run at the same time.
     let artifacts = root.join("target/editor-artifacts/vscode-typing");
     std::fs::create_dir_all(&artifacts)?;
     let scratch = tempfile::tempdir()?;
     let vsix = package_extension(&root, scratch.path()).await?;
-    let pid_file = scratch.path().join("code-server.pid");
 
     let server = ModelServer::start().await?;
-    let workspace = tempfile::tempdir()?;
-    std::fs::create_dir_all(workspace.path().join("src"))?;
     // run.mjs reads main.rs whatever the case.
-    std::fs::write(workspace.path().join("src/main.rs"), SOURCE)?;
-    std::fs::write(
-        workspace.path().join("src/double.rs"),
-        "// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n",
-    )?;
-
-    let mut driver = Command::new(&node24);
-    driver
-        .arg(driver_dir.join("run.mjs"))
-        .current_dir(&driver_dir)
-        .env("TANDEM_CASE", "typing")
-        .env("TANDEM_BIN", tandem_bin())
-        .env("TANDEM_MODEL_URL", server.base_url(Wire::OpenAi))
-        .env("TANDEM_CONTROL_URL", server.url())
-        .env("TANDEM_WORKSPACE", workspace.path())
-        .env("TANDEM_VSIX", &vsix)
-        .env("TANDEM_ARTIFACTS", &artifacts)
-        .env("TANDEM_PID_FILE", &pid_file)
-        .env("TANDEM_NODE24", &node24)
-        .env("TANDEM_CODE_SERVER", &code_server);
-    let run = real_editors::run(driver, Duration::from_secs(240)).await;
-    kill_code_server(&pid_file);
-    let run = run?;
-    std::fs::write(artifacts.join("vscode-transcript.txt"), run.transcript())?;
-    assert!(
-        run.success,
-        "the VS Code typing test failed (screenshot and logs in {}):\n{}",
-        artifacts.display(),
-        run.transcript()
-    );
+    let workspace = workspace(&[("src/main.rs", SOURCE), ("src/double.rs", DOUBLE_SOURCE)])?;
+    let (bin, what) = (tandem_bin(), "the VS Code typing test");
+    let (dir, scratch) = (workspace.path(), scratch.path());
+    drive(
+        Some("typing"),
+        &vsix,
+        &bin,
+        &server,
+        dir,
+        &artifacts,
+        scratch,
+        what,
+    )
+    .await?;
     let requests = server.requests();
     assert_eq!(requests.len(), 1, "one model request: {requests:?}");
     assert!(
@@ -225,51 +246,31 @@ async fn vscode_typing_above_and_below_a_streaming_implement_keeps_every_key_and
 async fn vscode_bundled_vsix_runs_a_fix_with_no_setting_and_nothing_on_path() -> anyhow::Result<()>
 {
     let root = repo_root();
-    let node24 = real_editors::node24_bin()?.join("node");
-    let code_server = real_editors::code_server()?;
-    let driver_dir = root.join("tests/editors/vscode");
-    anyhow::ensure!(
-        driver_dir.join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed in {}: run `bash tests/editors/install.sh`",
-        driver_dir.display()
-    );
     // Its own artifacts folder: the other VS Code tests may run at the same time.
     let artifacts = root.join("target/editor-artifacts/vscode-bundled");
     std::fs::create_dir_all(&artifacts)?;
     let scratch = tempfile::tempdir()?;
     let vsix = package_bundled(&root, scratch.path(), &tandem_bin()).await?;
-    let pid_file = scratch.path().join("code-server.pid");
 
     let server = ModelServer::start().await?;
-    let workspace = tempfile::tempdir()?;
-    std::fs::create_dir_all(workspace.path().join("src"))?;
-    std::fs::write(workspace.path().join("src/main.rs"), SOURCE)?;
-
-    let mut driver = Command::new(&node24);
-    driver
-        .arg(driver_dir.join("run.mjs"))
-        .current_dir(&driver_dir)
-        .env("TANDEM_CASE", "bundled")
-        // Required by run.mjs, set nowhere in this case.
-        .env("TANDEM_BIN", "/nonexistent/tandem")
-        .env("TANDEM_MODEL_URL", server.base_url(Wire::OpenAi))
-        .env("TANDEM_CONTROL_URL", server.url())
-        .env("TANDEM_WORKSPACE", workspace.path())
-        .env("TANDEM_VSIX", &vsix)
-        .env("TANDEM_ARTIFACTS", &artifacts)
-        .env("TANDEM_PID_FILE", &pid_file)
-        .env("TANDEM_NODE24", &node24)
-        .env("TANDEM_CODE_SERVER", &code_server);
-    let run = real_editors::run(driver, Duration::from_secs(240)).await;
-    kill_code_server(&pid_file);
-    let run = run?;
-    std::fs::write(artifacts.join("vscode-transcript.txt"), run.transcript())?;
-    assert!(
-        run.success,
-        "the VS Code bundled-server test failed (screenshot and logs in {}):\n{}",
-        artifacts.display(),
-        run.transcript()
+    let workspace = workspace(&[("src/main.rs", SOURCE)])?;
+    // TANDEM_BIN is required by run.mjs, set nowhere in this case.
+    let (bin, what) = (
+        PathBuf::from("/nonexistent/tandem"),
+        "the VS Code bundled-server test",
     );
+    let (dir, scratch) = (workspace.path(), scratch.path());
+    drive(
+        Some("bundled"),
+        &vsix,
+        &bin,
+        &server,
+        dir,
+        &artifacts,
+        scratch,
+        what,
+    )
+    .await?;
     let requests = server.requests();
     assert_eq!(
         requests.len(),

@@ -1667,12 +1667,7 @@ async fn a_document_out_of_sync_fails_its_running_job() -> anyhow::Result<()> {
     let edits = editor.applied_edits.len();
     server.release(10);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = editor
-        .request(
-            "workspace/executeCommand",
-            json!({"command": "tandem.status", "arguments": [{}]}),
-        )
-        .await?;
+    let _ = command(&mut editor, "tandem.status", json!({})).await?;
     assert_eq!(
         editor.applied_edits.len(),
         edits,

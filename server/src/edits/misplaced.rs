@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use ropey::Rope;
 
 use super::diff::common_affixes;
-use super::misapplied::{Repair, clamped};
+use super::echo::SentEdit;
+use super::misapplied::{Placed, Repair, clamped};
 use super::{CharChange, Region, StreamSession, apply_change};
 
 /// Past this many readings tried, the search stops (the report is then read as usual).
@@ -35,14 +36,17 @@ pub(crate) struct SentAt {
 impl SentAt {
     /// The edit of `start..end` (char offsets of `text`) by `with`.
     pub fn of(text: &Rope, start: usize, end: usize, with: &str) -> Self {
-        let at = |offset: usize| {
-            let offset = offset.min(text.len_chars());
-            let line = text.char_to_line(offset);
-            (line, offset - text.line_to_char(line))
-        };
+        let placed = Placed::of(
+            text,
+            &SentEdit {
+                start,
+                end,
+                text: with,
+            },
+        );
         Self {
-            start: at(start),
-            end: at(end.max(start)),
+            start: placed.start,
+            end: placed.end,
             text: with.to_string(),
         }
     }

@@ -35,7 +35,6 @@ pub async fn document_symbols(
     let encoding = state.encoding();
     let hierarchical = state.flags().hierarchical_symbols;
     let uri = uri.clone();
-    let uri_text = uri.as_str().to_owned();
     let work = tokio::task::spawn_blocking(move || {
         let moved_on = || documents.version(&doc_uri) != Some(snapshot.version);
         if moved_on() {
@@ -47,7 +46,11 @@ pub async fn document_symbols(
         let symbols = symbols(&items, rope, encoding, &mut left);
         if left == 0 {
             let all = syntax::count_items(&items);
-            tracing::info!(%uri_text, all, "documentSymbol: only the first {MAX_SYMBOLS} of {all} symbols sent");
+            tracing::info!(
+                uri = uri.as_str(),
+                all,
+                "documentSymbol: only the first {MAX_SYMBOLS} of {all} symbols sent"
+            );
         }
         if hierarchical {
             return Some(lsp::DocumentSymbolResponse::DocumentSymbolList(symbols));

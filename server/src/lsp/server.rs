@@ -138,7 +138,7 @@ impl Backend {
         let mut desync = None;
         guard_sync(super::transport::LOST_CHANGE, Some(&params.uri), || {
             let uri = convert::doc_uri(&params.uri);
-            if self.state.engine.documents.mark_out_of_sync(&uri) == Some(true) {
+            if self.state.engine.mark_out_of_sync(&uri) == Some(true) {
                 tracing::warn!(%uri, version = params.version, "document out of sync: a change could not be decoded");
                 desync = Some(format!(
                     "Tandem: {uri} is out of sync (its change to version {} could not be decoded). Close and reopen it, or send its full text.",

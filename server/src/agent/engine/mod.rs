@@ -29,6 +29,11 @@ use crate::edits::{minimal_edits, to_sequential};
 use crate::text::{PositionEncoding, TextChange};
 use crate::workspace::{Applied, ChangeError, DocUri, Workspace};
 
+/// Why a document's jobs fail when it goes out of sync: what the server takes to be its text is
+/// not the editor's, so no edit of theirs can be placed, nor taken back.
+const OUT_OF_SYNC: &str =
+    "the document went out of sync (a change was lost); reopen it or send its full text";
+
 /// What every job works with: the documents as the editor last reported them, the jobs, and
 /// what is known of the model endpoint. Shared by the editor's side (which reports changes)
 /// and the running jobs.
@@ -66,10 +71,7 @@ impl Engine {
         let mut applied = match self.documents.change(doc, version, changes, encoding) {
             Ok(applied) => applied,
             Err(error @ ChangeError::OutOfSync(_)) => {
-                self.jobs.fail_document(
-                    doc,
-                    "the document went out of sync (a change was lost); reopen it or send its full text",
-                );
+                self.jobs.fail_document(doc, OUT_OF_SYNC);
                 return Err(error);
             }
             Err(error) => return Err(error),
@@ -85,6 +87,16 @@ impl Engine {
         }
         self.jobs.on_did_change(doc, &applied);
         Ok(applied)
+    }
+
+    /// A change to the document was lost (the transport could not decode it): it is out of sync,
+    /// and its running jobs fail. `None` when it is not open, else whether it was in sync.
+    pub fn mark_out_of_sync(&self, doc: &DocUri) -> Option<bool> {
+        let was = self.documents.mark_out_of_sync(doc);
+        if was.is_some() {
+            self.jobs.fail_document(doc, OUT_OF_SYNC);
+        }
+        was
     }
 
     /// The editor closed a document: its running jobs are cancelled. Returns whether it was open.

@@ -112,6 +112,8 @@ pub struct Record {
     /// Files that are not open, by path.
     pub files: BTreeMap<PathBuf, String>,
     pub edits: Vec<EditRequest>,
+    /// When the first edit arrived, on Tokio's clock (which a test may have paused since).
+    pub first_edit_at: Option<tokio::time::Instant>,
     /// The answers given so far (an edit never answered has none).
     pub answers: Vec<EditAnswer>,
     /// Progress as `begin <title>`, `report <message>`, `end <message>`.
@@ -499,6 +501,9 @@ impl Editor for MemoryEditor {
     async fn apply_edit(&self, request: EditRequest) -> EditAnswer {
         let held = self.modify(|record| {
             record.edits.push(request.clone());
+            record
+                .first_edit_at
+                .get_or_insert_with(tokio::time::Instant::now);
             record.holding.then_some(record.releases)
         });
         if let Some(releases) = held {

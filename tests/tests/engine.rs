@@ -878,7 +878,8 @@ async fn closing_the_document_cancels_its_job() {
 /// applies nor answers the engine's 10 s edit timeout; one that refuses every edit while its
 /// text stays the same three refusals, each retried after a short grace. Each case reads the
 /// model's answer on the real clock (the loopback socket needs it); once its connection is
-/// closed the clock is paused, and the waits pass at once.
+/// closed the clock is paused, and the waits pass at once. The wait is measured from the first
+/// edit's arrival.
 #[test]
 fn editors_that_stop_cooperating_fail_the_job_after_a_bounded_wait() {
     // (the editor, the report's message, edits sent, answers given, the wait's bounds)
@@ -911,11 +912,13 @@ fn editors_that_stop_cooperating_fail_the_job_after_a_bounded_wait() {
             let (editor, job) = edit_line_one(behavior, endpoint).await;
             server.wait_for_requests(1).await[0].closed().await;
             tokio::time::pause();
-            let paused = tokio::time::Instant::now();
             let report = editor.report(job).await;
             assert_eq!(report.status, JobStatus::Failed, "{behavior:?}: {report:?}");
             assert_eq!(report.message.as_deref(), Some(message), "{behavior:?}");
-            let elapsed = paused.elapsed();
+            // From the edit's arrival, which was on the real clock, before the pause: the real
+            // time between the two counts too (under load it was enough to read 9.999 s).
+            let sent = editor.record(|r| r.first_edit_at).expect("an edit arrived");
+            let elapsed = tokio::time::Instant::now() - sent;
             assert!(
                 waited.contains(&elapsed),
                 "{behavior:?}: waited {elapsed:?}"

@@ -113,10 +113,14 @@ impl StreamSession {
         after: &Rope,
         version: i32,
     ) -> Option<ChangeOutcome> {
+        // Only an edit at version 0: that is what Neovim's stock handler applies unchecked. An
+        // editor that reports ranges checks any other version, so a ranged report that looks
+        // like a misplaced edit is the user's typing (reading it as a repair once broke VS Code's
+        // buffer under load).
         let flight = self
             .in_flight
             .as_ref()
-            .filter(|f| !f.landed && self.may_repair(f))?;
+            .filter(|f| !f.landed && f.edit.version == 0 && self.may_repair(f))?;
         let sent = SentEdit {
             start: flight.edit.start,
             end: flight.edit.end,

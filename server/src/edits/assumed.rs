@@ -119,6 +119,7 @@ impl StreamSession {
             if_refused: None,
             inside_if_applied: false,
             repair: None,
+            wire: None,
         });
     }
 }

@@ -176,6 +176,7 @@ impl StreamSession {
             if_refused: None,
             inside_if_applied: false,
             repair: Some(again),
+            wire: None,
         });
         Some(edit)
     }
@@ -304,6 +305,15 @@ pub(crate) fn misapplied(
         let Some(reading) = around(&base, &users, region) else {
             continue;
         };
+        // The lines that moved the edit are lines the user added above the region: a reading
+        // whose typing adds fewer there (or removes fewer) explains the edit's text by chance.
+        let lines = |chars: &[char]| chars.iter().filter(|c| **c == '\n').count() as isize;
+        let above = lines(&users[..reading.region.start.min(users.len())])
+            - lines(&base[..region.start.min(base.len())]);
+        let moved = earlier + later;
+        if (moved >= 0 && above < moved) || (moved < 0 && above > moved) {
+            continue;
+        }
         let grew = t.len() as isize - overwritten.len() as isize;
         let to_after = |i: usize| {
             if i <= at {

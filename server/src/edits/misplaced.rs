@@ -200,7 +200,12 @@ impl StreamSession {
         let mut view = self.doc.clone();
         let mut region = self.region;
         match &self.in_flight {
-            Some(flight) if flight.landed || (self.client_answers && !flight.answered) => {
+            // An edit carried astray lands at lines the replay's shifts do not describe.
+            Some(flight)
+                if flight.landed
+                    || (self.client_answers && !flight.answered)
+                    || flight.goes_astray(&self.doc) =>
+            {
                 return None;
             }
             Some(flight) => {

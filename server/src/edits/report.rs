@@ -6,6 +6,8 @@ use ropey::Rope;
 
 use super::anchor::{clamp, rebase_all};
 use super::echo::{SentEdit, find_echo};
+use super::misapplied::Placed;
+use super::stream::InFlight;
 use super::{ChangeOutcome, CharChange, StreamSession, apply_change};
 
 impl StreamSession {
@@ -30,6 +32,8 @@ impl StreamSession {
         // The text the user's changes apply to: `before`, or `before` with the edit.
         let mut user_text = before.clone();
         let mut fate = None;
+        // An edit the report did not show that may still land, once the region's move is known.
+        let mut carried = None;
         if let Some(mut flight) = self.in_flight.take() {
             if flight.landed {
                 // Waiting for the answer: follow the other reading too.
@@ -68,6 +72,14 @@ impl StreamSession {
                             self.in_flight = Some(flight);
                         }
                     }
+                    None if version > flight.edit.version
+                        && self.lands_late(&flight)
+                        && flight.changes(before, after) =>
+                    {
+                        let placed = Placed::of(before, &flight.sent_edit());
+                        flight.wire.get_or_insert((placed.start, placed.end));
+                        carried = Some(flight);
+                    }
                     None if version > flight.edit.version => {
                         // Id 0: the edits taken as landed (see `assumed`), which did not.
                         self.taken_as_landed &= flight.edit.id != 0;
@@ -83,6 +95,14 @@ impl StreamSession {
         }
         let user_changes = if echo_found { &user_changes } else { changes };
         let (region, mut inside) = rebase_all(region, false, user_changes, &user_text);
+        if let Some(mut flight) = carried.filter(|_| !inside) {
+            // The changes lie outside the region, so everything in it moved alike.
+            let by = region.start as isize - self.region.start as isize;
+            flight.edit.start = flight.edit.start.saturating_add_signed(by);
+            flight.edit.end = flight.edit.end.saturating_add_signed(by);
+            flight.region_start = flight.region_start.saturating_add_signed(by);
+            self.in_flight = Some(flight);
+        }
         let moved = region != self.region;
         self.region = clamp(region, after);
         self.doc = after.clone();
@@ -102,5 +122,108 @@ impl StreamSession {
         } else {
             ChangeOutcome::Unchanged
         }
+    }
+
+    /// Whether an edit that a report did not show may still land, so that it stays in flight
+    /// (carried: its offsets follow the region, and it keeps the lines and columns it went out
+    /// with, where the editor applies it). An answered edit of an editor that reports its whole
+    /// text and ignores versions may: kak-lsp answers an edit before Kakoune applies it, so the
+    /// report of the user's typing meanwhile comes after the answer and without the edit. The
+    /// engine's grace after the answer bounds the wait (see the `assumed` module), so not the
+    /// edits already taken as landed (id 0): they had theirs. (An edit that crossed a report on
+    /// the wire may land late too, but nothing tells it from one that landed where it changed
+    /// nothing, as ALE's can: that one is lost.)
+    pub(super) fn lands_late(&self, flight: &InFlight) -> bool {
+        self.reports_whole_text && !self.checks_versions && flight.answered && flight.edit.id != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ropey::Rope;
+
+    use crate::edits::{ChangeOutcome, CharChange, Region, StreamSession, apply_change};
+
+    const BEFORE: &str =
+        "// top\nfn double(x: u32) -> u32 {\n    y * 2\n    todo!()\n}\n// bottom\n";
+    const DONE: &str = "fn double(x: u32) -> u32 {\n    y * 2\n}\n";
+
+    fn apply(text: &str, start: usize, end: usize, with: &str) -> String {
+        let mut rope = Rope::from_str(text);
+        apply_change(&mut rope, &CharChange::new(start, end, with));
+        rope.to_string()
+    }
+
+    /// kak-lsp: the job's edit (deleting the `todo!()` line) answered, as kak-lsp answers it
+    /// before Kakoune applies it.
+    fn answered() -> (StreamSession, crate::edits::OutgoingEdit) {
+        let rope = Rope::from_str(BEFORE);
+        let mut s = StreamSession::new(&rope, 1, Region::new(7, 58));
+        s.set_client_answers(true);
+        assert_eq!(s.on_whole_text(&rope, &rope, 1), ChangeOutcome::Unchanged);
+        s.set_desired(DONE);
+        let edit = s.next_edit(&rope, 1).expect("an edit");
+        assert_eq!(
+            apply(BEFORE, edit.start, edit.end, &edit.text),
+            format!("// top\n{DONE}// bottom\n")
+        );
+        assert_eq!(s.on_apply_answer(edit.id, true), ChangeOutcome::Unchanged);
+        (s, edit)
+    }
+
+    /// The report of the user's typing comes after the answer, without the edit, which lands
+    /// next: the edit stays in flight (nothing else goes out), then lands. Before, the report
+    /// made it lost, it went out again, and both landed: the closing brace was deleted too.
+    #[test]
+    fn a_report_between_kak_lsps_answer_and_its_edit_keeps_the_edit_in_flight() {
+        let (mut s, edit) = answered();
+        let typed = format!("{BEFORE}// below\n");
+        let (rope, after) = (Rope::from_str(BEFORE), Rope::from_str(&typed));
+        assert_eq!(s.on_whole_text(&rope, &after, 5), ChangeOutcome::Unchanged);
+        assert!(s.in_flight().is_some());
+        assert_eq!(s.next_edit(&after, 5), None);
+        let landed = Rope::from_str(&apply(&typed, edit.start, edit.end, &edit.text));
+        assert_eq!(s.on_whole_text(&after, &landed, 6), ChangeOutcome::Landed);
+        assert!(s.is_settled());
+        assert_eq!(
+            landed.to_string(),
+            format!("// top\n{DONE}// bottom\n// below\n")
+        );
+    }
+
+    /// The user's typing in that report added a line above: Kakoune applies the edit at the
+    /// lines it names, one line too high, over `y * 2`. That is repaired, and the edit redone.
+    #[test]
+    fn an_edit_kak_lsp_applies_after_a_line_typed_above_is_repaired() {
+        let (mut s, edit) = answered();
+        let typed = format!("// above\n{BEFORE}");
+        let (rope, after) = (Rope::from_str(BEFORE), Rope::from_str(&typed));
+        assert_eq!(s.on_whole_text(&rope, &after, 5), ChangeOutcome::Moved);
+        // At its lines and columns: the line of `y * 2` now.
+        let at = |offset: usize| {
+            let line = rope.char_to_line(offset);
+            after.line_to_char(line) + offset - rope.line_to_char(line)
+        };
+        let astray = apply(&typed, at(edit.start), at(edit.end), &edit.text);
+        assert!(!astray.contains("y * 2"), "{astray}");
+        let mut text = Rope::from_str(&astray);
+        assert_eq!(s.on_whole_text(&after, &text, 6), ChangeOutcome::Lost);
+        let mut version = 6;
+        while let Some(next) = s.next_edit(&text, version) {
+            let applied =
+                Rope::from_str(&apply(&text.to_string(), next.start, next.end, &next.text));
+            version += 1;
+            assert_eq!(s.on_apply_answer(next.id, true), ChangeOutcome::Unchanged);
+            assert_ne!(
+                s.on_whole_text(&text, &applied, version),
+                ChangeOutcome::UserEditedInside
+            );
+            text = applied;
+        }
+        assert!(s.is_settled());
+        assert_eq!(
+            text.to_string(),
+            format!("// above\n// top\n{DONE}// bottom\n")
+        );
     }
 }

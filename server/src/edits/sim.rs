@@ -116,6 +116,9 @@ pub(crate) struct SimEditor {
     /// [`MAX_DECLINES_IN_A_ROW`] while the text stays the same: an editor that goes on
     /// refusing is one the job engine rightly gives up on.
     pub declines: u32,
+    /// kak-lsp: answer an edit before applying it, so that the report of the user's typing
+    /// meanwhile goes out between the two (as the real one does when the user types on).
+    pub answers_first: bool,
     /// Edits declined since the buffer last changed.
     declined_in_a_row: u32,
     /// Edits declined in all.
@@ -143,6 +146,7 @@ impl SimEditor {
             version,
             user_edits_as_diffs: false,
             declines: 0,
+            answers_first: false,
             declined_in_a_row: 0,
             declined: 0,
             pending: Vec::new(),
@@ -250,13 +254,20 @@ impl SimEditor {
     /// The debounce timer fires (Neovim, full sync). Whether anything was sent.
     pub fn flush(&mut self) -> bool {
         if self.flavor.ignores_versions() && self.dirty {
-            // It handles the edits it received before it reports: an edit that arrives after a
-            // report of newer text (the two crossing on the wire) lands late, at lines the
-            // server no longer means, which the session does not recognise (left out).
+            // It handles the edits it received before it reports: an edit that crosses a report
+            // of newer text on the wire, before any answer, lands late, and nothing tells it
+            // from one that landed where it changed nothing (left out; see
+            // `StreamSession::lands_late`). kak-lsp's own lag is in: see `answers_first`.
             while !self.inbox.is_empty() {
                 self.deliver();
             }
         }
+        self.report_whole()
+    }
+
+    /// Full sync, and editors that ignore versions: the whole text goes out if it changed since
+    /// the last report; Neovim: the pending changes. Whether anything was sent.
+    fn report_whole(&mut self) -> bool {
         if self.dirty {
             self.dirty = false;
             self.echo_unreported = false;
@@ -288,6 +299,15 @@ impl SimEditor {
             return false;
         };
         if self.flavor.ignores_versions() {
+            if self.flavor == Flavor::Kak && self.answers_first {
+                // kak-lsp answers at once, and Kakoune applies the edit only after the keys it
+                // already had: their report goes out first, without the edit.
+                self.outbox.push_back(ToServer::Answer {
+                    id: edit.id,
+                    applied: true,
+                });
+                self.report_whole();
+            }
             let at = |(line, column): (usize, usize)| {
                 let line = line.min(self.text.len_lines() - 1);
                 clamped(&self.text, (line, column)).unwrap_or(self.text.len_chars())
@@ -299,12 +319,14 @@ impl SimEditor {
             );
             self.version += 1;
             if self.flavor == Flavor::Kak {
-                self.outbox.push_back(ToServer::Answer {
-                    id: edit.id,
-                    applied: true,
-                });
+                if !self.answers_first {
+                    self.outbox.push_back(ToServer::Answer {
+                        id: edit.id,
+                        applied: true,
+                    });
+                }
                 self.dirty = true;
-                self.flush();
+                self.report_whole();
             } else {
                 self.dirty = true;
             }
@@ -479,9 +501,9 @@ impl Harness {
     /// Sends the session's next edit, if one is due.
     pub fn pump(&mut self) {
         if self.editor.flavor.ignores_versions() && self.editor.has_unread() {
-            // An editor that ignores versions applies an edit that crossed its report on the
-            // wire at lines the server no longer means, late: the session does not recognise
-            // that (left out of the soak). The server reads what the editor sent first.
+            // An edit that crosses the editor's report on the wire, before any answer, is left
+            // out of the soak (see `SimEditor::flush`): the server reads what the editor sent
+            // first.
             return;
         }
         if let Some(edit) = self.session.next_edit(&self.doc, self.version) {

@@ -139,6 +139,8 @@ struct Session {
     answers_known: bool,
     /// The region shows the engine's streaming diff (else the text so far alone).
     streaming_diff: bool,
+    /// kak-lsp: edits answered before they apply (see [`SimEditor::answers_first`]).
+    answers_first: bool,
     before: String,
     region: String,
     after: String,
@@ -163,6 +165,7 @@ fn session(editor: Editor, seed: u64) -> Session {
     // ALE never answers, so the LSP layer never learns that it does.
     let answers_known = !matches!(flavor, Flavor::Ale | Flavor::AleLint) && rng.chance(50);
     let streaming_diff = rng.chance(50);
+    let answers_first = flavor == Flavor::Kak && rng.chance(50);
     // An editor that ignores versions applies edits at lines: every line ends with `\n` there,
     // or a `\n` the model writes after a `\r` would join them into one line break.
     let before = if flavor.ignores_versions() {
@@ -186,9 +189,13 @@ fn session(editor: Editor, seed: u64) -> Session {
     } else {
         "\r"
     };
+    // With an editor that answers before it applies, the region does not end the file: the
+    // user's line typed at the end would start where the job's edit appends to the region, and a
+    // report that lags the answer reads alike either way (the edit landed and the user's text
+    // after it, or the user's line alone).
     let after = format!(
         "{}{}",
-        rng.lines(OUTSIDE, outside_end, 0, 1),
+        rng.lines(OUTSIDE, outside_end, usize::from(answers_first), 1),
         rng.text(OUTSIDE, 0, 3)
     );
     let mut actions = Vec::new();
@@ -224,6 +231,7 @@ fn session(editor: Editor, seed: u64) -> Session {
         flavor,
         answers_known,
         streaming_diff,
+        answers_first,
         before,
         region,
         after,
@@ -277,6 +285,7 @@ struct Reached {
 fn run(s: &Session, reached: &mut Reached) -> Result<(), String> {
     let mut h = Harness::new(s.flavor, &s.before, &s.region, &s.after);
     h.session.set_client_answers(s.answers_known);
+    h.editor.answers_first = s.answers_first;
     let mut diff = StreamingDiff::new(&s.region, false);
     let mut so_far = String::new();
     let mut at_edge = false;
@@ -546,7 +555,9 @@ fn soak_10_000_version_ignoring_sessions() {
         Editor::IgnoresVersions,
         &Reached {
             lost: 0,
-            at_edges: 100,
+            // Fewer than in the other soaks: sessions with an editor that answers first type at
+            // no region's end (see `session`).
+            at_edges: 80,
             ..least()
         },
     );

@@ -52,6 +52,8 @@ use ropey::Rope;
 use super::CharChange;
 use super::anchor::{Region, clamp};
 use super::diff::common_affixes;
+use super::echo::SentEdit;
+use super::misapplied::Placed;
 
 /// An edit to send as a versioned `workspace/applyEdit`: replace `start..end` (chars,
 /// in the document at `version`) with `text`.
@@ -92,6 +94,10 @@ pub struct InFlight {
     /// The edit repairs a misplaced one (see the `misapplied` module): if it is lost, the
     /// repair goes out again.
     pub(super) repair: Option<super::misapplied::PendingRepair>,
+    /// The lines and columns the edit named when it went out, once a report that did not
+    /// show it was read (see [`StreamSession::lands_late`]): its offsets then follow the
+    /// region, but an editor that ignores versions applies it at these.
+    pub(super) wire: Option<((usize, usize), (usize, usize))>,
 }
 
 impl InFlight {
@@ -102,6 +108,51 @@ impl InFlight {
             self.region_start,
             self.region_start + self.sent.chars().count(),
         )
+    }
+
+    /// The edit as sent, in char offsets.
+    pub(crate) fn sent_edit(&self) -> SentEdit<'_> {
+        SentEdit {
+            start: self.edit.start,
+            end: self.edit.end,
+            text: &self.edit.text,
+        }
+    }
+
+    /// The edit as the editor applies it, in lines and columns of `text` (the text as last
+    /// reported): where it was sent, once it was carried over a report that did not show it
+    /// (see [`StreamSession::lands_late`]); where it is meant otherwise.
+    pub(crate) fn placed(&self, text: &Rope) -> Placed<'_> {
+        let meant = Placed::of(text, &self.sent_edit());
+        match self.wire {
+            Some((start, end)) => Placed {
+                start,
+                end,
+                ..meant
+            },
+            None => meant,
+        }
+    }
+
+    /// Whether the editor, applying the edit as [`Self::placed`] in `reported` says, changes
+    /// `text` at all: one carried astray may fall on a line too short for it, which the editor
+    /// clamps to nothing, and no report will ever show it.
+    pub(crate) fn changes(&self, reported: &Rope, text: &Rope) -> bool {
+        let placed = self.placed(reported);
+        let at = |pos| super::misapplied::clamped(text, pos).unwrap_or(text.len_chars());
+        let (start, end) = (at(placed.start), at(placed.end));
+        !text
+            .slice(start..end.max(start))
+            .chars()
+            .eq(placed.text.chars())
+    }
+
+    /// Whether the editor, applying the edit where it was sent, puts it elsewhere than meant in
+    /// `text` (the user's typing reported since moved the region's lines).
+    pub(crate) fn goes_astray(&self, text: &Rope) -> bool {
+        let meant = Placed::of(text, &self.sent_edit());
+        self.wire
+            .is_some_and(|wire| wire != (meant.start, meant.end))
     }
 }
 
@@ -161,6 +212,8 @@ pub struct StreamSession {
     /// text, and a report that looks like one is the user's typing.
     pub(super) checks_versions: bool,
     pub(super) client_answers: bool,
+    /// The editor reports its whole text (kak-lsp, Vim's ALE).
+    pub(super) reports_whole_text: bool,
     /// The version of the last edit the editor refused: no point sending another
     /// computed against it, the editor is past it and its `didChange` is on the way.
     refused_at: Option<i32>,
@@ -187,6 +240,7 @@ impl StreamSession {
             original,
             in_flight: None,
             client_answers: false,
+            reports_whole_text: false,
             refused_at: None,
             next_id: 1,
             failed_attempts: 0,
@@ -354,6 +408,7 @@ impl StreamSession {
             if_refused: None,
             inside_if_applied: false,
             repair: None,
+            wire: None,
         });
         Some(edit)
     }

@@ -8,8 +8,7 @@
 use ropey::Rope;
 
 use super::diff::{minimal_edits, to_sequential};
-use super::echo::SentEdit;
-use super::misapplied::{Placed, misapplied};
+use super::misapplied::misapplied;
 use super::misplaced::{Sent, misplaced};
 use super::{ChangeOutcome, CharChange, Region, StreamSession, apply_change};
 
@@ -154,6 +153,7 @@ impl StreamSession {
     /// in-flight edit landed first if that reading is the likelier, then handled as
     /// [`StreamSession::on_did_change`] is.
     pub fn on_whole_text(&mut self, before: &Rope, after: &Rope, version: i32) -> ChangeOutcome {
+        self.reports_whole_text = true;
         let blind = self.blind_edits();
         self.resolve_assumed();
         let base: Vec<char> = before.chars().collect();
@@ -175,6 +175,17 @@ impl StreamSession {
                 )
             });
         let plain = around(&base, &new, self.region());
+        // When the edit in flight may land late, and where it was meant, the plain reading (it
+        // has not landed yet) wins a tie with a reading of it landed elsewhere. (One carried
+        // astray is expected elsewhere.)
+        let late = self
+            .in_flight()
+            .is_some_and(|f| !f.landed && self.lands_late(f) && !f.goes_astray(before));
+        let beats_plain = |cost: usize| {
+            plain
+                .as_ref()
+                .is_none_or(|p| cost + usize::from(late) <= p.cost)
+        };
         // The edit landed at lines the user's unreported typing had moved: a repair, if that
         // reading needs fewer changes than both others (the echo's wins a tie).
         // Not when the echo's reading needs no change at all.
@@ -191,8 +202,7 @@ impl StreamSession {
                 misplaced(&sent, after)
             })
             .filter(|(repair, _)| {
-                plain.as_ref().is_none_or(|p| repair.cost <= p.cost)
-                    && echo.as_ref().is_none_or(|e| repair.cost < e.cost)
+                beats_plain(repair.cost) && echo.as_ref().is_none_or(|e| repair.cost < e.cost)
             });
         if let Some((repair, region_text)) = meant {
             return self.start_repair(repair, region_text, false, after, version);
@@ -201,29 +211,24 @@ impl StreamSession {
             .in_flight()
             .filter(|flight| !flight.landed && self.may_repair(flight))
             // Only where the report does not show the edit where it was meant (an empty region,
-            // as a deletion leaves, shows anywhere: that proves nothing).
-            .filter(|_| {
-                echo.as_ref()
-                    .is_none_or(|e| e.region.is_empty() && e.cost > 0)
+            // as a deletion leaves, shows anywhere: that proves nothing), or the editor puts the
+            // edit elsewhere (the one it shows there is the user's doing, or a coincidence).
+            .filter(|flight| {
+                echo.as_ref().is_none_or(|e| {
+                    (e.region.is_empty() && e.cost > 0) || flight.goes_astray(before)
+                })
             })
             .and_then(|flight| {
-                let edit = &flight.edit;
-                let sent = SentEdit {
-                    start: edit.start,
-                    end: edit.end,
-                    text: &edit.text,
-                };
                 misapplied(
                     before,
-                    &Placed::of(before, &sent),
+                    &flight.placed(before),
                     after,
                     self.region(),
-                    true,
+                    !flight.goes_astray(before),
                 )
             })
             .filter(|repair| {
-                plain.as_ref().is_none_or(|p| repair.cost <= p.cost)
-                    && echo.as_ref().is_none_or(|e| repair.cost < e.cost)
+                beats_plain(repair.cost) && echo.as_ref().is_none_or(|e| repair.cost < e.cost)
             });
         if let Some(repair) = repair {
             let region_text = before.slice(self.region.start..self.region.end).to_string();

@@ -460,10 +460,13 @@ impl MemoryEditor {
             let why = format!("version {version} is not the buffer's {}", buffer.version);
             return match behavior {
                 Behavior::VsCode => Err(EditAnswer::Refused(Some(why))),
-                Behavior::Eglot => Err(EditAnswer::Stale(format!(
-                    "Edits require version {version}, you have {}",
-                    buffer.version
-                ))),
+                Behavior::Eglot => Err(EditAnswer::Stale {
+                    why: format!(
+                        "Edits require version {version}, you have {}",
+                        buffer.version
+                    ),
+                    have: Some(buffer.version),
+                }),
                 _ => Ok(()), // Dropped silently.
             };
         }

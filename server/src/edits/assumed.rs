@@ -19,10 +19,10 @@ impl StreamSession {
     /// docs). Returns whether it was taken; `false` when the edit is no longer the one in
     /// flight, was not answered by an editor that answers, or a `didChange` showed it.
     pub fn take_as_landed(&mut self, id: u64) -> bool {
-        let taken = self
-            .in_flight
-            .as_ref()
-            .is_some_and(|f| f.edit.id == id && (f.answered || self.lands_unanswered) && !f.landed);
+        let taken = self.in_flight.as_ref().is_some_and(|f| {
+            let plain = !f.blind && f.undo.is_none();
+            f.edit.id == id && (f.answered || self.lands_unanswered) && !f.landed && plain
+        });
         let Some(flight) = self.in_flight.take_if(|_| taken) else {
             return false;
         };
@@ -120,6 +120,9 @@ impl StreamSession {
             inside_if_applied: false,
             repair: None,
             wire: None,
+            blind: false,
+            doomed: false,
+            undo: None,
         });
     }
 }

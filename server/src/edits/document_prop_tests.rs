@@ -115,6 +115,10 @@ impl Run {
                 let (job, id) = self.ids[&id];
                 vec![(job, self.jobs.on_apply_answer(&job, id, applied))]
             }
+            ToServer::Stale { id, .. } => {
+                let (job, id) = self.ids[&id];
+                vec![(job, self.jobs.on_apply_answer(&job, id, false))]
+            }
         };
         for (job, outcome) in outcomes {
             prop_assert_ne!(

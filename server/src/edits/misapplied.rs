@@ -177,6 +177,9 @@ impl StreamSession {
             inside_if_applied: false,
             repair: Some(again),
             wire: None,
+            blind: false,
+            doomed: false,
+            undo: None,
         });
         Some(edit)
     }

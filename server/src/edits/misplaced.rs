@@ -204,7 +204,8 @@ impl StreamSession {
             Some(flight)
                 if flight.landed
                     || (self.client_answers && !flight.answered)
-                    || flight.goes_astray(&self.doc) =>
+                    || flight.goes_astray(&self.doc)
+                    || flight.undo.is_some() =>
             {
                 return None;
             }

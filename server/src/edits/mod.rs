@@ -23,14 +23,17 @@
 
 pub mod anchor;
 pub mod assumed;
+mod blind;
 pub mod diff;
 pub mod document;
 mod echo;
+mod flight;
 mod misapplied;
 mod misplaced;
 mod report;
 pub mod stream;
 pub mod streaming_diff;
+mod tagged;
 mod whole_text;
 
 pub use anchor::{Rebased, Region, rebase_over, slide_out};

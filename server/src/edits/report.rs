@@ -4,11 +4,13 @@
 
 use ropey::Rope;
 
+use super::anchor::{Rebased, rebase_over};
 use super::anchor::{clamp, rebase_all};
+use super::blind::{Undo, typed_above};
 use super::echo::{SentEdit, find_echo};
 use super::misapplied::Placed;
 use super::stream::InFlight;
-use super::{ChangeOutcome, CharChange, StreamSession, apply_change};
+use super::{ChangeOutcome, CharChange, Region, StreamSession, apply_change};
 
 impl StreamSession {
     /// [`Self::on_did_change`], where `echo`, when given, is the user's changes once the
@@ -25,6 +27,8 @@ impl StreamSession {
         // Newer text: whatever was refused before is explained by it.
         self.unexplained_refusals = 0;
         self.editor_ahead = false;
+        self.editor_at = None;
+        self.blind_sent = 0;
         let mut region = self.region;
         // Once the echo is found, the changes left to the user (reordered if need be).
         let mut user_changes: Vec<CharChange> = Vec::new();
@@ -53,7 +57,22 @@ impl StreamSession {
                     .or_else(|| find_echo(before, changes, &sent, landed))
                 {
                     Some(user) => {
-                        region = landed;
+                        region = match &flight.undo {
+                            // An undo lies outside the region, which it moves.
+                            Some(undo) => {
+                                let echo = CharChange::new(sent.start, sent.end, sent.text);
+                                match rebase_over(region, &echo) {
+                                    Rebased::Moved(moved) if !undo.inside => moved,
+                                    // What a blind edit misplaced inside the region.
+                                    _ => Region::new(
+                                        region.start,
+                                        (region.end + echo.new_len())
+                                            .saturating_sub(echo.old_end - echo.start),
+                                    ),
+                                }
+                            }
+                            None => landed,
+                        };
                         user_changes = user;
                         apply_change(
                             &mut user_text,
@@ -84,6 +103,9 @@ impl StreamSession {
                         // Id 0: the edits taken as landed (see `assumed`), which did not.
                         self.taken_as_landed &= flight.edit.id != 0;
                         self.repair = flight.repair.take();
+                        if let Some(undo) = flight.undo.take() {
+                            self.undos.push_front(undo);
+                        }
                         self.failed_attempts += 1;
                         fate = Some(ChangeOutcome::Lost);
                     }
@@ -94,7 +116,18 @@ impl StreamSession {
             }
         }
         let user_changes = if echo_found { &user_changes } else { changes };
+        if let Some(above) = typed_above(region, user_changes) {
+            self.typing_above = above;
+        }
         let (region, mut inside) = rebase_all(region, false, user_changes, &user_text);
+        // Typing inside what a blind edit misplaced makes it the user's: it stays.
+        self.undos = std::mem::take(&mut self.undos)
+            .into_iter()
+            .filter_map(|undo| {
+                let (span, touched) = rebase_all(undo.span, false, user_changes, &user_text);
+                (!touched).then_some(Undo { span, ..undo })
+            })
+            .collect();
         if let Some(mut flight) = carried.filter(|_| !inside) {
             // The changes lie outside the region, so everything in it moved alike.
             let by = region.start as isize - self.region.start as isize;

@@ -56,9 +56,11 @@ pub(crate) enum Flavor {
     /// Vim's ALE as it is: applies every edit at its lines and columns, whatever its version,
     /// never answers, and reports the whole text only when it lints (the debounce).
     AleLint,
-    /// Emacs' eglot: refuses an edit whose version is not the buffer's, applies and answers
-    /// the others, counts one version per change, and reports its changes (the server's
-    /// edits exactly as sent, and the user's) only when the user pauses (the debounce).
+    /// Emacs' eglot: refuses an edit whose version is not the buffer's with an error naming its
+    /// version, applies the others at their lines and columns (so an edit sent blind lands
+    /// among the user's unreported typing) and answers them, counts one version per change,
+    /// and reports its changes (the server's edits as applied, and the user's, in order) only
+    /// when the user pauses (the debounce).
     Eglot,
 }
 
@@ -97,6 +99,11 @@ pub(crate) enum ToServer {
         id: u64,
         applied: bool,
     },
+    /// eglot: the edit refused with an error that names the buffer's version.
+    Stale {
+        id: u64,
+        have: i32,
+    },
 }
 
 /// One simulated editor buffer and its two wires.
@@ -133,7 +140,7 @@ pub(crate) struct SimEditor {
     echo_unreported: bool,
     /// Edits the server sent that the editor has not processed yet, with the lines and
     /// columns they name (in the text the server computed them against).
-    inbox: VecDeque<(OutgoingEdit, Placed)>,
+    inbox: VecDeque<(OutgoingEdit, Placed, Rope)>,
     /// Messages the editor sent that the server has not read yet.
     outbox: VecDeque<ToServer>,
 }
@@ -168,7 +175,7 @@ impl SimEditor {
         };
         let placed = misapplied::Placed::of(text, &sent);
         let placed = (placed.start, placed.end);
-        self.inbox.push_back((edit, placed));
+        self.inbox.push_back((edit, placed, text.clone()));
     }
 
     /// How many edits the server sent that the editor has not handled yet.
@@ -295,7 +302,7 @@ impl SimEditor {
 
     /// The editor handles the oldest edit the server sent. Whether there was one.
     pub fn deliver(&mut self) -> bool {
-        let Some((edit, placed)) = self.inbox.pop_front() else {
+        let Some((edit, placed, view)) = self.inbox.pop_front() else {
             return false;
         };
         if self.flavor.ignores_versions() {
@@ -366,13 +373,33 @@ impl SimEditor {
                 }
             }
             Flavor::Eglot => {
-                if fits {
-                    self.apply_server_edit(&edit);
+                // At its lines and columns, which name the text the edit was computed against:
+                // an edit sent blind (see the session's `blind` module) lands among the user's
+                // unreported changes.
+                if edit.version == self.version {
+                    let at = |pos| clamped(&self.text, pos).unwrap_or(self.text.len_chars());
+                    let (start, end) = if view == self.text {
+                        // The same text: the same place (lines and columns cannot name a place
+                        // between the two chars of a `\r\n`).
+                        (edit.start, edit.end)
+                    } else {
+                        (at(placed.0), at(placed.1))
+                    };
+                    self.apply_server_edit(&OutgoingEdit {
+                        start,
+                        end: end.max(start),
+                        ..edit.clone()
+                    });
+                    self.outbox.push_back(ToServer::Answer {
+                        id: edit.id,
+                        applied: true,
+                    });
+                } else {
+                    self.outbox.push_back(ToServer::Stale {
+                        id: edit.id,
+                        have: self.version,
+                    });
                 }
-                self.outbox.push_back(ToServer::Answer {
-                    id: edit.id,
-                    applied: fits,
-                });
             }
             Flavor::Kak | Flavor::AleLint => unreachable!("applied at their lines above"),
         }
@@ -455,6 +482,10 @@ pub(crate) struct Harness {
     /// Every text the session asked the region to hold (and the original).
     pub region_texts: Vec<String>,
     pub sent: Vec<OutgoingEdit>,
+    /// Of those, how many went out blind, and how many put back what one misplaced (see the
+    /// session's `blind` module).
+    pub blind: usize,
+    pub undone: usize,
     /// What each `didChange` did, and each answer that did something.
     pub outcomes: Vec<ChangeOutcome>,
     /// Set by [`Self::chunk`]: the text the model has streamed so far, if any.
@@ -492,6 +523,8 @@ impl Harness {
             after: after.to_string(),
             region_texts: vec![region.to_string()],
             sent: Vec::new(),
+            blind: 0,
+            undone: 0,
             outcomes: Vec::new(),
             streamed: None,
             retried: 0,
@@ -508,6 +541,10 @@ impl Harness {
         }
         if let Some(edit) = self.session.next_edit(&self.doc, self.version) {
             self.region_texts.push(self.session.desired().to_string());
+            if let Some(flight) = self.session.in_flight() {
+                self.blind += usize::from(flight.blind);
+                self.undone += usize::from(flight.undo.is_some());
+            }
             self.editor.send(edit.clone(), &self.session.view().0);
             self.sent.push(edit);
         }
@@ -555,6 +592,14 @@ impl Harness {
                 self.outcomes.push(outcome);
             }
             // An answer that changes something is worth recording with the didChanges'.
+            ToServer::Stale { id, have } => {
+                // As the job engine does: the version first, then the refusal.
+                self.session.editor_has(have);
+                match self.session.on_apply_answer(id, false) {
+                    ChangeOutcome::Unchanged => {}
+                    outcome => self.outcomes.push(outcome),
+                }
+            }
             ToServer::Answer { id, applied } => match self.session.on_apply_answer(id, applied) {
                 ChangeOutcome::Unchanged => {}
                 outcome => self.outcomes.push(outcome),
@@ -628,13 +673,25 @@ impl Harness {
     pub fn user(&mut self, edit: &UserEdit) {
         let region = self.editor_region();
         let in_step = self.editor_region_text().is_ok();
+        let mut edit = edit.clone();
+        if !in_step && edit.side == Side::After && self.after.is_empty() {
+            // Typing where an empty region may be, which would read as before it.
+            edit.side = Side::Before;
+        }
+        let edit = &edit;
         let side_text = match edit.side {
             Side::Before => &mut self.before,
             Side::After => &mut self.after,
         };
         let side_len = side_text.chars().count();
-        let at = edit.at.min(side_len);
-        let end = (at + edit.delete).min(side_len);
+        // While a misplaced edit shows among the user's text, the replay cannot say where in the
+        // editor a place of theirs is: they type at the file's ends then.
+        let (at, delete) = match edit.side {
+            _ if in_step => (edit.at.min(side_len), edit.delete),
+            Side::Before => (0, 0),
+            Side::After => (side_len, 0),
+        };
+        let end = (at + delete).min(side_len);
         let base = match edit.side {
             Side::Before => 0,
             Side::After => region.end,

@@ -166,10 +166,14 @@ fn session(editor: Editor, seed: u64) -> Session {
     let answers_known = !matches!(flavor, Flavor::Ale | Flavor::AleLint) && rng.chance(50);
     let streaming_diff = rng.chance(50);
     let answers_first = flavor == Flavor::Kak && rng.chance(50);
-    // An editor that ignores versions applies edits at lines: every line ends with `\n` there,
-    // or a `\n` the model writes after a `\r` would join them into one line break.
+    // An editor that ignores versions applies edits at lines, and eglot the ones sent blind:
+    // every line ends with `\n` there, or a `\n` the model writes after a `\r` would join them
+    // into one line break (and lines and columns cannot name a place inside a `\r\n`).
+    let at_lines = flavor.ignores_versions() || flavor == Flavor::Eglot;
     let before = if flavor.ignores_versions() {
         rng.lines(OUTSIDE, "\n", 16, 16)
+    } else if at_lines {
+        rng.lines(OUTSIDE, "\n", 0, 2)
     } else {
         rng.lines(OUTSIDE, "\r", 0, 2)
     };
@@ -180,15 +184,11 @@ fn session(editor: Editor, seed: u64) -> Session {
     if rng.chance(25) || (flavor == Flavor::FullSync && region.is_empty()) {
         region.push_str(&rng.text(ORIGINAL, 1, 3));
     }
-    if flavor.ignores_versions() && !region.starts_with(['r', 's', 'ö']) {
+    if at_lines && !region.starts_with(['r', 's', 'ö']) {
         // The region starts a line with text (an item does).
         region.insert(0, 'r');
     }
-    let outside_end = if flavor.ignores_versions() {
-        "\n"
-    } else {
-        "\r"
-    };
+    let outside_end = if at_lines { "\n" } else { "\r" };
     // With an editor that answers before it applies, the region does not end the file: the
     // user's line typed at the end would start where the job's edit appends to the region, and a
     // report that lags the answer reads alike either way (the edit landed and the user's text
@@ -279,6 +279,9 @@ struct Reached {
     /// Full sync: reports that join the user's typing with the echo of the job's edit, or
     /// typing on both sides of the region (see [`joins_report`]).
     joined_reports: usize,
+    /// eglot: edits sent blind, and edits that put back what one misplaced.
+    blind: usize,
+    undone: usize,
 }
 
 /// Runs one session. `Err` says what went wrong, and after which action.
@@ -295,7 +298,8 @@ fn run(s: &Session, reached: &mut Reached) -> Result<(), String> {
         let step = |e: String| format!("after action {i} ({action:?}): {e}");
         match action {
             Action::Chunk(text) => {
-                if so_far.is_empty() && s.flavor.ignores_versions() && text.starts_with('\n') {
+                let at_lines = s.flavor.ignores_versions() || s.flavor == Flavor::Eglot;
+                if so_far.is_empty() && at_lines && text.starts_with('\n') {
                     // As for the original text: the region starts a line with text.
                     so_far.push('m');
                 }
@@ -334,7 +338,7 @@ fn run(s: &Session, reached: &mut Reached) -> Result<(), String> {
             Action::Wait => h.wait().map_err(step)?,
             Action::Decline(n) => h.editor.declines = *n,
         }
-        if !s.flavor.ignores_versions() {
+        if !s.flavor.ignores_versions() && s.flavor != Flavor::Eglot {
             // An editor that ignores versions may apply an edit at lines the user's typing has
             // moved: the region is repaired, not whole all along.
             h.check_between_steps().map_err(step)?;
@@ -363,6 +367,8 @@ fn run(s: &Session, reached: &mut Reached) -> Result<(), String> {
     reached.lost += count(ChangeOutcome::Lost);
     reached.declined += h.editor.declined;
     reached.retried += h.retried;
+    reached.blind += h.blind;
+    reached.undone += h.undone;
     reached.at_edges += usize::from(at_edge);
     Ok(())
 }
@@ -490,6 +496,12 @@ fn soak(editor: Editor, least: &Reached) {
             per_thousand(reached.joined_reports),
             least.joined_reports,
         ),
+        ("edits sent blind", per_thousand(reached.blind), least.blind),
+        (
+            "misplaced edits put back",
+            per_thousand(reached.undone),
+            least.undone,
+        ),
     ] {
         assert!(
             got >= want,
@@ -508,6 +520,8 @@ fn least() -> Reached {
         retried: 0,
         at_edges: 800,
         joined_reports: 0,
+        blind: 0,
+        undone: 0,
     }
 }
 
@@ -566,7 +580,14 @@ fn soak_10_000_version_ignoring_sessions() {
 /// 10,000 sessions with eglot: stale edits refused, reports held until the user pauses.
 #[test]
 fn soak_10_000_eglot_sessions() {
-    soak(Editor::Eglot, &least());
+    soak(
+        Editor::Eglot,
+        &Reached {
+            blind: 300,
+            undone: 150,
+            ..least()
+        },
+    );
 }
 
 /// 10,000 sessions with an editor (VS Code or full sync) that also refuses edits that fit, up

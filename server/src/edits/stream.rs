@@ -53,108 +53,8 @@ use super::CharChange;
 use super::anchor::{Region, clamp};
 use super::diff::common_affixes;
 use super::echo::SentEdit;
+pub use super::flight::{InFlight, OutgoingEdit};
 use super::misapplied::Placed;
-
-/// An edit to send as a versioned `workspace/applyEdit`: replace `start..end` (chars,
-/// in the document at `version`) with `text`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutgoingEdit {
-    /// Identifies the edit in [`StreamSession::on_apply_answer`]; unique per session.
-    pub id: u64,
-    pub version: i32,
-    pub start: usize,
-    pub end: usize,
-    pub text: String,
-}
-
-/// The edit that was sent and is not settled yet: not known landed or lost, or landed
-/// but (with a client that answers) not answered yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InFlight {
-    pub edit: OutgoingEdit,
-    /// The editor answered `applied: true`. Only a hint: Neovim says so for edits it
-    /// dropped.
-    pub answered: bool,
-    /// A `didChange` showed the edit; the session waits for the answer before the next
-    /// edit, because an `applied: false` would mean that what looked like the echo was
-    /// the user typing the same text (see [`StreamSession::set_client_answers`]).
-    pub landed: bool,
-    /// The region's start when the edit was computed; once the edit lands, the region
-    /// is `region_start..region_start + sent_len`.
-    pub(super) region_start: usize,
-    /// The desired text the edit puts in the region.
-    pub(super) sent: String,
-    /// Once landed but unanswered: where the region would be, and whether the user would
-    /// have typed inside it, had every change since been the user's.
-    pub(super) if_refused: Option<(Region, bool)>,
-    /// Once landed but unanswered: whether the user typed inside the region, reading the
-    /// changes as the echo and typing after it. Reported only once the answer confirms
-    /// that reading.
-    pub(super) inside_if_applied: bool,
-    /// The edit repairs a misplaced one (see the `misapplied` module): if it is lost, the
-    /// repair goes out again.
-    pub(super) repair: Option<super::misapplied::PendingRepair>,
-    /// The lines and columns the edit named when it went out, once a report that did not
-    /// show it was read (see [`StreamSession::lands_late`]): its offsets then follow the
-    /// region, but an editor that ignores versions applies it at these.
-    pub(super) wire: Option<((usize, usize), (usize, usize))>,
-}
-
-impl InFlight {
-    /// Where the region is once the edit landed, in the text with the edit applied (its
-    /// offsets are those of the text the edit was computed against).
-    pub(crate) fn landed_region(&self) -> Region {
-        Region::new(
-            self.region_start,
-            self.region_start + self.sent.chars().count(),
-        )
-    }
-
-    /// The edit as sent, in char offsets.
-    pub(crate) fn sent_edit(&self) -> SentEdit<'_> {
-        SentEdit {
-            start: self.edit.start,
-            end: self.edit.end,
-            text: &self.edit.text,
-        }
-    }
-
-    /// The edit as the editor applies it, in lines and columns of `text` (the text as last
-    /// reported): where it was sent, once it was carried over a report that did not show it
-    /// (see [`StreamSession::lands_late`]); where it is meant otherwise.
-    pub(crate) fn placed(&self, text: &Rope) -> Placed<'_> {
-        let meant = Placed::of(text, &self.sent_edit());
-        match self.wire {
-            Some((start, end)) => Placed {
-                start,
-                end,
-                ..meant
-            },
-            None => meant,
-        }
-    }
-
-    /// Whether the editor, applying the edit as [`Self::placed`] in `reported` says, changes
-    /// `text` at all: one carried astray may fall on a line too short for it, which the editor
-    /// clamps to nothing, and no report will ever show it.
-    pub(crate) fn changes(&self, reported: &Rope, text: &Rope) -> bool {
-        let placed = self.placed(reported);
-        let at = |pos| super::misapplied::clamped(text, pos).unwrap_or(text.len_chars());
-        let (start, end) = (at(placed.start), at(placed.end));
-        !text
-            .slice(start..end.max(start))
-            .chars()
-            .eq(placed.text.chars())
-    }
-
-    /// Whether the editor, applying the edit where it was sent, puts it elsewhere than meant in
-    /// `text` (the user's typing reported since moved the region's lines).
-    pub(crate) fn goes_astray(&self, text: &Rope) -> bool {
-        let meant = Placed::of(text, &self.sent_edit());
-        self.wire
-            .is_some_and(|wire| wire != (meant.start, meant.end))
-    }
-}
 
 /// What a `didChange` (or an answer) did to the session. When several things happened,
 /// the first that applies in this order is reported: `UserEditedInside`, `Landed`,
@@ -200,6 +100,22 @@ pub struct StreamSession {
     /// The editor said it is past the version of an edit it refused (see
     /// [`Self::expect_newer_text`]); cleared by its next report.
     pub(super) editor_ahead: bool,
+    /// The version the editor said it has, past the last report (see the `blind` module).
+    pub(super) editor_at: Option<i32>,
+    /// Edits sent blind since the last report.
+    pub(super) blind_sent: u32,
+    /// The user's last reported typing was above the region, or none was reported yet (see the
+    /// `blind` module).
+    pub(super) typing_above: bool,
+    /// What blind edits misplaced, to put back (in order) before the next edit.
+    pub(super) undos: std::collections::VecDeque<super::blind::Undo>,
+    /// Edits sent blind that the editor applied and no report showed yet, in order; `doc` holds
+    /// them where they were meant (see the `blind` module).
+    pub(super) chain: Vec<InFlight>,
+    /// While `chain` is not empty: the text as last reported, and the region in it.
+    pub(super) blind_base: Option<(Rope, Region)>,
+    /// Blind edits sent that will land wrong (computed with one that did), not in the view.
+    pub(super) doomed: Vec<InFlight>,
     /// An edit landed that the editor never answered, on a connection with no answer yet:
     /// the editor applies edits without answering (Vim's ALE).
     pub(super) lands_unanswered: bool,
@@ -216,7 +132,7 @@ pub struct StreamSession {
     pub(super) reports_whole_text: bool,
     /// The version of the last edit the editor refused: no point sending another
     /// computed against it, the editor is past it and its `didChange` is on the way.
-    refused_at: Option<i32>,
+    pub(super) refused_at: Option<i32>,
     pub(super) next_id: u64,
     pub(super) failed_attempts: u32,
     /// Refusals in a row that no newer text explained (see [`Self::retry_refused`]).
@@ -251,6 +167,15 @@ impl StreamSession {
             taken_as_landed: false,
             assumed_edits: 0,
             editor_ahead: false,
+            editor_at: None,
+            blind_sent: 0,
+            // Until a report says otherwise: no edit goes out blind before the user's typing was
+            // seen below the region.
+            typing_above: true,
+            undos: std::collections::VecDeque::new(),
+            chain: Vec::new(),
+            blind_base: None,
+            doomed: Vec::new(),
             lands_unanswered: false,
             repair: None,
             repairs: 0,
@@ -356,6 +281,8 @@ impl StreamSession {
     /// text in the region.
     pub fn is_settled(&self) -> bool {
         self.in_flight.is_none()
+            && self.chain.is_empty()
+            && self.doomed.is_empty()
             && !self.held
             && self
                 .doc
@@ -370,14 +297,22 @@ impl StreamSession {
     /// the region's current text with the desired text, trimmed to the part that
     /// differs (common prefix and suffix), so it is one edit however much changed.
     pub fn next_edit(&mut self, rope: &Rope, version: i32) -> Option<OutgoingEdit> {
-        if self.assumed.is_none() || version != self.version {
+        if (self.assumed.is_none() && self.blind_base.is_none()) || version != self.version {
             self.doc = rope.clone();
             self.version = version;
         }
         let rope = &self.doc.clone();
         self.region = clamp(self.region, rope);
-        if self.in_flight.is_some() || self.held || self.awaiting_change() {
+        if self.in_flight.is_some() || self.held {
             return None;
+        }
+        let blind = if self.awaiting_change() {
+            Some(self.blind_version()?)
+        } else {
+            None
+        };
+        if let Some(edit) = self.send_undo() {
+            return Some(edit);
         }
         if let Some(edit) = self.send_repair() {
             return Some(edit);
@@ -393,7 +328,7 @@ impl StreamSession {
         let (prefix, suffix) = common_affixes(&current, &desired);
         let edit = OutgoingEdit {
             id: self.next_id,
-            version: self.version + self.assumed_edits,
+            version: blind.unwrap_or(self.version + self.assumed_edits),
             start: self.region.start + prefix,
             end: self.region.end - suffix,
             text: desired[prefix..desired.len() - suffix].iter().collect(),
@@ -408,8 +343,24 @@ impl StreamSession {
             if_refused: None,
             inside_if_applied: false,
             repair: None,
-            wire: None,
+            wire: blind.map(|_| {
+                let placed = Placed::of(
+                    rope,
+                    &SentEdit {
+                        start: edit.start,
+                        end: edit.end,
+                        text: &edit.text,
+                    },
+                );
+                (placed.start, placed.end)
+            }),
+            blind: blind.is_some(),
+            doomed: false,
+            undo: None,
         });
+        if blind.is_some() {
+            self.blind_sent += 1;
+        }
         Some(edit)
     }
 
@@ -423,9 +374,17 @@ impl StreamSession {
     /// (stop the job, as for a `didChange`), `Unchanged` otherwise.
     pub fn on_apply_answer(&mut self, id: u64, applied: bool) -> ChangeOutcome {
         self.client_answers = true;
+        if !applied {
+            // A doomed edit refused: it will not land.
+            self.doomed.retain(|f| f.edit.id != id);
+        }
         let Some(flight) = self.in_flight.as_mut().filter(|f| f.edit.id == id) else {
             return ChangeOutcome::Unchanged;
         };
+        if applied && flight.blind && !flight.landed {
+            self.chain_blind();
+            return ChangeOutcome::Unchanged;
+        }
         if applied {
             flight.answered = true;
             if flight.landed {
@@ -441,6 +400,9 @@ impl StreamSession {
         let if_refused = flight.if_refused;
         self.checks_versions = true;
         self.repair = flight.repair.take();
+        if let Some(undo) = flight.undo.take() {
+            self.undos.push_front(undo);
+        }
         self.refused_at = Some(flight.edit.version);
         self.in_flight = None;
         self.failed_attempts += 1;
@@ -497,6 +459,9 @@ impl StreamSession {
         version: i32,
     ) -> ChangeOutcome {
         self.resolve_assumed();
+        if let Some(outcome) = self.read_blind(before, changes, after, version) {
+            return outcome;
+        }
         if let Some(outcome) = self.repair_ranged(before, changes, after, version) {
             return outcome;
         }

@@ -54,7 +54,10 @@ impl Editor for LspEditor {
         match send_apply_edit(&self.0, params).await {
             Ok(result) if result.applied => EditAnswer::Applied,
             Ok(result) => EditAnswer::Refused(result.failure_reason),
-            Err(error) if says_stale(&error.message) => EditAnswer::Stale(error.message.into()),
+            Err(error) if says_stale(&error.message) => EditAnswer::Stale {
+                have: version_had(&error.message),
+                why: error.message.into(),
+            },
             Err(error) => EditAnswer::Error(error.to_string()),
         }
     }
@@ -274,6 +277,17 @@ fn says_stale(message: &str) -> bool {
     message.contains("require version") && message.contains("you have")
 }
 
+/// The version an editor says it has in a stale refusal ("… you have 12").
+fn version_had(message: &str) -> Option<i32> {
+    let (_, rest) = message.rsplit_once("you have")?;
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
 async fn send_apply_edit(
     state: &State,
     params: lsp::ApplyWorkspaceEditParams,
@@ -418,5 +432,10 @@ mod tests {
             "Edits on `double.rs' require version 7, you have 12"
         ));
         assert!(!super::says_stale("Request workspace/applyEdit failed"));
+        assert_eq!(
+            super::version_had("Edits on `double.rs' require version 7, you have 12"),
+            Some(12)
+        );
+        assert_eq!(super::version_had("… require version 7, you have"), None);
     }
 }

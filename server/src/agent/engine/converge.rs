@@ -469,10 +469,13 @@ fn on_answer(
             jobs.note_refusal(handle.id, reason);
             jobs.on_apply_answer(handle.id, edit.id, false);
         }
-        Ok(EditAnswer::Stale(why)) => {
+        Ok(EditAnswer::Stale { why, have }) => {
             // The refusal is explained by text the editor has not reported yet.
             tracing::debug!(job = handle.id, "edit refused as stale: {why}");
-            jobs.with_session(handle.id, |s| s.expect_newer_text());
+            jobs.with_session(handle.id, |s| match have {
+                Some(version) => s.editor_has(version),
+                None => s.expect_newer_text(),
+            });
             jobs.note_refusal(handle.id, Some(why));
             jobs.on_apply_answer(handle.id, edit.id, false);
         }

@@ -74,8 +74,13 @@ pub enum EditAnswer {
     Refused(Option<String>),
     /// Declined because the editor's text is newer than the version the edit names, and the
     /// editor says so (Emacs' eglot: "… require version 7, you have 12") though it has not
-    /// reported that text yet: the job waits for the report. With the editor's words.
-    Stale(String),
+    /// reported that text yet. With the editor's words, and the version it has when it says:
+    /// the job's next edit may go at that version (see `edits::blind`), else it waits for the
+    /// report.
+    Stale {
+        why: String,
+        have: Option<i32>,
+    },
     /// The request itself failed; the reason in words.
     Error(String),
 }

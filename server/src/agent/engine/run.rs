@@ -307,7 +307,7 @@ async fn write_elsewhere<E: Editor>(
         Ok(EditAnswer::Refused(reason)) => {
             failed(reason.as_deref().unwrap_or("it refused the edit"))
         }
-        Ok(EditAnswer::Stale(why)) => failed(&why),
+        Ok(EditAnswer::Stale { why, .. }) => failed(&why),
         Ok(EditAnswer::Error(error)) => failed(&error),
         Err(_) => Outcome::failed("the editor did not answer the edit"),
     }

@@ -57,7 +57,7 @@ async fn a_quick_fix_from_eglot_lands_the_models_edit() -> anyhow::Result<()> {
 #[tokio::test]
 async fn typing_above_and_below_a_streaming_implement_in_eglot_keeps_every_key_and_brace()
 -> anyhow::Result<()> {
-    run_typing_el(false).await
+    run_typing_el(None).await
 }
 
 /// typing.el with TANDEM_TEST_LONG: a ten-second stream, a line every 250 ms, the user idle.
@@ -65,11 +65,20 @@ async fn typing_above_and_below_a_streaming_implement_in_eglot_keeps_every_key_a
 /// it, so the job still adds at most 16 lines to *Messages*.
 #[tokio::test]
 async fn a_ten_second_stream_in_eglot_fits_on_one_screen_of_messages() -> anyhow::Result<()> {
-    run_typing_el(true).await
+    run_typing_el(Some("TANDEM_TEST_LONG")).await
 }
 
-/// Runs tests/editors/emacs/typing.el against the scripted model, `long` or not.
-async fn run_typing_el(long: bool) -> anyhow::Result<()> {
+/// typing.el with TANDEM_TEST_BELOW: once eglot has reported the user's typing below the
+/// function, it goes on streaming while they type on below it, though eglot reports nothing
+/// until they pause: the server sends its edits at the version eglot names when it refuses one.
+#[tokio::test]
+async fn streaming_goes_on_while_the_user_types_below_in_eglot() -> anyhow::Result<()> {
+    run_typing_el(Some("TANDEM_TEST_BELOW")).await
+}
+
+/// Runs tests/editors/emacs/typing.el against the scripted model, in the mode `mode` (an
+/// environment variable the script reads) if any.
+async fn run_typing_el(mode: Option<&str>) -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
     let home = tempfile::tempdir()?;
     let project = tempfile::tempdir()?;
@@ -79,8 +88,8 @@ async fn run_typing_el(long: bool) -> anyhow::Result<()> {
 
     let mut command = emacs_batch("typing.el", home.path(), &server, &file)?;
     command.env("TANDEM_CONTROL_URL", server.url());
-    if long {
-        command.env("TANDEM_TEST_LONG", "1");
+    if let Some(mode) = mode {
+        command.env(mode, "1");
     }
     let outcome = run(command, Duration::from_secs(90)).await?;
     assert!(outcome.success, "Emacs failed\n{}", outcome.transcript());

@@ -666,6 +666,29 @@ async fn editors_that_answer_differently_all_end_with_exactly_the_right_text() {
             ..gated_edit("eglot-like: the first edit refused while the typing before it is held")
         },
         Case {
+            behavior: Behavior::Eglot,
+            steps: vec![
+                // The user's reported typing is below the function: once eglot refuses an edit
+                // for typing it holds, the next edits go at the version it names (blind), and
+                // the function goes on appearing while the reports stay held.
+                Type(Place::End, "// below 1\n"),
+                Release(FIRST_LINE),
+                Shows("let y = 1;"),
+                HoldReports,
+                Type(Place::End, "// below 2\n"),
+                Release(1),
+                Shows("let z = 2;"),
+                Type(Place::End, "// below 3\n"),
+                Release(20),
+                Shows("let z = 2;\n    println"),
+                ReleaseReports,
+            ],
+            text: format!("{EDITED}// below 1\n// below 2\n// below 3\n"),
+            edits: 3..100,
+            refusals: 0,
+            ..gated_edit("eglot-like: streaming goes on while the user types below, reports held")
+        },
+        Case {
             whole_text: true,
             behavior: Behavior::NeverEchoes,
             steps: vec![Release(20)],

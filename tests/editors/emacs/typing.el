@@ -14,6 +14,10 @@
 ;;
 ;; With TANDEM_TEST_LONG set, the user stays idle and the function streams for ten seconds, a
 ;; line every 250 ms (36 of them): the job must still fit on one screen of *Messages*.
+;;
+;; With TANDEM_TEST_BELOW set, the user types a line below the function (reported when they
+;; pause), then a long line below it without a pause while the rest of the function streams:
+;; it must be written in full before their last key (eglot reports nothing while they type).
 
 (require 'cl-lib)
 (require 'eglot)
@@ -133,7 +137,10 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
        (bad nil)
        (snapshot-timer nil)
        (messages-before 0)
-       (long (getenv "TANDEM_TEST_LONG")))
+       (long (getenv "TANDEM_TEST_LONG"))
+       (below (getenv "TANDEM_TEST_BELOW"))
+       (long-line "// below 2, a long line typed without a pause")
+       (written-while-typing nil))
   (unless (getenv "TANDEM_CONTROL_URL") (tandem-typing-fail "TANDEM_CONTROL_URL is not set"))
   (setq eglot-confirm-server-initiated-edits nil)
   (when (boundp 'eglot-confirm-server-edits) (setq eglot-confirm-server-edits nil))
@@ -187,7 +194,26 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
                                  (mapcar #'car collection))
                      (tandem-typing-fail "no Implement action in %S" (mapcar #'car collection))))))
       (eglot-code-actions (point) (point) "refactor.rewrite" t)))
-  (unless long
+  (when below
+    (tandem-typing-release 4)
+    (tandem-typing-wait-for "    let y = x;")
+    ;; A line below, then a pause: eglot reports it.
+    (tandem-typing-type "// bottom" "// below 1")
+    (tandem-typing-pump 1.0)
+    ;; The long line, the rest of the function let out at its third key; from the tenth key on,
+    ;; each key looks whether the function is whole yet.
+    (let ((check (lambda ()
+                   (when (save-excursion
+                           (goto-char (point-min))
+                           (search-forward "    y * 2\n}\n// bottom" nil t))
+                     (setq written-while-typing t)))))
+      (tandem-typing-type "// below 1" long-line
+                          (cons `(3 . ,(lambda () (tandem-typing-release 10 t)))
+                                (cl-loop for i from 10 to (length long-line)
+                                         collect (cons i check)))))
+    (unless written-while-typing
+      (tandem-typing-fail "the function was not written while the user typed below it")))
+  (unless (or long below)
     ;; The role chunk, the fence, the signature (the same as the old one) and the first line.
     (tandem-typing-release 4)
     (tandem-typing-wait-for "    let y = x;")
@@ -227,13 +253,18 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
       (tandem-typing-fail "a snapshot while streaming lost a brace:\n%s" bad))
     (unless (>= (hash-table-count distinct) 4)
       (tandem-typing-fail "only %d distinct snapshots" (hash-table-count distinct)))
-    (let ((expected (if long
-                        (concat "// top\nfn double(x: u32) -> u32 {\n"
-                                (apply #'concat tandem-typing-long-body)
-                                "    x * 2\n}\n// bottom\n")
+    (let ((expected (cond
+                     (long
+                      (concat "// top\nfn double(x: u32) -> u32 {\n"
+                              (apply #'concat tandem-typing-long-body)
+                              "    x * 2\n}\n// bottom\n"))
+                     (below
+                      (concat "// top\nfn double(x: u32) -> u32 {\n    let y = x;\n    y * 2\n}\n"
+                              "// bottom\n// below 1\n" long-line "\n"))
+                     (t
                       (concat "// top\n// above 1\n// above 2\n"
                               "fn double(x: u32) -> u32 {\n    let y = x;\n    y * 2\n}\n"
-                              "// bottom\n// below 1\n// below 2\n"))))
+                              "// bottom\n// below 1\n// below 2\n")))))
       (unless (equal (buffer-string) expected)
         (tandem-typing-fail "the buffer is not the expected one:\n%s" expected)))
     (when (> lines (if long tandem-typing-max-messages-long tandem-typing-max-messages))

@@ -1,11 +1,13 @@
 //! Edits sent blind. Emacs' eglot refuses an edit whose version is not its buffer's, saying which
 //! version it has ("… require version 7, you have 12"), and holds its reports while the user
 //! types. Rather than wait for the report, the job sends its next edit at the version the editor
-//! named, computed against the text last reported: eglot applies it at its lines and columns to
+//! named, computed against the text last reported, and once it is applied the next at the version
+//! after it, against the text with it (a chain): eglot applies each at its lines and columns to
 //! the text it holds, the user's unreported typing included. Its next report lists every change
-//! in order, one version each, so the edit is the change at its version. Read there, it landed
-//! where it was meant (the typing was elsewhere, or on other lines), or at lines the typing moved:
-//! the changes before it say exactly what it overwrote, and that is repaired.
+//! in order, one version each, so each edit is the change at its version. Read there, it landed
+//! where it was meant (the typing was elsewhere, or on other lines), or where the typing moved
+//! its lines or columns: then the changes around it say exactly what it and the edits after it
+//! put in and took out (see the `tagged` module), and that is put back first.
 
 use std::collections::VecDeque;
 
@@ -17,8 +19,8 @@ use super::stream::InFlight;
 use super::tagged::Tagged;
 use super::{ChangeOutcome, CharChange, OutgoingEdit, Region, StreamSession, apply_change};
 
-/// What a blind edit overwrote where it landed, outside the region: `span` of the text as last
-/// reported holds the edit's text, and `text` is what it replaced.
+/// What blind edits misplaced, to put back: `span` of the text as last reported holds the job's
+/// misplaced text, and `text` is due there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Undo {
     pub span: Region,
@@ -40,7 +42,7 @@ impl StreamSession {
     }
 
     /// The version for an edit sent blind, if one may go: the editor named a version newer than
-    /// the last report and than the last edit it refused; the user's last reported typing was
+    /// the last report and than the last edit it refused; a report showed the user typing, and
     /// not above the region (typing below moves no line or column the edit names, and the user
     /// likely types on where they were; typing above would put the edit among their fresh
     /// lines until it is repaired); no edit is taken as landed, and no repair waits (a repair

@@ -104,25 +104,16 @@ impl StreamSession {
         let reported_end = (start + sent.chars().count() + old.len()).saturating_sub(new.len());
         self.region = Region::new(start, reported_end.max(start));
         self.doc = reported;
+        let edit = OutgoingEdit {
+            id: 0,
+            version: self.version,
+            start: prefix,
+            end: old.len() - suffix,
+            text: new[prefix..new.len() - suffix].iter().collect(),
+        };
         self.in_flight = Some(InFlight {
-            edit: OutgoingEdit {
-                id: 0,
-                version: self.version,
-                start: prefix,
-                end: old.len() - suffix,
-                text: new[prefix..new.len() - suffix].iter().collect(),
-            },
             answered: true,
-            landed: false,
-            region_start: start,
-            sent,
-            if_refused: None,
-            inside_if_applied: false,
-            repair: None,
-            wire: None,
-            blind: false,
-            doomed: false,
-            undo: None,
+            ..InFlight::new(edit, start, sent)
         });
     }
 }

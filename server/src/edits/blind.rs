@@ -150,11 +150,7 @@ impl StreamSession {
                 self.doomed.push(flight);
                 continue;
             }
-            let into = flight.edit.start - flight.region_start;
-            let span = flight.edit.end - flight.edit.start;
-            flight.region_start = self.region.start;
-            flight.edit.start = self.region.start + into;
-            flight.edit.end = flight.edit.start + span;
+            flight.move_to(self.region.start);
             let at = flight.edit.version;
             if flight.answered {
                 self.in_flight = Some(flight);
@@ -188,11 +184,7 @@ impl StreamSession {
         // The user's changes before it, read with it aside (they are not its echo).
         let typed = self.report(text, typed, &before_ours, version, None);
         // Where it was meant now: at its place in the region.
-        let into = flight.edit.start - flight.region_start;
-        let span = flight.edit.end - flight.edit.start;
-        flight.region_start = self.region.start;
-        flight.edit.start = self.region.start + into;
-        flight.edit.end = flight.edit.start + span;
+        flight.move_to(self.region.start);
         if typed == ChangeOutcome::UserEditedInside
             || flight.doomed
             || (flight.edit.start, flight.edit.end) != (start, end)
@@ -278,22 +270,13 @@ impl StreamSession {
             text: undo.text.clone(),
         };
         self.next_id += 1;
+        let region_text = self
+            .doc
+            .slice(self.region.start..self.region.end)
+            .to_string();
         self.in_flight = Some(InFlight {
-            edit: edit.clone(),
-            answered: false,
-            landed: false,
-            region_start: self.region.start,
-            sent: self
-                .doc
-                .slice(self.region.start..self.region.end)
-                .to_string(),
-            if_refused: None,
-            inside_if_applied: false,
-            repair: None,
-            wire: None,
-            blind: false,
-            doomed: false,
             undo: Some(undo),
+            ..InFlight::new(edit.clone(), self.region.start, region_text)
         });
         Some(edit)
     }

@@ -60,6 +60,41 @@ pub struct InFlight {
 }
 
 impl InFlight {
+    /// `edit` just sent, the region starting at `region_start` and holding `sent` once it
+    /// landed: nothing known of it yet.
+    pub(crate) fn new(edit: OutgoingEdit, region_start: usize, sent: String) -> Self {
+        Self {
+            edit,
+            answered: false,
+            landed: false,
+            region_start,
+            sent,
+            if_refused: None,
+            inside_if_applied: false,
+            repair: None,
+            wire: None,
+            blind: false,
+            doomed: false,
+            undo: None,
+        }
+    }
+
+    /// Fixes where the editor applies the edit, whatever the typing does to the text from now
+    /// on: its lines and columns as [`Self::placed`] in `text` says.
+    pub(crate) fn pin_wire(&mut self, text: &Rope) {
+        let placed = self.placed(text);
+        self.wire = Some((placed.start, placed.end));
+    }
+
+    /// The edit at its place in the region, now that the region starts at `region_start`.
+    pub(crate) fn move_to(&mut self, region_start: usize) {
+        let into = self.edit.start - self.region_start;
+        let span = self.edit.end - self.edit.start;
+        self.region_start = region_start;
+        self.edit.start = region_start + into;
+        self.edit.end = self.edit.start + span;
+    }
+
     /// Where the region is once the edit landed, in the text with the edit applied (its
     /// offsets are those of the text the edit was computed against).
     pub(crate) fn landed_region(&self) -> Region {

@@ -121,11 +121,7 @@ impl StreamSession {
             .in_flight
             .as_ref()
             .filter(|f| !f.landed && f.edit.version == 0 && self.may_repair(f))?;
-        let sent = SentEdit {
-            start: flight.edit.start,
-            end: flight.edit.end,
-            text: &flight.edit.text,
-        };
+        let sent = flight.sent_edit();
         if find_echo(before, changes, &sent, flight.landed_region()).is_some() {
             return None;
         }
@@ -168,18 +164,8 @@ impl StreamSession {
         };
         self.next_id += 1;
         self.in_flight = Some(InFlight {
-            edit: edit.clone(),
-            answered: false,
-            landed: false,
-            region_start: at + repair.region_start,
-            sent: repair.region_text,
-            if_refused: None,
-            inside_if_applied: false,
             repair: Some(again),
-            wire: None,
-            blind: false,
-            doomed: false,
-            undo: None,
+            ..InFlight::new(edit.clone(), at + repair.region_start, repair.region_text)
         });
         Some(edit)
     }

@@ -7,8 +7,7 @@ use ropey::Rope;
 use super::anchor::{Rebased, rebase_over};
 use super::anchor::{clamp, rebase_all};
 use super::blind::{Undo, typed_above};
-use super::echo::{SentEdit, find_echo};
-use super::misapplied::Placed;
+use super::echo::find_echo;
 use super::stream::InFlight;
 use super::{ChangeOutcome, CharChange, Region, StreamSession, apply_change};
 
@@ -46,11 +45,7 @@ impl StreamSession {
                     .map(|(r, inside)| rebase_all(r, inside, changes, before));
                 self.in_flight = Some(flight);
             } else {
-                let sent = SentEdit {
-                    start: flight.edit.start,
-                    end: flight.edit.end,
-                    text: &flight.edit.text,
-                };
+                let sent = flight.sent_edit();
                 let landed = flight.landed_region();
                 match echo
                     .take()
@@ -95,8 +90,7 @@ impl StreamSession {
                         && self.lands_late(&flight)
                         && flight.changes(before, after) =>
                     {
-                        let placed = Placed::of(before, &flight.sent_edit());
-                        flight.wire.get_or_insert((placed.start, placed.end));
+                        flight.pin_wire(before);
                         carried = Some(flight);
                     }
                     None if version > flight.edit.version => {

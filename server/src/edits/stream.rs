@@ -52,9 +52,7 @@ use ropey::Rope;
 use super::CharChange;
 use super::anchor::{Region, clamp};
 use super::diff::common_affixes;
-use super::echo::SentEdit;
 pub use super::flight::{InFlight, OutgoingEdit};
-use super::misapplied::Placed;
 
 /// What a `didChange` (or an answer) did to the session. When several things happened,
 /// the first that applies in this order is reported: `UserEditedInside`, `Landed`,
@@ -334,30 +332,12 @@ impl StreamSession {
             text: desired[prefix..desired.len() - suffix].iter().collect(),
         };
         self.next_id += 1;
-        self.in_flight = Some(InFlight {
-            edit: edit.clone(),
-            answered: false,
-            landed: false,
-            region_start: self.region.start,
-            sent: self.desired.clone(),
-            if_refused: None,
-            inside_if_applied: false,
-            repair: None,
-            wire: blind.map(|_| {
-                let placed = Placed::of(
-                    rope,
-                    &SentEdit {
-                        start: edit.start,
-                        end: edit.end,
-                        text: &edit.text,
-                    },
-                );
-                (placed.start, placed.end)
-            }),
-            blind: blind.is_some(),
-            doomed: false,
-            undo: None,
-        });
+        let mut flight = InFlight::new(edit.clone(), self.region.start, self.desired.clone());
+        if blind.is_some() {
+            flight.blind = true;
+            flight.pin_wire(rope);
+        }
+        self.in_flight = Some(flight);
         if blind.is_some() {
             self.blind_sent += 1;
         }

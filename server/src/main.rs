@@ -195,10 +195,18 @@ fn exec(options: tandem::exec::ExecOptions) -> i32 {
 }
 
 fn serve() -> i32 {
+    // The editor waits for this answer before it shows anything: it goes out before the
+    // runtime and its threads exist.
+    let early =
+        tandem::lsp::answer_initialize_early(&mut std::io::stdin().lock(), &mut std::io::stdout());
     let Some(runtime) = runtime(&mut tokio::runtime::Builder::new_multi_thread()) else {
         return 2;
     };
-    let code = runtime.block_on(tandem::lsp::serve(tokio::io::stdin(), tokio::io::stdout()));
+    let code = runtime.block_on(tandem::lsp::serve(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        early,
+    ));
     // Do not wait for the runtime's threads: the one blocked reading stdin would hold the
     // process until the client wrote again, and some clients never do.
     runtime.shutdown_background();

@@ -6,7 +6,7 @@
 )]
 
 use serde_json::{Value, json};
-use tandem_tests::editor::{Editor, SpawnOptions};
+use tandem_tests::editor::{Editor, Incoming, SpawnOptions};
 
 #[tokio::test]
 async fn negotiates_each_position_encoding() -> anyhow::Result<()> {
@@ -163,6 +163,41 @@ async fn requests_piped_before_stdin_closes_are_answered() -> anyhow::Result<()>
             Some(1),
             "run {run}: closed stdin is code 1"
         );
+    }
+    Ok(())
+}
+
+/// `initialize` is answered before the server has started (see `transport::early`): the
+/// messages a client writes right behind it still find it initialized, and it is answered once.
+#[tokio::test]
+async fn messages_right_behind_initialize_find_it_initialized() -> anyhow::Result<()> {
+    let mut session = Vec::new();
+    for message in [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"capabilities": {"general": {"positionEncodings": ["utf-8"]}}}}),
+        json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+        json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument":
+            {"uri": "file:///a.rs", "languageId": "rust", "version": 1, "text": "fn a() {}"}}}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "textDocument/documentSymbol",
+            "params": {"textDocument": {"uri": "file:///a.rs"}}}),
+    ] {
+        session.extend(frame(&message));
+    }
+    for run in 0..5 {
+        let mut editor = Editor::spawn(SpawnOptions::default()).await?;
+        editor.send_raw(&session).await?;
+        let initialized = editor.response(&json!(1)).await?.unwrap();
+        assert_eq!(initialized["capabilities"]["positionEncoding"], "utf-8");
+        let symbols = editor.response(&json!(2)).await?;
+        assert_eq!(symbols.unwrap()[0]["name"], "a", "run {run}");
+        let again = editor
+            .wait_for_long(std::time::Duration::from_millis(200), |m| match m {
+                Incoming::Response { id, .. } if *id == json!(1) => Some(()),
+                _ => None,
+            })
+            .await;
+        assert!(again.is_err(), "run {run}: initialize answered twice");
+        assert_eq!(editor.shutdown_and_exit().await?, 0, "run {run}");
     }
     Ok(())
 }

@@ -16,9 +16,11 @@ pub mod transport;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tower_lsp_server::gen_lsp_types as lsp;
 use tower_lsp_server::{LspService, Server};
 
 pub use server::Backend;
+pub use transport::Early;
 use transport::InputEnd;
 
 /// Requests handled at once. High, because one slow request must not hold up the others
@@ -27,14 +29,33 @@ const CONCURRENCY: usize = 64;
 /// How long requests already read are still answered once the input ended.
 const DRAIN: Duration = Duration::from_secs(2);
 
-/// Serves LSP over the given streams until `exit` or end of input. Returns the process exit
-/// code the spec asks for: 0 after `shutdown` then `exit`, 1 otherwise.
-pub async fn serve<R, W>(stdin: R, stdout: W) -> i32
+/// Answers the first message when it is `initialize`, with plain blocking I/O, before anything
+/// else is started (see [`transport::answer_initialize`]). [`serve`] goes on from what it read.
+pub fn answer_initialize_early<R: std::io::Read, W: std::io::Write>(
+    stdin: &mut R,
+    stdout: &mut W,
+) -> Early {
+    transport::answer_initialize(stdin, stdout, |request| {
+        let params = serde_json::from_value::<lsp::InitializeParams>(request.params()?.clone());
+        let caps = params.ok()?.capabilities;
+        let encoding = convert::negotiate_encoding(
+            caps.general
+                .as_ref()
+                .and_then(|g| g.position_encodings.as_deref()),
+        );
+        serde_json::to_value(capabilities::initialize_result(encoding)).ok()
+    })
+}
+
+/// Serves LSP over the given streams until `exit` or end of input, after what `early` read and
+/// answered. Returns the process exit code the spec asks for: 0 after `shutdown` then `exit`, 1
+/// otherwise.
+pub async fn serve<R, W>(stdin: R, stdout: W, early: Early) -> i32
 where
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
     W: tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let guarded = transport::spawn(stdin, stdout);
+    let guarded = transport::spawn(stdin, stdout, early);
     let mut state = None;
     let mut builder = LspService::build(|client| {
         let backend = Backend::new(client);

@@ -148,7 +148,7 @@ proptest! {
         let answered = runtime().block_on(async move {
             let (mut client_in, server_in) = tokio::io::duplex(1 << 16);
             let (server_out, client_out) = tokio::io::duplex(1 << 16);
-            let server = tokio::spawn(crate::lsp::serve(server_in, server_out));
+            let server = tokio::spawn(crate::lsp::serve(server_in, server_out, crate::lsp::Early::default()));
             let open = format!(
                 r#"{{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{{"textDocument":{{"uri":"{URI}","languageId":"rust","version":1,"text":"fn alive() {{}}\n"}}}}}}"#
             );

@@ -9,17 +9,19 @@
 //! side copies the framework's frames to stdout whole, interleaved with those answers, so
 //! nothing but complete frames ever reaches stdout.
 
-use tokio::io::{
-    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
-};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
+mod early;
 #[cfg(test)]
 mod fuzz_tests;
 mod message;
+mod output;
 mod pushback;
+pub use early::{Early, answer_initialize};
 pub use message::LOST_CHANGE;
 use message::{MessageKind, check_message, error_reply};
+use output::{EarlyAnswer, pump_output};
 pub use pushback::PushbackReader;
 
 /// The largest message body accepted. Bigger claims are refused without allocating them.
@@ -62,8 +64,9 @@ pub struct Guarded {
     pub output_done: tokio::task::JoinHandle<()>,
 }
 
-/// Starts the guard tasks between real stdio and the framework.
-pub fn spawn<R, W>(stdin: R, stdout: W) -> Guarded
+/// Starts the guard tasks between real stdio and the framework. `early` is what was read
+/// before (read again first), and the `initialize` already answered, if any.
+pub fn spawn<R, W>(stdin: R, stdout: W, early: Early) -> Guarded
 where
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -74,13 +77,36 @@ where
     let (ended_tx, ended) = oneshot::channel();
     let shutdown = std::sync::Arc::new(Shutdown::default());
 
+    // The framework answers whatever arrives before its `initialize` handler is done with
+    // "not initialized": after an early answer, the client's next messages wait for it.
+    let (answered, initialized) = match early.answered {
+        Some(id) => {
+            let (done, initialized) = oneshot::channel();
+            (Some(EarlyAnswer { id, done }), Some(initialized))
+        }
+        None => (None, None),
+    };
     let input_shutdown = shutdown.clone();
     tokio::spawn(async move {
         let mut reader = PushbackReader::new(stdin);
-        let end = pump_input(&mut reader, &mut to_framework, &replies_tx, &input_shutdown).await;
+        reader.unread(&early.read);
+        let end = pump_input(
+            &mut reader,
+            &mut to_framework,
+            &replies_tx,
+            &input_shutdown,
+            initialized,
+        )
+        .await;
         let _ = ended_tx.send(end);
     });
-    let output_done = tokio::spawn(pump_output(from_framework, stdout, replies_rx, shutdown));
+    let output_done = tokio::spawn(pump_output(
+        from_framework,
+        stdout,
+        replies_rx,
+        shutdown,
+        answered,
+    ));
 
     Guarded {
         input: framework_in,
@@ -101,11 +127,18 @@ pub enum Frame {
     Eof,
 }
 
+/// How long the messages after an `initialize` answered early wait for the framework to be done
+/// with it (its handler reads settings files: milliseconds).
+const INITIALIZING: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Hands the client's frames to the framework. `initialized`, when the first frame is an
+/// `initialize` answered early, says the framework has answered it too: the frames after it wait.
 async fn pump_input<R, W>(
     reader: &mut PushbackReader<R>,
     framework: &mut W,
     replies: &mpsc::UnboundedSender<String>,
     shutdown: &Shutdown,
+    mut initialized: Option<oneshot::Receiver<()>>,
 ) -> InputEnd
 where
     R: tokio::io::AsyncRead + Unpin,
@@ -188,6 +221,13 @@ where
         }
         if kind == MessageKind::Exit {
             return InputEnd::Exit;
+        }
+        if let Some(initialized) = initialized.take()
+            && tokio::time::timeout(INITIALIZING, initialized)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the framework did not answer initialize in {INITIALIZING:?}");
         }
     }
 }
@@ -376,115 +416,11 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
-/// Copies the framework's frames to stdout whole, with the guard's own replies between them.
-/// The framework's frames are ours: they are copied whatever their size (a 100 MB answer is
-/// the client's to refuse), streamed rather than held.
-async fn pump_output<W: AsyncWrite + Unpin>(
-    framework: tokio::io::DuplexStream,
-    mut stdout: W,
-    mut replies: mpsc::UnboundedReceiver<String>,
-    shutdown: std::sync::Arc<Shutdown>,
-) {
-    let mut framework = BufReader::new(framework);
-    let mut framework_open = true;
-    loop {
-        // Only waiting for a frame to begin races the replies (`fill_buf` consumes nothing, so
-        // losing the race loses nothing); a frame, once begun, is copied whole.
-        let written = tokio::select! {
-            ready = framework.fill_buf(), if framework_open => {
-                if !matches!(ready, Ok(bytes) if !bytes.is_empty()) {
-                    framework_open = false;
-                    continue;
-                }
-                match read_header(&mut framework).await {
-                    Ok(Header::Length(len)) => {
-                        let pending = lock(&shutdown.pending).clone();
-                        match pending {
-                            // The answer to `shutdown` is a small frame: read it to see.
-                            Some(id) if len <= SMALL_FRAME => {
-                                copy_small_frame(&mut framework, len, &mut stdout, &id, &shutdown)
-                                    .await
-                            }
-                            _ => copy_frame(&mut framework, len, &mut stdout).await,
-                        }
-                    }
-                    _ => {
-                        framework_open = false;
-                        continue;
-                    }
-                }
-            },
-            reply = replies.recv() => match reply {
-                Some(reply) => write_frame(&mut stdout, reply.as_bytes()).await,
-                None if framework_open => continue,
-                None => return,
-            },
-            else => return,
-        };
-        if written.is_err() {
-            return; // The client has gone, or the framework stopped mid-frame.
-        }
-    }
-}
-
-async fn write_frame<W: AsyncWrite + Unpin>(stdout: &mut W, body: &[u8]) -> std::io::Result<()> {
-    let header = format!("Content-Length: {}\r\n\r\n", body.len());
-    stdout.write_all(header.as_bytes()).await?;
-    stdout.write_all(body).await?;
-    stdout.flush().await
-}
-
-/// The largest frame read whole to check whether it answers `shutdown`.
-const SMALL_FRAME: u64 = 512;
-
-/// Copies a small frame, noting whether it is the answer to the pending `shutdown` (`id`).
-async fn copy_small_frame<R, W>(
-    from: &mut R,
-    len: u64,
-    stdout: &mut W,
-    id: &str,
-    shutdown: &Shutdown,
-) -> std::io::Result<()>
-where
-    R: AsyncBufRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut body = vec![0; usize::try_from(len).unwrap_or(0)];
-    from.read_exact(&mut body).await?;
-    write_frame(stdout, &body).await?;
-    let answers = serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|message| {
-        message.get("method").is_none()
-            && message
-                .get("id")
-                .and_then(|got| serde_json::to_string(got).ok())
-                .is_some_and(|got| got == id)
-    });
-    if answers {
-        *lock(&shutdown.pending) = None;
-        shutdown.answered.notify_waiters();
-    }
-    Ok(())
-}
-
 /// The lock of the pending `shutdown`; a panic elsewhere while holding it leaves a usable value.
 fn lock(pending: &std::sync::Mutex<Option<String>>) -> std::sync::MutexGuard<'_, Option<String>> {
     pending
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-async fn copy_frame<R, W>(from: &mut R, len: u64, stdout: &mut W) -> std::io::Result<()>
-where
-    R: AsyncBufRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let header = format!("Content-Length: {len}\r\n\r\n");
-    stdout.write_all(header.as_bytes()).await?;
-    let copied = tokio::io::copy_buf(&mut from.take(len), stdout).await?;
-    if copied < len {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
-    }
-    stdout.flush().await
 }
 
 #[cfg(test)]

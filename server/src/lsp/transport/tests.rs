@@ -1,6 +1,7 @@
 //! Unit tests for the guard: frames, message checks, truncation, garbage, the output pump.
 
 use super::*;
+use tokio::io::BufReader;
 
 async fn frames(input: &[u8]) -> Vec<Frame> {
     let mut reader = BufReader::new(input);
@@ -155,6 +156,7 @@ pub(super) async fn guard(input: &[u8]) -> (Vec<String>, Vec<String>) {
         &mut forwarded,
         &replies_tx,
         &Shutdown::default(),
+        None,
     )
     .await;
     drop(replies_tx);
@@ -241,6 +243,7 @@ async fn copies_huge_outgoing_frames() {
         stdout,
         replies_rx,
         std::sync::Arc::default(),
+        None,
     ));
     let huge = format!("\"{}\"", "x".repeat(MAX_BODY_BYTES + 1024 * 1024));
     tokio::spawn(async move {
@@ -259,4 +262,47 @@ async fn copies_huge_outgoing_frames() {
         .await
         .unwrap();
     assert_eq!(read_frame(&mut client).await.unwrap(), body("[1]"));
+}
+
+/// The framework's answer to the `initialize` answered early is dropped, and only it: what it
+/// writes before and after reaches stdout in order.
+#[tokio::test]
+async fn drops_only_the_second_answer_to_initialize() {
+    let (mut framework, from_framework) = tokio::io::duplex(PIPE_BYTES);
+    let (_replies_tx, replies_rx) = mpsc::unbounded_channel();
+    let (stdout, mut client) = tokio::io::duplex(PIPE_BYTES);
+    let (done, mut initialized) = oneshot::channel();
+    let answered = EarlyAnswer {
+        id: "7".into(),
+        done,
+    };
+    tokio::spawn(pump_output(
+        from_framework,
+        stdout,
+        replies_rx,
+        std::sync::Arc::default(),
+        Some(answered),
+    ));
+    let sent = [
+        r#"{"jsonrpc":"2.0","method":"window/logMessage","params":{"type":3,"message":"x"}}"#,
+        r#"{"jsonrpc":"2.0","id":7,"method":"client/registerCapability","params":{}}"#,
+        r#"{"jsonrpc":"2.0","result":{"capabilities":{}},"id":7}"#,
+        r#"{"jsonrpc":"2.0","result":null,"id":7}"#,
+        r#"{"jsonrpc":"2.0","result":null,"id":8}"#,
+    ];
+    tokio::spawn(async move {
+        for body in sent {
+            framework.write_all(frame(body).as_bytes()).await.unwrap();
+        }
+    });
+    let mut client = BufReader::new(&mut client);
+    let mut said = false;
+    for (i, want) in [sent[0], sent[1], sent[3], sent[4]].into_iter().enumerate() {
+        assert_eq!(read_frame(&mut client).await.unwrap(), body(want));
+        // Dropping the answer says the framework is done with `initialize`.
+        said |= initialized.try_recv().is_ok();
+        if i >= 2 {
+            assert!(said, "not said by frame {i}");
+        }
+    }
 }

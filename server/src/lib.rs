@@ -5,6 +5,7 @@ pub mod config;
 pub mod doctor;
 pub mod edits;
 pub mod exec;
+pub mod learn;
 pub mod logging;
 pub mod lsp;
 pub mod model;

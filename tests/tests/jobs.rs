@@ -777,6 +777,50 @@ async fn the_prompt_carries_rules_and_signatures_but_no_ignored_file_or_secret()
     Ok(())
 }
 
+/// `.tandem/rules.md`: the rules that apply to the file go into its prompts, read from the
+/// editor's buffer when it is open (unsaved changes included), else from disk.
+#[tokio::test]
+async fn the_prompt_carries_the_team_rules_that_apply_from_the_buffer_or_the_disk()
+-> anyhow::Result<()> {
+    let source = "fn main() {\n    let x = 1;\n}\n";
+    let server = ModelServer::start().await?;
+    let rules = "# Team rules\n- Prefer `?` to `.unwrap()`.\n## *.py\n- Type every function.\n";
+    let (_dir, mut editor, root_uri) = start_in_workspace(
+        &server,
+        &[(".tandem/rules.md", rules), ("src/main.rs", source)],
+    )
+    .await?;
+    let main_uri = format!("{root_uri}/src/main.rs");
+    editor.open(&main_uri, "rust", 1, source).await?;
+    let explain = json!({"uri": main_uri, "range": line_range(1)});
+    server.push(answer(&["It sets x."]));
+    let job = start_job(&mut editor, "tandem.explain", explain.clone()).await?;
+    assert_eq!(finished(&mut editor, &job).await?["status"], "done");
+    let sent = server.requests()[0].body.to_string();
+    assert!(sent.contains("Prefer `?` to `.unwrap()`."), "{sent}");
+    assert!(!sent.contains("Type every function."), "{sent}");
+    let status = command(&mut editor, "tandem.status", json!({}))
+        .await?
+        .unwrap();
+    assert_eq!(status["lastPrompt"]["teamRules"], 1, "{status}");
+
+    let rules_uri = format!("{root_uri}/.tandem/rules.md");
+    let edited = "- Name things in full words.\n- Keep functions short.\n";
+    editor.open(&rules_uri, "markdown", 1, edited).await?;
+    server.push(answer(&["It sets x."]));
+    let job = start_job(&mut editor, "tandem.explain", explain).await?;
+    assert_eq!(finished(&mut editor, &job).await?["status"], "done");
+    let sent = server.requests()[1].body.to_string();
+    assert!(sent.contains("Name things in full words."), "{sent}");
+    assert!(!sent.contains("Prefer `?`"), "{sent}");
+    let status = command(&mut editor, "tandem.status", json!({}))
+        .await?
+        .unwrap();
+    assert_eq!(status["lastPrompt"]["teamRules"], 2, "{status}");
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
 async fn start_with(
     server: &ModelServer,
     behavior: EditBehavior,

@@ -14,5 +14,6 @@ pub mod prompt;
 pub mod request;
 pub mod review;
 pub mod secrets;
+pub mod team_rules;
 pub mod verify;
 pub mod workspace_files;

@@ -4,6 +4,7 @@
 use super::actions::Action;
 use super::index::IndexedItem;
 use super::secrets::redact;
+use super::team_rules::{RULES_FILE, TeamRule};
 use super::workspace_files::Rules;
 
 /// Everything a prompt may carry; the job gathers it, this module decides what fits.
@@ -23,6 +24,8 @@ pub struct PromptParts<'a> {
     /// Diagnostics to fix, already in words ("line 3: expected `;`").
     pub diagnostics: &'a [String],
     pub rules: &'a [Rules],
+    /// The team's rules that apply to the file (`.tandem/rules.md`).
+    pub team_rules: &'a [TeamRule],
     pub instruction: Option<&'a str>,
     /// Syntax errors in a previous answer, when asking again (self-correction).
     pub errors_in_previous: &'a [String],
@@ -49,6 +52,8 @@ pub struct ContextSizes {
     pub rules: usize,
     pub diagnostics: usize,
     pub total: usize,
+    /// How many of the team's rules went in (they count in `rules` too).
+    pub team_rules: usize,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -114,14 +119,25 @@ pub fn build(action: Action, parts: &PromptParts, budget: usize) -> Result<Promp
             redact(text).trim_end()
         )
     });
-    let rules = (!parts.rules.is_empty()).then(|| {
-        let mut text = String::from("\nProject rules (AGENTS.md, nearest last):\n");
+    let rules = (!parts.rules.is_empty() || !parts.team_rules.is_empty()).then(|| {
+        let mut text = String::new();
+        if !parts.rules.is_empty() {
+            text.push_str("\nProject rules (AGENTS.md, nearest last):\n");
+        }
         for rule in parts.rules {
             text.push_str(&format!(
                 "--- {}\n{}\n",
                 rule.path.display(),
                 redact(&rule.text).trim_end()
             ));
+        }
+        if !parts.team_rules.is_empty() {
+            text.push_str(&format!(
+                "\nThe team's rules ({RULES_FILE}), to follow as well:\n"
+            ));
+            for rule in parts.team_rules {
+                text.push_str(&format!("- {}\n", redact(&rule.text)));
+            }
         }
         text
     });
@@ -172,6 +188,9 @@ pub fn build(action: Action, parts: &PromptParts, budget: usize) -> Result<Promp
             *size = text.len();
             user.push_str(&text);
         }
+    }
+    if sizes.rules > 0 {
+        sizes.team_rules = parts.team_rules.len();
     }
     sizes.total = user.len();
     Ok(Prompt {

@@ -12,6 +12,7 @@ use super::actions::{Action, is_unfinished};
 use super::context::{enclosing_item, imports, referenced_names};
 use super::index::SymbolIndex;
 use super::prompt::{self, Prompt, PromptParts};
+use super::team_rules::TeamRule;
 use super::workspace_files::{agents_rules, refused};
 use crate::model::tokens::context_window;
 use crate::syntax::{Item, Language, items, items_at, syntax_errors};
@@ -35,6 +36,8 @@ pub struct ActionInput<'a> {
     /// How to name the document when it has no path (its URI).
     pub fallback_name: &'a str,
     pub index: Option<&'a SymbolIndex>,
+    /// The team's rules that apply to the file.
+    pub team_rules: &'a [TeamRule],
     pub model_name: &'a str,
     pub max_output_tokens: u32,
 }
@@ -126,6 +129,7 @@ pub fn prepare(input: &ActionInput) -> Result<Prepared, String> {
         signatures: &signatures,
         diagnostics: &problems,
         rules: &rules,
+        team_rules: input.team_rules,
         instruction: instruction.as_deref(),
         ..PromptParts::default()
     };

@@ -12,11 +12,12 @@ use crate::agent::index::SymbolIndex;
 use crate::agent::jobs::JobHandle;
 use crate::agent::prompt::ContextSizes;
 use crate::agent::request::{ActionInput, prepare, uses_crlf};
+use crate::agent::team_rules;
 use crate::agent::workspace_files::refused;
 use crate::config::{EditMode, Settings};
 use crate::edits::{Region, StreamSession};
 use crate::model::ModelClient;
-use crate::workspace::Snapshot;
+use crate::workspace::{DocUri, Snapshot};
 
 /// One action request, in editor terms (byte offsets into the snapshot's text).
 pub struct JobInput<'a> {
@@ -52,6 +53,14 @@ pub fn start(engine: &Engine, input: JobInput) -> Result<Started, String> {
     }
     let snapshot = input.snapshot;
     let rope = &snapshot.rope;
+    let team_rules = match (input.root, input.path) {
+        (Some(root), Some(path)) => team_rules::for_path(root, path, |file| {
+            let uri = url::Url::from_file_path(file).ok()?;
+            let open = engine.documents.snapshot(&DocUri::from(uri.as_str()))?;
+            Some(open.rope.to_string())
+        }),
+        _ => Vec::new(),
+    };
     let prepared = prepare(&ActionInput {
         action: input.action,
         rope,
@@ -65,6 +74,7 @@ pub fn start(engine: &Engine, input: JobInput) -> Result<Started, String> {
         path: input.path,
         fallback_name: &snapshot.uri,
         index: input.index,
+        team_rules: &team_rules,
         model_name: &input.settings.model.name,
         max_output_tokens: input.settings.model.max_output_tokens,
     })?;

@@ -11,6 +11,7 @@ pub mod index;
 pub mod jobs;
 pub mod output;
 pub mod prompt;
+pub mod proposals;
 pub mod request;
 pub mod review;
 pub mod secrets;

@@ -8,11 +8,13 @@
 )]
 
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tandem::agent::actions::Action;
 use tandem::agent::engine::{Change, EditAnswer, EditTarget, JobReport, JobResult};
 use tandem::agent::jobs::{JobId, JobStatus};
+use tandem::agent::signals::{Reading, Signal, SignalSink, WATCH};
 use tandem::config::EditMode;
 use tandem::model::Endpoint;
 use tandem_tests::memory_editor::{At, Behavior, MemoryEditor, Options, Record};
@@ -992,5 +994,90 @@ async fn two_jobs_stream_side_by_side_in_one_document() {
             "{:?}",
             r.answers
         );
+    });
+}
+
+/// Keeps every signal the engine saves.
+#[derive(Default)]
+struct Kept(std::sync::Mutex<Vec<Signal>>);
+
+impl SignalSink for Kept {
+    fn save(&self, signal: &Signal) {
+        self.0.lock().unwrap().push(signal.clone());
+    }
+}
+
+/// A finished `tandem.edit` of line 1 (EDITED in the buffer), its signals kept in the returned
+/// sink.
+async fn edited_and_watched(server: &ModelServer) -> (MemoryEditor, JobId, Arc<Kept>) {
+    server.push(answer(&TWO_LINES));
+    let (editor, job) = edit_line_one(Behavior::VsCode, server.endpoint(Wire::OpenAi)).await;
+    let kept = Arc::new(Kept::default());
+    editor.engine().signals.set_sink(Some(kept.clone()));
+    assert_eq!(editor.report(job).await.status, JobStatus::Done);
+    assert_eq!(editor.text(URI), EDITED);
+    (editor, job, kept)
+}
+
+/// What became of a job's text is read from its region, tracked through later typing: changed
+/// at a save (the diff is the evidence), undone at a close, as written when ten minutes pass.
+#[test]
+fn the_fate_of_a_jobs_text_is_read_at_save_close_and_after_ten_minutes() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let server = ModelServer::start().await.unwrap();
+        let fates = |kept: &Kept| -> Vec<&'static str> {
+            kept.0
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|s| s.fate.as_str())
+                .collect()
+        };
+
+        // Changed, then saved: the user's text above moved the region; the diff is theirs.
+        let (editor, _, kept) = edited_and_watched(&server).await;
+        editor.type_at(URI, 0, 0, "// a comment\n");
+        let at = editor.text(URI).find("let z = 2;").unwrap();
+        let at = editor.text(URI)[..at].chars().count();
+        editor.type_at(URI, at + 8, at + 9, "3");
+        editor.engine().did_save(&URI.into());
+        assert_eq!(fates(&kept), ["pending", "changed"]);
+        let changed = kept.0.lock().unwrap()[1].clone();
+        assert_eq!(
+            changed.kept.as_deref(),
+            Some("    let y = 1;\n    let z = 3;\n")
+        );
+        let diff = changed.correction().unwrap().diff;
+        assert!(diff.contains("-    let z = 2;\n+    let z = 3;"), "{diff}");
+
+        // Undone, then closed: the original line is back.
+        let (editor, _, kept) = edited_and_watched(&server).await;
+        let start = EDITED.find("    let y").unwrap();
+        let end = EDITED.find("    println").unwrap();
+        editor.type_at(URI, start, end, "    let x = 1;\n");
+        editor.close(URI);
+        assert_eq!(fates(&kept), ["pending", "undone"]);
+
+        // Neither: after ten minutes it is no longer watched, and nothing more is saved.
+        let (editor, job, kept) = edited_and_watched(&server).await;
+        tokio::time::pause();
+        tokio::time::sleep(WATCH + Duration::from_secs(1)).await;
+        assert!(editor.engine().signals.watched_in(&URI.into()).is_empty());
+        assert_eq!(editor.engine().read_fate(job, Reading::SavedOrClosed), None);
+        assert_eq!(fates(&kept), ["pending"]);
+
+        // Changed and left: read when ten minutes pass.
+        tokio::time::resume();
+        let (editor, _, kept) = edited_and_watched(&server).await;
+        editor.type_at(URI, 0, 0, "x");
+        let at = editor.text(URI).find("let y").unwrap();
+        editor.type_at(URI, at + 4, at + 5, "w");
+        tokio::time::pause();
+        tokio::time::sleep(WATCH + Duration::from_secs(1)).await;
+        assert_eq!(fates(&kept), ["pending", "changed"]);
     });
 }

@@ -15,6 +15,7 @@ pub mod proposals;
 pub mod request;
 pub mod review;
 pub mod secrets;
+pub mod signals;
 pub mod team_rules;
 pub mod verify;
 pub mod workspace_files;

@@ -24,7 +24,8 @@ pub use run::{Job, panic_message, run};
 pub use start::{JobInput, Started, start};
 
 use super::health::Health;
-use super::jobs::Jobs;
+use super::jobs::{JobId, Jobs};
+use super::signals::{Reading, Signal, Signals};
 use crate::edits::{minimal_edits, to_sequential};
 use crate::text::{PositionEncoding, TextChange};
 use crate::workspace::{Applied, ChangeError, DocUri, Workspace};
@@ -41,6 +42,8 @@ pub struct Engine {
     pub documents: Arc<Workspace>,
     pub jobs: Jobs,
     pub health: Arc<Health>,
+    /// What became of the jobs that edited (recorded only while learning is on).
+    pub signals: Signals,
 }
 
 /// "1 line written", "3 lines written": a progress report in words.
@@ -55,6 +58,20 @@ impl Engine {
             documents,
             jobs: Jobs::new(),
             health: Arc::default(),
+            signals: Signals::default(),
+        }
+    }
+
+    /// Reads the fate of job `id` from its region's text now; the signal, when it became known.
+    pub fn read_fate(&self, id: JobId, when: Reading) -> Option<Signal> {
+        let current = self.jobs.with_session(id, |s| s.current());
+        self.signals.read(id, current.as_deref(), when)
+    }
+
+    /// The editor saved a document: the fates of its jobs are read.
+    pub fn did_save(&self, doc: &DocUri) {
+        for id in self.signals.watched_in(doc) {
+            self.read_fate(id, Reading::SavedOrClosed);
         }
     }
 
@@ -99,8 +116,12 @@ impl Engine {
         was
     }
 
-    /// The editor closed a document: its running jobs are cancelled. Returns whether it was open.
+    /// The editor closed a document: the fates of its jobs are read, and its running jobs are
+    /// cancelled. Returns whether it was open.
     pub fn did_close(&self, doc: &DocUri) -> bool {
+        for id in self.signals.watched_in(doc) {
+            self.read_fate(id, Reading::SavedOrClosed);
+        }
         self.jobs.cancel_document(doc, "the document was closed");
         self.documents.close(doc)
     }

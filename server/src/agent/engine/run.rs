@@ -13,11 +13,12 @@ use super::port::{
     Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress, TextEdit,
 };
 use crate::agent::actions::Action;
-use crate::agent::jobs::{JobHandle, JobStatus};
+use crate::agent::jobs::{JobHandle, JobId, JobStatus};
 use crate::agent::output::CodeReply;
 use crate::agent::prompt::Prompt;
 use crate::agent::request::TestFile;
 use crate::agent::review::parse_findings;
+use crate::agent::signals::{Fate, Reading, Signal, WATCH};
 use crate::model::{Message, ModelClient, ModelEvent, ModelRequest};
 use crate::workspace::DocUri;
 
@@ -92,6 +93,9 @@ pub async fn run<E: Editor>(engine: Arc<Engine>, editor: E, handle: JobHandle, j
         }
     };
     engine.jobs.finish(id, outcome.status);
+    if outcome.status == JobStatus::Done {
+        watch_result(&engine, id, &job);
+    }
     let said = outcome
         .message
         .as_deref()
@@ -114,6 +118,48 @@ pub async fn run<E: Editor>(engine: Arc<Engine>, editor: E, handle: JobHandle, j
             result: outcome.result,
         })
         .await;
+}
+
+/// A job that edited its region ended: its signal is recorded, and its region is read again
+/// when [`WATCH`] has passed (unless a save, a close or a verdict read it first).
+fn watch_result(engine: &Arc<Engine>, id: JobId, job: &Job) {
+    if job.elsewhere.is_some() || !job.action.edits() || !engine.signals.recording() {
+        return;
+    }
+    let Some((before, agent)) = engine
+        .jobs
+        .with_session(id, |s| (s.original().to_owned(), s.desired().to_owned()))
+    else {
+        return;
+    };
+    let language = engine
+        .documents
+        .snapshot(&job.doc)
+        .and_then(|s| s.language)
+        .map(|l| l.name().to_owned());
+    let path = url::Url::parse(&job.doc)
+        .ok()
+        .and_then(|u| u.to_file_path().ok())
+        .map_or_else(|| job.doc.to_string(), |p| p.display().to_string());
+    engine.signals.job_edited(
+        job.doc.clone(),
+        Signal {
+            job_id: id,
+            action: job.action,
+            language,
+            path,
+            before,
+            agent,
+            fate: Fate::Pending,
+            reason: None,
+            kept: None,
+        },
+    );
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(WATCH).await;
+        engine.read_fate(id, Reading::WatchOver);
+    });
 }
 
 /// What a panic carried, in words.

@@ -75,6 +75,7 @@ pub struct Settings {
     pub model: ModelSettings,
     pub edits: EditSettings,
     pub hover: HoverSettings,
+    pub learn: LearnSettings,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -107,6 +108,16 @@ pub enum EditMode {
 pub struct HoverSettings {
     pub enabled: bool,
     pub timeout_ms: u64,
+}
+
+/// Learning from the team: what becomes of the agent's edits is recorded, and rules are proposed
+/// once enough corrections agree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LearnSettings {
+    pub enabled: bool,
+    /// Corrections not yet covered by a rule before the model is asked for one.
+    pub min_evidence: u64,
 }
 
 impl ModelSettings {
@@ -404,7 +415,7 @@ impl Kind {
 }
 
 /// Every known setting and what it accepts.
-const KEYS: [(&str, Kind); 10] = [
+const KEYS: [(&str, Kind); 12] = [
     ("model.provider", Kind::Providers),
     ("model.baseUrl", Kind::Url),
     ("model.name", Kind::Text),
@@ -415,6 +426,8 @@ const KEYS: [(&str, Kind); 10] = [
     ("edits.mode", Kind::EditModes),
     ("hover.enabled", Kind::Flag),
     ("hover.timeoutMs", Kind::Count),
+    ("learn.enabled", Kind::Flag),
+    ("learn.minEvidence", Kind::Count),
 ];
 
 fn describe(value: &Value) -> &'static str {
@@ -530,6 +543,12 @@ fn resolve(
         .and_then(Value::as_bool)
         .unwrap_or(true);
     let hover_timeout_ms = number(pick("hover.timeoutMs"), 4000);
+    let learn = LearnSettings {
+        enabled: pick("learn.enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        min_evidence: number(pick("learn.minEvidence"), 2).max(1),
+    };
 
     let provider = provider.unwrap_or_else(|| {
         let (detected, why) = if env.get("OPENAI_API_KEY").is_some() {
@@ -590,6 +609,7 @@ fn resolve(
             enabled,
             timeout_ms: hover_timeout_ms,
         },
+        learn,
     };
     (settings, origins)
 }

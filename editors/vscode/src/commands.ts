@@ -1,6 +1,6 @@
 // The palette commands: each agent action on the active editor's selection or cursor, sent as
 // `workspace/executeCommand tandem.<action>` with one object argument (docs/protocol.md), and
-// the job commands (accept, reject, cancel, status).
+// the job commands (accept, reject, cancel, status) and the team's rules.
 //
 // Their ids are `tandem.palette.*`: the client registers `tandem.explain` and the others itself
 // from the server's executeCommandProvider, for the code actions to run.
@@ -10,6 +10,7 @@ import { LanguageClient } from 'vscode-languageclient/node';
 
 import { Jobs, Undecided, errorText, fileName } from './jobs';
 import { showMarkdown } from './markdown';
+import { showRules } from './rules';
 import { RunningJob, Status, running, statusMarkdown } from './status';
 
 export interface Host {
@@ -196,6 +197,13 @@ export function registerCommands(host: Host): vscode.Disposable[] {
                 await host.jobs.decide('tandem.reject', job);
             }
         }),
+        register('rejectWithReason', async () => {
+            const job = await pickUndecided(host, 'reject');
+            if (job !== undefined) {
+                await host.jobs.rejectWithReason(job);
+            }
+        }),
+        register('rules', () => (host.client() === undefined ? Promise.resolve() : showRules(host.execute))),
         register('cancel', () => cancel(host)),
         register('status', () => showStatus(host)),
         register('menu', () => menu(host)),

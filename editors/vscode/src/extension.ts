@@ -13,6 +13,7 @@ import {
 import { SECRET_KEY, createClient, findServer } from './client';
 import { Host, registerCommands } from './commands';
 import { JobFinished, Jobs, errorText } from './jobs';
+import * as rules from './rules';
 import { SettingsObject, apiKeyEnv, removedKeys, settingsObject } from './settings';
 import { Status, StatusBar } from './status';
 
@@ -82,6 +83,7 @@ export function activate(context: vscode.ExtensionContext): void {
         output.appendLine(`Tandem: starting ${server.command} (from ${server.from})`);
         const key = await context.secrets.get(SECRET_KEY);
         jobs.serverStarted();
+        rules.serverStarted();
         const created = createClient(server.command, key, output, () => void statusBar.refresh());
         client = created.client;
         initial = created.initial;
@@ -89,6 +91,9 @@ export function activate(context: vscode.ExtensionContext): void {
         client.onNotification('tandem/jobFinished', (job: JobFinished) => {
             void jobs.finished(job);
             void statusBar.refresh();
+        });
+        client.onNotification('tandem/ruleProposed', (proposal: rules.Proposal) => {
+            void rules.proposed(execute, proposal);
         });
         client.onDidChangeState((event) => {
             if (event.newState === State.Stopped) {

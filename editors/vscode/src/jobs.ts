@@ -1,5 +1,6 @@
 // What the server says when a job ends (`tandem/jobFinished`), told to the user: failures and
-// cancels as messages, finished edits with Accept / Reject, explanations as rendered Markdown.
+// cancels as messages, finished edits with Accept / Reject / Reject with reason…, explanations as
+// rendered Markdown.
 
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -33,6 +34,9 @@ export function fileName(uri: string): string {
     }
 }
 
+/** The third button of a finished edit's notification. */
+const REJECT_WITH_REASON = 'Reject with reason…';
+
 export class Jobs {
     /** Newest first. */
     readonly undecided: Undecided[] = [];
@@ -48,8 +52,11 @@ export class Jobs {
         this.undecided.length = 0;
     }
 
-    /** Keeps or takes back a finished job's edit, and forgets it. */
-    async decide(command: 'tandem.accept' | 'tandem.reject', job: Undecided): Promise<void> {
+    /**
+     * Keeps or takes back a finished job's edit, and forgets it. A rejection's `reason` goes to
+     * the server, which learns from it (it may propose a rule for `.tandem/rules.md`).
+     */
+    async decide(command: 'tandem.accept' | 'tandem.reject', job: Undecided, reason?: string): Promise<void> {
         if (job.run !== this.run) {
             void vscode.window.showWarningMessage(
                 `Tandem: the server restarted since that ${job.action} finished; its edit stays as it is (undo with Ctrl+Z).`,
@@ -61,10 +68,28 @@ export class Jobs {
             this.undecided.splice(index, 1);
         }
         try {
-            await this.execute(command, { jobId: job.jobId });
+            await this.execute(command, reason === undefined ? { jobId: job.jobId } : { jobId: job.jobId, reason });
         } catch (error) {
             void vscode.window.showErrorMessage(`Tandem: ${command === 'tandem.accept' ? 'accept' : 'reject'} failed: ${errorText(error)}`);
         }
+    }
+
+    /**
+     * Asks why, then takes the edit back with that reason. Cancelling the question decides
+     * nothing (the edit stays, still to accept or reject); an empty answer is a plain reject.
+     */
+    async rejectWithReason(job: Undecided): Promise<void> {
+        const reason = await vscode.window.showInputBox({
+            title: `Tandem: Reject ${job.action} (${fileName(job.uri)})`,
+            prompt: 'Why reject it? Tandem learns from your reasons and may propose a rule for .tandem/rules.md.',
+            placeHolder: 'for instance: we build strings with format!, not push_str',
+            ignoreFocusOut: true,
+        });
+        if (reason === undefined) {
+            return;
+        }
+        const trimmed = reason.trim();
+        await this.decide('tandem.reject', job, trimmed === '' ? undefined : trimmed);
     }
 
     /** Tells the user how a job ended. Not awaited by the notification handler. */
@@ -90,11 +115,13 @@ export class Jobs {
             this.undecided.splice(20);
             const text = job.message ? `${what} is done: ${job.message}` : `${what} is done.`;
             const show = job.message ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-            const choice = await show(text, 'Accept', 'Reject');
+            const choice = await show(text, 'Accept', 'Reject', REJECT_WITH_REASON);
             if (choice === 'Accept') {
                 await this.decide('tandem.accept', entry);
             } else if (choice === 'Reject') {
                 await this.decide('tandem.reject', entry);
+            } else if (choice === REJECT_WITH_REASON) {
+                await this.rejectWithReason(entry);
             }
             return;
         }

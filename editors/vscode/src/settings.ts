@@ -1,6 +1,6 @@
 // The settings object sent to the server: the `tandem.*` settings the user set, in the
-// contract's shape (`{model: {…}, edits: {…}, hover: {…}}`), nothing else, so that every key
-// the user left alone falls to the server's own defaults and config files.
+// contract's shape (`{model: {…}, edits: {…}, hover: {…}, learn: {…}}`), nothing else, so that
+// every key the user left alone falls to the server's own defaults and config files.
 
 import * as vscode from 'vscode';
 
@@ -16,6 +16,8 @@ export const SERVER_KEYS = [
     'edits.mode',
     'hover.enabled',
     'hover.timeoutMs',
+    'learn.enabled',
+    'learn.minEvidence',
 ] as const;
 
 export type SettingsObject = { [section: string]: { [key: string]: unknown } };

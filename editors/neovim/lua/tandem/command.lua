@@ -25,6 +25,7 @@ M.subcommands = {
   'implement',
   'reject',
   'review',
+  'rules',
   'status',
   'tests',
 }
@@ -107,12 +108,33 @@ function M.run(opts)
     notify('Tandem: usage: :Tandem ' .. table.concat(M.subcommands, '|'), vim.log.levels.WARN)
     return
   end
-  if sub == 'accept' or sub == 'reject' then
+  if sub == 'accept' then
     require('tandem.jobs').decide(bufnr, sub, tonumber(opts.fargs[2]))
+    return
+  end
+  if sub == 'reject' then
+    -- A number alone is a job id; any other text is the reason.
+    local rest = vim.trim((opts.args:gsub('^%s*reject', '', 1)))
+    local id = rest:match('^%d+$') and tonumber(rest) or nil
+    local reason = (not id and rest ~= '') and rest or nil
+    require('tandem.jobs').decide(bufnr, sub, id, reason)
     return
   end
   if sub == 'cancel' then
     require('tandem.jobs').cancel(bufnr, tonumber(opts.fargs[2]))
+    return
+  end
+  if sub == 'rules' then
+    local client = lsp.client_for(bufnr) or lsp.any_client()
+    local what = opts.fargs[2] or 'list'
+    local rules = require('tandem.rules')
+    if not client then
+      notify('Tandem is not running (open a file it serves first)', vim.log.levels.ERROR)
+    elseif what == 'list' or what == 'propose' or what == 'forget' then
+      rules[what](client)
+    else
+      notify('Tandem: usage: :Tandem rules [propose|forget]', vim.log.levels.WARN)
+    end
     return
   end
   local kind = ACTIONS[sub]
@@ -160,7 +182,7 @@ function M.run(opts)
   end)
 end
 
---- Completes the subcommands, and job ids after accept, reject and cancel.
+--- Completes the subcommands, job ids after accept, reject and cancel, and what `rules` does.
 function M.complete(arglead, cmdline)
   local rest = cmdline:match('Tandem!?%s+(.*)$') or ''
   local words = vim.split(rest, '%s+', { trimempty = false })
@@ -170,6 +192,11 @@ function M.complete(arglead, cmdline)
     end, M.subcommands)
   end
   local sub = words[1]
+  if #words == 2 and sub == 'rules' then
+    return vim.tbl_filter(function(s)
+      return vim.startswith(s, arglead)
+    end, { 'propose', 'forget' })
+  end
   if #words == 2 and (sub == 'accept' or sub == 'reject' or sub == 'cancel') then
     return vim.tbl_filter(function(id)
       return vim.startswith(id, arglead)
@@ -183,7 +210,7 @@ function M.create()
     nargs = '*',
     range = true,
     complete = M.complete,
-    desc = 'Tandem: run an agent action, decide on a finished edit, or show the status',
+    desc = 'Tandem: run an agent action, decide on a finished edit, review rules, or show the status',
   })
 end
 

@@ -103,6 +103,7 @@ function M.client_config()
       ['workspace/applyEdit'] = jobs.on_apply_edit,
       ['workspace/configuration'] = on_configuration,
       ['tandem/jobFinished'] = jobs.on_job_finished,
+      ['tandem/ruleProposed'] = require('tandem.rules').on_rule_proposed,
     },
     commands = client_commands(),
     on_exit = function(_, _, client_id)

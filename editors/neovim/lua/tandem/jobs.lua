@@ -459,8 +459,9 @@ local function pick(bufnr, id, pred)
 end
 
 --- Accepts or rejects a finished job (`verdict` is "accept" or "reject"): the one given by
---- `id`, else the buffer's most recent job awaiting review, else its most recent job.
-function M.decide(bufnr, verdict, id)
+--- `id`, else the buffer's most recent job awaiting review, else its most recent job. A
+--- rejection's `reason` goes to the server, which learns from it.
+function M.decide(bufnr, verdict, id, reason)
   local job = pick(bufnr, id, function(j)
     return j.review ~= nil
   end)
@@ -474,7 +475,8 @@ function M.decide(bufnr, verdict, id)
     ui.notify('Tandem: no job to ' .. verdict .. ' in this buffer', vim.log.levels.WARN)
     return
   end
-  lsp.execute(client, 'tandem.' .. verdict, { jobId = job_id }, function(err)
+  local argument = { jobId = job_id, reason = verdict == 'reject' and reason or nil }
+  lsp.execute(client, 'tandem.' .. verdict, argument, function(err)
     if err then
       local why = err.message or tostring(err)
       ui.notify(string.format('Tandem: %s failed: %s', verdict, why), vim.log.levels.ERROR)

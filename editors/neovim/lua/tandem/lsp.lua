@@ -20,6 +20,13 @@ function M.client_for(bufnr)
   return get({ bufnr = bufnr, name = 'tandem' })[1]
 end
 
+--- Any running Tandem client (for commands about the workspace rather than a buffer).
+--- @return vim.lsp.Client?
+function M.any_client()
+  local get = vim.lsp.get_clients or vim.lsp.get_active_clients
+  return get({ name = 'tandem' })[1]
+end
+
 --- Sends a request (0.11 has methods, 0.10 has plain functions).
 function M.request(client, method, params, handler, bufnr)
   if has_011 then

@@ -347,7 +347,8 @@ async function apiKeyAndExplain(page) {
 async function rejectFromNotification(page) {
     const done = toast(page, 'edit (main.rs) is done');
     await done.waitFor({ state: 'visible', timeout: 20_000 });
-    await done.locator('.monaco-button', { hasText: 'Reject' }).click();
+    // Exactly "Reject": "Reject with reason…" is the button beside it.
+    await done.locator('.monaco-button', { hasText: /^Reject$/ }).click();
     await until('the edit to be taken back', async () => shown((await editorText(page)) ?? '') === shown(FIXED) || undefined, 30_000, 50);
     log('edit rejected: the region is back');
 }

@@ -52,6 +52,78 @@ function openDocument(file: vscode.Uri | undefined): vscode.TextDocument | undef
     return file === undefined ? undefined : vscode.workspace.textDocuments.find((d) => d.uri.toString() === file.toString());
 }
 
+/** How long an approved rule's edit may take to reach `.tandem/rules.md` after the answer. */
+const EDIT_WAIT_MS = 10_000;
+
+/**
+ * Saves `file` once it holds `written`: the server's `workspace/applyEdit` may land before or
+ * after its answer to `tandem.rules.approve`, so `changes` (subscribed before the request) says
+ * when it lands after.
+ */
+async function saveOnceWritten(file: vscode.Uri, written: string, changes: RulesFileChanges): Promise<void> {
+    try {
+        let document: vscode.TextDocument | undefined = await vscode.workspace.openTextDocument(file).then(
+            (d) => d,
+            () => undefined,
+        );
+        if (document === undefined || !document.getText().includes(written)) {
+            document = await changes.until((d) => d.getText().includes(written), EDIT_WAIT_MS);
+        }
+        if (document === undefined) {
+            void vscode.window.showWarningMessage(`Tandem: the rule did not reach .tandem/rules.md within ${EDIT_WAIT_MS / 1000} s.`);
+        } else if (document.isDirty) {
+            await document.save();
+        }
+    } catch (error) {
+        void vscode.window.showWarningMessage(`Tandem: .tandem/rules.md is not saved: ${errorText(error)}`);
+    }
+}
+
+/** The changes to one file's document (and its opening), from the moment it is made until disposed. */
+class RulesFileChanges implements vscode.Disposable {
+    private readonly waiting: { test: (d: vscode.TextDocument) => boolean; done: (d: vscode.TextDocument) => void }[] = [];
+    private readonly subscriptions: vscode.Disposable[];
+
+    constructor(file: vscode.Uri) {
+        const seen = (document: vscode.TextDocument) => {
+            if (document.uri.toString() !== file.toString()) {
+                return;
+            }
+            for (const waiter of this.waiting.filter((w) => w.test(document))) {
+                waiter.done(document);
+            }
+        };
+        // A file the edit creates can reach the extension already holding the rule (opened, not
+        // changed).
+        this.subscriptions = [
+            vscode.workspace.onDidOpenTextDocument(seen),
+            vscode.workspace.onDidChangeTextDocument((event) => seen(event.document)),
+        ];
+    }
+
+    /** The document once a change makes `test` hold, or undefined after `timeoutMs`. */
+    until(test: (d: vscode.TextDocument) => boolean, timeoutMs: number): Promise<vscode.TextDocument | undefined> {
+        return new Promise((resolve) => {
+            const waiter = {
+                test,
+                done: (d: vscode.TextDocument | undefined) => {
+                    clearTimeout(timer);
+                    this.waiting.splice(this.waiting.indexOf(waiter), 1);
+                    resolve(d);
+                },
+            };
+            const timer = setTimeout(() => waiter.done(undefined), timeoutMs);
+            this.waiting.push(waiter);
+        });
+    }
+
+    dispose(): void {
+        for (const subscription of this.subscriptions) {
+            subscription.dispose();
+        }
+    }
+}
+
 /**
  * Has the server write the rule (or the person's `text`) into `.tandem/rules.md`, then saves that
  * file, unless it held unsaved changes of the user's before (those are theirs to save).
@@ -59,19 +131,20 @@ function openDocument(file: vscode.Uri | undefined): vscode.TextDocument | undef
 async function approve(execute: Execute, proposal: Proposal, text?: string): Promise<void> {
     const file = rulesFile();
     const dirtyBefore = openDocument(file)?.isDirty ?? false;
+    const changes = file === undefined ? undefined : new RulesFileChanges(file);
     let written: string;
     try {
-        const answer = (await execute('tandem.rules.approve', text === undefined ? { id: proposal.id } : { id: proposal.id, text })) as
-            | { text?: string }
-            | null;
+        const argument = text === undefined ? { id: proposal.id } : { id: proposal.id, text };
+        const answer = (await execute('tandem.rules.approve', argument)) as { text?: string } | null;
         written = answer?.text ?? text ?? proposal.text;
+        if (!dirtyBefore && file !== undefined && changes !== undefined) {
+            await saveOnceWritten(file, written, changes);
+        }
     } catch (error) {
         void vscode.window.showErrorMessage(`Tandem: approving the rule failed: ${errorText(error)}`);
         return;
-    }
-    const document = openDocument(file);
-    if (!dirtyBefore && document?.isDirty === true) {
-        await document.save();
+    } finally {
+        changes?.dispose();
     }
     const choice = await vscode.window.showInformationMessage(
         `Tandem: added to .tandem/rules.md: “${written}”`,

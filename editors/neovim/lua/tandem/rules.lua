@@ -43,6 +43,35 @@ local function rules_buffer(client)
   return nil
 end
 
+--- How long an approved rule's edit may take to reach `.tandem/rules.md` after the answer.
+local EDIT_WAIT_MS = 10000
+
+--- Writes the `.tandem/rules.md` buffer once it holds `written`: the server's
+--- `workspace/applyEdit` may land before or after its answer to `tandem.rules.approve`.
+local function write_once_written(client, written)
+  local deadline = vim.uv.now() + EDIT_WAIT_MS
+  local function check()
+    local bufnr = rules_buffer(client)
+    if bufnr then
+      local text = table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), '\n')
+      if text:find(written, 1, true) then
+        if vim.bo[bufnr].modified then
+          vim.api.nvim_buf_call(bufnr, function()
+            vim.cmd('silent write')
+          end)
+        end
+        return
+      end
+    end
+    if vim.uv.now() < deadline then
+      vim.defer_fn(check, 50)
+    else
+      ui.notify('Tandem: the rule did not reach .tandem/rules.md', vim.log.levels.WARN)
+    end
+  end
+  check()
+end
+
 --- Has the server write the rule (or the person's `text`) into `.tandem/rules.md`, then writes
 --- that buffer, unless it held unsaved changes of the user's before (those are theirs to write).
 local function approve(client, proposal, text)
@@ -55,13 +84,10 @@ local function approve(client, proposal, text)
       ui.notify('Tandem: approving the rule failed: ' .. why, vim.log.levels.ERROR)
       return
     end
-    local bufnr = rules_buffer(client)
-    if bufnr and not modified_before and vim.bo[bufnr].modified then
-      vim.api.nvim_buf_call(bufnr, function()
-        vim.cmd('silent write')
-      end)
-    end
     local written = type(result) == 'table' and result.text or text or proposal.text
+    if not modified_before then
+      write_once_written(client, written)
+    end
     ui.notify('Tandem: added to .tandem/rules.md: "' .. written .. '"')
   end)
 end

@@ -237,6 +237,7 @@ const DOCS: &[&str] = &[
     "README.md",
     "docs/architecture.md",
     "docs/contributing.md",
+    "docs/learning.md",
     "docs/model.md",
     "docs/protocol.md",
     "editors/vscode/README.md",

@@ -99,7 +99,7 @@ pub async fn execute(
     };
     let token = params.work_done_progress_params.work_done_token;
     match command {
-        "tandem.status" => Ok(Some(status(state))),
+        "tandem.status" => Ok(Some(status(state).await)),
         "tandem.cancel" => {
             let args: JobArgs = parse(command, argument)?;
             state
@@ -248,7 +248,8 @@ async fn reject(state: &Arc<State>, id: u64) -> Result<()> {
 }
 
 /// `tandem.status`.
-fn status(state: &State) -> Value {
+async fn status(state: &State) -> Value {
+    let store = super::learning::status(state).await;
     let (settings, url) = {
         let config = state.config.lock();
         (
@@ -277,6 +278,7 @@ fn status(state: &State) -> Value {
         "jobs": jobs,
         "counters": state.engine.jobs.counters(),
         "lastPrompt": *state.last_prompt.lock(),
+        "store": store,
     })
 }
 

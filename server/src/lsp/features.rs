@@ -247,7 +247,11 @@ pub async fn hover(
     }))
 }
 
-/// The model's explanation of an item: from the cache, or generated (in the background, so a
+/// How long a hover waits for the store on disk before asking the model instead: a read takes
+/// well under a millisecond; this bounds a disk or a machine that stalls.
+const STORE_WAIT: Duration = Duration::from_millis(100);
+
+/// The model's explanation of an item: from the cache (memory, then disk), or generated (in the background, so a
 /// slow model never holds the hover) and awaited for at most `timeout`. `None` when not ready.
 async fn explanation(
     state: &State,
@@ -266,7 +270,8 @@ async fn explanation(
         &format!("{}|{}", endpoint.base_url, endpoint.model),
         item_text,
     );
-    let mut waiting = match state.explanations.lookup(key) {
+    let stored_wait = timeout.min(STORE_WAIT);
+    let mut waiting = match state.explanations.lookup_or_load(&key, stored_wait).await {
         Lookup::Ready(text) => return Some(Ok(text)),
         Lookup::Pending(rx) => rx,
         Lookup::Start(tx, rx) => {
@@ -294,17 +299,17 @@ async fn explanation(
                         match stream.complete().await {
                             Ok(done) => {
                                 health.ok(&url);
-                                explanations.finish(key, done.text, &tx);
+                                explanations.finish(&key, done.text, &tx);
                             }
                             Err(error) => {
                                 health.failed(&url, error.to_string());
-                                explanations.fail(key, error.to_string(), &tx);
+                                explanations.fail(&key, error.to_string(), &tx);
                             }
                         }
                     });
                 }
-                (Err(error), _) => explanations.fail(key, error.to_string(), &tx),
-                (_, Err(error)) => explanations.fail(key, error.to_string(), &tx),
+                (Err(error), _) => explanations.fail(&key, error.to_string(), &tx),
+                (_, Err(error)) => explanations.fail(&key, error.to_string(), &tx),
             }
             rx
         }

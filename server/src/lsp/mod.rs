@@ -9,6 +9,7 @@ mod convert;
 mod diagnostics;
 mod features;
 mod jobs;
+mod learning;
 mod server;
 mod settings;
 pub mod transport;

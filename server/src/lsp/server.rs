@@ -10,7 +10,7 @@ use tower_lsp_server::gen_lsp_types as lsp;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::{Client, LanguageServer};
 
-use super::{capabilities, commands, convert, diagnostics, features, settings};
+use super::{capabilities, commands, convert, diagnostics, features, learning, settings};
 use crate::agent::engine::Engine;
 use crate::config::{ConfigStore, Environment};
 use crate::text::{PositionEncoding, SyncError};
@@ -52,6 +52,8 @@ pub struct State {
     pub findings: crate::agent::findings::Findings,
     /// Hover explanations, cached by item text and model.
     pub explanations: Arc<crate::agent::explanations::Explanations>,
+    /// The workspace's learning store, opened at `initialized` when there is a root.
+    pub store: OnceLock<crate::learn::Store>,
     /// Becomes true once the index is built (or known not to be built: no workspace root).
     pub index_ready: tokio::sync::watch::Sender<bool>,
     /// The settings in force and their layers. Held only for short synchronous sections.
@@ -109,6 +111,7 @@ impl Backend {
             index: parking_lot::Mutex::new(None),
             index_ready: tokio::sync::watch::Sender::new(false),
             explanations: Arc::default(),
+            store: OnceLock::new(),
             findings: crate::agent::findings::Findings::default(),
             model_client: parking_lot::Mutex::new(None),
             last_prompt: parking_lot::Mutex::new(None),
@@ -250,6 +253,7 @@ impl LanguageServer for Backend {
     async fn initialized(&self, _: lsp::InitializedParams) {
         settings::pull(&self.state);
         commands::index_workspace(&self.state);
+        learning::open_store(&self.state);
     }
 
     async fn did_save(&self, params: lsp::DidSaveTextDocumentParams) {
@@ -318,6 +322,7 @@ impl LanguageServer for Backend {
     async fn shutdown(&self) -> Result<()> {
         self.state.shutdown_requested.store(true, Ordering::SeqCst);
         tracing::info!("shutdown requested");
+        learning::flush(&self.state).await;
         Ok(())
     }
 

@@ -37,6 +37,8 @@ pub fn tandem_bin() -> PathBuf {
 #[derive(Clone, Debug, Default)]
 pub struct SpawnOptions {
     pub args: Vec<String>,
+    /// Set after the defaults. Without `XDG_STATE_HOME` here, the server gets an empty folder
+    /// of its own, deleted with the editor, so no test reads or writes a real state folder.
     pub env: Vec<(String, String)>,
 }
 
@@ -126,6 +128,8 @@ pub struct Editor {
     pub refused_edits: usize,
     /// Messages read but not handled yet (see [`Editor::hold`]).
     held: VecDeque<Value>,
+    /// The server's `XDG_STATE_HOME` when the test named none.
+    _state_home: Option<tempfile::TempDir>,
 }
 
 impl Editor {
@@ -143,6 +147,16 @@ impl Editor {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
+        let state_home = if options.env.iter().any(|(key, _)| key == "XDG_STATE_HOME") {
+            None
+        } else {
+            let dir = tempfile::Builder::new()
+                .prefix("tandem-state-")
+                .tempdir()
+                .context("a state folder for tandem")?;
+            command.env("XDG_STATE_HOME", dir.path());
+            Some(dir)
+        };
         for (key, value) in &options.env {
             command.env(key, value);
         }
@@ -166,6 +180,7 @@ impl Editor {
             silenced: Vec::new(),
             refused_edits: 0,
             held: VecDeque::new(),
+            _state_home: state_home,
         })
     }
 

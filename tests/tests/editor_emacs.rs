@@ -113,6 +113,8 @@ fn emacs_batch(
         .arg(repo_root().join("tests/editors/emacs").join(script))
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home)
+        // The server's store goes to the test's home, whatever the machine sets.
+        .env("XDG_STATE_HOME", home.join("state"))
         .env_remove("OPENAI_API_KEY")
         .env_remove("ANTHROPIC_API_KEY")
         .env("TANDEM_BIN", tandem_bin())

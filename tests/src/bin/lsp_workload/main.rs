@@ -285,6 +285,8 @@ impl Server {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
+            // Tandem keeps a store per workspace: in a folder of the run's own, not the user's.
+            .env("XDG_STATE_HOME", state_home())
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
@@ -770,6 +772,11 @@ async fn many_docs(
     result
 }
 
+/// The servers' `XDG_STATE_HOME`, removed with the workspace.
+fn state_home() -> PathBuf {
+    std::env::temp_dir().join(format!("lsp_workload-{}-state", std::process::id()))
+}
+
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::main]
@@ -785,6 +792,7 @@ async fn main() -> Result<()> {
     };
     let outcome = run(&options, ticks, &ws).await;
     let _ = std::fs::remove_dir_all(&ws.dir);
+    let _ = std::fs::remove_dir_all(state_home());
     let runs = outcome?;
     report(&options, &runs)
 }

@@ -1,13 +1,16 @@
 //! What Tandem learns from a workspace, kept on this machine only: one SQLite store per
-//! workspace (`store`), where it lives (`location`), and its schema (`schema`).
+//! workspace (`store`), where it lives (`location`), its schema (`schema`), and the learning
+//! loop's rows in it (`evidence`).
 //!
-//! Today the store keeps hover explanations, so they survive a restart; its schema already
-//! holds the tables for the team's signals and the rules proposed from them (issue 14).
+//! The store keeps hover explanations, so they survive a restart, and the learning loop's rows
+//! (`evidence`): each job's signal, and the rules proposed from the corrections.
 
+mod evidence;
 mod location;
 mod schema;
 pub mod store;
 
+pub use evidence::{Decision, Evidence, Proposal, StoreSignals, StoredCorrection};
 pub use location::database_path;
 pub use store::{Failure, OnFailure, Store, StoreCounts, StoreState};
 

@@ -41,6 +41,10 @@ pub const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL DEFAULT (unixepoch()),
         PRIMARY KEY (model, item_hash)
     ) WITHOUT ROWID;",
+    // 2: a signal is saved again as its fate becomes known: it is found by the server run that
+    // recorded it (job ids start again at each start) and its job.
+    "ALTER TABLE signals ADD COLUMN run TEXT NOT NULL DEFAULT '';
+    CREATE UNIQUE INDEX signals_by_job ON signals (run, job_id);",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -19,6 +19,10 @@ use super::schema::{MIGRATIONS, MigrationError};
 /// How long SQLite waits for another process's lock (a second Tandem on the same workspace)
 /// before a statement fails with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
+/// Explanations kept on disk (about 1 KB each); the oldest go first.
+const MAX_EXPLANATIONS: i64 = 10_000;
+/// Writes between two trims to `MAX_EXPLANATIONS`: a trim sorts the table, a write does not.
+const TRIM_EVERY: u32 = 64;
 
 /// Why the store paused, for the one message the user sees.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +79,11 @@ enum StoreError {
     Panic(String),
 }
 
+/// A write of another module, run on the store's thread with the open connection.
+type WriteJob = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+/// A read of another module, run on the store's thread (`None`: no open file).
+type ReadJob = Box<dyn FnOnce(Option<&Connection>) -> rusqlite::Result<()> + Send>;
+
 enum Command {
     PutExplanation {
         model: String,
@@ -89,6 +98,11 @@ enum Command {
         reply: oneshot::Sender<Option<String>>,
     },
     Counts(oneshot::Sender<Option<StoreCounts>>),
+    /// A write of another module (signals, proposals), run on the store's thread.
+    Write(WriteJob),
+    /// A read of another module; it answers through its own channel. `None` without an open
+    /// file (the store then reads as empty).
+    Read(ReadJob),
     /// Answers once every command sent before it is done.
     Flush(oneshot::Sender<()>),
     Forget(oneshot::Sender<Result<(), String>>),
@@ -118,6 +132,7 @@ impl Store {
             state: state.clone(),
             on_failure,
             reported: false,
+            puts_since_trim: 0,
         };
         let spawned = std::thread::Builder::new()
             .name("tandem-store".into())
@@ -207,6 +222,34 @@ impl Store {
         })
     }
 
+    /// Runs `write` on the store's thread, opening the file if needed; fire and forget.
+    pub(super) fn write(
+        &self,
+        write: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) {
+        if matches!(self.state(), StoreState::Paused(_)) {
+            return;
+        }
+        let _ = self.shared.commands.send(Command::Write(Box::new(write)));
+    }
+
+    /// Runs `read` on the store's thread and waits (at most `wait`) for its answer; `read` gets
+    /// `None` when there is no open file. `None` when it failed or did not answer in time.
+    pub(super) async fn read<T: Send + 'static>(
+        &self,
+        wait: Duration,
+        read: impl FnOnce(Option<&Connection>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Option<T> {
+        self.ask(wait, |reply| {
+            Command::Read(Box::new(move |conn| {
+                let value = read(conn)?;
+                let _ = reply.send(value);
+                Ok(())
+            }))
+        })
+        .await
+    }
+
     async fn ask<T>(
         &self,
         wait: Duration,
@@ -231,6 +274,7 @@ struct Worker {
     state: Arc<Mutex<StoreState>>,
     on_failure: OnFailure,
     reported: bool,
+    puts_since_trim: u32,
 }
 
 impl Worker {
@@ -279,6 +323,14 @@ impl Worker {
                             ])
                         });
                     self.check(written);
+                    self.puts_since_trim += 1;
+                }
+                if self.puts_since_trim >= TRIM_EVERY
+                    && let Some(conn) = self.readable()
+                {
+                    let trimmed = trim_explanations(conn, MAX_EXPLANATIONS);
+                    self.puts_since_trim = 0;
+                    self.check(trimmed);
                 }
             }
             Command::GetExplanation {
@@ -309,6 +361,16 @@ impl Worker {
                     Db::Closed | Db::Paused => Some(StoreCounts::default()),
                 };
                 let _ = reply.send(counts);
+            }
+            Command::Write(write) => {
+                if let Some(conn) = self.writable() {
+                    let written = write(conn);
+                    self.check(written);
+                }
+            }
+            Command::Read(read) => {
+                let done = read(self.readable());
+                self.check(done);
             }
             Command::Flush(reply) => {
                 let _ = reply.send(());
@@ -422,6 +484,16 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", true)?;
     super::schema::migrate(&mut conn, MIGRATIONS)?;
     Ok(conn)
+}
+
+/// Deletes all but the `keep` newest explanations.
+fn trim_explanations(conn: &Connection, keep: i64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM explanations WHERE (model, item_hash) IN
+         (SELECT model, item_hash FROM explanations
+          ORDER BY created_at DESC LIMIT -1 OFFSET ?1)",
+        [keep],
+    )
 }
 
 /// SQLite integers are signed; a text is never 2^63 bytes long.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::{Failure, Store, StoreCounts, StoreState};
+use super::{Failure, MAX_EXPLANATIONS, Store, StoreCounts, StoreState, TRIM_EVERY};
 use crate::learn::StableHash;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -194,4 +194,59 @@ async fn a_locked_database_pauses_the_store_instead_of_waiting_forever() {
         failures[0].message
     );
     other.execute_batch("ROLLBACK").unwrap();
+}
+
+#[tokio::test]
+async fn explanations_on_disk_are_bounded_and_the_newest_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let (store, _) = open(&path);
+    assert!(store.flush(WAIT).await);
+    {
+        // An old explanation, then the limit's worth of newer ones, written directly.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "BEGIN;
+             INSERT INTO explanations (model, item_hash, item_text_len, explanation, created_at)
+             VALUES ('m', 'old', 1, 'Old.', 1);",
+        )
+        .unwrap();
+        for i in 0..MAX_EXPLANATIONS {
+            conn.execute(
+                "INSERT INTO explanations (model, item_hash, item_text_len, explanation, created_at)
+                 VALUES ('m', ?1, 1, 'New.', 2)",
+                [format!("new{i}")],
+            )
+            .unwrap();
+        }
+        conn.execute_batch("COMMIT").unwrap();
+    }
+    let counts = |n| StoreCounts {
+        explanations: n,
+        ..StoreCounts::default()
+    };
+    let limit = MAX_EXPLANATIONS as u64;
+    assert_eq!(store.counts(WAIT).await, Some(counts(limit + 1)));
+    for i in 0..TRIM_EVERY {
+        let (hash, len) = item(&format!("fn f{i}() {{}}"));
+        store.put_explanation("m", hash, len, "Newest.");
+    }
+    assert_eq!(store.counts(WAIT).await, Some(counts(limit)));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let old: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM explanations WHERE item_hash = 'old'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old, 0, "the oldest went first");
+    let newest = item("fn f0() {}");
+    assert_eq!(
+        store
+            .explanation("m", newest.0, newest.1, WAIT)
+            .await
+            .as_deref(),
+        Some("Newest.")
+    );
 }

@@ -1,11 +1,13 @@
-//! End to end: the workspace's store. Hover explanations survive a restart; a database that
-//! cannot be read leaves the server serving, and says so once.
+//! End to end: the workspace's store and the learning loop. Hover explanations survive a restart;
+//! a database that cannot be read leaves the server serving, and says so once; corrections of
+//! the agent's text become a proposed rule that, approved, lands in `.tandem/rules.md` and in
+//! every later prompt.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tandem_tests::editor::{Editor, SpawnOptions};
+use tandem_tests::editor::{EditBehavior, Editor, SpawnOptions};
 use tandem_tests::model_server::{ModelServer, Reply, Wire};
 
 const SOURCE: &str =
@@ -43,6 +45,11 @@ impl Setup {
 
     /// A server on this workspace and state folder, with `main.rs` open.
     async fn start(&self, server: &ModelServer) -> anyhow::Result<Editor> {
+        self.start_with(server, json!({})).await
+    }
+
+    /// As [`Self::start`], with `settings` merged into the settings object.
+    async fn start_with(&self, server: &ModelServer, settings: Value) -> anyhow::Result<Editor> {
         let mut editor = Editor::spawn(SpawnOptions {
             env: vec![(
                 "XDG_STATE_HOME".into(),
@@ -51,7 +58,12 @@ impl Setup {
             ..SpawnOptions::default()
         })
         .await?;
-        let options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
+        // The edits of jobs are applied, as VS Code applies them.
+        editor.edits = EditBehavior::VsCode;
+        let mut options = json!({"model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"}});
+        if let (Some(options), Some(settings)) = (options.as_object_mut(), settings.as_object()) {
+            options.extend(settings.clone());
+        }
         let root_uri = format!("file://{}", self.root.path().display());
         editor
             .initialize_with(
@@ -190,6 +202,237 @@ async fn an_unreadable_database_leaves_the_server_serving_and_is_told_once() -> 
         "told more than once"
     );
     assert_eq!(std::fs::read(&database)?, garbage, "the file was changed");
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+async fn command(editor: &mut Editor, name: &str, argument: Value) -> anyhow::Result<Value> {
+    editor
+        .request(
+            "workspace/executeCommand",
+            json!({"command": name, "arguments": [argument]}),
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))
+}
+
+/// The model's answer to `tandem.edit` of `line`: that line rewritten to call `unwrap`.
+fn unwrapping(name: &str) -> String {
+    format!("```rust\nfn {name}() -> u8 {{ read().unwrap() }}\n```\n")
+}
+
+/// Runs `tandem.edit` on `line` of `main.rs` with the model answering `unwrapping(name)`, and
+/// waits for it to be done; returns the job.
+async fn edit_line(
+    editor: &mut Editor,
+    server: &ModelServer,
+    uri: &str,
+    line: u32,
+    name: &str,
+) -> anyhow::Result<Value> {
+    server.push(Reply::text(Wire::OpenAi, &[&unwrapping(name)]));
+    let range =
+        json!({"start": {"line": line, "character": 0}, "end": {"line": line + 1, "character": 0}});
+    let job = command(
+        editor,
+        "tandem.edit",
+        json!({"uri": uri, "range": range, "instruction": "read it"}),
+    )
+    .await?["jobId"]
+        .clone();
+    let done = editor
+        .notification("tandem/jobFinished", |p| p["jobId"] == job)
+        .await?;
+    assert_eq!(done["status"], "done", "{done}");
+    Ok(job)
+}
+
+/// The user replaces the first `.unwrap()` in the document with `?` and saves.
+async fn correct_and_save(editor: &mut Editor, uri: &str) -> anyhow::Result<()> {
+    let text = editor.doc(uri).expect("the document is open").text.clone();
+    let at = text.find(".unwrap()").expect("the agent's unwrap");
+    editor.type_at(uri, at, at + ".unwrap()".len(), "?").await?;
+    editor
+        .notify(
+            "textDocument/didSave",
+            json!({"textDocument": {"uri": uri}}),
+        )
+        .await?;
+    Ok(())
+}
+
+const RULE: &str = "Return errors with `?` instead of calling `.unwrap()`.";
+
+#[tokio::test]
+async fn two_corrections_make_a_rule_that_approved_lands_in_rules_md_and_later_prompts()
+-> anyhow::Result<()> {
+    let setup = Setup::new()?;
+    let server = ModelServer::start().await?;
+    let mut editor = setup.start(&server).await?;
+    let uri = setup.uri();
+    store_status(&mut editor).await?;
+
+    edit_line(&mut editor, &server, &uri, 1, "add").await?;
+    correct_and_save(&mut editor, &uri).await?;
+    // One correction is not enough evidence (learn.minEvidence is 2): nothing is asked.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.requests().len(), 1);
+
+    edit_line(&mut editor, &server, &uri, 2, "sub").await?;
+    server.push(Reply::text(Wire::OpenAi, &[RULE]));
+    correct_and_save(&mut editor, &uri).await?;
+    let proposed = editor.notification("tandem/ruleProposed", |_| true).await?;
+    assert_eq!(proposed["text"], RULE, "{proposed}");
+    assert_eq!(proposed["evidence"].as_array().map(Vec::len), Some(2));
+    let asked = server.requests()[2].body.to_string();
+    for diff in [
+        "-fn add() -> u8 { read().unwrap() }",
+        "+fn add() -> u8 { read()? }",
+        "-fn sub() -> u8 { read().unwrap() }",
+        "+fn sub() -> u8 { read()? }",
+    ] {
+        assert!(asked.contains(diff), "{diff} not in {asked}");
+    }
+    let rules = command(&mut editor, "tandem.rules", json!({})).await?;
+    assert_eq!(rules["proposed"][0]["id"], proposed["id"], "{rules}");
+    assert_eq!(rules["approved"], json!([]));
+
+    let approved = command(
+        &mut editor,
+        "tandem.rules.approve",
+        json!({"id": proposed["id"]}),
+    )
+    .await?;
+    assert_eq!(approved["text"], RULE);
+    let file = setup.root.path().join(".tandem/rules.md");
+    assert_eq!(std::fs::read_to_string(&file)?, format!("- {RULE}\n"));
+    let rules = command(&mut editor, "tandem.rules", json!({})).await?;
+    assert_eq!(rules["proposed"], json!([]), "{rules}");
+    assert_eq!(rules["approved"], json!([{"text": RULE, "scope": null}]));
+    // Approved once: approving again is refused.
+    let again = editor
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "tandem.rules.approve", "arguments": [{"id": proposed["id"]}]}),
+        )
+        .await?;
+    assert!(again.is_err(), "{again:?}");
+
+    // The next job's prompt carries the rule.
+    server.push(Reply::text(Wire::OpenAi, &["It adds."]));
+    let range = json!({"start": {"line": 1, "character": 0}, "end": {"line": 2, "character": 0}});
+    let job = command(
+        &mut editor,
+        "tandem.explain",
+        json!({"uri": uri, "range": range}),
+    )
+    .await?["jobId"]
+        .clone();
+    editor
+        .notification("tandem/jobFinished", |p| p["jobId"] == job)
+        .await?;
+    let prompt = server.requests()[3].body.to_string();
+    assert!(prompt.contains(RULE), "{prompt}");
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_rejection_with_a_reason_is_evidence_and_a_rejected_rule_is_not_proposed_again()
+-> anyhow::Result<()> {
+    let setup = Setup::new()?;
+    let server = ModelServer::start().await?;
+    let mut editor = setup
+        .start_with(&server, json!({"learn": {"minEvidence": 1}}))
+        .await?;
+    let uri = setup.uri();
+    store_status(&mut editor).await?;
+
+    let job = edit_line(&mut editor, &server, &uri, 1, "add").await?;
+    server.push(Reply::text(Wire::OpenAi, &[RULE]));
+    command(
+        &mut editor,
+        "tandem.reject",
+        json!({"jobId": job, "reason": "we never unwrap"}),
+    )
+    .await?;
+    assert_eq!(
+        editor.doc(&uri).unwrap().text,
+        SOURCE,
+        "the reject put the text back"
+    );
+    let proposed = editor.notification("tandem/ruleProposed", |_| true).await?;
+    let asked = server.requests()[1].body.to_string();
+    assert!(
+        asked.contains("Rejected, because: we never unwrap"),
+        "{asked}"
+    );
+    command(
+        &mut editor,
+        "tandem.rules.reject",
+        json!({"id": proposed["id"]}),
+    )
+    .await?;
+
+    // The same rule again, from new evidence: not proposed; the request names it as decided.
+    let job = edit_line(&mut editor, &server, &uri, 2, "sub").await?;
+    server.push(Reply::text(
+        Wire::OpenAi,
+        &["Return errors with ? instead of calling unwrap"],
+    ));
+    command(
+        &mut editor,
+        "tandem.reject",
+        json!({"jobId": job, "reason": "no unwrap here either"}),
+    )
+    .await?;
+    server.wait_for_requests(4).await;
+    let asked = server.requests()[3].body.to_string();
+    assert!(asked.contains(&format!("- {RULE}")), "{asked}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(editor.take_notifications("tandem/ruleProposed").is_empty());
+    let rules = command(&mut editor, "tandem.rules", json!({})).await?;
+    assert_eq!(rules["proposed"], json!([]), "{rules}");
+    assert!(!setup.root.path().join(".tandem/rules.md").exists());
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn with_learning_off_nothing_is_recorded_and_forget_deletes_the_store() -> anyhow::Result<()>
+{
+    let setup = Setup::new()?;
+    let server = ModelServer::start().await?;
+    let mut editor = setup
+        .start_with(
+            &server,
+            json!({"learn": {"enabled": false, "minEvidence": 1}}),
+        )
+        .await?;
+    let uri = setup.uri();
+    store_status(&mut editor).await?;
+    edit_line(&mut editor, &server, &uri, 1, "add").await?;
+    correct_and_save(&mut editor, &uri).await?;
+    let job = edit_line(&mut editor, &server, &uri, 2, "sub").await?;
+    command(
+        &mut editor,
+        "tandem.reject",
+        json!({"jobId": job, "reason": "no"}),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "only the two jobs asked the model"
+    );
+    let store = store_status(&mut editor).await?;
+    assert_eq!(store["counts"]["signals"], 0, "{store}");
+
+    // `tandem.rules.forget` deletes the store's file.
+    assert!(setup.database().exists());
+    command(&mut editor, "tandem.rules.forget", json!({})).await?;
+    assert!(!setup.database().exists());
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }

@@ -69,6 +69,13 @@ impl Explanations {
         let _ = self.store.set(store);
     }
 
+    /// Forgets the explanations kept in memory (`tandem.rules.forget` deletes the store's).
+    pub fn forget(&self) {
+        let mut inner = self.inner.lock();
+        inner.done.clear();
+        inner.order.clear();
+    }
+
     /// Where the explanation stands in memory.
     pub fn lookup(&self, key: &Key) -> Lookup {
         let mut inner = self.inner.lock();

@@ -83,6 +83,11 @@ impl Signal {
 
 /// Where signals are kept. `save` is called with the whole signal each time it changes.
 pub trait SignalSink: Send + Sync {
+    /// Whether signals are recorded now (learning may be turned off and on).
+    fn enabled(&self) -> bool {
+        true
+    }
+
     fn save(&self, signal: &Signal);
 }
 
@@ -111,7 +116,8 @@ impl Signals {
     }
 
     pub fn recording(&self) -> bool {
-        self.sink.lock().is_some()
+        let sink = self.sink.lock().clone();
+        sink.is_some_and(|sink| sink.enabled())
     }
 
     fn save(&self, signal: &Signal) {

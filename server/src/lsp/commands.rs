@@ -17,6 +17,7 @@ use super::server::State;
 use crate::agent::actions::{Action, Situation, offers};
 use crate::agent::engine::{self, JobInput};
 use crate::agent::jobs::Verdict;
+use crate::agent::signals::Reading;
 use crate::syntax::items_around;
 
 /// The actions this server runs today; `tests` and `review` are not offered yet.
@@ -43,6 +44,7 @@ pub fn command_names() -> Vec<String> {
         ]
         .map(String::from),
     );
+    names.extend(super::rules::COMMANDS.map(String::from));
     names
 }
 
@@ -73,6 +75,14 @@ struct JobArgs {
     job_id: u64,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RejectArgs {
+    job_id: u64,
+    /// Why, in the user's words: evidence for a rule.
+    reason: Option<String>,
+}
+
 fn invalid(message: impl Into<String>) -> Error {
     Error {
         code: ErrorCode::InvalidParams,
@@ -90,7 +100,7 @@ pub async fn execute(
     let arguments = params.arguments.unwrap_or_default();
     let argument = match arguments.as_slice() {
         [one] => one.clone(),
-        [] if command == "tandem.status" => json!({}),
+        [] if command == "tandem.status" || command.starts_with("tandem.rules") => json!({}),
         _ => {
             return Err(invalid(format!(
                 "{command} takes exactly one argument, an object"
@@ -100,6 +110,11 @@ pub async fn execute(
     let token = params.work_done_progress_params.work_done_token;
     match command {
         "tandem.status" => Ok(Some(status(state).await)),
+        rules if super::rules::COMMANDS.contains(&rules) => {
+            super::rules::execute(state, rules, argument)
+                .await
+                .map(Some)
+        }
         "tandem.cancel" => {
             let args: JobArgs = parse(command, argument)?;
             state
@@ -129,12 +144,14 @@ pub async fn execute(
                 .jobs
                 .decide(args.job_id, Verdict::Accepted)
                 .map_err(|e| invalid(e.to_string()))?;
+            state.engine.read_fate(args.job_id, Reading::Accepted);
             tracing::info!(job = args.job_id, "accepted");
             Ok(Some(json!({"jobId": args.job_id})))
         }
         "tandem.reject" => {
-            let args: JobArgs = parse(command, argument)?;
+            let args: RejectArgs = parse(command, argument)?;
             reject(state, args.job_id).await?;
+            state.engine.signals.rejected(args.job_id, args.reason);
             Ok(Some(json!({"jobId": args.job_id})))
         }
         _ => {

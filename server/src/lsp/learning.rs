@@ -47,6 +47,7 @@ pub fn open_store(state: &Arc<State>) {
         }),
     );
     state.explanations.keep_in(store.clone());
+    super::rules::record_into(state, &store);
     if state.store.set(store).is_err() {
         tracing::warn!("the store was already open");
     }

@@ -10,6 +10,7 @@ mod diagnostics;
 mod features;
 mod jobs;
 mod learning;
+mod rules;
 mod server;
 mod settings;
 pub mod transport;

@@ -54,6 +54,8 @@ pub struct State {
     pub explanations: Arc<crate::agent::explanations::Explanations>,
     /// The workspace's learning store, opened at `initialized` when there is a root.
     pub store: OnceLock<crate::learn::Store>,
+    /// Held while the model is asked for a rule: one request at a time.
+    pub proposing: tokio::sync::Mutex<()>,
     /// Becomes true once the index is built (or known not to be built: no workspace root).
     pub index_ready: tokio::sync::watch::Sender<bool>,
     /// The settings in force and their layers. Held only for short synchronous sections.
@@ -112,6 +114,7 @@ impl Backend {
             index_ready: tokio::sync::watch::Sender::new(false),
             explanations: Arc::default(),
             store: OnceLock::new(),
+            proposing: tokio::sync::Mutex::new(()),
             findings: crate::agent::findings::Findings::default(),
             model_client: parking_lot::Mutex::new(None),
             last_prompt: parking_lot::Mutex::new(None),
@@ -260,6 +263,7 @@ impl LanguageServer for Backend {
         let uri = params.text_document.uri;
         guard_sync("textDocument/didSave", Some(&uri), || {
             let doc = convert::doc_uri(&uri);
+            self.state.engine.did_save(&doc);
             if let (Some(snapshot), Ok(path)) = (
                 self.state.engine.documents.snapshot(&doc),
                 uri.to_file_path(),

@@ -355,3 +355,44 @@ async fn checkhealth_without_a_binary_says_how_to_get_one() -> anyhow::Result<()
 async fn the_plugin_finds_the_server_built_in_its_checkout() -> anyhow::Result<()> {
     health_binary(true).await
 }
+
+/// `learn.lua`: two edits rejected with `:Tandem reject {reason}`, each followed by the rule the
+/// server proposes, approved from `:Tandem rules`, the second in the person's words. The model
+/// is asked for each rule with the reason given (the server heard it), and `.tandem/rules.md`
+/// ends with both rules as approved.
+#[tokio::test]
+async fn reject_with_a_reason_leads_to_rules_approved_from_tandem_rules() -> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let edit = ["```rust\n", "    let a = 1;\n", "    let b = 2;\n", "```\n"];
+    server.push(Reply::text(Wire::OpenAi, &edit));
+    server.push(Reply::text(
+        Wire::OpenAi,
+        &["Keep the variables the code already has."],
+    ));
+    server.push(Reply::text(Wire::OpenAi, &edit));
+    server.push(Reply::text(Wire::OpenAi, &["Do not shadow variables."]));
+    let workspace = workspace("main.rs", MAIN)?;
+    nvim_case(&server, &workspace, "learn").await?;
+    let requests: Vec<String> = model_requests(&server)
+        .iter()
+        .map(|r| r.body.to_string())
+        .collect();
+    assert_eq!(requests.len(), 4, "{requests:#?}");
+    for (request, reason) in [
+        (&requests[1], "we keep the single variable x"),
+        (&requests[3], "we never shadow a variable"),
+    ] {
+        assert!(
+            request.contains("The rule, or NONE:") && request.contains(reason),
+            "the rule request carries the reason {reason:?}: {request}"
+        );
+    }
+    let rules = std::fs::read_to_string(workspace.dir.path().join(".tandem/rules.md"))?;
+    assert!(
+        rules.contains("- Keep the variables the code already has.")
+            && rules.contains("- Never shadow a variable.")
+            && !rules.contains("Do not shadow"),
+        "{rules}"
+    );
+    Ok(())
+}

@@ -284,3 +284,56 @@ async fn vscode_bundled_vsix_runs_a_fix_with_no_setting_and_nothing_on_path() ->
     );
     Ok(())
 }
+
+/// `run.mjs` with `TANDEM_CASE=learning` (`tandem.learn.minEvidence` 1): a finished edit rejected
+/// with "Reject with reason…" comes back to the old text; the server, told the reason, asks the
+/// model for a rule (the reason in the request); the proposal's notification is answered with
+/// "Edit…" and the user's wording, which the server writes into `.tandem/rules.md`.
+#[tokio::test]
+async fn vscode_rejects_with_a_reason_and_approves_the_proposed_rule_in_its_own_words()
+-> anyhow::Result<()> {
+    let root = repo_root();
+    // Its own artifacts folder: the other VS Code tests may run at the same time.
+    let artifacts = root.join("target/editor-artifacts/vscode-learning");
+    std::fs::create_dir_all(&artifacts)?;
+    let scratch = tempfile::tempdir()?;
+    let vsix = package_extension(&root, scratch.path()).await?;
+
+    let server = ModelServer::start().await?;
+    let workspace = workspace(&[("src/main.rs", SOURCE)])?;
+    let (bin, what) = (tandem_bin(), "the VS Code learning test");
+    let (dir, scratch) = (workspace.path(), scratch.path());
+    drive(
+        Some("learning"),
+        &vsix,
+        &bin,
+        &server,
+        dir,
+        &artifacts,
+        scratch,
+        what,
+    )
+    .await?;
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "the edit and the rule: {requests:?}");
+    assert!(
+        requests[0]
+            .body
+            .to_string()
+            .contains("build the greeting piece by piece"),
+        "the edit's instruction: {}",
+        requests[0].body
+    );
+    let rule_request = requests[1].body.to_string();
+    assert!(
+        rule_request.contains("The rule, or NONE:")
+            && rule_request.contains("we build strings with format, never with push_str"),
+        "the rule request carries the reason: {rule_request}"
+    );
+    let rules = std::fs::read_to_string(dir.join(".tandem/rules.md"))?;
+    assert!(
+        rules.contains("- Build strings with format!, never with push_str."),
+        "{rules}"
+    );
+    Ok(())
+}

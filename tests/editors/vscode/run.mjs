@@ -25,6 +25,8 @@
 // With TANDEM_CASE=typing it runs one other case instead, on src/double.rs (which the Rust test
 // writes too): (t) the user types above and below a function, with real keystrokes, while
 // "Tandem: Implement" streams it (see typingDuringStream).
+// With TANDEM_CASE=learning, on src/main.rs: (l) a finished edit rejected with a reason, and the
+// rule the server then proposes approved in the user's wording (see rejectWithReasonAndApproveRule).
 // With TANDEM_CASE=bundled, TANDEM_VSIX is the platform-specific package with the server inside
 // (scripts/package.mjs): no tandem.server.path is set and no directory on code-server's PATH
 // holds a `tandem`, so the extension starts the server it carries (its output channel says so);
@@ -425,6 +427,71 @@ async function cancelFromStatusBar(page) {
     log('cancelled from the status bar: the region is back');
 }
 
+/** The learning case's reason for rejecting the edit, the rule the model phrases, and the user's wording of it. */
+const REASON = 'we build strings with format, never with push_str';
+const RULE = 'Build strings with format! instead of push_str.';
+const REWORDED = 'Build strings with format!, never with push_str.';
+
+/**
+ * (l) "Reject with reason…" on a finished edit's notification asks why and takes the edit back;
+ * the server learns from the reason (learn.minEvidence is 1 here) and asks the model for a rule,
+ * the reason in its request; the proposal's notification offers Approve / Edit… / Reject, and
+ * Edit… asks for the wording prefilled with the proposal; the reworded rule lands in
+ * .tandem/rules.md, and "Tandem: Rules" lists it as approved.
+ */
+async function rejectWithReasonAndApproveRule(page) {
+    await control('push', { wire: 'openai', deltas: ['```rust\n', ...EDIT_LINES, '```\n'] });
+    await control('push', { wire: 'openai', deltas: [RULE] });
+    await goTo(page, GREET_LINE, 5);
+    await palette(page, 'Tandem: Edit Selection…');
+    const input = page.locator('.quick-input-widget input');
+    await until('the instruction box', async () => (await page.locator('.quick-input-widget', { hasText: 'How should Tandem rewrite' }).isVisible()) || undefined, 10_000);
+    await input.fill(INSTRUCTION);
+    await page.keyboard.press('Enter');
+    const edited = shown(SOURCE.replace('    String::from("hi")\n', EDIT_LINES.join('')));
+    await until('the edit in the editor', async () => shown((await editorText(page)) ?? '') === edited || undefined, 60_000, 50);
+    const done = toast(page, 'edit (main.rs) is done');
+    await done.waitFor({ state: 'visible', timeout: 20_000 });
+    await done.locator('.monaco-button', { hasText: 'Reject with reason' }).click();
+    await until('the reason box', async () => (await page.locator('.quick-input-widget', { hasText: 'Why reject it?' }).isVisible()) || undefined, 10_000);
+    await input.fill(REASON);
+    await page.keyboard.press('Enter');
+    await until('the edit to be taken back', async () => shown((await editorText(page)) ?? '') === shown(SOURCE) || undefined, 30_000, 50);
+    log('edit rejected with a reason: the region is back');
+    const asked = await until(
+        'the server to ask the model for a rule',
+        async () => (await control('requests')).find((r) => JSON.stringify(r.body ?? '').includes('The rule, or NONE:')),
+        30_000,
+        200,
+    );
+    if (!JSON.stringify(asked.body).includes(REASON)) {
+        throw new Error(`the rule request lacks the reason: ${JSON.stringify(asked.body)}`);
+    }
+    const proposal = toast(page, 'Tandem proposes a rule');
+    await proposal.waitFor({ state: 'visible', timeout: 30_000 });
+    const said = ((await proposal.locator('.notification-list-item-message').first().textContent()) ?? '').trim();
+    if (!said.includes(RULE)) {
+        throw new Error(`the proposal's notification does not show the rule: ${said}`);
+    }
+    log(`proposal shown: ${said}`);
+    await proposal.locator('.monaco-button', { hasText: 'Edit' }).click();
+    await until('the rule box, prefilled with the proposal', async () => (await input.inputValue()) === RULE || undefined, 10_000);
+    await input.fill(REWORDED);
+    await page.keyboard.press('Enter');
+    const rulesFile = path.join(env.workspace, '.tandem', 'rules.md');
+    await until(
+        'the reworded rule in .tandem/rules.md',
+        () => (fs.existsSync(rulesFile) && fs.readFileSync(rulesFile, 'utf8').includes(`- ${REWORDED}`)) || undefined,
+        30_000,
+        200,
+    );
+    log('the reworded rule is in .tandem/rules.md');
+    await palette(page, 'Tandem: Rules');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: REWORDED }).first().waitFor({ state: 'visible', timeout: 10_000 });
+    await page.keyboard.press('Escape');
+    log('"Tandem: Rules" lists it as approved');
+}
+
 /** The file case (t) starts from, its gated reply, and what the user and the model leave there. */
 const DOUBLE = '// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n';
 const DOUBLE_REPLY = ['```rust\n', 'fn double(x: u32) -> u32 {\n', '    let y = x;\n', '    y * 2\n', '}\n', '```\n'];
@@ -649,6 +716,8 @@ async function main() {
         'tandem.model.name': 'test-model',
         // Hovers would ask the model and take the scripted replies.
         'tandem.hover.enabled': false,
+        // One correction is enough for a rule in the learning case.
+        ...(CASE === 'learning' ? { 'tandem.learn.minEvidence': 1 } : {}),
     };
     fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
     // tandem.server.path is a machine setting: in a remote window (code-server is one) VS Code
@@ -670,6 +739,8 @@ async function main() {
         XDG_CONFIG_HOME: xdg,
         XDG_DATA_HOME: path.join(scratch, 'data'),
         XDG_CACHE_HOME: path.join(scratch, 'cache'),
+        // The server's store (what it learns, explanations) stays in the scratch folder too.
+        XDG_STATE_HOME: path.join(scratch, 'state'),
         PATH: [path.dirname(env.node24), ...inherited].join(path.delimiter),
     };
     // Whatever keys the machine has stay out of the test.
@@ -756,6 +827,10 @@ async function main() {
         log('workbench loaded');
         if (CASE === 'typing') {
             await typingDuringStream(page);
+        } else if (CASE === 'learning') {
+            await openFile(page, 'main.rs');
+            log('main.rs open');
+            await rejectWithReasonAndApproveRule(page);
         } else if (CASE === 'bundled') {
             await openFile(page, 'main.rs');
             log('main.rs open');

@@ -436,3 +436,37 @@ async fn with_learning_off_nothing_is_recorded_and_forget_deletes_the_store() ->
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn corrections_from_before_a_restart_still_count() -> anyhow::Result<()> {
+    let setup = Setup::new()?;
+    let server = ModelServer::start().await?;
+    let uri = setup.uri();
+    let mut editor = setup.start(&server).await?;
+    store_status(&mut editor).await?;
+    edit_line(&mut editor, &server, &uri, 1, "add").await?;
+    correct_and_save(&mut editor, &uri).await?;
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+
+    // A new server on the same workspace: its first correction makes two with the one before.
+    let mut editor = setup.start(&server).await?;
+    let store = store_status(&mut editor).await?;
+    assert_eq!(store["counts"]["signals"], 1, "{store}");
+    edit_line(&mut editor, &server, &uri, 2, "sub").await?;
+    server.push(Reply::text(Wire::OpenAi, &[RULE]));
+    correct_and_save(&mut editor, &uri).await?;
+    let proposed = editor.notification("tandem/ruleProposed", |_| true).await?;
+    let paths: Vec<&str> = proposed["evidence"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|e| e["diff"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(paths.len(), 2, "{proposed}");
+    assert!(
+        paths
+            .iter()
+            .any(|d| d.contains("+fn add() -> u8 { read()? }")),
+        "{proposed}"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

@@ -470,3 +470,80 @@ async fn corrections_from_before_a_restart_still_count() -> anyhow::Result<()> {
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+/// A review of `main.rs` whose two findings are published; returns their diagnostics.
+async fn review(
+    editor: &mut Editor,
+    server: &ModelServer,
+    uri: &str,
+) -> anyhow::Result<Vec<Value>> {
+    let findings = r#"[
+  {"start_line": 2, "end_line": 2, "severity": "warning", "message": "Overflow is possible: use checked_add."},
+  {"start_line": 3, "severity": "hint", "message": "Name it subtract."}
+]"#;
+    server.push(Reply::text(Wire::OpenAi, &[findings]));
+    let job = command(editor, "tandem.review", json!({"uri": uri})).await?["jobId"].clone();
+    editor
+        .notification("tandem/jobFinished", |p| p["jobId"] == job)
+        .await?;
+    let published = editor
+        .notification("textDocument/publishDiagnostics", |p| {
+            p["uri"] == uri && p["diagnostics"].as_array().is_some_and(|d| d.len() == 2)
+        })
+        .await?;
+    Ok(published["diagnostics"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
+}
+
+#[tokio::test]
+async fn review_findings_fixed_or_dismissed_are_signals_and_a_dismissal_with_a_reason_evidence()
+-> anyhow::Result<()> {
+    let setup = Setup::new()?;
+    let server = ModelServer::start().await?;
+    let mut editor = setup
+        .start_with(&server, json!({"learn": {"minEvidence": 1}}))
+        .await?;
+    let uri = setup.uri();
+    store_status(&mut editor).await?;
+    let found = review(&mut editor, &server, &uri).await?;
+
+    // The user edits the first finding's line: fixed. No correction, no rule request.
+    let text = editor.doc(&uri).expect("open").text.clone();
+    let at = text.find("a + b").expect("the add body");
+    editor
+        .type_at(&uri, at, at + 5, "a.saturating_add(b)")
+        .await?;
+    // Dismissed with a reason: evidence for a rule about reviews.
+    server.push(Reply::text(
+        Wire::OpenAi,
+        &["Do not ask to rename short functions."],
+    ));
+    let finding = found[1]["data"]["findingId"].clone();
+    command(
+        &mut editor,
+        "tandem.dismiss",
+        json!({"uri": uri, "findingId": finding, "reason": "sub is the name we use"}),
+    )
+    .await?;
+    let proposed = editor.notification("tandem/ruleProposed", |_| true).await?;
+    assert_eq!(proposed["text"], "Do not ask to rename short functions.");
+    assert_eq!(
+        proposed["evidence"][0]["finding"], "Name it subtract.",
+        "{proposed}"
+    );
+    let asked = server.requests()[1].body.to_string();
+    assert!(
+        asked.contains("A review finding the user dismissed: Name it subtract.")
+            && asked.contains("Rejected, because: sub is the name we use"),
+        "{asked}"
+    );
+    let store = store_status(&mut editor).await?;
+    assert_eq!(
+        store["counts"]["signals"], 2,
+        "one fixed, one dismissed: {store}"
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

@@ -21,6 +21,8 @@ pub struct Stored {
     pub severity: Severity,
     pub message: String,
     pub replacement: Option<String>,
+    /// The lines' text when the review found it.
+    pub lines: String,
 }
 
 #[derive(Default)]
@@ -45,9 +47,10 @@ impl Findings {
                 let start = rope.line_to_char(first);
                 let end = rope.line_to_char((last + 1).min(lines));
                 let mut replacement = f.replacement;
+                let text_then = rope.slice(start..end).to_string();
                 // A replacement of whole lines ends with a line end when the lines did.
                 if let Some(text) = replacement.as_mut()
-                    && rope.slice(start..end).to_string().ends_with('\n')
+                    && text_then.ends_with('\n')
                     && !text.ends_with('\n')
                 {
                     text.push('\n');
@@ -58,6 +61,7 @@ impl Findings {
                     severity: f.severity,
                     message: f.message,
                     replacement,
+                    lines: text_then,
                 }
             })
             .collect();
@@ -65,39 +69,39 @@ impl Findings {
         stored
     }
 
-    /// Follows one applied `didChange`. Returns whether a finding was dropped (the caller
-    /// publishes again).
-    pub fn on_did_change(&self, uri: &DocUri, changes: &[CharChange]) -> bool {
+    /// Follows one applied `didChange`. Returns the findings it dropped, whose text the user
+    /// edited (fixed, as far as anyone can tell).
+    pub fn on_did_change(&self, uri: &DocUri, changes: &[CharChange]) -> Vec<Stored> {
         let mut by_doc = self.by_doc.lock();
         let Some(list) = by_doc.get_mut(uri) else {
-            return false;
+            return Vec::new();
         };
-        let before = list.len();
+        let mut dropped = Vec::new();
         list.retain_mut(|finding| {
             for change in changes {
                 match rebase_over(finding.region, change) {
                     Rebased::Moved(region) => finding.region = region,
-                    Rebased::Inside => return false,
+                    Rebased::Inside => {
+                        dropped.push(finding.clone());
+                        return false;
+                    }
                 }
             }
             true
         });
-        list.len() != before
+        dropped
     }
 
     pub fn of(&self, uri: &DocUri) -> Vec<Stored> {
         self.by_doc.lock().get(uri).cloned().unwrap_or_default()
     }
 
-    /// Removes one finding; returns whether it was there.
-    pub fn dismiss(&self, uri: &DocUri, id: u64) -> bool {
+    /// Removes one finding; returns it, when it was there.
+    pub fn dismiss(&self, uri: &DocUri, id: u64) -> Option<Stored> {
         let mut by_doc = self.by_doc.lock();
-        let Some(list) = by_doc.get_mut(uri) else {
-            return false;
-        };
-        let before = list.len();
-        list.retain(|f| f.id != id);
-        list.len() != before
+        let list = by_doc.get_mut(uri)?;
+        let at = list.iter().position(|f| f.id == id)?;
+        Some(list.remove(at))
     }
 
     pub fn forget(&self, uri: &DocUri) {
@@ -133,13 +137,21 @@ mod tests {
         assert_eq!((stored[0].region.start, stored[0].region.end), (2, 4));
         assert_eq!(stored[0].replacement.as_deref(), Some("x\n"));
         // Typing above moves both.
-        assert!(!findings.on_did_change(&uri, &[CharChange::new(0, 0, "zz")]));
+        assert!(
+            findings
+                .on_did_change(&uri, &[CharChange::new(0, 0, "zz")])
+                .is_empty()
+        );
         let now = findings.of(&uri);
         assert_eq!((now[0].region.start, now[1].region.start), (4, 8));
         // Editing the text of the first drops it.
-        assert!(findings.on_did_change(&uri, &[CharChange::new(4, 5, "B")]));
+        let fixed = findings.on_did_change(&uri, &[CharChange::new(4, 5, "B")]);
+        assert_eq!(fixed.len(), 1);
         assert_eq!(findings.of(&uri).len(), 1);
-        assert!(findings.dismiss(&uri, now[1].id));
+        assert_eq!(
+            findings.dismiss(&uri, now[1].id).map(|f| f.id),
+            Some(now[1].id)
+        );
         assert!(findings.of(&uri).is_empty());
     }
 }

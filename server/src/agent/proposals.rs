@@ -13,6 +13,8 @@ pub struct Correction {
     pub diff: String,
     /// The reason given with a rejection.
     pub reason: Option<String>,
+    /// For a review finding the user dismissed: what the finding said.
+    pub finding: Option<String>,
 }
 
 /// The unified diff from the agent's text to the text the user kept, `None` when they are the
@@ -47,6 +49,12 @@ pub fn request(corrections: &[Correction], known: &[String]) -> (String, String)
             correction.path,
             correction.job_id
         ));
+        if let Some(finding) = &correction.finding {
+            user.push_str(&format!(
+                "A review finding the user dismissed: {}\n",
+                redact(finding)
+            ));
+        }
         if let Some(reason) = &correction.reason {
             user.push_str(&format!("Rejected, because: {}\n", redact(reason)));
         }
@@ -285,12 +293,14 @@ mod tests {
                 path: "src/a.rs".into(),
                 diff: diff.clone(),
                 reason: None,
+                finding: None,
             },
             Correction {
                 job_id: 5,
                 path: "src/b.rs".into(),
                 diff: String::new(),
                 reason: Some("we never unwrap".into()),
+                finding: None,
             },
         ];
         let (system, user) = request(&corrections, &["Use tabs.".into()]);

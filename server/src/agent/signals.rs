@@ -11,6 +11,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::actions::Action;
+use super::findings::Stored as Finding;
 use super::jobs::JobId;
 use super::proposals::{Correction, correction_diff};
 use crate::workspace::DocUri;
@@ -64,6 +65,28 @@ pub struct Signal {
 }
 
 impl Signal {
+    /// A review finding the user fixed (its lines edited: `Accepted`) or dismissed (`Rejected`,
+    /// with the reason given). `before` holds the lines, `agent` the finding's message.
+    pub fn of_finding(
+        finding: &Finding,
+        path: String,
+        language: Option<String>,
+        fate: Fate,
+        reason: Option<String>,
+    ) -> Signal {
+        Signal {
+            job_id: finding.id,
+            action: Action::Review,
+            language,
+            path,
+            before: finding.lines.clone(),
+            agent: finding.message.clone(),
+            fate,
+            reason: reason.filter(|r| !r.trim().is_empty()),
+            kept: None,
+        }
+    }
+
     /// The evidence this signal gives for a rule: the user's changes to the agent's text, or a
     /// rejection with a reason.
     pub fn correction(&self) -> Option<Correction> {
@@ -77,6 +100,7 @@ impl Signal {
             path: self.path.clone(),
             diff,
             reason: self.reason.clone(),
+            finding: (self.action == Action::Review).then(|| self.agent.clone()),
         })
     }
 }
@@ -124,6 +148,13 @@ impl Signals {
         let sink = self.sink.lock().clone();
         if let Some(sink) = sink {
             sink.save(signal);
+        }
+    }
+
+    /// A signal whose fate is known already (a review finding fixed or dismissed).
+    pub fn record(&self, signal: &Signal) {
+        if self.recording() {
+            self.save(signal);
         }
     }
 

@@ -8,6 +8,7 @@ use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
+use crate::agent::actions::Action;
 use crate::agent::proposals::Correction;
 use crate::agent::signals::{Signal, SignalSink};
 
@@ -33,7 +34,12 @@ impl StoreSignals {
 
 impl SignalSink for StoreSignals {
     fn save(&self, signal: &Signal) {
-        let run = self.run.clone();
+        // A review finding's id is not a job's: its rows are apart.
+        let run = if signal.action == Action::Review {
+            format!("{}/findings", self.run)
+        } else {
+            self.run.clone()
+        };
         let signal = signal.clone();
         self.store.write(move |conn| {
             conn.prepare_cached(
@@ -77,6 +83,9 @@ pub struct Evidence {
     pub diff: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What a dismissed review finding said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
 }
 
 impl From<&Correction> for Evidence {
@@ -86,6 +95,7 @@ impl From<&Correction> for Evidence {
             path: c.path.clone(),
             diff: c.diff.clone(),
             reason: c.reason.clone(),
+            finding: c.finding.clone(),
         }
     }
 }
@@ -116,7 +126,7 @@ impl Store {
                 return Ok(Vec::new());
             };
             let mut select = conn.prepare_cached(
-                "SELECT id, job_id, path, agent_text, kept_text, reason FROM signals
+                "SELECT id, job_id, path, agent_text, kept_text, reason, action FROM signals
                  WHERE rule_id IS NULL
                    AND (fate = 'changed' OR (fate = 'rejected' AND reason IS NOT NULL))
                  ORDER BY id DESC LIMIT ?1",
@@ -126,6 +136,8 @@ impl Store {
                 let agent: String = row.get(3)?;
                 let kept: Option<String> = row.get(4)?;
                 let path = path.unwrap_or_default();
+                let action: String = row.get(6)?;
+                let finding = (action == Action::Review.name()).then(|| agent.clone());
                 let diff = kept
                     .and_then(|kept| crate::agent::proposals::correction_diff(&path, &agent, &kept))
                     .unwrap_or_default();
@@ -136,6 +148,7 @@ impl Store {
                         path,
                         diff,
                         reason: row.get(5)?,
+                        finding,
                     },
                 })
             })?;

@@ -17,7 +17,7 @@ use super::server::State;
 use crate::agent::actions::{Action, Situation, offers};
 use crate::agent::engine::{self, JobInput};
 use crate::agent::jobs::Verdict;
-use crate::agent::signals::Reading;
+use crate::agent::signals::{Fate, Reading};
 use crate::syntax::items_around;
 
 /// The actions this server runs today; `tests` and `review` are not offered yet.
@@ -67,6 +67,8 @@ struct ActionArgs {
 struct DismissArgs {
     uri: lsp::Uri,
     finding_id: u64,
+    /// Why the finding is wrong, in the user's words: evidence for a rule.
+    reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -127,13 +129,14 @@ pub async fn execute(
         "tandem.dismiss" => {
             let args: DismissArgs = parse(command, argument)?;
             let doc = convert::doc_uri(&args.uri);
-            if !state.findings.dismiss(&doc, args.finding_id) {
+            let Some(finding) = state.findings.dismiss(&doc, args.finding_id) else {
                 return Err(invalid(format!(
                     "there is no finding {} in {}",
                     args.finding_id,
                     args.uri.as_str()
                 )));
-            }
+            };
+            super::rules::record_finding(state, &doc, &finding, Fate::Rejected, args.reason);
             super::diagnostics::publish_now(state, &doc).await;
             Ok(Some(json!({"findingId": args.finding_id})))
         }

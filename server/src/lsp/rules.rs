@@ -16,12 +16,14 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 
 use super::convert;
 use super::server::State;
+use crate::agent::findings::Stored as Finding;
 use crate::agent::proposals::{Answer, add_rule, parse_answer, request, same_rule};
-use crate::agent::signals::{Signal, SignalSink};
+use crate::agent::signals::{Fate, Signal, SignalSink};
 use crate::agent::team_rules::{self, RULES_FILE};
 use crate::learn::{Decision, Proposal, Store, StoreSignals};
 use crate::model::{Message, ModelRequest};
 use crate::text::char_to_position;
+use crate::workspace::DocUri;
 
 /// How long a command waits for the store.
 const STORE_WAIT: Duration = Duration::from_secs(2);
@@ -76,6 +78,27 @@ impl SignalSink for Learning {
             });
         }
     }
+}
+
+/// A review finding the user fixed or dismissed, as a signal.
+pub fn record_finding(
+    state: &State,
+    doc: &DocUri,
+    finding: &Finding,
+    fate: Fate,
+    reason: Option<String>,
+) {
+    let path = convert::lsp_uri(doc)
+        .and_then(|uri| uri.to_file_path().ok())
+        .map_or_else(|| doc.to_string(), |p| p.display().to_string());
+    let language = state
+        .engine
+        .documents
+        .snapshot(doc)
+        .and_then(|s| s.language)
+        .map(|l| l.name().to_owned());
+    let signal = Signal::of_finding(finding, path, language, fate, reason);
+    state.engine.signals.record(&signal);
 }
 
 /// Records the engine's signals in `store` from now on.

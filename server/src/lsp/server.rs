@@ -12,6 +12,7 @@ use tower_lsp_server::{Client, LanguageServer};
 
 use super::{capabilities, commands, convert, diagnostics, features, learning, settings};
 use crate::agent::engine::Engine;
+use crate::agent::signals::Fate;
 use crate::config::{ConfigStore, Environment};
 use crate::text::{PositionEncoding, SyncError};
 use crate::workspace::{ChangeError, DocUri, Workspace, WorkspaceOptions};
@@ -364,7 +365,16 @@ impl LanguageServer for Backend {
                 .did_change(&uri, doc.version, &changes, encoding)
             {
                 Ok(applied) => {
-                    self.state.findings.on_did_change(&uri, &applied.changes);
+                    let fixed = self.state.findings.on_did_change(&uri, &applied.changes);
+                    for finding in &fixed {
+                        super::rules::record_finding(
+                            &self.state,
+                            &uri,
+                            finding,
+                            Fate::Accepted,
+                            None,
+                        );
+                    }
                 }
                 Err(ChangeError::NotOpen) => {
                     tracing::warn!(%uri, "didChange for a document that is not open; ignored");

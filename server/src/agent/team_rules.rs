@@ -1,11 +1,14 @@
 //! The team's rules: `.tandem/rules.md` at the workspace root, one rule per Markdown list item;
 //! items under a `## <glob>` heading apply only to the paths the glob matches (gitignore
-//! syntax, relative to the root), the others to every file. Every prompt for a file carries the
-//! rules that apply to it.
+//! syntax, relative to the root), or under `## <language>` (`rust`, `python`, …) to the files of
+//! that language; the others to every file. Every prompt for a file carries the rules that apply
+//! to it.
 
 use std::path::Path;
 
 use ignore::gitignore::GitignoreBuilder;
+
+use crate::syntax::Language;
 
 /// Where the rules live, relative to the workspace root.
 pub const RULES_FILE: &str = ".tandem/rules.md";
@@ -54,12 +57,18 @@ pub fn parse(text: &str) -> Vec<TeamRule> {
     rules
 }
 
-/// Whether `rule` applies to `path` (a file under `root`). A scope that is not a valid glob
-/// matches nothing.
+/// Whether `rule` applies to `path` (a file under `root`). A scope that names a language
+/// matches its files (by their extension; `typescript` takes in `.tsx`); any other is a glob,
+/// and one that is not valid matches nothing.
 pub fn applies(rule: &TeamRule, root: &Path, path: &Path) -> bool {
     let Some(glob) = &rule.scope else {
         return true;
     };
+    if let Some(language) = Language::from_language_id(&glob.to_ascii_lowercase()) {
+        let file = Language::from_path(&path.to_string_lossy());
+        return file == Some(language)
+            || (language == Language::TypeScript && file == Some(Language::Tsx));
+    }
     let Ok(relative) = path.strip_prefix(root) else {
         return false;
     };
@@ -145,6 +154,10 @@ mod tests {
             (Some("*.py"), "/work/project/x.rs", false),
             (Some("tests/"), "/work/project/tests/it/works.rs", true),
             (Some("src/**/*.rs"), "/elsewhere/src/b.rs", false),
+            (Some("Rust"), "/work/project/src/b.rs", true),
+            (Some("python"), "/work/project/src/b.rs", false),
+            (Some("python"), "/work/project/x/y.pyi", true),
+            (Some("typescript"), "/work/project/ui/App.tsx", true),
         ];
         for (scope, path, want) in cases {
             let got = applies(&rule("r", scope), root, Path::new(path));

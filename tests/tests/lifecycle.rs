@@ -66,7 +66,12 @@ async fn advertises_exactly_what_works() -> anyhow::Result<()> {
             "tandem.accept",
             "tandem.reject",
             "tandem.cancel",
-            "tandem.status"
+            "tandem.status",
+            "tandem.rules",
+            "tandem.rules.approve",
+            "tandem.rules.reject",
+            "tandem.rules.propose",
+            "tandem.rules.forget"
         ])
     );
     assert_eq!(caps["codeActionProvider"]["resolveProvider"], true);

@@ -206,6 +206,17 @@ async fn an_unreadable_database_leaves_the_server_serving_and_is_told_once() -> 
     Ok(())
 }
 
+/// A new workspace, a scripted model and a server on them with `settings`, its store open;
+/// the URI of `main.rs`, open in the editor.
+async fn learning(settings: Value) -> anyhow::Result<(Setup, ModelServer, Editor, String)> {
+    let setup = Setup::new()?;
+    let server = ModelServer::start().await?;
+    let mut editor = setup.start_with(&server, settings).await?;
+    let uri = setup.uri();
+    store_status(&mut editor).await?;
+    Ok((setup, server, editor, uri))
+}
+
 async fn command(editor: &mut Editor, name: &str, argument: Value) -> anyhow::Result<Value> {
     editor
         .request(
@@ -266,11 +277,7 @@ const RULE: &str = "Return errors with `?` instead of calling `.unwrap()`.";
 #[tokio::test]
 async fn two_corrections_make_a_rule_that_approved_lands_in_rules_md_and_later_prompts()
 -> anyhow::Result<()> {
-    let setup = Setup::new()?;
-    let server = ModelServer::start().await?;
-    let mut editor = setup.start(&server).await?;
-    let uri = setup.uri();
-    store_status(&mut editor).await?;
+    let (setup, server, mut editor, uri) = learning(json!({})).await?;
 
     edit_line(&mut editor, &server, &uri, 1, "add").await?;
     correct_and_save(&mut editor, &uri).await?;
@@ -340,13 +347,7 @@ async fn two_corrections_make_a_rule_that_approved_lands_in_rules_md_and_later_p
 #[tokio::test]
 async fn a_rejection_with_a_reason_is_evidence_and_a_rejected_rule_is_not_proposed_again()
 -> anyhow::Result<()> {
-    let setup = Setup::new()?;
-    let server = ModelServer::start().await?;
-    let mut editor = setup
-        .start_with(&server, json!({"learn": {"minEvidence": 1}}))
-        .await?;
-    let uri = setup.uri();
-    store_status(&mut editor).await?;
+    let (setup, server, mut editor, uri) = learning(json!({"learn": {"minEvidence": 1}})).await?;
 
     let job = edit_line(&mut editor, &server, &uri, 1, "add").await?;
     server.push(Reply::text(Wire::OpenAi, &[RULE]));
@@ -401,16 +402,8 @@ async fn a_rejection_with_a_reason_is_evidence_and_a_rejected_rule_is_not_propos
 #[tokio::test]
 async fn with_learning_off_nothing_is_recorded_and_forget_deletes_the_store() -> anyhow::Result<()>
 {
-    let setup = Setup::new()?;
-    let server = ModelServer::start().await?;
-    let mut editor = setup
-        .start_with(
-            &server,
-            json!({"learn": {"enabled": false, "minEvidence": 1}}),
-        )
-        .await?;
-    let uri = setup.uri();
-    store_status(&mut editor).await?;
+    let (setup, server, mut editor, uri) =
+        learning(json!({"learn": {"enabled": false, "minEvidence": 1}})).await?;
     edit_line(&mut editor, &server, &uri, 1, "add").await?;
     correct_and_save(&mut editor, &uri).await?;
     let job = edit_line(&mut editor, &server, &uri, 2, "sub").await?;
@@ -439,11 +432,7 @@ async fn with_learning_off_nothing_is_recorded_and_forget_deletes_the_store() ->
 
 #[tokio::test]
 async fn corrections_from_before_a_restart_still_count() -> anyhow::Result<()> {
-    let setup = Setup::new()?;
-    let server = ModelServer::start().await?;
-    let uri = setup.uri();
-    let mut editor = setup.start(&server).await?;
-    store_status(&mut editor).await?;
+    let (setup, server, mut editor, uri) = learning(json!({})).await?;
     edit_line(&mut editor, &server, &uri, 1, "add").await?;
     correct_and_save(&mut editor, &uri).await?;
     assert_eq!(editor.shutdown_and_exit().await?, 0);
@@ -500,13 +489,7 @@ async fn review(
 #[tokio::test]
 async fn review_findings_fixed_or_dismissed_are_signals_and_a_dismissal_with_a_reason_evidence()
 -> anyhow::Result<()> {
-    let setup = Setup::new()?;
-    let server = ModelServer::start().await?;
-    let mut editor = setup
-        .start_with(&server, json!({"learn": {"minEvidence": 1}}))
-        .await?;
-    let uri = setup.uri();
-    store_status(&mut editor).await?;
+    let (_setup, server, mut editor, uri) = learning(json!({"learn": {"minEvidence": 1}})).await?;
     let found = review(&mut editor, &server, &uri).await?;
 
     // The user edits the first finding's line: fixed. No correction, no rule request.

@@ -94,17 +94,10 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut body = vec![0; usize::try_from(len).unwrap_or(0)];
-    from.read_exact(&mut body).await?;
-    let message = serde_json::from_slice::<serde_json::Value>(&body).ok();
-    let answer = message.filter(|message| {
-        message.get("method").is_none()
-            && message
-                .get("id")
-                .and_then(|got| serde_json::to_string(got).ok())
-                .zip(answered.as_ref())
-                .is_some_and(|(got, early)| got == early.id)
-    });
+    let body = read_body(from, len).await?;
+    let answer = answered
+        .as_ref()
+        .and_then(|early| answer_to(&body, &early.id));
     let Some(answer) = answer else {
         return write_frame(stdout, &body).await;
     };
@@ -116,6 +109,25 @@ where
         let _ = early.done.send(());
     }
     Ok(())
+}
+
+/// A frame's body, read whole.
+async fn read_body<R: AsyncBufRead + Unpin>(from: &mut R, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut body = vec![0; usize::try_from(len).unwrap_or(0)];
+    from.read_exact(&mut body).await?;
+    Ok(body)
+}
+
+/// The message in `body` when it answers (has no method and this id) the request whose id is
+/// `id` (as JSON).
+fn answer_to(body: &[u8], id: &str) -> Option<serde_json::Value> {
+    let message = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    let answers = message.get("method").is_none()
+        && message
+            .get("id")
+            .and_then(|got| serde_json::to_string(got).ok())
+            .is_some_and(|got| got == id);
+    answers.then_some(message)
 }
 
 /// The largest frame read whole to check whether it answers `shutdown`.
@@ -133,17 +145,9 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut body = vec![0; usize::try_from(len).unwrap_or(0)];
-    from.read_exact(&mut body).await?;
+    let body = read_body(from, len).await?;
     write_frame(stdout, &body).await?;
-    let answers = serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|message| {
-        message.get("method").is_none()
-            && message
-                .get("id")
-                .and_then(|got| serde_json::to_string(got).ok())
-                .is_some_and(|got| got == id)
-    });
-    if answers {
+    if answer_to(&body, id).is_some() {
         *lock(&shutdown.pending) = None;
         shutdown.answered.notify_waiters();
     }

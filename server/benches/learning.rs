@@ -10,6 +10,8 @@
 //!
 //! Run: `cargo bench -p tandem --bench learning`.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,16 +24,6 @@ use tandem::text::{Position, PositionEncoding, Range, TextChange};
 use tandem::workspace::{DocUri, Workspace, WorkspaceOptions};
 
 const URI: &str = "file:///w/notes.txt";
-
-fn rust_source(lines: usize) -> String {
-    let mut out = String::with_capacity(lines * 40);
-    for n in 0..lines.div_ceil(6) {
-        out.push_str(&format!(
-            "/// Returns {n} plus x.\nfn f{n}(x: u64) -> u64 {{\n    let y = x + {n};\n    y * 2\n}}\n\n"
-        ));
-    }
-    out
-}
 
 fn signal(job_id: u64, fate: Fate) -> Signal {
     Signal {
@@ -59,7 +51,7 @@ fn keystroke(c: &mut Criterion) {
         let doc = DocUri::from(URI);
         engine
             .documents
-            .open(doc.clone(), "plaintext", 0, &rust_source(10_000));
+            .open(doc.clone(), "plaintext", 0, &common::rust_source(10_000));
         if learning {
             let store = Store::open(state.path().join("bench.sqlite3"), Box::new(|_| {}));
             engine

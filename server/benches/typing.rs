@@ -8,22 +8,13 @@
 //!
 //! Run: `cargo bench -p tandem --bench typing`.
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use tandem::syntax::{DocSyntax, Language, parse};
 use tandem::text::{Document, Position, PositionEncoding, Range, TextChange};
-
-/// A Rust file of `lines` lines, made of small functions like the bench driver generates.
-fn rust_source(lines: usize) -> String {
-    let mut out = String::with_capacity(lines * 40);
-    for n in 0..lines.div_ceil(6) {
-        out.push_str(&format!(
-            "/// Returns {n} plus x.\nfn f{n}(x: u64) -> u64 {{\n    let y = x + {n};\n    y * 2\n}}\n\n"
-        ));
-    }
-    out
-}
 
 /// Positions spread over the file, inside function names (`fn f12(` becomes `fn fx12(`), so the
 /// text stays valid code as a user's typing mostly does.
@@ -40,7 +31,7 @@ fn positions(lines: usize, count: usize) -> Vec<Position> {
 fn keystroke(c: &mut Criterion) {
     let mut group = c.benchmark_group("keystroke");
     for lines in [2_500, 10_000, 40_000] {
-        let source = rust_source(lines);
+        let source = common::rust_source(lines);
         let mut doc = Document::new("rust", 0, &source);
         let mut syntax = DocSyntax::new(Language::Rust);
         if let Some(tree) = parse(Language::Rust, doc.rope(), None) {
@@ -77,7 +68,7 @@ fn reparse(c: &mut Criterion) {
     let mut group = c.benchmark_group("reparse");
     group.sample_size(20);
     for lines in [2_500, 10_000, 40_000] {
-        let source = rust_source(lines);
+        let source = common::rust_source(lines);
         let mut doc = Document::new("rust", 0, &source);
         let Some(mut tree) = parse(Language::Rust, doc.rope(), None) else {
             continue;

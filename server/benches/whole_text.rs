@@ -8,22 +8,13 @@
 //!
 //! Run: `cargo bench -p tandem --bench whole_text`.
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ropey::Rope;
 use tandem::edits::{CharChange, Region, StreamSession, apply_change};
-
-/// A Rust file of `lines` lines, small functions.
-fn rust_source(lines: usize) -> String {
-    let mut out = String::with_capacity(lines * 40);
-    for n in 0..lines.div_ceil(6) {
-        out.push_str(&format!(
-            "/// Returns {n} plus x.\nfn f{n}(x: u64) -> u64 {{\n    let y = x + {n};\n    y * 2\n}}\n\n"
-        ));
-    }
-    out
-}
 
 /// A session on the function in the middle of the file with one edit in flight (its body's
 /// first line rewritten), the text it went against, and the edit.
@@ -44,7 +35,7 @@ fn streaming(text: &str) -> (StreamSession, Rope, CharChange) {
 fn reports(c: &mut Criterion) {
     let mut group = c.benchmark_group("whole_text");
     for lines in [1_000, 10_000, 50_000] {
-        let text = rust_source(lines);
+        let text = common::rust_source(lines);
         let (session, before, edit) = streaming(&text);
         let typed = "// typed above\n";
         // Where it was meant, then the user's line at the top.

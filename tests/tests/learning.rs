@@ -530,3 +530,52 @@ async fn review_findings_fixed_or_dismissed_are_signals_and_a_dismissal_with_a_r
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_rule_asked_for_at_once_is_approved_reworded_into_the_open_rules_buffer()
+-> anyhow::Result<()> {
+    let (setup, server, mut editor, uri) = learning(json!({})).await?;
+    // No corrections yet: nothing to ask about.
+    let none = command(&mut editor, "tandem.rules.propose", json!({})).await?;
+    assert_eq!(none, Value::Null);
+    assert!(server.requests().is_empty());
+
+    // One correction (learn.minEvidence is 2): asked at once all the same.
+    edit_line(&mut editor, &server, &uri, 1, "add").await?;
+    correct_and_save(&mut editor, &uri).await?;
+    server.push(Reply::text(Wire::OpenAi, &[RULE]));
+    let proposal = command(&mut editor, "tandem.rules.propose", json!({})).await?;
+    assert_eq!(proposal["text"], RULE, "{proposal}");
+
+    // The rules file is open, with a rule the team wrote: the approved one joins it there.
+    let rules_uri = format!("file://{}/.tandem/rules.md", setup.root.path().display());
+    editor
+        .open(
+            &rules_uri,
+            "markdown",
+            1,
+            "# Rules\n\n- Keep functions short.\n",
+        )
+        .await?;
+    let approved = command(
+        &mut editor,
+        "tandem.rules.approve",
+        json!({"id": proposal["id"], "text": "Use `?` for errors."}),
+    )
+    .await?;
+    assert_eq!(approved["text"], "Use `?` for errors.");
+    assert_eq!(
+        editor.doc(&rules_uri).expect("open").text,
+        "# Rules\n\n- Keep functions short.\n- Use `?` for errors.\n"
+    );
+    let rules = command(&mut editor, "tandem.rules", json!({})).await?;
+    assert_eq!(
+        rules["approved"],
+        json!([
+            {"text": "Keep functions short.", "scope": null},
+            {"text": "Use `?` for errors.", "scope": null}
+        ])
+    );
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}

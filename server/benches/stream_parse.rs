@@ -133,6 +133,7 @@ fn cancel_to_close(c: &mut Criterion) {
         system: None,
         messages: vec![Message::user("hi")],
         max_output_tokens: None,
+        tools: Vec::new(),
     };
     let mut group = c.benchmark_group("cancel_to_close");
     group

@@ -173,6 +173,7 @@ async fn check<W: Write>(options: &DoctorOptions, out: &mut Report<'_, W>) -> io
         system: None,
         messages: vec![Message::user("Reply with the single word: ok")],
         max_output_tokens: Some(1),
+        tools: Vec::new(),
     };
     match client
         .stream(&request, CancellationToken::new())

@@ -10,6 +10,7 @@ fn request() -> ModelRequest {
         system: Some("You are terse.".to_owned()),
         messages: vec![Message::user("Say hello")],
         max_output_tokens: None,
+        tools: Vec::new(),
     }
 }
 

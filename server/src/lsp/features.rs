@@ -293,6 +293,7 @@ async fn explanation(
                         system: Some(prompt.system),
                         messages: vec![Message::user(prompt.user)],
                         max_output_tokens: None,
+                        tools: Vec::new(),
                     };
                     tokio::spawn(async move {
                         let stream = client.stream(&request, CancellationToken::new());

@@ -136,6 +136,7 @@ async fn propose(state: &Arc<State>, now: bool) -> std::result::Result<Option<Pr
         system: Some(system),
         messages: vec![Message::user(user)],
         max_output_tokens: Some(RULE_TOKENS),
+        tools: Vec::new(),
     };
     let answer = client
         .stream(&asked, CancellationToken::new())

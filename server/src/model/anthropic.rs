@@ -4,17 +4,14 @@ use serde_json::{Value, json};
 
 use super::decode::{Adapter, DecodeError, Frame, parse_json};
 use super::openai::error_message;
-use super::{Endpoint, FinishReason, ModelEvent, ModelRequest, Usage};
+use super::tools::{PendingCall, ToolCall};
+use super::{Endpoint, FinishReason, Message, ModelEvent, ModelRequest, Role, Usage};
 
 pub(crate) const PATH: &str = "messages";
 pub(crate) const VERSION: &str = "2023-06-01";
 
 pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
-    let messages: Vec<Value> = request
-        .messages
-        .iter()
-        .map(|m| json!({"role": m.role, "content": m.content}))
-        .collect();
+    let messages = messages(&request.messages);
     let mut body = json!({
         "model": endpoint.model,
         "messages": messages,
@@ -24,13 +21,85 @@ pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
     if let Some(system) = &request.system {
         body["system"] = json!(system);
     }
+    if !request.tools.is_empty() {
+        let tools: Vec<Value> = request
+            .tools
+            .iter()
+            .map(|tool| {
+                json!({"name": tool.name, "description": tool.description,
+                    "input_schema": tool.parameters})
+            })
+            .collect();
+        body["tools"] = Value::Array(tools);
+    }
     body
 }
 
+/// The messages: a plain one is `{"role", "content": text}`; an assistant's calls are
+/// `tool_use` blocks after its text; results are `tool_result` blocks of a user message, the
+/// results of one turn together in one message.
+fn messages(messages: &[Message]) -> Vec<Value> {
+    let mut encoded: Vec<Value> = Vec::with_capacity(messages.len());
+    let mut results_open = false;
+    for message in messages {
+        if let (Role::Tool, Some(answer)) = (message.role, &message.answers) {
+            let mut block = json!({"type": "tool_result", "tool_use_id": answer.call_id,
+                "content": message.content});
+            if answer.is_error {
+                block["is_error"] = json!(true);
+            }
+            match encoded.last_mut() {
+                Some(last) if results_open => {
+                    if let Some(blocks) = last["content"].as_array_mut() {
+                        blocks.push(block);
+                    }
+                }
+                _ => encoded.push(json!({"role": "user", "content": [block]})),
+            }
+            results_open = true;
+            continue;
+        }
+        results_open = false;
+        if message.tool_calls.is_empty() {
+            encoded.push(json!({"role": message.role, "content": message.content}));
+            continue;
+        }
+        let mut blocks = Vec::with_capacity(1 + message.tool_calls.len());
+        if !message.content.is_empty() {
+            blocks.push(json!({"type": "text", "text": message.content}));
+        }
+        blocks.extend(message.tool_calls.iter().map(tool_use));
+        encoded.push(json!({"role": message.role, "content": blocks}));
+    }
+    encoded
+}
+
+fn tool_use(call: &ToolCall) -> Value {
+    json!({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments_object()})
+}
+
+/// Reads the events. A tool call is a `tool_use` content block: opened with its id and name,
+/// its input streamed as `input_json_delta`s, whole at `content_block_stop`.
 #[derive(Default)]
 pub(crate) struct MessagesAdapter {
     usage: Usage,
     stop_reason: Option<FinishReason>,
+    /// The open `tool_use` blocks, by index, with the input their start carried.
+    calls: Vec<(u64, PendingCall, Value)>,
+    emitted: usize,
+}
+
+impl MessagesAdapter {
+    /// Emits a whole call. A call with no streamed input keeps the input its block started with.
+    fn emit(&mut self, call: PendingCall, input: Value, out: &mut Vec<ModelEvent>) {
+        let streamed = !call.arguments.trim().is_empty();
+        let mut call = call.finish(self.emitted);
+        if !streamed && input.is_object() {
+            call.arguments = Ok(input);
+        }
+        out.push(ModelEvent::ToolCall(call));
+        self.emitted += 1;
+    }
 }
 
 impl Adapter for MessagesAdapter {
@@ -64,6 +133,48 @@ impl Adapter for MessagesAdapter {
                     out.push(ModelEvent::TextDelta(text.to_owned()));
                 }
             }
+            "content_block_start"
+                if payload
+                    .pointer("/content_block/type")
+                    .and_then(Value::as_str)
+                    == Some("tool_use") =>
+            {
+                let block = &payload["content_block"];
+                let call = PendingCall {
+                    id: block.get("id").and_then(Value::as_str).map(str::to_owned),
+                    name: block
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    arguments: String::new(),
+                };
+                let index = payload.get("index").and_then(Value::as_u64).unwrap_or(0);
+                let input = block.get("input").cloned().unwrap_or(Value::Null);
+                self.calls.push((index, call, input));
+            }
+            "content_block_delta"
+                if payload.pointer("/delta/type").and_then(Value::as_str)
+                    == Some("input_json_delta") =>
+            {
+                let partial = payload
+                    .pointer("/delta/partial_json")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        DecodeError::malformed(&data, "input_json_delta without partial_json")
+                    })?;
+                let index = payload.get("index").and_then(Value::as_u64);
+                if let Some((_, call, _)) = self.calls.iter_mut().find(|c| Some(c.0) == index) {
+                    call.arguments.push_str(partial);
+                }
+            }
+            "content_block_stop" => {
+                let index = payload.get("index").and_then(Value::as_u64);
+                if let Some(at) = self.calls.iter().position(|c| Some(c.0) == index) {
+                    let (_, call, input) = self.calls.remove(at);
+                    self.emit(call, input, out);
+                }
+            }
             "message_delta" => {
                 if let Some(reason) = payload
                     .pointer("/delta/stop_reason")
@@ -85,6 +196,9 @@ impl Adapter for MessagesAdapter {
                 }
             }
             "message_stop" => {
+                for (_, call, input) in std::mem::take(&mut self.calls) {
+                    self.emit(call, input, out);
+                }
                 if self.usage != Usage::default() {
                     out.push(ModelEvent::Usage(self.usage));
                 }
@@ -98,7 +212,7 @@ impl Adapter for MessagesAdapter {
                     message: format!("{kind}: {}", error_message(error)),
                 });
             }
-            // ping, content_block_start, content_block_stop and future events carry no text.
+            // ping, text blocks' starts and future events carry nothing we read.
             _ => {}
         }
         Ok(())

@@ -15,6 +15,9 @@ mod openai;
 mod responses;
 mod secret;
 pub mod tokens;
+#[cfg(test)]
+mod tool_streams;
+mod tools;
 mod transport;
 
 use std::fmt;
@@ -26,6 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use decode::{DecodeError, Decoder};
 pub use error::{ErrorKind, ModelError};
 pub use secret::ApiKey;
+pub use tools::{BadArguments, ToolCall, ToolSpec};
 pub use transport::{Completion, ModelClient, ModelStream, RetryPolicy};
 
 /// Which wire protocol the endpoint speaks.
@@ -170,12 +174,29 @@ impl Endpoint {
 pub enum Role {
     User,
     Assistant,
+    /// The result of a tool call, sent back to the model (see [`Message::tool_result`]).
+    Tool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Message {
     pub role: Role,
+    /// The text; for a `Tool` message, the tool's output.
     pub content: String,
+    /// The calls an assistant message made, in order (empty otherwise).
+    pub tool_calls: Vec<ToolCall>,
+    /// For a `Tool` message: the call it answers.
+    pub answers: Option<ToolAnswer>,
+}
+
+/// Which call a tool result answers, and whether the tool failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ToolAnswer {
+    pub call_id: String,
+    /// The tool's name (Ollama identifies a result by it).
+    pub name: String,
+    /// Anthropic marks failed results; the other APIs only see the text.
+    pub is_error: bool,
 }
 
 impl Message {
@@ -183,6 +204,8 @@ impl Message {
         Message {
             role: Role::User,
             content: content.into(),
+            tool_calls: Vec::new(),
+            answers: None,
         }
     }
 
@@ -190,6 +213,30 @@ impl Message {
         Message {
             role: Role::Assistant,
             content: content.into(),
+            tool_calls: Vec::new(),
+            answers: None,
+        }
+    }
+
+    /// An assistant's turn that called tools, as it must be sent back before their results.
+    pub fn assistant_calls(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
+        Message {
+            tool_calls: calls,
+            ..Message::assistant(content)
+        }
+    }
+
+    /// The output of `call`, or what went wrong (`is_error`), for the model to read.
+    pub fn tool_result(call: &ToolCall, output: impl Into<String>, is_error: bool) -> Self {
+        Message {
+            role: Role::Tool,
+            content: output.into(),
+            tool_calls: Vec::new(),
+            answers: Some(ToolAnswer {
+                call_id: call.id.clone(),
+                name: call.name.clone(),
+                is_error,
+            }),
         }
     }
 }
@@ -201,6 +248,8 @@ pub struct ModelRequest {
     pub messages: Vec<Message>,
     /// Overrides the endpoint's `max_output_tokens` (the doctor asks for one token).
     pub max_output_tokens: Option<u32>,
+    /// The tools the model may call; none means the request is sent exactly as without tools.
+    pub tools: Vec<ToolSpec>,
 }
 
 /// Token counts as the provider reported them.
@@ -219,6 +268,9 @@ pub enum FinishReason {
     Length,
     /// The provider filtered the output.
     ContentFilter,
+    /// It stopped to have its tool calls run (the wire said so, or, where the wire has no such
+    /// reason, the answer made calls).
+    ToolCalls,
     /// Anything else, as the provider named it.
     Other(String),
 }
@@ -230,6 +282,7 @@ impl FinishReason {
             "stop" | "end_turn" | "stop_sequence" | "completed" | "eos" => FinishReason::Stop,
             "length" | "max_tokens" | "max_output_tokens" | "model_length" => FinishReason::Length,
             "content_filter" | "refusal" => FinishReason::ContentFilter,
+            "tool_calls" | "tool_use" | "function_call" => FinishReason::ToolCalls,
             other => FinishReason::Other(other.to_owned()),
         }
     }
@@ -239,7 +292,11 @@ impl FinishReason {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ModelEvent {
     TextDelta(String),
+    /// One whole tool call, emitted when the wire says its arguments are complete.
+    ToolCall(ToolCall),
     Usage(Usage),
-    Finished { reason: FinishReason },
+    Finished {
+        reason: FinishReason,
+    },
     Error(ModelError),
 }

@@ -3,28 +3,69 @@
 use serde_json::{Value, json};
 
 use super::decode::{Adapter, DecodeError, Frame, parse_json};
-use super::{Endpoint, FinishReason, ModelEvent, ModelRequest, Usage};
+use std::collections::BTreeMap;
+
+use super::tools::PendingCall;
+use super::{Endpoint, FinishReason, Message, ModelEvent, ModelRequest, ToolSpec, Usage};
 
 pub(crate) const PATH: &str = "chat/completions";
 
+/// How a chat API carries tool calls back: Chat Completions as a string with the call's id,
+/// Ollama as an object, its results named by the tool.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChatFlavour {
+    OpenAi,
+    Ollama,
+}
+
 /// The chat messages, the system prompt first as a `system` message (Ollama's chat takes the
-/// same list).
-pub(crate) fn chat_messages(request: &ModelRequest) -> Vec<Value> {
+/// same list). A message without tool calls or results is exactly `{"role", "content"}`.
+pub(crate) fn chat_messages(request: &ModelRequest, flavour: ChatFlavour) -> Vec<Value> {
     let mut messages = Vec::with_capacity(request.messages.len() + 1);
     if let Some(system) = &request.system {
         messages.push(json!({"role": "system", "content": system}));
     }
-    messages.extend(
-        request
-            .messages
-            .iter()
-            .map(|m| json!({"role": m.role, "content": m.content})),
-    );
+    messages.extend(request.messages.iter().map(|m| chat_message(m, flavour)));
     messages
 }
 
+fn chat_message(message: &Message, flavour: ChatFlavour) -> Value {
+    let mut encoded = json!({"role": message.role, "content": message.content});
+    if !message.tool_calls.is_empty() {
+        let calls: Vec<Value> = message
+            .tool_calls
+            .iter()
+            .map(|call| match flavour {
+                ChatFlavour::OpenAi => json!({"id": call.id, "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments_text()}}),
+                ChatFlavour::Ollama => json!({"function": {"name": call.name,
+                    "arguments": call.arguments_object()}}),
+            })
+            .collect();
+        encoded["tool_calls"] = Value::Array(calls);
+    }
+    if let Some(answer) = &message.answers {
+        match flavour {
+            ChatFlavour::OpenAi => encoded["tool_call_id"] = json!(answer.call_id),
+            ChatFlavour::Ollama => encoded["tool_name"] = json!(answer.name),
+        }
+    }
+    encoded
+}
+
+/// The `tools` list of Chat Completions and Ollama's chat.
+pub(crate) fn chat_tools(tools: &[ToolSpec]) -> Value {
+    tools
+        .iter()
+        .map(|tool| {
+            json!({"type": "function", "function": {"name": tool.name,
+                "description": tool.description, "parameters": tool.parameters}})
+        })
+        .collect()
+}
+
 pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
-    let messages = chat_messages(request);
+    let messages = chat_messages(request, ChatFlavour::OpenAi);
     let max = request
         .max_output_tokens
         .unwrap_or(endpoint.max_output_tokens);
@@ -42,13 +83,49 @@ pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
         "max_tokens"
     };
     body[limit] = json!(max);
+    if !request.tools.is_empty() {
+        body["tools"] = chat_tools(&request.tools);
+    }
     body
 }
 
 /// Reads `chat.completion.chunk`s: deltas, a finish reason, an optional usage chunk, `[DONE]`.
+/// Tool calls arrive in pieces under `delta.tool_calls`, keyed by `index`; they are whole when
+/// the choice finishes.
 #[derive(Default)]
 pub(crate) struct ChatAdapter {
     finish: Option<FinishReason>,
+    calls: BTreeMap<u64, PendingCall>,
+    emitted: usize,
+}
+
+impl ChatAdapter {
+    fn flush_calls(&mut self, out: &mut Vec<ModelEvent>) {
+        for (_, call) in std::mem::take(&mut self.calls) {
+            out.push(ModelEvent::ToolCall(call.finish(self.emitted)));
+            self.emitted += 1;
+        }
+    }
+
+    fn gather_calls(&mut self, deltas: &[Value]) {
+        for delta in deltas {
+            // Servers that stream one call at a time sometimes leave out the index.
+            let index = delta
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(self.calls.len() as u64);
+            let call = self.calls.entry(index).or_default();
+            if let Some(id) = delta.get("id").and_then(Value::as_str) {
+                call.id = Some(id.to_owned());
+            }
+            if let Some(name) = delta.pointer("/function/name").and_then(Value::as_str) {
+                call.name.push_str(name);
+            }
+            if let Some(arguments) = delta.pointer("/function/arguments").and_then(Value::as_str) {
+                call.arguments.push_str(arguments);
+            }
+        }
+    }
 }
 
 impl Adapter for ChatAdapter {
@@ -57,6 +134,7 @@ impl Adapter for ChatAdapter {
             return Ok(());
         };
         if data.trim() == "[DONE]" {
+            self.flush_calls(out);
             let reason = self.finish.take().unwrap_or(FinishReason::Stop);
             out.push(ModelEvent::Finished { reason });
             return Ok(());
@@ -76,7 +154,14 @@ impl Adapter for ChatAdapter {
             {
                 out.push(ModelEvent::TextDelta(text.to_owned()));
             }
+            if let Some(deltas) = choice
+                .pointer("/delta/tool_calls")
+                .and_then(Value::as_array)
+            {
+                self.gather_calls(deltas);
+            }
             if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.flush_calls(out);
                 self.finish = Some(FinishReason::from_wire(reason));
             }
         }

@@ -4,16 +4,13 @@ use serde_json::{Value, json};
 
 use super::decode::{Adapter, DecodeError, Frame, parse_json};
 use super::openai::error_message;
-use super::{Endpoint, FinishReason, ModelEvent, ModelRequest, Usage};
+use super::tools::PendingCall;
+use super::{Endpoint, FinishReason, Message, ModelEvent, ModelRequest, Role, Usage};
 
 pub(crate) const PATH: &str = "responses";
 
 pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
-    let input: Vec<Value> = request
-        .messages
-        .iter()
-        .map(|m| json!({"role": m.role, "content": m.content}))
-        .collect();
+    let input: Vec<Value> = request.messages.iter().flat_map(input_items).collect();
     let mut body = json!({
         "model": endpoint.model,
         "input": input,
@@ -24,11 +21,81 @@ pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
     if let Some(system) = &request.system {
         body["instructions"] = json!(system);
     }
+    if !request.tools.is_empty() {
+        // Not strict: a strict schema must list every property as required and forbid others,
+        // which a tool's ordinary JSON Schema need not do.
+        let tools: Vec<Value> = request
+            .tools
+            .iter()
+            .map(|tool| {
+                json!({"type": "function", "name": tool.name, "description": tool.description,
+                    "parameters": tool.parameters, "strict": false})
+            })
+            .collect();
+        body["tools"] = Value::Array(tools);
+    }
     body
 }
 
+/// A message as input items: a plain message is `{"role", "content"}`; an assistant's calls
+/// follow its text as `function_call` items; a tool result is a `function_call_output`.
+fn input_items(message: &Message) -> Vec<Value> {
+    if let (Role::Tool, Some(answer)) = (message.role, &message.answers) {
+        return vec![
+            json!({"type": "function_call_output", "call_id": answer.call_id,
+            "output": message.content}),
+        ];
+    }
+    let mut items = Vec::with_capacity(1 + message.tool_calls.len());
+    if message.tool_calls.is_empty() || !message.content.is_empty() {
+        items.push(json!({"role": message.role, "content": message.content}));
+    }
+    items.extend(message.tool_calls.iter().map(|call| {
+        json!({"type": "function_call", "call_id": call.id, "name": call.name,
+            "arguments": call.arguments_text()})
+    }));
+    items
+}
+
+/// Reads the named events. A function call is an output item: announced by
+/// `response.output_item.added`, its arguments streamed by `response.function_call_arguments.delta`,
+/// whole at `response.output_item.done`.
 #[derive(Default)]
-pub(crate) struct ResponsesAdapter;
+pub(crate) struct ResponsesAdapter {
+    /// Calls under way, by item id, in the order they were announced.
+    calls: Vec<(String, PendingCall)>,
+    emitted: usize,
+}
+
+impl ResponsesAdapter {
+    fn call(&mut self, payload: &Value) -> Option<&mut PendingCall> {
+        let item = payload.get("item_id").and_then(Value::as_str)?;
+        self.calls
+            .iter_mut()
+            .find(|(id, _)| id == item)
+            .map(|(_, call)| call)
+    }
+
+    /// Emits the call `item` finishes, with the item's own arguments when it carries them.
+    fn finish_call(&mut self, item: &Value, out: &mut Vec<ModelEvent>) {
+        let item_id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+        let mut call = match self.calls.iter().position(|(id, _)| id == item_id) {
+            Some(at) => self.calls.remove(at).1,
+            None => PendingCall::default(),
+        };
+        if let Some(call_id) = item.get("call_id").and_then(Value::as_str) {
+            call.id = Some(call_id.to_owned());
+        }
+        if let Some(name) = item.get("name").and_then(Value::as_str) {
+            call.name = name.to_owned();
+        }
+        if let Some(arguments) = item.get("arguments").and_then(Value::as_str) {
+            call.arguments = arguments.to_owned();
+        }
+        out.push(ModelEvent::ToolCall(call.finish(self.emitted)));
+        self.emitted += 1;
+    }
+}
 
 impl Adapter for ResponsesAdapter {
     fn on_frame(&mut self, frame: Frame, out: &mut Vec<ModelEvent>) -> Result<(), DecodeError> {
@@ -50,6 +117,39 @@ impl Adapter for ResponsesAdapter {
                     out.push(ModelEvent::TextDelta(delta.to_owned()));
                 }
             }
+            "response.output_item.added" if is_function_call(&payload) => {
+                let item = &payload["item"];
+                let call = PendingCall {
+                    id: item
+                        .get("call_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    name: item
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    arguments: item
+                        .get("arguments")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                };
+                let item_id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+                self.calls.push((item_id.to_owned(), call));
+            }
+            "response.function_call_arguments.delta" => {
+                let delta = payload
+                    .get("delta")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| DecodeError::malformed(&data, "arguments delta without text"))?;
+                if let Some(call) = self.call(&payload) {
+                    call.arguments.push_str(delta);
+                }
+            }
+            "response.output_item.done" if is_function_call(&payload) => {
+                self.finish_call(&payload["item"], out);
+            }
             "response.completed" | "response.incomplete" => {
                 let response = payload.get("response").unwrap_or(&Value::Null);
                 if let Some(usage) = response.get("usage").filter(|u| u.is_object()) {
@@ -58,7 +158,14 @@ impl Adapter for ResponsesAdapter {
                         output_tokens: usage.get("output_tokens").and_then(Value::as_u64),
                     }));
                 }
-                let reason = if kind == "response.completed" {
+                // Calls whose item never said it was done are as whole as they will get.
+                for (item_id, _) in self.calls.clone() {
+                    self.finish_call(&json!({"id": item_id}), out);
+                }
+                // The API has no reason of its own for stopping at calls.
+                let reason = if kind == "response.completed" && self.emitted > 0 {
+                    FinishReason::ToolCalls
+                } else if kind == "response.completed" {
                     FinishReason::Stop
                 } else {
                     response
@@ -91,4 +198,8 @@ impl Adapter for ResponsesAdapter {
             detail: "no response.completed event".to_owned(),
         })
     }
+}
+
+fn is_function_call(payload: &Value) -> bool {
+    payload.pointer("/item/type").and_then(Value::as_str) == Some("function_call")
 }

@@ -18,8 +18,8 @@ use super::decode::{DecodeError, Decoder};
 use super::error::{ErrorKind, ModelError};
 use super::http::{auth_headers, classify, decode_kind, innermost, retry_after, scrub};
 use super::{
-    Endpoint, FinishReason, ModelEvent, ModelRequest, Provider, Usage, anthropic, ollama, openai,
-    responses,
+    Endpoint, FinishReason, ModelEvent, ModelRequest, Provider, ToolCall, Usage, anthropic, ollama,
+    openai, responses,
 };
 
 /// How often a request is sent again when it fails before anything was streamed.
@@ -56,6 +56,8 @@ pub struct ModelClient {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Completion {
     pub text: String,
+    /// The tool calls the answer made, in order.
+    pub tool_calls: Vec<ToolCall>,
     pub usage: Option<Usage>,
     pub reason: FinishReason,
 }
@@ -187,14 +189,17 @@ impl ModelStream {
     /// Waits for the whole answer.
     pub async fn complete(mut self) -> Result<Completion, ModelError> {
         let mut text = String::new();
+        let mut tool_calls = Vec::new();
         let mut usage = None;
         while let Some(event) = self.receiver.recv().await {
             match event {
                 ModelEvent::TextDelta(delta) => text.push_str(&delta),
+                ModelEvent::ToolCall(call) => tool_calls.push(call),
                 ModelEvent::Usage(reported) => usage = Some(reported),
                 ModelEvent::Finished { reason } => {
                     return Ok(Completion {
                         text,
+                        tool_calls,
                         usage,
                         reason,
                     });
@@ -383,9 +388,15 @@ impl Call {
                 .await
                 .map_err(|e| fail(e.kind))?;
             step.map_err(|error| fail(decode_kind(error)))?;
-            let first_token = events
-                .iter()
-                .any(|e| matches!(e, ModelEvent::TextDelta(_) | ModelEvent::Finished { .. }));
+            // A tool call is an answer too: after one, a retry could repeat it.
+            let first_token = events.iter().any(|e| {
+                matches!(
+                    e,
+                    ModelEvent::TextDelta(_)
+                        | ModelEvent::ToolCall(_)
+                        | ModelEvent::Finished { .. }
+                )
+            });
             if first_token || decoder.is_done() {
                 return Ok(Started {
                     response,

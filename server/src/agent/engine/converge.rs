@@ -164,7 +164,8 @@ async fn stream_code<E: Editor>(
                         }
                     }
                 }
-                Some(ModelEvent::Usage(_)) => {}
+                // A rewrite offers no tools, so no call can come.
+                Some(ModelEvent::Usage(_) | ModelEvent::ToolCall(_)) => {}
                 Some(ModelEvent::Finished { .. }) => {
                     engine.health.ok(&client.endpoint().base_url);
                     let code = shape(job, &reply.finish(), true);

@@ -185,6 +185,7 @@ async fn work<E: Editor>(
         system: Some(job.prompt.system.clone()),
         messages: vec![Message::user(job.prompt.user.clone())],
         max_output_tokens: None,
+        tools: Vec::new(),
     };
     if !job.action.edits() || job.elsewhere.is_some() {
         let reply = match answer(engine, editor, handle, client, &request).await {
@@ -226,7 +227,8 @@ async fn answer<E: Editor>(
                     editor.progress(handle.id, Progress::Report(&report)).await;
                 }
             }
-            ModelEvent::Usage(_) => {}
+            // An answer offers no tools, so no call can come.
+            ModelEvent::Usage(_) | ModelEvent::ToolCall(_) => {}
             ModelEvent::Finished { .. } => {
                 engine.health.ok(&client.endpoint().base_url);
                 return Ok(text);

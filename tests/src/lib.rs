@@ -6,4 +6,5 @@ pub mod editor;
 pub mod memory_editor;
 mod model_control;
 pub mod model_server;
+pub mod model_tools;
 pub mod real_editors;

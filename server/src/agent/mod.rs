@@ -16,6 +16,7 @@ pub mod request;
 pub mod review;
 pub mod secrets;
 pub mod signals;
+pub mod task;
 pub mod team_rules;
 pub mod verify;
 pub mod workspace_files;

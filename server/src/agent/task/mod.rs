@@ -1,0 +1,3 @@
+//! A task: the agent across files (issue 15).
+
+pub mod tools;

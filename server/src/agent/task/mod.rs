@@ -1,3 +1,4 @@
 //! A task: the agent across files (issue 15).
 
+pub mod conversation;
 pub mod tools;

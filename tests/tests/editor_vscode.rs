@@ -129,6 +129,14 @@ async fn drive(
     Ok(())
 }
 
+/// A case's artifacts folder (`relative` to the repository: each case has its own, as cases
+/// run at the same time), made if missing, and a scratch folder.
+fn folders(root: &Path, relative: &str) -> anyhow::Result<(PathBuf, tempfile::TempDir)> {
+    let artifacts = root.join(relative);
+    std::fs::create_dir_all(&artifacts)?;
+    Ok((artifacts, tempfile::tempdir()?))
+}
+
 /// A workspace folder holding `files` (paths relative to it).
 fn workspace(files: &[(&str, &str)]) -> anyhow::Result<tempfile::TempDir> {
     let workspace = tempfile::tempdir()?;
@@ -146,9 +154,7 @@ fn workspace(files: &[(&str, &str)]) -> anyhow::Result<tempfile::TempDir> {
 async fn vscode_extension_fixes_streams_rejects_explains_with_the_stored_key_and_follows_settings()
 -> anyhow::Result<()> {
     let root = repo_root();
-    let artifacts = root.join("target/editor-artifacts");
-    std::fs::create_dir_all(&artifacts)?;
-    let scratch = tempfile::tempdir()?;
+    let (artifacts, scratch) = folders(&root, "target/editor-artifacts")?;
     let vsix = package_extension(&root, scratch.path()).await?;
 
     let server = ModelServer::start().await?;
@@ -207,9 +213,7 @@ async fn vscode_typing_above_and_below_a_streaming_implement_keeps_every_key_and
 -> anyhow::Result<()> {
     let root = repo_root();
     // Its own artifacts folder: the other VS Code test may run at the same time.
-    let artifacts = root.join("target/editor-artifacts/vscode-typing");
-    std::fs::create_dir_all(&artifacts)?;
-    let scratch = tempfile::tempdir()?;
+    let (artifacts, scratch) = folders(&root, "target/editor-artifacts/vscode-typing")?;
     let vsix = package_extension(&root, scratch.path()).await?;
 
     let server = ModelServer::start().await?;
@@ -247,9 +251,7 @@ async fn vscode_bundled_vsix_runs_a_fix_with_no_setting_and_nothing_on_path() ->
 {
     let root = repo_root();
     // Its own artifacts folder: the other VS Code tests may run at the same time.
-    let artifacts = root.join("target/editor-artifacts/vscode-bundled");
-    std::fs::create_dir_all(&artifacts)?;
-    let scratch = tempfile::tempdir()?;
+    let (artifacts, scratch) = folders(&root, "target/editor-artifacts/vscode-bundled")?;
     let vsix = package_bundled(&root, scratch.path(), &tandem_bin()).await?;
 
     let server = ModelServer::start().await?;
@@ -294,9 +296,7 @@ async fn vscode_rejects_with_a_reason_and_approves_the_proposed_rule_in_its_own_
 -> anyhow::Result<()> {
     let root = repo_root();
     // Its own artifacts folder: the other VS Code tests may run at the same time.
-    let artifacts = root.join("target/editor-artifacts/vscode-learning");
-    std::fs::create_dir_all(&artifacts)?;
-    let scratch = tempfile::tempdir()?;
+    let (artifacts, scratch) = folders(&root, "target/editor-artifacts/vscode-learning")?;
     let vsix = package_extension(&root, scratch.path()).await?;
 
     let server = ModelServer::start().await?;

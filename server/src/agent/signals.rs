@@ -192,25 +192,21 @@ impl Signals {
     pub fn read(&self, id: JobId, current: Option<&str>, when: Reading) -> Option<Signal> {
         let mut watched = self.watched.lock();
         let (_, signal) = watched.get_mut(&id)?;
+        // `return None`: the region is gone, or unchanged at a save; a later reading decides.
         let fate = match current {
-            None => None,
             Some(now) if now == signal.agent => match when {
-                Reading::Accepted => Some(Fate::Accepted),
-                Reading::SavedOrClosed => None,
+                Reading::Accepted => Fate::Accepted,
+                Reading::SavedOrClosed => return None,
                 // Kept as written, never accepted: nothing to learn from it.
-                Reading::WatchOver => Some(Fate::Pending),
+                Reading::WatchOver => Fate::Pending,
             },
-            Some(now) if when != Reading::Accepted && is_undone(now, signal) => Some(Fate::Undone),
+            Some(now) if when != Reading::Accepted && is_undone(now, signal) => Fate::Undone,
             Some(now) => {
                 signal.kept = Some(now.to_owned());
-                Some(Fate::Changed)
+                Fate::Changed
             }
-        };
-        let fate = match (fate, when) {
-            (Some(fate), _) => fate,
-            // The region is gone, or unchanged at a save: wait for a later reading.
-            (None, Reading::WatchOver) => Fate::Pending,
-            (None, _) => return None,
+            None if when == Reading::WatchOver => Fate::Pending,
+            None => return None,
         };
         let (_, mut signal) = watched.remove(&id)?;
         drop(watched);

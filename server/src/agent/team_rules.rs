@@ -83,13 +83,23 @@ pub fn applies(rule: &TeamRule, root: &Path, path: &Path) -> bool {
     })
 }
 
-/// The rules that apply to `path` (a file under `root`). `buffer` gives the rules file's text when the editor has it open (it is read from disk
-/// otherwise), so a rule shows in prompts as soon as it is written.
+/// The rules that apply to `path` (a file under `root`). `buffer` gives the rules file's text
+/// when the editor has it open (it is read from disk otherwise), so a rule shows in prompts as
+/// soon as it is written.
 pub fn for_path(
     root: &Path,
     path: &Path,
     buffer: impl FnOnce(&Path) -> Option<String>,
 ) -> Vec<TeamRule> {
+    all(root, buffer)
+        .into_iter()
+        .filter(|rule| applies(rule, root, path))
+        .collect()
+}
+
+/// Every rule of the rules file under `root`: the editor's buffer (`buffer`) when it is open,
+/// else the file on disk; none when neither exists.
+pub fn all(root: &Path, buffer: impl FnOnce(&Path) -> Option<String>) -> Vec<TeamRule> {
     let file = root.join(RULES_FILE);
     let text = buffer(&file).or_else(|| {
         let bytes = std::fs::read(&file).ok()?;
@@ -98,11 +108,7 @@ pub fn for_path(
     let Some(text) = text else {
         return Vec::new();
     };
-    let cut = &text[..floor_char_boundary(&text, MAX_RULES_BYTES)];
-    parse(cut)
-        .into_iter()
-        .filter(|rule| applies(rule, root, path))
-        .collect()
+    parse(&text[..floor_char_boundary(&text, MAX_RULES_BYTES)])
 }
 
 fn floor_char_boundary(text: &str, at: usize) -> usize {

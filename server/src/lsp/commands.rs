@@ -85,9 +85,19 @@ struct RejectArgs {
     reason: Option<String>,
 }
 
-fn invalid(message: impl Into<String>) -> Error {
+/// An error answer for a request whose arguments are wrong.
+pub(super) fn invalid(message: impl Into<String>) -> Error {
     Error {
         code: ErrorCode::InvalidParams,
+        message: format!("tandem: {}", message.into()).into(),
+        data: None,
+    }
+}
+
+/// An error answer for a request that failed on the way.
+pub(super) fn failed(message: impl Into<String>) -> Error {
+    Error {
+        code: ErrorCode::InternalError,
         message: format!("tandem: {}", message.into()).into(),
         data: None,
     }
@@ -259,11 +269,7 @@ async fn reject(state: &Arc<State>, id: u64) -> Result<()> {
             tracing::info!(job = id, "rejected");
             Ok(())
         }
-        Err(why) => Err(Error {
-            code: ErrorCode::InternalError,
-            message: format!("tandem: {why}").into(),
-            data: None,
-        }),
+        Err(why) => Err(failed(why)),
     }
 }
 

@@ -3,7 +3,7 @@
 //! `tandem/ruleProposed`), and the `tandem.rules*` commands; an approved rule is written into
 //! `.tandem/rules.md` through `workspace/applyEdit`, so the person sees it and the team commits it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -12,8 +12,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::gen_lsp_types as lsp;
-use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::jsonrpc::Result;
 
+use super::commands::{failed, invalid};
 use super::convert;
 use super::server::State;
 use crate::agent::findings::Stored as Finding;
@@ -88,15 +89,7 @@ pub fn record_finding(
     fate: Fate,
     reason: Option<String>,
 ) {
-    let path = convert::lsp_uri(doc)
-        .and_then(|uri| uri.to_file_path().ok())
-        .map_or_else(|| doc.to_string(), |p| p.display().to_string());
-    let language = state
-        .engine
-        .documents
-        .snapshot(doc)
-        .and_then(|s| s.language)
-        .map(|l| l.name().to_owned());
+    let (path, language) = state.engine.describe(doc);
     let signal = Signal::of_finding(finding, path, language, fate, reason);
     state.engine.signals.record(&signal);
 }
@@ -171,19 +164,9 @@ fn approved(state: &State) -> Vec<team_rules::TeamRule> {
     let Some(root) = state.root.get().cloned().flatten() else {
         return Vec::new();
     };
-    let file = root.join(RULES_FILE);
-    team_rules::parse(&rules_text(state, &file).unwrap_or_default())
-}
-
-/// The rules file's text: the open buffer's, else the file's; `None` when neither exists.
-fn rules_text(state: &State, file: &Path) -> Option<String> {
-    let open = lsp::Uri::from_file_path(file)
-        .ok()
-        .and_then(|uri| state.engine.documents.snapshot(&convert::doc_uri(&uri)));
-    match open {
-        Some(snapshot) => Some(snapshot.rope.to_string()),
-        None => std::fs::read_to_string(file).ok(),
-    }
+    team_rules::all(&root, |file| {
+        state.engine.open_at(file).map(|open| open.rope.to_string())
+    })
 }
 
 #[derive(Deserialize)]
@@ -195,22 +178,6 @@ struct Approve {
 #[derive(Deserialize)]
 struct Reject {
     id: i64,
-}
-
-fn failed(message: impl Into<String>) -> Error {
-    Error {
-        code: ErrorCode::InternalError,
-        message: format!("tandem: {}", message.into()).into(),
-        data: None,
-    }
-}
-
-fn invalid(message: impl Into<String>) -> Error {
-    Error {
-        code: ErrorCode::InvalidParams,
-        message: format!("tandem: {}", message.into()).into(),
-        data: None,
-    }
 }
 
 /// Runs one of [`COMMANDS`].
@@ -338,7 +305,7 @@ fn rules_edit(
             file.display()
         ))
     })?;
-    let open = state.engine.documents.snapshot(&convert::doc_uri(&uri));
+    let open = state.engine.open_at(file);
     let (text, version, exists) = match &open {
         Some(snapshot) => (snapshot.rope.to_string(), Some(snapshot.version), true),
         None => match std::fs::read_to_string(file) {

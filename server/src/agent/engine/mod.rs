@@ -14,6 +14,7 @@ mod refusals;
 mod run;
 mod start;
 
+use std::path::Path;
 use std::sync::Arc;
 
 pub use converge::reject;
@@ -70,9 +71,34 @@ impl Engine {
 
     /// The editor saved a document: the fates of its jobs are read.
     pub fn did_save(&self, doc: &DocUri) {
+        self.read_fates_of(doc);
+    }
+
+    fn read_fates_of(&self, doc: &DocUri) {
         for id in self.signals.watched_in(doc) {
             self.read_fate(id, Reading::SavedOrClosed);
         }
+    }
+
+    /// The document open at `path`, as the editor last reported it.
+    pub fn open_at(&self, path: &Path) -> Option<crate::workspace::Snapshot> {
+        let uri = url::Url::from_file_path(path).ok()?;
+        self.documents.snapshot(&DocUri::from(uri.as_str()))
+    }
+
+    /// What a signal says of a document: its file path (its URI when it has none), and its
+    /// language.
+    pub fn describe(&self, doc: &DocUri) -> (String, Option<String>) {
+        let path = url::Url::parse(doc)
+            .ok()
+            .and_then(|u| u.to_file_path().ok())
+            .map_or_else(|| doc.to_string(), |p| p.display().to_string());
+        let language = self
+            .documents
+            .snapshot(doc)
+            .and_then(|s| s.language)
+            .map(|l| l.name().to_owned());
+        (path, language)
     }
 
     /// The editor reported a change of a document: applies it, and routes it to the document's
@@ -119,9 +145,7 @@ impl Engine {
     /// The editor closed a document: the fates of its jobs are read, and its running jobs are
     /// cancelled. Returns whether it was open.
     pub fn did_close(&self, doc: &DocUri) -> bool {
-        for id in self.signals.watched_in(doc) {
-            self.read_fate(id, Reading::SavedOrClosed);
-        }
+        self.read_fates_of(doc);
         self.jobs.cancel_document(doc, "the document was closed");
         self.documents.close(doc)
     }

@@ -132,15 +132,7 @@ fn watch_result(engine: &Arc<Engine>, id: JobId, job: &Job) {
     else {
         return;
     };
-    let language = engine
-        .documents
-        .snapshot(&job.doc)
-        .and_then(|s| s.language)
-        .map(|l| l.name().to_owned());
-    let path = url::Url::parse(&job.doc)
-        .ok()
-        .and_then(|u| u.to_file_path().ok())
-        .map_or_else(|| job.doc.to_string(), |p| p.display().to_string());
+    let (path, language) = engine.describe(&job.doc);
     engine.signals.job_edited(
         job.doc.clone(),
         Signal {

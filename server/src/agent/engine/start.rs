@@ -17,7 +17,7 @@ use crate::agent::workspace_files::refused;
 use crate::config::{EditMode, Settings};
 use crate::edits::{Region, StreamSession};
 use crate::model::ModelClient;
-use crate::workspace::{DocUri, Snapshot};
+use crate::workspace::Snapshot;
 
 /// One action request, in editor terms (byte offsets into the snapshot's text).
 pub struct JobInput<'a> {
@@ -55,9 +55,7 @@ pub fn start(engine: &Engine, input: JobInput) -> Result<Started, String> {
     let rope = &snapshot.rope;
     let team_rules = match (input.root, input.path) {
         (Some(root), Some(path)) => team_rules::for_path(root, path, |file| {
-            let uri = url::Url::from_file_path(file).ok()?;
-            let open = engine.documents.snapshot(&DocUri::from(uri.as_str()))?;
-            Some(open.rope.to_string())
+            engine.open_at(file).map(|open| open.rope.to_string())
         }),
         _ => Vec::new(),
     };

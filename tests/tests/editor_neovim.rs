@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::json;
 use tandem_tests::editor::tandem_bin;
 use tandem_tests::model_server::{ModelServer, RecordedRequest, Reply, Wire};
+use tandem_tests::model_tools::ScriptedCall;
 use tandem_tests::real_editors::{DOUBLE_SOURCE, nvim, repo_root, run};
 use tempfile::TempDir;
 
@@ -394,5 +395,76 @@ async fn reject_with_a_reason_leads_to_rules_approved_from_tandem_rules() -> any
             && !rules.contains("Do not shadow"),
         "{rules}"
     );
+    Ok(())
+}
+
+/// The two files of the task test: `main.rs` calls `util.rs`'s `twice`.
+const TASK_MAIN: &str =
+    "mod util;\n\nfn main() {\n    let x = util::twice(1);\n    println!(\"{x}\");\n}\n";
+const TASK_UTIL: &str = "pub fn twice(x: i32) -> i32 {\n    x * 2\n}\n";
+
+/// One model turn that calls `edit_file` on `path` (relative to the workspace root).
+fn edit_file_turn(id: &str, path: &str, old: &str, new: &str) -> Reply {
+    let arguments = json!({"path": path, "old": old, "new": new}).to_string();
+    Reply::tool_calls(
+        Wire::OpenAi,
+        &[],
+        &[ScriptedCall::new(id, "edit_file", &arguments)],
+    )
+}
+
+/// `task.lua`: `:4Tandem task {instruction}` in `main.rs`; the model edits `util.rs` (on disk,
+/// not open) and then `main.rs`, one turn each, and summarises. Both buffers hold the edits, the
+/// steps and the summary are shown, and `:Tandem reject` puts both buffers back exactly. The
+/// files on disk are never written (the edits went through the editor).
+#[tokio::test]
+async fn a_two_file_task_lands_in_both_buffers_and_rejecting_it_restores_them() -> anyhow::Result<()>
+{
+    let server = ModelServer::start().await?;
+    server.push(edit_file_turn(
+        "call_1",
+        "util.rs",
+        "pub fn twice(",
+        "pub fn double(",
+    ));
+    server.push(edit_file_turn(
+        "call_2",
+        "main.rs",
+        "util::twice(1)",
+        "util::double(1)",
+    ));
+    server.push(Reply::text(
+        Wire::OpenAi,
+        &[
+            "Renamed `twice` to `double` ",
+            "in `util.rs` and its caller in `main.rs`.",
+        ],
+    ));
+    let workspace = workspace("main.rs", TASK_MAIN)?;
+    let util = workspace.dir.path().join("util.rs");
+    std::fs::write(&util, TASK_UTIL)?;
+    nvim_case(&server, &workspace, "task").await?;
+    let requests: Vec<String> = model_requests(&server)
+        .iter()
+        .map(|r| r.body.to_string())
+        .collect();
+    assert_eq!(
+        requests.len(),
+        3,
+        "two tool turns and the summary: {requests:#?}"
+    );
+    assert!(
+        requests[0].contains("rename twice to double everywhere"),
+        "the task's instruction reaches the model: {}",
+        requests[0]
+    );
+    for (request, id) in [(&requests[1], "call_1"), (&requests[2], "call_2")] {
+        assert!(
+            request.contains(id),
+            "the model hears how its call {id} went: {request}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&workspace.file)?, TASK_MAIN);
+    assert_eq!(std::fs::read_to_string(&util)?, TASK_UTIL);
     Ok(())
 }

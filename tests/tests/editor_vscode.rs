@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use anyhow::bail;
 use tandem_tests::editor::tandem_bin;
-use tandem_tests::model_server::{ModelServer, Wire};
+use tandem_tests::model_server::{ModelServer, Reply, Wire};
+use tandem_tests::model_tools::ScriptedCall;
 use tandem_tests::real_editors::{self, DOUBLE_SOURCE, repo_root};
 use tokio::process::Command;
 
@@ -334,6 +335,84 @@ async fn vscode_rejects_with_a_reason_and_approves_the_proposed_rule_in_its_own_
     assert!(
         rules.contains("- Build strings with format!, never with push_str."),
         "{rules}"
+    );
+    Ok(())
+}
+
+/// The second file of the task case, which the task edits without its being open.
+const UTIL: &str = "pub fn twice(x: i32) -> i32 {\n    x * 2\n}\n";
+
+/// One model turn that calls `edit_file` on `path` (relative to the workspace root).
+fn edit_file_turn(id: &str, path: &str, old: &str, new: &str) -> Reply {
+    let arguments = serde_json::json!({"path": path, "old": old, "new": new}).to_string();
+    Reply::tool_calls(
+        Wire::OpenAi,
+        &[],
+        &[ScriptedCall::new(id, "edit_file", &arguments)],
+    )
+}
+
+/// `run.mjs` with `TANDEM_CASE=task`: "Tandem: Task…" from the palette, its instruction typed in
+/// the input box, on `src/main.rs`. The model documents `twice` in `src/util.rs` (not open), then
+/// (the reply held until the script has seen the first step in the task's notification) `add`
+/// in `src/main.rs`, then summarises. Both editors hold the edits, the summary opens, and
+/// "Tandem: Reject" puts both back exactly.
+#[tokio::test]
+async fn vscode_a_two_file_task_lands_in_both_editors_and_rejecting_it_restores_them()
+-> anyhow::Result<()> {
+    let root = repo_root();
+    // Its own artifacts folder: the other VS Code tests may run at the same time.
+    let (artifacts, scratch) = folders(&root, "target/editor-artifacts/vscode-task")?;
+    let vsix = package_extension(&root, scratch.path()).await?;
+
+    let server = ModelServer::start().await?;
+    server.push(edit_file_turn(
+        "call_1",
+        "src/util.rs",
+        "pub fn twice(",
+        "/// Doubles `x`.\npub fn twice(",
+    ));
+    server.push(
+        edit_file_turn(
+            "call_2",
+            "src/main.rs",
+            "fn add(",
+            "/// Adds two numbers.\nfn add(",
+        )
+        .gated(),
+    );
+    server.push(Reply::text(
+        Wire::OpenAi,
+        &["Documented `add` ", "and `twice`."],
+    ));
+    let workspace = workspace(&[("src/main.rs", SOURCE), ("src/util.rs", UTIL)])?;
+    let (bin, what) = (tandem_bin(), "the VS Code task test");
+    let (dir, scratch) = (workspace.path(), scratch.path());
+    drive(
+        Some("task"),
+        &vsix,
+        &bin,
+        &server,
+        dir,
+        &artifacts,
+        scratch,
+        what,
+    )
+    .await?;
+    let requests: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.body.to_string())
+        .collect();
+    assert_eq!(
+        requests.len(),
+        3,
+        "two tool turns and the summary: {requests:#?}"
+    );
+    assert!(
+        requests[0].contains("document the functions add and twice"),
+        "the instruction typed in the input box reaches the model: {}",
+        requests[0]
     );
     Ok(())
 }

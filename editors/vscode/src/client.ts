@@ -25,6 +25,12 @@ export const LANGUAGES = [
     'typescriptreact',
 ];
 
+/** The documents the server serves. */
+export const DOCUMENT_SELECTOR = LANGUAGES.flatMap((language) => [
+    { scheme: 'file', language },
+    { scheme: 'untitled', language },
+]);
+
 /** The secret storage key of the model's API key. */
 export const SECRET_KEY = 'tandem.apiKey';
 
@@ -99,15 +105,23 @@ export interface Started {
     initial: SettingsObject;
 }
 
+/** What the extension does around the server commands the editor runs (a code action's, say). */
+export interface CommandHooks {
+    /** Told after each one. */
+    ran(): void;
+    /** Runs `tandem.task` instead (the code action's argument has no instruction to send yet). */
+    task(argument: object): Promise<unknown>;
+}
+
 /**
  * Creates the client (not started) for the server binary `command`. `apiKey` is the stored key,
- * if any; `onCommand` is told after each server command the editor ran (a code action's, say).
+ * if any.
  */
 export function createClient(
     command: string,
     apiKey: string | undefined,
     output: vscode.OutputChannel,
-    onCommand: () => void,
+    hooks: CommandHooks,
 ): Started {
     const env: NodeJS.ProcessEnv = { ...process.env };
     const keyEnv = apiKeyEnv();
@@ -123,19 +137,20 @@ export function createClient(
     };
     const initial = settingsObject(hasKey);
     const clientOptions: LanguageClientOptions = {
-        documentSelector: LANGUAGES.flatMap((language) => [
-            { scheme: 'file', language },
-            { scheme: 'untitled', language },
-        ]),
+        documentSelector: DOCUMENT_SELECTOR,
         initializationOptions: initial,
         outputChannel: output,
         middleware: {
             // Code actions run their server command through here: a job may have started.
             executeCommand: async (command, args, next) => {
                 try {
+                    if (command === 'tandem.task') {
+                        const argument: unknown = args[0];
+                        return await hooks.task(typeof argument === 'object' && argument !== null ? argument : {});
+                    }
                     return await next(command, args);
                 } finally {
-                    onCommand();
+                    hooks.ran();
                 }
             },
             workspace: {

@@ -1,6 +1,6 @@
 // The palette commands: each agent action on the active editor's selection or cursor, sent as
-// `workspace/executeCommand tandem.<action>` with one object argument (docs/protocol.md), and
-// the job commands (accept, reject, cancel, status) and the team's rules.
+// `workspace/executeCommand tandem.<action>` with one object argument (docs/protocol.md), a task
+// across the workspace, the job commands (accept, reject, cancel, status) and the team's rules.
 //
 // Their ids are `tandem.palette.*`: the client registers `tandem.explain` and the others itself
 // from the server's executeCommandProvider, for the code actions to run.
@@ -8,16 +8,20 @@
 import * as vscode from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
 
-import { Jobs, Undecided, errorText, fileName } from './jobs';
+import { DOCUMENT_SELECTOR } from './client';
+import { Jobs, Undecided, describeJob, errorText, fileName } from './jobs';
 import { showMarkdown } from './markdown';
 import { showRules } from './rules';
 import { RunningJob, Status, running, statusMarkdown } from './status';
+import { TaskArgument } from './task';
 
 export interface Host {
     /** The running client, or a message to the user and undefined. */
     client(): LanguageClient | undefined;
     /** Runs a server command with one argument and answers its result. */
     execute(command: string, argument: object): Promise<unknown>;
+    /** Starts a task (asking for the instruction when it has none); undefined if the user cancelled. */
+    task(client: LanguageClient, argument: TaskArgument): Promise<unknown>;
     jobs: Jobs;
     /** Asks the server for its status (and refreshes the status bar). */
     status(): Promise<Status | undefined>;
@@ -105,6 +109,33 @@ async function action(host: Host, name: string): Promise<void> {
     }
 }
 
+/**
+ * "Tandem: Task…": the instruction from an input box; the active editor and its selection say
+ * where the user stands, when the server serves that document.
+ */
+async function task(host: Host): Promise<void> {
+    const client = host.client();
+    if (client === undefined) {
+        return;
+    }
+    const argument: TaskArgument = {};
+    const editor = vscode.window.activeTextEditor;
+    if (editor !== undefined && vscode.languages.match(DOCUMENT_SELECTOR, editor.document) > 0) {
+        const c2p = client.code2ProtocolConverter;
+        argument.uri = c2p.asUri(editor.document.uri);
+        if (!editor.selection.isEmpty) {
+            argument.range = c2p.asRange(editor.selection);
+        }
+    }
+    try {
+        if ((await host.task(client, argument)) !== undefined) {
+            host.refreshSoon();
+        }
+    } catch (error) {
+        void vscode.window.showErrorMessage(`Tandem: task: ${errorText(error)}`);
+    }
+}
+
 /** Picks one of the finished edits not yet accepted or rejected. */
 async function pickUndecided(host: Host, verb: string): Promise<Undecided | undefined> {
     const jobs = host.jobs.undecided;
@@ -116,7 +147,7 @@ async function pickUndecided(host: Host, verb: string): Promise<Undecided | unde
         return jobs[0];
     }
     const picked = await vscode.window.showQuickPick(
-        jobs.map((job) => ({ label: `${job.action} in ${fileName(job.uri)}`, description: `job ${String(job.jobId)}`, job })),
+        jobs.map((job) => ({ label: describeJob(job), description: `job ${String(job.jobId)}`, job })),
         { title: `Tandem: ${verb} which edit?` },
     );
     return picked?.job;
@@ -185,6 +216,7 @@ export function registerCommands(host: Host): vscode.Disposable[] {
         ...['explain', 'fix', 'implement', 'document', 'tests', 'review', 'edit'].map((name) =>
             register(name, () => action(host, name)),
         ),
+        register('task', () => task(host)),
         register('accept', async () => {
             const job = await pickUndecided(host, 'accept');
             if (job !== undefined) {

@@ -16,6 +16,7 @@ import { JobFinished, Jobs, errorText } from './jobs';
 import * as rules from './rules';
 import { SettingsObject, apiKeyEnv, removedKeys, settingsObject } from './settings';
 import { Status, StatusBar } from './status';
+import { JobStep, TaskArgument, Tasks } from './task';
 
 let client: LanguageClient | undefined;
 /** The settings sent at start (initializationOptions), and whether a stored key went along. */
@@ -34,6 +35,7 @@ export function activate(context: vscode.ExtensionContext): void {
         return running.sendRequest(ExecuteCommandRequest.type, { command, arguments: [argument] });
     };
     const jobs = new Jobs(execute);
+    const tasks = new Tasks(output, execute);
     const statusBar = new StatusBar(async () => {
         if (client?.state !== State.Running) {
             return undefined;
@@ -53,6 +55,7 @@ export function activate(context: vscode.ExtensionContext): void {
             return undefined;
         },
         execute,
+        task: (running, argument) => tasks.start(running, argument),
         jobs,
         status: async () => {
             try {
@@ -83,12 +86,32 @@ export function activate(context: vscode.ExtensionContext): void {
         output.appendLine(`Tandem: starting ${server.command} (from ${server.from})`);
         const key = await context.secrets.get(SECRET_KEY);
         jobs.serverStarted();
+        tasks.serverStarted();
         rules.serverStarted();
-        const created = createClient(server.command, key, output, () => void statusBar.refresh());
+        const created = createClient(server.command, key, output, {
+            ran: () => void statusBar.refresh(),
+            // A code action's task: asked for its instruction like the palette's.
+            task: async (argument) => {
+                const running = host.client();
+                if (running === undefined) {
+                    return undefined;
+                }
+                try {
+                    return await tasks.start(running, argument as TaskArgument);
+                } catch (error) {
+                    void vscode.window.showErrorMessage(`Tandem: task: ${errorText(error)}`);
+                    return undefined;
+                }
+            },
+        });
         client = created.client;
         initial = created.initial;
         keyHanded = key !== undefined && apiKeyEnv() !== undefined;
+        client.onNotification('tandem/jobStep', (step: JobStep) => tasks.step(step));
         client.onNotification('tandem/jobFinished', (job: JobFinished) => {
+            if (job.action === 'task') {
+                tasks.ended(job.jobId);
+            }
             void jobs.finished(job);
             void statusBar.refresh();
         });

@@ -1,6 +1,6 @@
 // What the server says when a job ends (`tandem/jobFinished`), told to the user: failures and
 // cancels as messages, finished edits with Accept / Reject / Reject with reason…, explanations as
-// rendered Markdown.
+// rendered Markdown, a task's summary as rendered Markdown and its files to accept or reject.
 
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -13,7 +13,20 @@ export interface JobFinished {
     uri: string;
     status: 'done' | 'failed' | 'cancelled';
     message?: string;
-    result?: { markdown?: string; range?: unknown; findings?: number; uri?: string };
+    result?: {
+        markdown?: string;
+        range?: unknown;
+        findings?: number;
+        uri?: string;
+        /** A task's: the files it touched. */
+        files?: TaskFile[];
+    };
+}
+
+/** A file a task edited or created. */
+export interface TaskFile {
+    uri: string;
+    created?: boolean;
 }
 
 /** A finished job that edited and was neither accepted nor rejected yet. */
@@ -23,6 +36,8 @@ export interface Undecided {
     uri: string;
     /** Which server run the job belongs to (job ids are per server process). */
     run: number;
+    /** A task's files. */
+    files?: string[];
 }
 
 /** The file a job was about, for messages. */
@@ -32,6 +47,32 @@ export function fileName(uri: string): string {
     } catch {
         return uri;
     }
+}
+
+/** A job in words, for lists: "edit in main.rs", "task (2 files)". */
+export function describeJob(job: { action: string; uri: string; files?: string[] }): string {
+    if (job.files !== undefined) {
+        return `${job.action} (${job.files.length === 1 ? fileName(job.files[0]) : `${job.files.length} files`})`;
+    }
+    return `${job.action} in ${fileName(job.uri)}`;
+}
+
+/** A task's summary, then the files it touched (relative to the workspace). */
+export function taskMarkdown(summary: string | undefined, files: TaskFile[]): string {
+    const parts = [summary?.trim() || '*The task ended without a summary.*'];
+    if (files.length > 0) {
+        const names = files.map((file) => {
+            let name = file.uri;
+            try {
+                name = vscode.workspace.asRelativePath(vscode.Uri.parse(file.uri));
+            } catch {
+                // Shown as the server named it.
+            }
+            return `- \`${name}\`${file.created ? ' (created)' : ''}`;
+        });
+        parts.push('---', '**Files**', names.join('\n'));
+    }
+    return parts.join('\n\n');
 }
 
 /** The third button of a finished edit's notification. */
@@ -59,7 +100,7 @@ export class Jobs {
     async decide(command: 'tandem.accept' | 'tandem.reject', job: Undecided, reason?: string): Promise<void> {
         if (job.run !== this.run) {
             void vscode.window.showWarningMessage(
-                `Tandem: the server restarted since that ${job.action} finished; its edit stays as it is (undo with Ctrl+Z).`,
+                `Tandem: the server restarted since that ${job.action} finished; its edits stay as they are (undo with Ctrl+Z).`,
             );
             return;
         }
@@ -80,7 +121,7 @@ export class Jobs {
      */
     async rejectWithReason(job: Undecided): Promise<void> {
         const reason = await vscode.window.showInputBox({
-            title: `Tandem: Reject ${job.action} (${fileName(job.uri)})`,
+            title: `Tandem: Reject ${job.files === undefined ? `${job.action} (${fileName(job.uri)})` : describeJob(job)}`,
             prompt: 'Why reject it? Tandem learns from your reasons and may propose a rule for .tandem/rules.md.',
             placeHolder: 'for instance: we build strings with format!, not push_str',
             ignoreFocusOut: true,
@@ -95,7 +136,8 @@ export class Jobs {
     /** Tells the user how a job ended. Not awaited by the notification handler. */
     async finished(job: JobFinished): Promise<void> {
         const where = fileName(job.uri);
-        const what = `Tandem: ${job.action} (${where})`;
+        // A task is about the workspace, not the file the user stood in.
+        const what = job.action === 'task' ? 'Tandem: task' : `Tandem: ${job.action} (${where})`;
         if (job.status === 'failed') {
             void vscode.window.showErrorMessage(`${what} failed: ${job.message ?? 'no reason given'}`);
             return;
@@ -105,25 +147,17 @@ export class Jobs {
             return;
         }
         const result = job.result ?? {};
+        if (job.action === 'task') {
+            return this.taskFinished(job, what);
+        }
         if (typeof result.markdown === 'string') {
             await showMarkdown(`Tandem: ${job.action} (${where})`, result.markdown);
             return;
         }
         if (result.range !== undefined) {
             const entry: Undecided = { jobId: job.jobId, action: job.action, uri: job.uri, run: this.run };
-            this.undecided.unshift(entry);
-            this.undecided.splice(20);
             const text = job.message ? `${what} is done: ${job.message}` : `${what} is done.`;
-            const show = job.message ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-            const choice = await show(text, 'Accept', 'Reject', REJECT_WITH_REASON);
-            if (choice === 'Accept') {
-                await this.decide('tandem.accept', entry);
-            } else if (choice === 'Reject') {
-                await this.decide('tandem.reject', entry);
-            } else if (choice === REJECT_WITH_REASON) {
-                await this.rejectWithReason(entry);
-            }
-            return;
+            return this.offerDecision(entry, text, Boolean(job.message));
         }
         if (typeof result.findings === 'number') {
             const n = result.findings;
@@ -134,6 +168,43 @@ export class Jobs {
         }
         if (job.message) {
             void vscode.window.showInformationMessage(`${what}: ${job.message}`);
+        }
+    }
+
+    /** A finished task: its summary opens like an explanation; the files it touched wait for a decision. */
+    private async taskFinished(job: JobFinished, what: string): Promise<void> {
+        const files = (job.result?.files ?? []).filter((file) => typeof file?.uri === 'string');
+        await showMarkdown(what, taskMarkdown(job.result?.markdown, files));
+        if (files.length === 0) {
+            const text = job.message ? `${what} is done: ${job.message}` : `${what} is done; it changed no file.`;
+            void vscode.window.showInformationMessage(text);
+            return;
+        }
+        const entry: Undecided = {
+            jobId: job.jobId,
+            action: job.action,
+            uri: job.uri,
+            run: this.run,
+            files: files.map((file) => file.uri),
+        };
+        const names = files.map((file) => fileName(file.uri)).join(', ');
+        const changed = `${files.length === 1 ? '1 file' : `${files.length} files`} changed (${names})`;
+        const text = job.message ? `${what} is done: ${changed}: ${job.message}` : `${what} is done: ${changed}.`;
+        return this.offerDecision(entry, text, Boolean(job.message));
+    }
+
+    /** Remembers a finished job that edited, and offers Accept / Reject / Reject with reason…. */
+    private async offerDecision(entry: Undecided, text: string, warn: boolean): Promise<void> {
+        this.undecided.unshift(entry);
+        this.undecided.splice(20);
+        const show = warn ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+        const choice = await show(text, 'Accept', 'Reject', REJECT_WITH_REASON);
+        if (choice === 'Accept') {
+            await this.decide('tandem.accept', entry);
+        } else if (choice === 'Reject') {
+            await this.decide('tandem.reject', entry);
+        } else if (choice === REJECT_WITH_REASON) {
+            await this.rejectWithReason(entry);
         }
     }
 }

@@ -42,7 +42,7 @@ H.run(function()
   H.check(vim.deep_equal(completions, { 'explain' }), 'completion ' .. vim.inspect(completions))
   local all = vim.fn.getcompletion('Tandem ', 'cmdline')
   local subcommands = { 'accept', 'cancel', 'document', 'edit', 'explain', 'fix', 'implement' }
-  vim.list_extend(subcommands, { 'reject', 'review', 'rules', 'status', 'tests' })
+  vim.list_extend(subcommands, { 'reject', 'review', 'rules', 'status', 'task', 'tests' })
   H.check(vim.deep_equal(all, subcommands), 'subcommands ' .. vim.inspect(all))
   local rules = vim.fn.getcompletion('Tandem rules ', 'cmdline')
   H.check(vim.deep_equal(rules, { 'propose', 'forget' }), 'rules completion ' .. vim.inspect(rules))

@@ -27,6 +27,10 @@
 // "Tandem: Implement" streams it (see typingDuringStream).
 // With TANDEM_CASE=learning, on src/main.rs: (l) a finished edit rejected with a reason, and the
 // rule the server then proposes approved in the user's wording (see rejectWithReasonAndApproveRule).
+// With TANDEM_CASE=task, on src/main.rs and src/util.rs (on disk, not open; the Rust test writes it
+// and scripts the model): (k) "Tandem: Task…" asks for the instruction and runs a task that edits
+// both files, its steps shown as they happen, its summary rendered, and "Tandem: Reject" puts
+// both back (see taskAcrossTwoFiles).
 // With TANDEM_CASE=bundled, TANDEM_VSIX is the platform-specific package with the server inside
 // (scripts/package.mjs): no tandem.server.path is set and no directory on code-server's PATH
 // holds a `tandem`, so the extension starts the server it carries (its output channel says so);
@@ -492,6 +496,132 @@ async function rejectWithReasonAndApproveRule(page) {
     log('"Tandem: Rules" lists it as approved');
 }
 
+/** Case (k): the task's instruction, the second file, and what the scripted model makes of both. */
+const TASK_INSTRUCTION = 'document the functions add and twice';
+const UTIL = 'pub fn twice(x: i32) -> i32 {\n    x * 2\n}\n';
+const UTIL_EDITED = UTIL.replace('pub fn twice', '/// Doubles `x`.\npub fn twice');
+const MAIN_EDITED = SOURCE.replace('fn add(', '/// Adds two numbers.\nfn add(');
+
+/** Runs a palette command whose title is exactly `title` (clicking its row). */
+async function paletteExact(page, title) {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(`>${title}`);
+    const escaped = title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const exact = new RegExp(`^${escaped}$`);
+    const row = page
+        .locator('.quick-input-list .monaco-list-row')
+        .filter({ has: page.locator('.label-name', { hasText: exact }) })
+        .first();
+    await row.waitFor({ state: 'visible', timeout: 10_000 });
+    await row.click();
+}
+
+/**
+ * Opens `name` with quick open (again, until its tab is the active one: Enter can land on the
+ * row quick open showed before it filtered) and waits until the editor shows `text`.
+ */
+async function openAndExpect(page, name, text, what) {
+    const activeTab = page.locator('.editor-group-container.active .tab.active');
+    await until(
+        `${name} to be the active editor`,
+        async () => {
+            await focusFile(page, name);
+            return await until(`the ${name} tab`, async () => ((await activeTab.textContent()) ?? '').includes(name) || undefined, 2_000, 100);
+        },
+        30_000,
+        200,
+    );
+    await until(what, async () => shown((await editorText(page)) ?? '') === shown(text) || undefined, 30_000, 50).catch(async (error) => {
+        throw new Error(`${error.message}; the editor shows:\n${await editorText(page)}\nexpected:\n${text}`);
+    });
+}
+
+/** The Tandem output channel's text, from code-server's logs. */
+function outputChannel(userData) {
+    const logs = path.join(userData, 'logs');
+    const channel = fs.readdirSync(logs, { recursive: true }).find((file) => String(file).endsWith('-Tandem.log'));
+    return channel === undefined ? '' : fs.readFileSync(path.join(logs, String(channel)), 'utf8');
+}
+
+/**
+ * (k) "Tandem: Task…" from the palette asks for the instruction and starts a task on main.rs. The
+ * scripted model edits src/util.rs (not open), then (its reply held until this script lets it
+ * go) src/main.rs, then summarises. While the second turn is held, the task's notification shows
+ * its step on util.rs; every step is in the Tandem output channel; at the end the summary opens
+ * rendered, naming both files, and a notification offers Accept / Reject. Both editors hold the
+ * edits; "Tandem: Reject" puts both back exactly.
+ */
+async function taskAcrossTwoFiles(page, userData) {
+    // The palette command needs the language client running: the status bar says so.
+    await page.locator('.statusbar-item', { hasText: /Tandem: (unknown|ok)/ }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await paletteExact(page, 'Tandem: Task…');
+    const input = page.locator('.quick-input-widget input');
+    await until('the instruction box', async () => (await page.locator('.quick-input-widget', { hasText: 'What should Tandem do?' }).isVisible()) || undefined, 10_000);
+    await input.fill(TASK_INSTRUCTION);
+    await page.keyboard.press('Enter');
+    const progress = toast(page, 'Tandem: task').first().locator('.notification-list-item-message').first();
+    const step = await until(
+        'the task notification to show its step on util.rs',
+        async () => {
+            const text = ((await progress.textContent({ timeout: 1_000 })) ?? '').trim();
+            return text.includes('util.rs') ? text : undefined;
+        },
+        30_000,
+        50,
+    );
+    await page.screenshot({ path: path.join(env.artifacts, 'vscode-task-step.png') });
+    log(`the task's notification shows "${step}"`);
+    // The model's second turn (the edit of main.rs) is gated: let all of it through.
+    await control('release', { n: 10_000 });
+    await until('the task to edit main.rs', async () => shown((await editorText(page)) ?? '') === shown(MAIN_EDITED) || undefined, 30_000, 50).catch(async (error) => {
+        throw new Error(`${error.message}; the editor shows:\n${await editorText(page)}\nexpected:\n${MAIN_EDITED}`);
+    });
+    log('main.rs edited');
+    await until(
+        'the summary rendered as Markdown, naming both files',
+        async () => {
+            for (const frame of page.frames()) {
+                const body = (await frame.locator('body').textContent({ timeout: 500 }).catch(() => null)) ?? '';
+                if (body.includes('Documented') && body.includes('src/util.rs') && body.includes('src/main.rs')) {
+                    return true;
+                }
+            }
+            return undefined;
+        },
+        30_000,
+        200,
+    );
+    log('summary shown');
+    const done = toast(page, 'Tandem: task is done');
+    await done.waitFor({ state: 'visible', timeout: 20_000 });
+    const said = ((await done.locator('.notification-list-item-message').first().textContent()) ?? '').trim();
+    if (!said.includes('2 files changed')) {
+        throw new Error(`the end of the task says: ${said}`);
+    }
+    log(`the task's end says "${said}"`);
+    const steps = await until(
+        'both steps in the Tandem output channel',
+        () => {
+            const text = outputChannel(userData);
+            const lines = text.split('\n').filter((line) => line.includes('Tandem: task '));
+            const first = lines.find((line) => line.includes('step 1 · edit_file src/util.rs'));
+            const second = lines.find((line) => line.includes('step 2 · edit_file src/main.rs'));
+            return first && second ? [first, second] : undefined;
+        },
+        10_000,
+        200,
+    );
+    log(`the output channel logs:\n  ${steps.join('\n  ')}`);
+    await openAndExpect(page, 'util.rs', UTIL_EDITED, 'util.rs to hold the edit');
+    log('util.rs edited');
+    await paletteExact(page, 'Tandem: Reject');
+    await until('util.rs to come back', async () => shown((await editorText(page)) ?? '') === shown(UTIL) || undefined, 30_000, 50);
+    await openAndExpect(page, 'main.rs', SOURCE, 'main.rs to come back');
+    log('task rejected: both files are back');
+}
+
 /** The file case (t) starts from, its gated reply, and what the user and the model leave there. */
 const DOUBLE = '// top\nfn double(x: u32) -> u32 {\n    todo!()\n}\n// bottom\n';
 const DOUBLE_REPLY = ['```rust\n', 'fn double(x: u32) -> u32 {\n', '    let y = x;\n', '    y * 2\n', '}\n', '```\n'];
@@ -831,6 +961,10 @@ async function main() {
             await openFile(page, 'main.rs');
             log('main.rs open');
             await rejectWithReasonAndApproveRule(page);
+        } else if (CASE === 'task') {
+            await openFile(page, 'main.rs');
+            log('main.rs open');
+            await taskAcrossTwoFiles(page, userData);
         } else if (CASE === 'bundled') {
             await openFile(page, 'main.rs');
             log('main.rs open');

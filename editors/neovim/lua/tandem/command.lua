@@ -27,6 +27,7 @@ M.subcommands = {
   'review',
   'rules',
   'status',
+  'task',
   'tests',
 }
 
@@ -100,6 +101,45 @@ local function show_status(client, bufnr)
   end, bufnr)
 end
 
+--- Asks for an instruction with vim.ui.input, then calls `start` with it (unless none given).
+function M.ask_instruction(prompt, start)
+  vim.ui.input({ prompt = prompt }, function(input)
+    if input and vim.trim(input) ~= '' then
+      start(vim.trim(input))
+    end
+  end)
+end
+
+--- `:Tandem task {instruction}`: a task across the workspace. The current buffer, and the
+--- command's range when one is given, say where the user stands; a buffer Tandem does not serve
+--- sends neither (the task runs with any Tandem client).
+local function task(opts, bufnr)
+  local client = lsp.client_for(bufnr)
+  local argument = {}
+  if client then
+    argument.uri = vim.uri_from_bufnr(bufnr)
+    if opts.range > 0 then
+      argument.range = target_range(opts, bufnr, client.offset_encoding)
+    end
+  else
+    client = lsp.any_client()
+  end
+  if not client then
+    notify('Tandem is not running (open a file it serves first)', vim.log.levels.ERROR)
+    return
+  end
+  local start = function(instruction)
+    argument.instruction = instruction
+    require('tandem.jobs').start(client, bufnr, 'tandem.task', argument)
+  end
+  local instruction = vim.trim((opts.args:gsub('^%s*task', '', 1)))
+  if instruction ~= '' then
+    start(instruction)
+  else
+    M.ask_instruction('Tandem task: ', start)
+  end
+end
+
 --- Runs `:Tandem`.
 function M.run(opts)
   local sub = opts.fargs[1]
@@ -122,6 +162,10 @@ function M.run(opts)
   end
   if sub == 'cancel' then
     require('tandem.jobs').cancel(bufnr, tonumber(opts.fargs[2]))
+    return
+  end
+  if sub == 'task' then
+    task(opts, bufnr)
     return
   end
   if sub == 'rules' then
@@ -174,11 +218,9 @@ function M.run(opts)
     start()
     return
   end
-  vim.ui.input({ prompt = 'Tandem edit: ' }, function(input)
-    if input and vim.trim(input) ~= '' then
-      argument.instruction = vim.trim(input)
-      start()
-    end
+  M.ask_instruction('Tandem edit: ', function(input)
+    argument.instruction = input
+    start()
   end)
 end
 
@@ -210,7 +252,7 @@ function M.create()
     nargs = '*',
     range = true,
     complete = M.complete,
-    desc = 'Tandem: run an agent action, decide on a finished edit, review rules, or show the status',
+    desc = 'Tandem: run an action or a task, decide on a finished edit, see rules or the status',
   })
 end
 

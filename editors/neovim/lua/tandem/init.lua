@@ -68,18 +68,32 @@ local function on_configuration(_, params)
 end
 
 --- The client-side commands: the agent actions that code actions carry go through the plugin,
---- so their jobs are tracked like the ones `:Tandem` starts.
+--- so their jobs are tracked like the ones `:Tandem` starts. A task's (or an edit's) code action
+--- carries no instruction: it is asked for first, as `:Tandem task` without one does.
 local function client_commands()
   local commands = {}
-  local actions = { 'explain', 'fix', 'implement', 'document', 'tests', 'edit', 'review' }
+  local actions = { 'explain', 'fix', 'implement', 'document', 'tests', 'edit', 'review', 'task' }
+  local asks = { edit = 'Tandem edit: ', task = 'Tandem task: ' }
   for _, action in ipairs(actions) do
     commands['tandem.' .. action] = function(command, ctx)
       local client = vim.lsp.get_client_by_id(ctx.client_id)
       local argument = command.arguments and command.arguments[1]
-      if client and type(argument) == 'table' then
-        local bufnr = argument.uri and vim.uri_to_bufnr(argument.uri) or ctx.bufnr
+      if not (client and type(argument) == 'table') then
+        return
+      end
+      local bufnr = argument.uri and vim.uri_to_bufnr(argument.uri) or ctx.bufnr
+      local start = function()
         require('tandem.jobs').start(client, bufnr, command.command, argument)
       end
+      local instruction = argument.instruction
+      if asks[action] and (type(instruction) ~= 'string' or vim.trim(instruction) == '') then
+        require('tandem.command').ask_instruction(asks[action], function(input)
+          argument.instruction = input
+          start()
+        end)
+        return
+      end
+      start()
     end
   end
   return commands
@@ -103,6 +117,7 @@ function M.client_config()
       ['workspace/applyEdit'] = jobs.on_apply_edit,
       ['workspace/configuration'] = on_configuration,
       ['tandem/jobFinished'] = jobs.on_job_finished,
+      ['tandem/jobStep'] = jobs.on_job_step,
       ['tandem/ruleProposed'] = require('tandem.rules').on_rule_proposed,
     },
     commands = client_commands(),

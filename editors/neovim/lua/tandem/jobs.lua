@@ -1,6 +1,7 @@
 --- Tandem's jobs as this editor sees them: which job streams where (an extmark over its
---- region), how each ends (a notification, an explanation's float, a finished edit awaiting
---- accept or reject), and the quiet `workspace/applyEdit` handler that grows the marks.
+--- region), a task's steps (`tandem/jobStep`), how each ends (a notification, an explanation's
+--- or a task's summary in a float, a finished edit awaiting accept or reject), and the quiet
+--- `workspace/applyEdit` handler that grows the marks.
 --- The server does the work; this module only shows it.
 local lsp = require('tandem.lsp')
 local ui = require('tandem.ui')
@@ -14,12 +15,14 @@ M.ns = ui.ns
 --- @field client_id integer
 --- @field bufnr integer the buffer the job was started from
 --- @field uri string
---- @field action string explain, fix, implement, document, tests, edit, review
+--- @field action string explain, fix, implement, document, tests, edit, review, task
 --- @field id integer? the server's jobId, once the command has answered
 --- @field seq integer creation order, for "the most recent job"
 --- @field status string running, done, failed, cancelled
 --- @field mark integer? extmark over the streaming region (in `bufnr`)
---- @field review {bufnr: integer, mark: integer}? a finished edit awaiting accept/reject
+--- @field review {bufnr: integer, mark: integer?, buffers: integer[]?}? a finished edit awaiting
+--- accept/reject (a task's has no mark, and `buffers`, those of the files it touched)
+--- @field steps table[]? a task's steps so far (`tandem/jobStep`)
 
 --- Jobs by "client:jobId".
 --- @type table<string, tandem.Job>
@@ -43,12 +46,21 @@ local function config()
   return require('tandem').config
 end
 
+--- Whether `job`'s finished edit awaiting review is in `bufnr` (a task's may be in several).
+local function reviewed_in(job, bufnr)
+  local review = job.review
+  if not review then
+    return false
+  end
+  return review.bufnr == bufnr or vim.tbl_contains(review.buffers or {}, bufnr)
+end
+
 --- Jobs in `bufnr` that match `pred`, most recent first.
 --- @return tandem.Job[]
 local function jobs_in(bufnr, pred)
   local found = {}
   local function consider(job)
-    if (job.bufnr == bufnr or (job.review and job.review.bufnr == bufnr)) and pred(job) then
+    if (job.bufnr == bufnr or reviewed_in(job, bufnr)) and pred(job) then
       table.insert(found, job)
     end
   end
@@ -103,7 +115,7 @@ local function sync_keymaps(bufnr)
   end
   local keys = config().keymaps
   local waiting = M.latest(bufnr, function(j)
-    return j.review ~= nil and j.review.bufnr == bufnr
+    return reviewed_in(j, bufnr)
   end)
   local installed = vim.b[bufnr].tandem_review_keys
   if waiting and keys and not installed then
@@ -141,14 +153,34 @@ local function start_review(job, bufnr, range, encoding)
   sync_keymaps(bufnr)
 end
 
+--- A finished task awaits review in the loaded buffers of the files it touched (no mark: the
+--- server names the files, not the regions).
+local function start_task_review(job, files)
+  local buffers = {}
+  for _, file in ipairs(files) do
+    local bufnr = vim.uri_to_bufnr(file.uri)
+    if vim.api.nvim_buf_is_loaded(bufnr) then
+      table.insert(buffers, bufnr)
+    end
+  end
+  job.review = { bufnr = job.bufnr, buffers = buffers }
+  sync_keymaps(job.bufnr)
+  for _, bufnr in ipairs(buffers) do
+    sync_keymaps(bufnr)
+  end
+end
+
 local function end_review(job)
   if not job.review then
     return
   end
-  local bufnr = job.review.bufnr
-  ui.del_mark(bufnr, job.review.mark)
+  local review = job.review
+  ui.del_mark(review.bufnr, review.mark)
   job.review = nil
-  sync_keymaps(bufnr)
+  sync_keymaps(review.bufnr)
+  for _, bufnr in ipairs(review.buffers or {}) do
+    sync_keymaps(bufnr)
+  end
 end
 
 -- Starting jobs -------------------------------------------------------------------------------
@@ -203,11 +235,12 @@ function M.start(client, bufnr, command, argument)
     client_id = client.id,
     bufnr = bufnr,
     uri = argument.uri or vim.uri_from_bufnr(bufnr),
-    action = command:gsub('^tandem%.', ''),
+    action = (command:gsub('^tandem%.', '')),
     seq = seq,
     status = 'running',
   }
-  if argument.range and vim.api.nvim_buf_is_loaded(bufnr) then
+  -- A task's range says where the user stands, not what it rewrites: nothing to mark.
+  if argument.range and job.action ~= 'task' and vim.api.nvim_buf_is_loaded(bufnr) then
     local srow, scol = lsp.to_buf_pos(bufnr, argument.range.start, client.offset_encoding)
     local erow, ecol = lsp.to_buf_pos(bufnr, argument.range['end'], client.offset_encoding)
     job.mark = ui.set_mark(bufnr, nil, srow, scol, erow, ecol)
@@ -343,12 +376,89 @@ function M.on_apply_edit(_, params, ctx)
     return { applied = false, failureReason = tostring(err) }
   end
   local action = type(params.label) == 'string' and params.label:match('^Tandem: (%a+)$')
-  if action then
+  -- A task's edits go anywhere in any file: no region grows with them.
+  if action and action ~= 'task' then
     for _, ins in ipairs(inserted) do
       grow(client.id, action, ins.bufnr, ins.srow, ins.scol, ins.text)
     end
   end
   return { applied = true }
+end
+
+-- A task's steps ---------------------------------------------------------------------------
+
+--- One step in words: "Tandem: task step 2 · edit_file src/api.rs · edited src/api.rs".
+function M.step_text(step)
+  local text = string.format('Tandem: task step %s · %s', tostring(step.step), tostring(step.tool))
+  if type(step.path) == 'string' and step.path ~= '' then
+    text = text .. ' ' .. step.path
+  end
+  if type(step.summary) == 'string' and step.summary ~= '' then
+    text = text .. ' · ' .. step.summary
+  end
+  return text
+end
+
+--- `tandem/jobStep`: a task's step, told with vim.notify as it happens and kept with the job.
+function M.on_job_step(_, params, ctx)
+  if type(params) ~= 'table' or params.jobId == nil then
+    return
+  end
+  local job = jobs[key(ctx.client_id, params.jobId)]
+  if job then
+    job.steps = job.steps or {}
+    table.insert(job.steps, params)
+  end
+  ui.notify(M.step_text(params))
+end
+
+--- A task's summary, then the files it touched.
+local function task_markdown(summary, files)
+  local parts = { (type(summary) == 'string' and vim.trim(summary) ~= '') and summary
+    or '*The task ended without a summary.*' }
+  if #files > 0 then
+    table.insert(parts, '')
+    table.insert(parts, '---')
+    table.insert(parts, '')
+    table.insert(parts, '**Files**')
+    table.insert(parts, '')
+    for _, file in ipairs(files) do
+      local name = vim.fn.fnamemodify(vim.uri_to_fname(file.uri), ':~:.')
+      table.insert(parts, string.format('- `%s`%s', name, file.created and ' (created)' or ''))
+    end
+  end
+  return table.concat(parts, '\n')
+end
+
+--- A finished task: its summary opens in a float, like an explanation, and the files it touched
+--- await accept or reject together.
+local function finish_task(job, result, message)
+  local files = {}
+  for _, file in ipairs(type(result.files) == 'table' and result.files or {}) do
+    if type(file) == 'table' and type(file.uri) == 'string' then
+      table.insert(files, file)
+    end
+  end
+  ui.show_markdown(task_markdown(result.markdown, files))
+  local text
+  if #files == 0 then
+    text = 'Tandem: task done; it changed no file'
+  else
+    local names = {}
+    for _, file in ipairs(files) do
+      table.insert(names, vim.fn.fnamemodify(vim.uri_to_fname(file.uri), ':t'))
+    end
+    local changed = table.concat(names, ', ')
+    text = string.format('Tandem: task done: %d file(s) changed (%s)', #files, changed)
+    start_task_review(job, files)
+  end
+  if message then
+    text = text .. ': ' .. message
+  end
+  if job.review then
+    text = text .. ' (' .. hint():gsub('^Tandem: ', '') .. ')'
+  end
+  ui.notify(text, message and vim.log.levels.WARN or vim.log.levels.INFO)
 end
 
 -- A job's end ---------------------------------------------------------------------------------
@@ -372,6 +482,10 @@ function finish(job, params)
   local message = type(params.message) == 'string' and params.message or nil
   local what = 'Tandem: ' .. job.action
   if job.status == 'done' then
+    if job.action == 'task' then
+      finish_task(job, result, message)
+      return
+    end
     if job.action == 'explain' and type(result.markdown) == 'string' then
       ui.show_markdown(result.markdown)
       if message then
@@ -439,6 +553,18 @@ end
 
 -- Deciding and cancelling ---------------------------------------------------------------------
 
+--- The most recent task anywhere that matches `pred`: a task is about the workspace, so it can
+--- be decided on or cancelled from a buffer it did not touch.
+local function latest_task(pred)
+  local found
+  for _, job in pairs(jobs) do
+    if job.action == 'task' and pred(job) and (not found or job.seq > found.seq) then
+      found = job
+    end
+  end
+  return found
+end
+
 local function pick(bufnr, id, pred)
   if id then
     for _, job in pairs(jobs) do
@@ -453,9 +579,11 @@ local function pick(bufnr, id, pred)
     end
     return nil
   end
-  return M.latest(bufnr, pred) or M.latest(bufnr, function(j)
-    return j.id ~= nil
-  end)
+  return M.latest(bufnr, pred)
+    or latest_task(pred)
+    or M.latest(bufnr, function(j)
+      return j.id ~= nil
+    end)
 end
 
 --- Accepts or rejects a finished job (`verdict` is "accept" or "reject"): the one given by

@@ -1,4 +1,5 @@
 //! A task: the agent across files (issue 15).
 
+pub mod check;
 pub mod conversation;
 pub mod tools;

@@ -76,6 +76,7 @@ pub struct Settings {
     pub edits: EditSettings,
     pub hover: HoverSettings,
     pub learn: LearnSettings,
+    pub agent: AgentSettings,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -118,6 +119,19 @@ pub struct LearnSettings {
     pub enabled: bool,
     /// Corrections not yet covered by a rule before the model is asked for one.
     pub min_evidence: u64,
+}
+
+/// Tasks (`tandem.task`): how far the agent loop may go, and the check it may run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentSettings {
+    /// Model turns that call tools, at most.
+    pub max_steps: u32,
+    pub timeout_ms: u64,
+    /// The command `run_check` runs (program and arguments); never run when unset. Not taken
+    /// from a workspace file: a cloned repository must not choose what runs on the machine.
+    pub check_command: Option<Vec<String>>,
+    pub check_timeout_ms: u64,
 }
 
 impl ModelSettings {
@@ -377,6 +391,8 @@ enum Kind {
     EditModes,
     Count,
     Flag,
+    /// A program and its arguments: a non-empty array of non-empty strings.
+    Command,
 }
 
 impl Kind {
@@ -391,6 +407,7 @@ impl Kind {
             Kind::EditModes => "\"stream\" or \"preview\"",
             Kind::Count => "a whole number greater than 0",
             Kind::Flag => "true or false",
+            Kind::Command => "an array of strings, the program first (like [\"cargo\", \"check\"])",
         }
     }
 
@@ -409,13 +426,20 @@ impl Kind {
                 .as_u64()
                 .is_some_and(|n| n > 0 && n <= u64::from(u32::MAX)),
             (Kind::Flag, Value::Bool(_)) => true,
+            (Kind::Command, Value::Array(parts)) => {
+                parts
+                    .first()
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| !p.is_empty())
+                    && parts.iter().all(Value::is_string)
+            }
             _ => false,
         }
     }
 }
 
 /// Every known setting and what it accepts.
-const KEYS: [(&str, Kind); 12] = [
+const KEYS: [(&str, Kind); 16] = [
     ("model.provider", Kind::Providers),
     ("model.baseUrl", Kind::Url),
     ("model.name", Kind::Text),
@@ -428,6 +452,10 @@ const KEYS: [(&str, Kind); 12] = [
     ("hover.timeoutMs", Kind::Count),
     ("learn.enabled", Kind::Flag),
     ("learn.minEvidence", Kind::Count),
+    ("agent.maxSteps", Kind::Count),
+    ("agent.timeoutMs", Kind::Count),
+    ("agent.checkCommand", Kind::Command),
+    ("agent.checkTimeoutMs", Kind::Count),
 ];
 
 fn describe(value: &Value) -> &'static str {
@@ -549,6 +577,29 @@ fn resolve(
             .unwrap_or(true),
         min_evidence: number(pick("learn.minEvidence"), 2).max(1),
     };
+    let check_command = match leaves.get("agent.checkCommand") {
+        Some((_, source @ Source::WorkspaceFile(_))) => {
+            tracing::warn!(
+                "agent.checkCommand from {source} is ignored: a workspace file cannot choose a command to run; set it in your user settings or your editor's"
+            );
+            None
+        }
+        _ => pick("agent.checkCommand")
+            .and_then(Value::as_array)
+            .map(|parts| {
+                parts
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            }),
+    };
+    let agent = AgentSettings {
+        max_steps: u32::try_from(number(pick("agent.maxSteps"), 25)).unwrap_or(u32::MAX),
+        timeout_ms: number(pick("agent.timeoutMs"), 600_000),
+        check_command,
+        check_timeout_ms: number(pick("agent.checkTimeoutMs"), 120_000),
+    };
 
     let provider = provider.unwrap_or_else(|| {
         let (detected, why) = if env.get("OPENAI_API_KEY").is_some() {
@@ -610,6 +661,7 @@ fn resolve(
             timeout_ms: hover_timeout_ms,
         },
         learn,
+        agent,
     };
     (settings, origins)
 }

@@ -487,6 +487,22 @@ impl Editor {
                 }
                 continue;
             }
+            if change["kind"] == "delete" {
+                // Deleted on disk; an open document of it is closed.
+                let uri = change["uri"].as_str().unwrap_or_default();
+                let path = file_path(uri)?;
+                if path.exists() {
+                    std::fs::remove_file(&path)?;
+                }
+                if self.docs.remove(uri).is_some() {
+                    self.notify(
+                        "textDocument/didClose",
+                        json!({"textDocument": {"uri": uri}}),
+                    )
+                    .await?;
+                }
+                continue;
+            }
             let uri = change["textDocument"]["uri"]
                 .as_str()
                 .unwrap_or_default()

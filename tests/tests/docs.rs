@@ -77,7 +77,8 @@ fn check(what: &str, code: &BTreeSet<String>, doc: &BTreeSet<String>) {
 }
 
 /// Advertised commands that decide on, stop or report jobs rather than start one.
-const NOT_ACTIONS: &[&str] = &["dismiss", "accept", "reject", "cancel", "status"];
+/// Commands that are not region actions (a task works across files; see "Tasks").
+const NOT_ACTIONS: &[&str] = &["dismiss", "accept", "reject", "cancel", "status", "task"];
 
 /// Docs that list the agent actions.
 const ACTION_LISTS: &[&str] = &[

@@ -67,6 +67,7 @@ async fn advertises_exactly_what_works() -> anyhow::Result<()> {
             "tandem.reject",
             "tandem.cancel",
             "tandem.status",
+            "tandem.task",
             "tandem.rules",
             "tandem.rules.approve",
             "tandem.rules.reject",

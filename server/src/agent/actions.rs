@@ -17,10 +17,12 @@ pub enum Action {
     Tests,
     Edit,
     Review,
+    /// The agent across files (`tandem.task`): a tool-calling loop, not a region rewrite.
+    Task,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
         Action::Explain,
         Action::Fix,
         Action::Implement,
@@ -28,6 +30,7 @@ impl Action {
         Action::Tests,
         Action::Edit,
         Action::Review,
+        Action::Task,
     ];
 
     /// The short name: `tandem/jobFinished`'s `action`, and the command's suffix.
@@ -40,6 +43,7 @@ impl Action {
             Action::Tests => "tests",
             Action::Edit => "edit",
             Action::Review => "review",
+            Action::Task => "task",
         }
     }
 
@@ -121,6 +125,7 @@ pub fn offers(situation: &Situation) -> Vec<Offer> {
     }
     if !situation.range.is_empty() {
         out.push(offer(Action::Edit, "Tandem: Edit selection…".into()));
+        out.push(offer(Action::Task, "Tandem: Task…".into()));
     }
     let what = innermost.map_or_else(|| "this code".to_owned(), |item| format!("`{}`", item.name));
     out.push(offer(Action::Explain, format!("Tandem: Explain {what}")));
@@ -329,7 +334,7 @@ mod tests {
         // The doc comment above `add` is outside every item.
         assert_eq!(
             offered(source, 0..at("fn todo_me"), true),
-            [Fix, Edit, Explain, Review]
+            [Fix, Edit, Task, Explain, Review]
         );
         assert_eq!(offered("", 0..0, false), [Explain, Review]);
     }

@@ -69,6 +69,9 @@ struct Entry {
     verdict: Verdict,
     /// Why the editor refused the job's last refused edit, when it said.
     refusal: Option<String>,
+    /// The task this job is one document's edits of: it is not shown or counted on its own,
+    /// and is forgotten with its task.
+    part_of: Option<JobId>,
 }
 
 /// A job as `tandem.status` shows it.
@@ -153,6 +156,62 @@ impl Jobs {
         uri: DocUri,
         session: Option<StreamSession>,
     ) -> Result<JobHandle, JobError> {
+        self.register(action, uri, session, None)
+    }
+
+    /// Registers one document's edits of task `task` as a job of its own (a part): its edits
+    /// converge like any job's; it is decided, and forgotten, with the task.
+    pub fn start_part(
+        &self,
+        task: JobId,
+        uri: DocUri,
+        session: StreamSession,
+    ) -> Result<JobHandle, JobError> {
+        self.register(Action::Task, uri, Some(session), Some(task))
+    }
+
+    /// Gives part `id` a new session (the task edits its document again) and a fresh handle:
+    /// whatever stopped it before (the user typing inside) is behind it.
+    pub fn restart_part(&self, id: JobId, session: StreamSession) -> Option<JobHandle> {
+        let mut entries = self.entries.lock();
+        let entry = entries.get_mut(&id).filter(|e| e.part_of.is_some())?;
+        entry.session = Some(session);
+        entry.cancel = CancellationToken::new();
+        entry.stop_reason = None;
+        entry.stop_failed = false;
+        entry.refusal = None;
+        Some(JobHandle {
+            id,
+            cancel: entry.cancel.clone(),
+            wake: entry.wake.clone(),
+        })
+    }
+
+    /// Whether job `id` is still remembered (running, or finished among the last few).
+    pub fn knows(&self, id: JobId) -> bool {
+        self.entries.lock().contains_key(&id)
+    }
+
+    /// The parts of task `task`, oldest first.
+    pub fn parts(&self, task: JobId) -> Vec<JobId> {
+        let mut parts: Vec<JobId> = self
+            .entries
+            .lock()
+            .iter()
+            .filter(|(_, e)| e.part_of == Some(task))
+            .map(|(id, _)| *id)
+            .collect();
+        parts.sort_unstable();
+        parts
+    }
+
+    fn register(
+        &self,
+        action: Action,
+        uri: DocUri,
+        session: Option<StreamSession>,
+        part_of: Option<JobId>,
+    ) -> Result<JobHandle, JobError> {
         let mut entries = self.entries.lock();
         if let Some(new) = session.as_ref().map(StreamSession::region) {
             for (other, entry) in entries.iter() {
@@ -186,9 +245,12 @@ impl Jobs {
                 stop_failed: false,
                 verdict: Verdict::Pending,
                 refusal: None,
+                part_of,
             },
         );
-        self.counters.lock().started += 1;
+        if part_of.is_none() {
+            self.counters.lock().started += 1;
+        }
         Ok(handle)
     }
 
@@ -393,8 +455,12 @@ impl Jobs {
     /// Records how the job ended. Finished jobs beyond the last few are forgotten.
     pub fn finish(&self, id: JobId, status: JobStatus) {
         let mut entries = self.entries.lock();
-        if let Some(entry) = entries.get_mut(&id) {
-            entry.status = status;
+        let Some(entry) = entries.get_mut(&id) else {
+            return;
+        };
+        entry.status = status;
+        if entry.part_of.is_some() {
+            return;
         }
         let mut counters = self.counters.lock();
         match status {
@@ -406,14 +472,14 @@ impl Jobs {
         drop(counters);
         let mut finished: Vec<JobId> = entries
             .iter()
-            .filter(|(_, e)| e.status != JobStatus::Running)
+            .filter(|(_, e)| e.status != JobStatus::Running && e.part_of.is_none())
             .map(|(id, _)| *id)
             .collect();
         if finished.len() > KEEP_FINISHED {
             finished.sort_unstable();
-            for old in &finished[..finished.len() - KEEP_FINISHED] {
-                entries.remove(old);
-            }
+            let old = &finished[..finished.len() - KEEP_FINISHED];
+            entries
+                .retain(|id, e| !old.contains(id) && !e.part_of.is_some_and(|t| old.contains(&t)));
         }
     }
 
@@ -424,7 +490,8 @@ impl Jobs {
         if entry.status == JobStatus::Running {
             return Err(JobError::StillRunning(id));
         }
-        if entry.session.is_none() {
+        // A task's edits are in its parts and in files that were not open: the task knows.
+        if entry.session.is_none() && entry.action != Action::Task {
             return Err(JobError::NoEdit(id));
         }
         match entry.verdict {
@@ -455,6 +522,7 @@ impl Jobs {
             .entries
             .lock()
             .iter()
+            .filter(|(_, e)| e.part_of.is_none())
             .map(|(id, e)| JobSummary {
                 id: *id,
                 action: e.action,

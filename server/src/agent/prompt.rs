@@ -221,7 +221,7 @@ fn bullets(lines: &[String]) -> String {
 }
 
 /// A fence longer than any run of backticks in `text`, so the text cannot close it.
-fn fence_for(text: &str) -> String {
+pub fn fence_for(text: &str) -> String {
     let mut longest = 0;
     let mut run = 0;
     for c in text.chars() {
@@ -239,10 +239,11 @@ fn target_heading(action: Action) -> &'static str {
         Action::Document => "The item to document (TARGET)",
         Action::Tests => "The code to test",
         Action::Fix | Action::Edit => "The code to rewrite (TARGET)",
+        Action::Task => "Where the user stands",
     }
 }
 
-fn system_prompt(action: Action) -> String {
+pub fn system_prompt(action: Action) -> String {
     let rewrite = "Answer with the complete new text of the TARGET in one fenced code block, and nothing \
         else after it. It replaces the TARGET exactly: keep its indentation and anything in it that \
         needs no change, and do not repeat code from outside it.";
@@ -271,6 +272,12 @@ fn system_prompt(action: Action) -> String {
             answer; answer with that code in one fenced code block, and nothing else after it."
             .to_owned(),
         Action::Edit => format!("Rewrite the TARGET as the instruction asks. {rewrite}"),
+        Action::Task => "Carry out the user's task in their workspace with the tools you are given: \
+            read and search before you change code, change files only with edit_file and create_file, \
+            keep each change small and in the project's style, and run the checks when they are \
+            offered and fix what they report. When the task is done, answer without calling a tool: \
+            a short Markdown summary of what you changed and why."
+            .to_owned(),
     };
     format!(
         "You are Tandem, a coding agent working inside the user's editor. {task} Follow the project's rules \

@@ -303,6 +303,7 @@ fn target(input: &ActionInput) -> Result<Target, String> {
             range
         }
         Action::Review => 0..rope.len_bytes(),
+        Action::Task => return Err(format!("{name} works across files: it has no region")),
         Action::Explain | Action::Fix => {
             let range = range
                 .or(position.map(|p| p..p))

@@ -181,6 +181,14 @@ impl StreamSession {
         }
     }
 
+    /// The session, with `original` as the text the region held before the job (what rollback
+    /// and reject put back) instead of its text now: a task's later edit of a document whose
+    /// earlier edit landed next to it.
+    pub fn with_original(mut self, original: String) -> Self {
+        self.original = original;
+        self
+    }
+
     /// Tells the session whether the client answers `workspace/applyEdit` (the LSP
     /// layer knows once any edit on the connection was answered; the session also
     /// learns it from its own answers). With a client that answers, a landed edit

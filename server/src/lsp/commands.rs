@@ -41,6 +41,7 @@ pub fn command_names() -> Vec<String> {
             "tandem.reject",
             "tandem.cancel",
             "tandem.status",
+            "tandem.task",
         ]
         .map(String::from),
     );
@@ -122,6 +123,7 @@ pub async fn execute(
     let token = params.work_done_progress_params.work_done_token;
     match command {
         "tandem.status" => Ok(Some(status(state).await)),
+        "tandem.task" => super::task::start(state, argument, token).await.map(Some),
         rules if super::rules::COMMANDS.contains(&rules) => {
             super::rules::execute(state, rules, argument)
                 .await
@@ -152,6 +154,11 @@ pub async fn execute(
         }
         "tandem.accept" => {
             let args: JobArgs = parse(command, argument)?;
+            if state.engine.tasks.lock().contains_key(&args.job_id) {
+                engine::accept_task(&state.engine, args.job_id)
+                    .map_err(|e| invalid(e.to_string()))?;
+                return Ok(Some(json!({"jobId": args.job_id})));
+            }
             state
                 .engine
                 .jobs
@@ -264,7 +271,14 @@ async fn start(
 
 /// `tandem.reject`: puts back exactly the text the job replaced.
 async fn reject(state: &Arc<State>, id: u64) -> Result<()> {
-    match engine::reject(&state.engine, &LspEditor(state.clone()), id).await {
+    let editor = LspEditor(state.clone());
+    let is_task = state.engine.tasks.lock().contains_key(&id);
+    let rejected = if is_task {
+        engine::reject_task(&state.engine, &editor, id).await
+    } else {
+        engine::reject(&state.engine, &editor, id).await
+    };
+    match rejected {
         Ok(()) => {
             tracing::info!(job = id, "rejected");
             Ok(())
@@ -340,7 +354,12 @@ pub async fn code_actions(
     let uri = params.text_document.uri;
     let actions = offers(&situation)
         .into_iter()
-        .filter(|offer| ACTIONS.contains(&offer.action) && offer.action != Action::Edit)
+        .filter(|offer| match offer.action {
+            // Both need the user's instruction: only Tandem's own clients ask for it.
+            Action::Edit => false,
+            Action::Task => state.flags().job_finished,
+            action => ACTIONS.contains(&action),
+        })
         .map(|offer| {
             let argument = match offer.action {
                 Action::Implement | Action::Document | Action::Tests => {

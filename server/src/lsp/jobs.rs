@@ -13,7 +13,8 @@ use tower_lsp_server::gen_lsp_types as lsp;
 use super::convert;
 use super::server::State;
 use crate::agent::engine::{
-    Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress, TextEdit,
+    Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress,
+    StepReport, TextEdit,
 };
 use crate::agent::jobs::{JobId, JobStatus};
 use crate::agent::review::Finding;
@@ -24,7 +25,7 @@ use crate::workspace::DocUri;
 const EDIT_NUDGES: [Duration; 2] = [Duration::from_millis(500), Duration::from_millis(1500)];
 /// How long a client may take to create a progress token.
 const PROGRESS_CREATE_TIMEOUT: Duration = Duration::from_secs(5);
-/// The change annotation of preview edits.
+/// The change annotation of preview edits (of the first file; others get `tandem-1`, …).
 const PREVIEW_ANNOTATION: &str = "tandem";
 
 /// `tandem/jobFinished`.
@@ -100,6 +101,10 @@ impl Editor for LspEditor {
         self.0.flags().logs_edits
     }
 
+    async fn job_step(&self, job: JobId, step: &StepReport) {
+        super::task::announce_step(&self.0, job, step).await;
+    }
+
     async fn job_finished(&self, report: JobReport) {
         let state = &self.0;
         if report.action.edits() && state.engine.documents.is_open(&report.doc) {
@@ -150,6 +155,16 @@ fn result_json(state: &State, result: &JobResult) -> Value {
     match result {
         JobResult::Markdown(markdown) => json!({"markdown": markdown}),
         JobResult::Findings(count) => json!({"findings": count}),
+        JobResult::Task { markdown, files } => {
+            let files: Vec<Value> = files
+                .iter()
+                .filter_map(|file| {
+                    let uri = lsp::Uri::from_file_path(&file.path).ok()?;
+                    Some(json!({"uri": uri.as_str(), "created": file.created}))
+                })
+                .collect();
+            json!({"markdown": markdown, "files": files})
+        }
         JobResult::Region {
             target,
             rope,
@@ -181,25 +196,51 @@ fn apply_params(
 ) -> Result<lsp::ApplyWorkspaceEditParams, String> {
     let encoding = state.encoding();
     let label = request.action.edit_label();
+    // Preview: one change annotation per file, so that the user confirms each file.
+    let files = std::cell::RefCell::new(Vec::<(String, String)>::new());
+    let annotate = |uri: &lsp::Uri| -> Option<String> {
+        if !request.confirm {
+            return None;
+        }
+        let mut files = files.borrow_mut();
+        let known = files
+            .iter()
+            .find(|(_, u)| u == uri.as_str())
+            .map(|(id, _)| id.clone());
+        Some(known.unwrap_or_else(|| {
+            let id = match files.len() {
+                0 => PREVIEW_ANNOTATION.to_owned(),
+                n => format!("{PREVIEW_ANNOTATION}-{n}"),
+            };
+            files.push((id.clone(), uri.as_str().to_owned()));
+            id
+        }))
+    };
     let mut changes = Vec::new();
     for change in &request.changes {
         changes.push(match change {
-            Change::CreateFile { path } => lsp::DocumentChange::CreateFile(lsp::CreateFile {
-                uri: file_uri(path)?,
-                options: Some(lsp::CreateFileOptions {
-                    overwrite: Some(false),
-                    ignore_if_exists: Some(true),
-                }),
-                annotation_id: None,
-            }),
-            Change::DeleteFile { path } => lsp::DocumentChange::DeleteFile(lsp::DeleteFile {
-                uri: file_uri(path)?,
-                options: Some(lsp::DeleteFileOptions {
-                    recursive: Some(false),
-                    ignore_if_not_exists: Some(true),
-                }),
-                annotation_id: None,
-            }),
+            Change::CreateFile { path } => {
+                let uri = file_uri(path)?;
+                lsp::DocumentChange::CreateFile(lsp::CreateFile {
+                    annotation_id: annotate(&uri),
+                    uri,
+                    options: Some(lsp::CreateFileOptions {
+                        overwrite: Some(false),
+                        ignore_if_exists: Some(true),
+                    }),
+                })
+            }
+            Change::DeleteFile { path } => {
+                let uri = file_uri(path)?;
+                lsp::DocumentChange::DeleteFile(lsp::DeleteFile {
+                    annotation_id: annotate(&uri),
+                    uri,
+                    options: Some(lsp::DeleteFileOptions {
+                        recursive: Some(false),
+                        ignore_if_not_exists: Some(true),
+                    }),
+                })
+            }
             Change::Text(TextEdit {
                 target,
                 rope,
@@ -221,13 +262,12 @@ fn apply_params(
                     },
                     new_text: text.clone(),
                 };
-                let edit = if request.confirm {
-                    lsp::Edit::AnnotatedTextEdit(lsp::AnnotatedTextEdit {
-                        annotation_id: PREVIEW_ANNOTATION.into(),
+                let edit = match annotate(&uri) {
+                    Some(annotation_id) => lsp::Edit::AnnotatedTextEdit(lsp::AnnotatedTextEdit {
+                        annotation_id,
                         text_edit,
-                    })
-                } else {
-                    lsp::Edit::TextEdit(text_edit)
+                    }),
+                    None => lsp::Edit::TextEdit(text_edit),
                 };
                 lsp::DocumentChange::TextDocumentEdit(lsp::TextDocumentEdit {
                     text_document: lsp::OptionalVersionedTextDocumentIdentifier {
@@ -240,17 +280,22 @@ fn apply_params(
         });
     }
     let annotations = request.confirm.then(|| {
-        HashMap::from([(
-            PREVIEW_ANNOTATION.to_owned(),
-            lsp::ChangeAnnotation {
-                label: label.clone(),
-                needs_confirmation: Some(true),
-                description: Some(format!(
-                    "The model's proposal for `{}`",
-                    request.action.name()
-                )),
-            },
-        )])
+        files
+            .into_inner()
+            .into_iter()
+            .map(|(id, uri)| {
+                let file = uri.rsplit('/').next().unwrap_or(&uri).to_owned();
+                let annotation = lsp::ChangeAnnotation {
+                    label: label.clone(),
+                    needs_confirmation: Some(true),
+                    description: Some(format!(
+                        "The model's proposal for `{}` in {file}",
+                        request.action.name()
+                    )),
+                };
+                (id, annotation)
+            })
+            .collect::<HashMap<_, _>>()
     });
     Ok(lsp::ApplyWorkspaceEditParams {
         // Only the first edit of a job carries the label: Neovim's stock client prints every

@@ -13,6 +13,7 @@ mod learning;
 mod rules;
 mod server;
 mod settings;
+mod task;
 pub mod transport;
 
 use std::sync::Arc;

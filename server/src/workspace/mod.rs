@@ -298,6 +298,11 @@ impl Workspace {
         }
     }
 
+    /// The open documents.
+    pub fn uris(&self) -> Vec<DocUri> {
+        self.entries.lock().keys().cloned().collect()
+    }
+
     /// Number of open documents and of trees held, for status and tests.
     pub fn counts(&self) -> (usize, usize) {
         let entries = self.entries.lock();

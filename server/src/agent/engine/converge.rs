@@ -194,7 +194,7 @@ fn shape(job: &Job, code: &str, last: bool) -> String {
 
 /// Waits until the editor's text shows the desired text in the region. Fails when the job is
 /// cancelled, or when an edit is neither answered nor seen for too long, or refused too often.
-async fn settle<E: Editor>(
+pub(super) async fn settle<E: Editor>(
     engine: &Arc<Engine>,
     editor: &E,
     handle: &JobHandle,

@@ -13,16 +13,23 @@ pub mod port;
 mod refusals;
 mod run;
 mod start;
+mod task;
+mod task_files;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use converge::reject;
 pub use port::{
-    Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress, TextEdit,
+    Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress,
+    StepReport, TextEdit, TouchedFile,
 };
 pub use run::{Job, panic_message, run};
 pub use start::{JobInput, Started, start};
+pub use task::{
+    TASK_BUDGET_TOKENS, TaskInput, TaskJob, accept_task, reject_task, run_task, start_task,
+};
+pub use task_files::TaskFiles;
 
 use super::health::Health;
 use super::jobs::{JobId, Jobs};
@@ -45,6 +52,8 @@ pub struct Engine {
     pub health: Arc<Health>,
     /// What became of the jobs that edited (recorded only while learning is on).
     pub signals: Signals,
+    /// The files of each task, for its accept or reject.
+    pub tasks: parking_lot::Mutex<std::collections::HashMap<JobId, Arc<TaskFiles>>>,
 }
 
 /// "1 line written", "3 lines written": a progress report in words.
@@ -60,6 +69,7 @@ impl Engine {
             jobs: Jobs::new(),
             health: Arc::default(),
             signals: Signals::default(),
+            tasks: parking_lot::Mutex::default(),
         }
     }
 

@@ -111,6 +111,29 @@ pub enum JobResult {
     },
     /// A review: how many findings were shown.
     Findings(usize),
+    /// A task: the model's summary, and every file it changed or created.
+    Task {
+        markdown: String,
+        files: Vec<TouchedFile>,
+    },
+}
+
+/// A file a task changed or created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TouchedFile {
+    pub path: PathBuf,
+    pub created: bool,
+}
+
+/// One step of a task, as it is shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepReport {
+    /// 1-based: the model turn it belongs to.
+    pub step: u32,
+    pub tool: String,
+    /// The file it read or changed (relative to the workspace root), when it has one.
+    pub path: Option<String>,
+    pub summary: String,
 }
 
 /// How a job ended, announced once.
@@ -144,6 +167,12 @@ pub trait Editor: Clone + Send + Sync + 'static {
         rope: &Rope,
         findings: Vec<Finding>,
     ) -> impl Future<Output = ()> + Send;
+
+    /// Shows one step of a task (after its `Progress::Report`). Editors with no way to show
+    /// steps have seen the report.
+    fn job_step(&self, _job: JobId, _step: &StepReport) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 
     /// Announces how a job ended.
     fn job_finished(&self, report: JobReport) -> impl Future<Output = ()> + Send;

@@ -2,4 +2,5 @@
 
 pub mod check;
 pub mod conversation;
+pub mod prompt;
 pub mod tools;

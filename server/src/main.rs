@@ -71,10 +71,14 @@ enum Command {
     Exec {
         #[command(flatten)]
         ignored: Ignored,
-        /// The action: explain, fix, implement, document, tests, edit or review.
+        /// The action: explain, fix, implement, document, tests, edit, review, or task (the
+        /// agent across files: --instruction says what to do; it reads, edits and creates files
+        /// of the workspace, printing each step, then its summary on stdout and the files it
+        /// changed with their added and removed lines on stderr).
         action: String,
-        /// The file to work on. review's findings name it as given here.
-        file: PathBuf,
+        /// The file to work on. review's findings name it as given here. Optional for task
+        /// (where the user stands; the workspace is the current folder's otherwise).
+        file: Option<PathBuf>,
         /// Optional. `L1:C1-L2:C2`, or `L:C` for a position; 1-based, columns in characters.
         /// implement, document and tests need a position in the item (a range's start counts);
         /// edit needs a range; explain and fix take the whole file without one (with a position,

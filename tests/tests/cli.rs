@@ -78,7 +78,7 @@ const HELPS: &[Help] = &[
         args: &["exec", "--help"],
         lists: &[
             "<ACTION>",
-            "<FILE>",
+            "[FILE]",
             "--range <RANGE>",
             "--instruction <INSTRUCTION>",
             "--diff",
@@ -90,7 +90,7 @@ const HELPS: &[Help] = &[
     },
     Help {
         args: &["exec", "-h"],
-        lists: &["<ACTION>", "<FILE>", "--range <RANGE>", "-q, --quiet"],
+        lists: &["<ACTION>", "[FILE]", "--range <RANGE>", "-q, --quiet"],
         never: &["--stdio", "stdin/stdout"],
     },
     Help {

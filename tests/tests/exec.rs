@@ -363,7 +363,7 @@ async fn bad_usage_exits_2_saying_what_is_wrong() -> anyhow::Result<()> {
     let cases: &[(&[&str], &str)] = &[
         (
             &["teleport", "lib.rs"],
-            "tandem exec: unknown action `teleport`; one of: explain, fix, implement, document, tests, edit, review\n",
+            "tandem exec: unknown action `teleport`; one of: explain, fix, implement, document, tests, edit, review, task\n",
         ),
         (
             &["edit", "lib.rs", "--range", "1:1-2:1"],
@@ -546,7 +546,7 @@ async fn help_and_log_file_errors_say_what_they_mean() -> anyhow::Result<()> {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(
         help.contains("Exit codes: 0 done (review: no findings); 1 the action failed (review: findings); 2 bad")
-            && help.contains("<FILE>\n          The file to work on")
+            && help.contains("[FILE]\n          The file to work on")
             && help.contains("Optional. `L1:C1-L2:C2`")
             && !help.contains("--stdio"),
         "{help}"
@@ -568,5 +568,74 @@ async fn help_and_log_file_errors_say_what_they_mean() -> anyhow::Result<()> {
         "{}",
         stderr(&output)
     );
+    Ok(())
+}
+
+/// `exec task`: the model edits one file and creates another; each step is printed, then the
+/// summary on stdout and each file with its line counts; the files are written. With `--diff`
+/// nothing is written; a failed task writes nothing.
+#[tokio::test]
+async fn a_task_edits_and_creates_files_printing_its_steps() -> anyhow::Result<()> {
+    use tandem_tests::model_tools::ScriptedCall;
+    let server = ModelServer::start().await?;
+    let home = setup(&server.base_url(Wire::OpenAi));
+    write_project(home.path(), &[("lib.rs", DOUBLE)]);
+    let script = |server: &ModelServer| {
+        server.push(Reply::tool_calls(
+            Wire::OpenAi,
+            &[],
+            &[
+                ScriptedCall::new("c1", "edit_file", r#"{"path": "lib.rs", "old": "x * 2", "new": "x.saturating_mul(2)"}"#),
+                ScriptedCall::new("c2", "create_file", r#"{"path": "src/new.rs", "content": "pub fn one() -> u8 { 1 }\n"}"#),
+            ],
+        ));
+        server.push(Reply::text(Wire::OpenAi, &["Doubling ", "saturates."]));
+    };
+
+    script(&server);
+    let diff = exec(home.path(), &["task", "--instruction", "saturate", "--diff"]).await;
+    assert_eq!(diff.status.code(), Some(0), "{}", stderr(&diff));
+    let shown = String::from_utf8_lossy(&diff.stdout);
+    assert!(shown.starts_with("Doubling saturates.\n"), "{shown}{}", stderr(&diff));
+    assert!(shown.contains("+    x.saturating_mul(2)") && shown.contains("+++ src/new.rs"), "{shown}");
+    assert_eq!(project_files(home.path()), owned(&[("lib.rs", DOUBLE)]));
+
+    script(&server);
+    let output = exec(home.path(), &["task", "--instruction", "saturate"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let said = stderr(&output);
+    for line in [
+        "tandem: step 1: edit_file lib.rs: edited lib.rs\n",
+        "tandem: step 1: create_file src/new.rs: created src/new.rs (1 lines)\n",
+        "tandem: lib.rs +1 -1\n",
+        "tandem: src/new.rs +1 -0\n",
+    ] {
+        assert!(said.contains(line), "{line:?} in {said}");
+    }
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "Doubling saturates.\n");
+    assert_eq!(
+        project_files(home.path()),
+        owned(&[
+            ("lib.rs", &DOUBLE.replace("x * 2", "x.saturating_mul(2)")),
+            ("src/new.rs", "pub fn one() -> u8 { 1 }\n"),
+        ])
+    );
+
+    // The model fails half way: nothing is written.
+    write_project(home.path(), &[("lib.rs", DOUBLE)]);
+    std::fs::remove_file(home.path().join("project/src/new.rs"))?;
+    server.push(Reply::tool_calls(
+        Wire::OpenAi,
+        &[],
+        &[ScriptedCall::new("c1", "edit_file", r#"{"path": "lib.rs", "old": "x * 2", "new": "x + x"}"#)],
+    ));
+    server.push(Reply::error(500, "boom"));
+    let failed = exec(home.path(), &["task", "--instruction", "saturate"]).await;
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert_eq!(project_files(home.path()), owned(&[("lib.rs", DOUBLE)]));
+
+    let usage = exec(home.path(), &["task"]).await;
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(stderr(&usage).contains("task needs an instruction"), "{}", stderr(&usage));
     Ok(())
 }

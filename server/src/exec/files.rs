@@ -14,7 +14,8 @@ use ropey::Rope;
 use tokio::sync::mpsc;
 
 use crate::agent::engine::{
-    Change, EditAnswer, EditRequest, EditTarget, Editor, Engine, JobReport, Progress, TextEdit,
+    Change, EditAnswer, EditRequest, EditTarget, Editor, Engine, JobReport, Progress, StepReport,
+    TextEdit,
 };
 use crate::agent::jobs::JobId;
 use crate::agent::review::Finding;
@@ -28,6 +29,8 @@ const ENCODING: PositionEncoding = PositionEncoding::Utf32;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Shown {
     Report(String),
+    /// A task's step, in words: kept on its own line.
+    Step(String),
     End,
 }
 
@@ -225,6 +228,14 @@ impl Editor for FileEditor {
             Progress::End(_) => Shown::End,
         };
         let _ = self.0.shown.send(shown);
+    }
+
+    async fn job_step(&self, _job: JobId, step: &StepReport) {
+        let line = match &step.path {
+            Some(path) => format!("step {}: {} {path}: {}", step.step, step.tool, step.summary),
+            None => format!("step {}: {}: {}", step.step, step.tool, step.summary),
+        };
+        let _ = self.0.shown.send(Shown::Step(line));
     }
 
     async fn show_findings(&self, _doc: &DocUri, rope: &Rope, findings: Vec<Finding>) {

@@ -6,9 +6,11 @@
 //!
 //! - `files`: the engine's editor port on files.
 //! - `output`: findings as lines, changed files written or diffed.
+//! - `task`: `tandem exec task`, the agent across files.
 
 mod files;
 mod output;
+mod task;
 
 use std::future::Future;
 use std::io::Write;
@@ -33,7 +35,8 @@ use output::Names;
 #[derive(Clone, Debug)]
 pub struct ExecOptions {
     pub action: String,
-    pub file: PathBuf,
+    /// Required, except for `task`.
+    pub file: Option<PathBuf>,
     /// `L1:C1-L2:C2` or `L:C`, 1-based lines and columns (columns in characters).
     pub range: Option<String>,
     pub instruction: Option<String>,
@@ -95,10 +98,17 @@ async fn execute(
             names.join(", ")
         ))
     })?;
-    let file = std::fs::canonicalize(&options.file)
-        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", options.file.display())))?;
+    if action == Action::Task {
+        return task::execute(options, out, err).await;
+    }
+    let given = options
+        .file
+        .as_deref()
+        .ok_or_else(|| Failure::Usage(format!("{} needs a file to work on", action.name())))?;
+    let file = std::fs::canonicalize(given)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", given.display())))?;
     let text = std::fs::read_to_string(&file)
-        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", options.file.display())))?;
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", given.display())))?;
     let root = workspace_root(&file);
     let (mut config, messages) = ConfigStore::load(options.env.clone(), Some(&root));
     if let Some(user) = &options.user_config {
@@ -175,7 +185,7 @@ async fn execute(
     show_progress(job, shown, &mut progress(options, err, &mut quiet)).await;
     engine.did_close(&doc);
     let names = Names {
-        given: &options.file,
+        given,
         canonical: &file,
     };
     conclude(options, action, &names, &text, &editor.ended(), out, err)
@@ -297,6 +307,17 @@ async fn show_progress(
             width = 0;
         }
         Shown::End => {}
+        Shown::Step(line) => {
+            // A step stays on its own line; the in-place line starts again under it.
+            let blank = if width > 0 { "\r" } else { "" };
+            let _ = writeln!(
+                err,
+                "{blank}tandem: {line}{:pad$}",
+                "",
+                pad = width.saturating_sub(line.len() + 8)
+            );
+            width = 0;
+        }
     };
     tokio::pin!(job);
     loop {

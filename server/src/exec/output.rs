@@ -18,16 +18,19 @@ pub struct Names<'a> {
 }
 
 impl Names<'_> {
-    /// How to name `path` to the user: a file next to the given one is named the same way.
+    /// How to name `path` to the user: a file in the given one's folder, or below it, is named
+    /// the same way.
     fn shown(&self, path: &Path) -> String {
         if path == self.canonical {
             return self.given.display().to_string();
         }
-        match (path.parent(), path.file_name()) {
-            (Some(folder), Some(name)) if Some(folder) == self.canonical.parent() => {
-                self.given.with_file_name(name).display().to_string()
-            }
-            _ => path.display().to_string(),
+        let folder = self.canonical.parent().unwrap_or(Path::new("/"));
+        match path.strip_prefix(folder) {
+            Ok(below) => match self.given.parent() {
+                Some(given) => given.join(below).display().to_string(),
+                None => below.display().to_string(),
+            },
+            Err(_) => path.display().to_string(),
         }
     }
 }
@@ -154,7 +157,11 @@ pub fn write(
                 } else {
                     "created"
                 },
-                std::fs::write(&file.path, text),
+                // A new file may be in a new folder.
+                file.path
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&file.path, text)),
             ),
             (Some(_), None) => ("deleted", std::fs::remove_file(&file.path)),
             (None, None) => continue,
@@ -216,5 +223,9 @@ mod tests {
             "src/test_calc.py"
         );
         assert_eq!(names.shown(Path::new("/elsewhere/x.py")), "/elsewhere/x.py");
+        assert_eq!(
+            names.shown(Path::new("/work/src/sub/x.py")),
+            "src/sub/x.py"
+        );
     }
 }

@@ -585,19 +585,38 @@ async fn a_task_edits_and_creates_files_printing_its_steps() -> anyhow::Result<(
             Wire::OpenAi,
             &[],
             &[
-                ScriptedCall::new("c1", "edit_file", r#"{"path": "lib.rs", "old": "x * 2", "new": "x.saturating_mul(2)"}"#),
-                ScriptedCall::new("c2", "create_file", r#"{"path": "src/new.rs", "content": "pub fn one() -> u8 { 1 }\n"}"#),
+                ScriptedCall::new(
+                    "c1",
+                    "edit_file",
+                    r#"{"path": "lib.rs", "old": "x * 2", "new": "x.saturating_mul(2)"}"#,
+                ),
+                ScriptedCall::new(
+                    "c2",
+                    "create_file",
+                    r#"{"path": "src/new.rs", "content": "pub fn one() -> u8 { 1 }\n"}"#,
+                ),
             ],
         ));
         server.push(Reply::text(Wire::OpenAi, &["Doubling ", "saturates."]));
     };
 
     script(&server);
-    let diff = exec(home.path(), &["task", "--instruction", "saturate", "--diff"]).await;
+    let diff = exec(
+        home.path(),
+        &["task", "--instruction", "saturate", "--diff"],
+    )
+    .await;
     assert_eq!(diff.status.code(), Some(0), "{}", stderr(&diff));
     let shown = String::from_utf8_lossy(&diff.stdout);
-    assert!(shown.starts_with("Doubling saturates.\n"), "{shown}{}", stderr(&diff));
-    assert!(shown.contains("+    x.saturating_mul(2)") && shown.contains("+++ src/new.rs"), "{shown}");
+    assert!(
+        shown.starts_with("Doubling saturates.\n"),
+        "{shown}{}",
+        stderr(&diff)
+    );
+    assert!(
+        shown.contains("+    x.saturating_mul(2)") && shown.contains("+++ src/new.rs"),
+        "{shown}"
+    );
     assert_eq!(project_files(home.path()), owned(&[("lib.rs", DOUBLE)]));
 
     script(&server);
@@ -612,7 +631,10 @@ async fn a_task_edits_and_creates_files_printing_its_steps() -> anyhow::Result<(
     ] {
         assert!(said.contains(line), "{line:?} in {said}");
     }
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "Doubling saturates.\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "Doubling saturates.\n"
+    );
     assert_eq!(
         project_files(home.path()),
         owned(&[
@@ -627,7 +649,11 @@ async fn a_task_edits_and_creates_files_printing_its_steps() -> anyhow::Result<(
     server.push(Reply::tool_calls(
         Wire::OpenAi,
         &[],
-        &[ScriptedCall::new("c1", "edit_file", r#"{"path": "lib.rs", "old": "x * 2", "new": "x + x"}"#)],
+        &[ScriptedCall::new(
+            "c1",
+            "edit_file",
+            r#"{"path": "lib.rs", "old": "x * 2", "new": "x + x"}"#,
+        )],
     ));
     server.push(Reply::error(500, "boom"));
     let failed = exec(home.path(), &["task", "--instruction", "saturate"]).await;
@@ -636,6 +662,10 @@ async fn a_task_edits_and_creates_files_printing_its_steps() -> anyhow::Result<(
 
     let usage = exec(home.path(), &["task"]).await;
     assert_eq!(usage.status.code(), Some(2));
-    assert!(stderr(&usage).contains("task needs an instruction"), "{}", stderr(&usage));
+    assert!(
+        stderr(&usage).contains("task needs an instruction"),
+        "{}",
+        stderr(&usage)
+    );
     Ok(())
 }

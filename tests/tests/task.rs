@@ -539,10 +539,14 @@ async fn the_task_code_action_is_offered_on_a_selection_to_tandems_clients() -> 
             capabilities["experimental"] = json!({"tandem": {"jobFinished": true}});
         }
         editor
-            .initialize_with(&[], json!({"rootUri": setup.uri(""), "capabilities": capabilities}))
+            .initialize_with(
+                &[],
+                json!({"rootUri": setup.uri(""), "capabilities": capabilities}),
+            )
             .await?;
         editor.open(&main, "rust", 1, MAIN).await?;
-        let selection = json!({"start": {"line": 4, "character": 0}, "end": {"line": 6, "character": 1}});
+        let selection =
+            json!({"start": {"line": 4, "character": 0}, "end": {"line": 6, "character": 1}});
         let titles = |actions: &Value| -> Vec<String> {
             actions
                 .as_array()
@@ -569,9 +573,13 @@ async fn the_task_code_action_is_offered_on_a_selection_to_tandems_clients() -> 
                 .cloned()
                 .unwrap_or_default();
             assert_eq!(task["command"]["command"], "tandem.task", "{task}");
-            assert_eq!(task["command"]["arguments"], json!([{"uri": main, "range": selection}]));
+            assert_eq!(
+                task["command"]["arguments"],
+                json!([{"uri": main, "range": selection}])
+            );
         }
-        let empty = json!({"start": {"line": 5, "character": 4}, "end": {"line": 5, "character": 4}});
+        let empty =
+            json!({"start": {"line": 5, "character": 4}, "end": {"line": 5, "character": 4}});
         let actions = editor
             .request(
                 "textDocument/codeAction",
@@ -579,7 +587,10 @@ async fn the_task_code_action_is_offered_on_a_selection_to_tandems_clients() -> 
             )
             .await?
             .map_err(|e| anyhow::anyhow!("codeAction failed: {e}"))?;
-        assert!(!titles(&actions).contains(&"Tandem: Task…".to_owned()), "{actions}");
+        assert!(
+            !titles(&actions).contains(&"Tandem: Task…".to_owned()),
+            "{actions}"
+        );
         assert_eq!(editor.shutdown_and_exit().await?, 0);
     }
     Ok(())
@@ -594,8 +605,16 @@ async fn files_opened_between_two_changes_are_put_back_whole_and_created_ones_de
     let setup = Setup::new()?;
     let server = ModelServer::start().await?;
     server.push(calls(&[
-        call("c1", "edit_file", json!({"path": "src/lib.rs", "old": "pub fn sub", "new": "pub fn minus"})),
-        call("c2", "create_file", json!({"path": "src/new.rs", "content": "// new\n"})),
+        call(
+            "c1",
+            "edit_file",
+            json!({"path": "src/lib.rs", "old": "pub fn sub", "new": "pub fn minus"}),
+        ),
+        call(
+            "c2",
+            "create_file",
+            json!({"path": "src/new.rs", "content": "// new\n"}),
+        ),
     ]));
     server.push(
         calls(&[
@@ -614,8 +633,12 @@ async fn files_opened_between_two_changes_are_put_back_whole_and_created_ones_de
     // The editor opens both files the task wrote, as VS Code does, and the user types in one.
     let lib = setup.uri("src/lib.rs");
     let new = setup.uri("src/new.rs");
-    editor.open(&lib, "rust", 1, &setup.read("src/lib.rs")).await?;
-    editor.open(&new, "rust", 1, &setup.read("src/new.rs")).await?;
+    editor
+        .open(&lib, "rust", 1, &setup.read("src/lib.rs"))
+        .await?;
+    editor
+        .open(&new, "rust", 1, &setup.read("src/new.rs"))
+        .await?;
     let end = text_of(&editor, &lib).len();
     editor.type_at(&lib, end, end, "// mine\n").await?;
     server.release(1_000);
@@ -623,12 +646,24 @@ async fn files_opened_between_two_changes_are_put_back_whole_and_created_ones_de
     assert_eq!(report["status"], "done", "{report}");
     assert_eq!(
         text_of(&editor, &lib),
-        format!("{}// mine\n", LIB.replace("pub fn sub", "pub fn minus").replace("a - b", "a.wrapping_sub(b)"))
+        format!(
+            "{}// mine\n",
+            LIB.replace("pub fn sub", "pub fn minus")
+                .replace("a - b", "a.wrapping_sub(b)")
+        )
     );
     assert_eq!(text_of(&editor, &new), "// newer\n");
-    command(&mut editor, "tandem.reject", json!({"jobId": started["jobId"]})).await?;
+    command(
+        &mut editor,
+        "tandem.reject",
+        json!({"jobId": started["jobId"]}),
+    )
+    .await?;
     assert_eq!(text_of(&editor, &lib), format!("{LIB}// mine\n"));
-    assert!(!setup.path("src/new.rs").exists(), "the created file is still there");
+    assert!(
+        !setup.path("src/new.rs").exists(),
+        "the created file is still there"
+    );
     assert!(editor.doc(&new).is_none(), "the created file is still open");
     assert_eq!(editor.shutdown_and_exit().await?, 0);
     Ok(())

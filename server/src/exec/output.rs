@@ -223,9 +223,6 @@ mod tests {
             "src/test_calc.py"
         );
         assert_eq!(names.shown(Path::new("/elsewhere/x.py")), "/elsewhere/x.py");
-        assert_eq!(
-            names.shown(Path::new("/work/src/sub/x.py")),
-            "src/sub/x.py"
-        );
+        assert_eq!(names.shown(Path::new("/work/src/sub/x.py")), "src/sub/x.py");
     }
 }

@@ -455,7 +455,8 @@ async fn restore_part<E: Editor>(
         preview: false,
     };
     Ok(
-        match tokio::time::timeout(EDIT_TIMEOUT * 2, settle(engine, editor, &fresh, &target)).await {
+        match tokio::time::timeout(EDIT_TIMEOUT * 2, settle(engine, editor, &fresh, &target)).await
+        {
             Ok(result) => result,
             Err(_) => Err("the editor did not show the original text in time".into()),
         },

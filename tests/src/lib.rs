@@ -5,6 +5,7 @@
 pub mod editor;
 pub mod memory_editor;
 mod model_control;
+pub mod model_fim;
 pub mod model_server;
 pub mod model_tools;
 pub mod real_editors;

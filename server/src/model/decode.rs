@@ -82,17 +82,22 @@ impl Decoder {
             Provider::Anthropic => Box::<anthropic::MessagesAdapter>::default(),
             Provider::Ollama => Box::<ollama::ChatAdapter>::default(),
         };
-        let framing = match provider {
-            Provider::Ollama => Framing::Ndjson {
+        Decoder::with_adapter(provider == Provider::Ollama, adapter)
+    }
+
+    /// A decoder that frames the body as NDJSON lines or server-sent events and hands each
+    /// frame to `adapter` (fill-in-the-middle streams use their own adapters).
+    pub(crate) fn with_adapter(ndjson: bool, adapter: Box<dyn Adapter>) -> Self {
+        let framing = if ndjson {
+            Framing::Ndjson {
                 pending: Vec::new(),
-            },
-            _ => {
-                let (sender, receiver) = mpsc::unbounded();
-                Framing::Sse {
-                    sender,
-                    events: Box::new(EventStream::new(receiver)),
-                    utf8: Utf8Check::default(),
-                }
+            }
+        } else {
+            let (sender, receiver) = mpsc::unbounded();
+            Framing::Sse {
+                sender,
+                events: Box::new(EventStream::new(receiver)),
+                utf8: Utf8Check::default(),
             }
         };
         Decoder {

@@ -36,6 +36,9 @@ pub enum ErrorKind {
         body: String,
         attempts: u32,
     },
+    /// A fill-in-the-middle request the endpoint refused as a kind of request it does not
+    /// serve (no such path, or a model without fill-in-the-middle).
+    FimUnsupported { status: u16, body: String },
     /// A 200 whose body is a web page or something else that is no model stream.
     NotAStream { content_type: String },
     /// `requestTimeoutMs` passed.
@@ -83,7 +86,8 @@ impl ModelError {
             ErrorKind::Unauthorized { body, .. }
             | ErrorKind::ModelNotFound { body, .. }
             | ErrorKind::RateLimited { body, .. }
-            | ErrorKind::Http { body, .. } => *body = key.scrub(body),
+            | ErrorKind::Http { body, .. }
+            | ErrorKind::FimUnsupported { body, .. } => *body = key.scrub(body),
             ErrorKind::Malformed { excerpt, detail } => {
                 *excerpt = key.scrub(excerpt);
                 *detail = key.scrub(detail);
@@ -147,6 +151,10 @@ impl ModelError {
                 };
                 format!("HTTP {status}{tries}{}", excerpt_suffix(body))
             }
+            ErrorKind::FimUnsupported { status, body } => format!(
+                "the endpoint does not serve fill-in-the-middle for this model (HTTP {status}{})",
+                excerpt_suffix(body)
+            ),
             ErrorKind::NotAStream { content_type } => {
                 format!("the answer is `{content_type}`, not a model stream")
             }
@@ -216,6 +224,9 @@ impl ModelError {
             }
             ErrorKind::Http { .. } => {
                 "Check model.name, model.baseUrl and model.provider.".to_owned()
+            }
+            ErrorKind::FimUnsupported { .. } => {
+                "Use a code model that has fill-in-the-middle (e.g. qwen2.5-coder) and the provider that matches the server, or set completion.mode to \"chat\".".to_owned()
             }
             ErrorKind::NotAStream { .. } => {
                 "Check model.baseUrl and model.provider: the URL does not serve this API."

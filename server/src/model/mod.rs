@@ -4,11 +4,13 @@
 //! and calls [`ModelClient::stream`]: what comes back is a stream of [`ModelEvent`]s that ends
 //! after exactly one [`ModelEvent::Finished`] or [`ModelEvent::Error`] (an error of kind
 //! [`ErrorKind::Cancelled`] when the caller cancelled). `ModelError`'s `Display` is the message
-//! to show a user: it names the URL, what happened and what to do.
+//! to show a user: it names the URL, what happened and what to do. Inline completion's
+//! fill-in-the-middle requests ([`ModelClient::fim`], in [`fim`]) yield the same events.
 
 mod anthropic;
 mod decode;
 mod error;
+pub mod fim;
 mod http;
 mod ollama;
 mod openai;
@@ -28,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 pub use decode::{DecodeError, Decoder};
 pub use error::{ErrorKind, ModelError};
+pub use fim::{FimRequest, FimWire};
 pub use secret::ApiKey;
 pub use tools::{BadArguments, ToolCall, ToolSpec};
 pub use transport::{Completion, ModelClient, ModelStream, RetryPolicy};

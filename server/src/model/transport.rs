@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::decode::{DecodeError, Decoder};
 use super::error::{ErrorKind, ModelError};
+use super::fim::{self, FimWire};
 use super::http::{auth_headers, classify, decode_kind, innermost, retry_after, scrub};
 use super::{
     Endpoint, FinishReason, ModelEvent, ModelRequest, Provider, ToolCall, Usage, anthropic, ollama,
@@ -103,18 +104,30 @@ impl ModelClient {
             Provider::Anthropic => (anthropic::PATH, anthropic::body(endpoint, request)),
             Provider::Ollama => (ollama::PATH, ollama::body(endpoint, request)),
         };
-        let url = endpoint.url(path);
+        self.start(endpoint.url(path), body, None, cancel)
+    }
+
+    /// Posts `body` to `url` and streams the answer, decoded as a chat stream of the endpoint's
+    /// provider or, with `fim`, as that fill-in-the-middle wire.
+    pub(super) fn start(
+        &self,
+        url: String,
+        body: Value,
+        fim: Option<FimWire>,
+        cancel: CancellationToken,
+    ) -> ModelStream {
         let call = Call {
             http: self.http.clone(),
-            endpoint: Arc::clone(endpoint),
+            endpoint: Arc::clone(&self.endpoint),
             url: url.clone(),
             body,
+            fim,
         };
         let (sender, receiver) = mpsc::channel(64);
         tokio::spawn(call.run(cancel, sender));
         ModelStream {
             receiver,
-            provider: endpoint.provider,
+            provider: self.endpoint.provider,
             url,
         }
     }
@@ -231,6 +244,8 @@ struct Call {
     endpoint: Arc<Endpoint>,
     url: String,
     body: Value,
+    /// The fill-in-the-middle wire the answer comes in; `None` for a chat stream.
+    fim: Option<FimWire>,
 }
 
 /// A stream that has begun: everything decoded up to and including the first token.
@@ -376,7 +391,10 @@ impl Call {
 
     async fn attempt(&self) -> Result<Started, Failure> {
         let mut response = self.respond().await?;
-        let mut decoder = Decoder::new(self.endpoint.provider);
+        let mut decoder = match self.fim {
+            Some(wire) => Decoder::fim(wire),
+            None => Decoder::new(self.endpoint.provider),
+        };
         let mut events = Vec::new();
         let fail = |kind| Failure {
             kind,
@@ -439,10 +457,11 @@ impl Call {
         let retry_after = retry_after(response.headers());
         let body = response.text().await.unwrap_or_default();
         let body = scrub(&self.endpoint, &body);
-        Err(Failure {
-            kind: classify(&self.endpoint, status, body),
-            retry_after,
-        })
+        let mut kind = classify(&self.endpoint, status, body);
+        if self.fim.is_some() {
+            kind = fim::unsupported(kind);
+        }
+        Err(Failure { kind, retry_after })
     }
 }
 

@@ -258,6 +258,12 @@ impl LanguageServer for Backend {
         settings::pull(&self.state);
         commands::index_workspace(&self.state);
         learning::open_store(&self.state);
+        // The token counter's vocabulary takes a few hundred milliseconds to build, once per
+        // process: built now, the first job does not wait for it.
+        let model = self.state.config.lock().settings().model.name.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::model::tokens::TokenEstimator::for_model(&model)
+        });
     }
 
     async fn did_save(&self, params: lsp::DidSaveTextDocumentParams) {

@@ -68,14 +68,21 @@ pub async fn run<T: TaskTools>(
     mut on_step: impl FnMut(&Step),
 ) -> TaskEnd {
     let work = async {
-        let estimator = TokenEstimator::for_model(&client.endpoint().model);
+        // The vocabulary is built the first time a process asks for it: off the async threads.
+        let model = client.endpoint().model.clone();
+        let estimator = tokio::task::spawn_blocking(move || TokenEstimator::for_model(&model))
+            .await
+            .unwrap_or_else(|_| TokenEstimator::for_model(""));
         let mut messages = vec![first];
+        // Each message's tokens, counted once: counting the whole conversation every turn made
+        // a long task's turns slower and slower.
+        let mut costs = Vec::new();
+        let budget = limits
+            .budget_tokens
+            .saturating_sub(estimator.estimate(system));
         let specs = tools.specs();
         for step in 1..=limits.max_steps.saturating_add(1) {
-            let budget = limits
-                .budget_tokens
-                .saturating_sub(estimator.estimate(system));
-            fit(&mut messages, budget, &estimator);
+            fit(&mut messages, &mut costs, budget, &estimator);
             let request = ModelRequest {
                 system: Some(system.to_owned()),
                 messages: messages.clone(),
@@ -156,10 +163,21 @@ fn shortened(lines: usize) -> String {
 }
 
 /// Keeps the conversation within `budget` tokens: the oldest tool results are shortened first,
-/// never the first message (the task) nor the latest turn's results.
-pub fn fit(messages: &mut [Message], budget: usize, estimator: &TokenEstimator) {
+/// never the first message (the task) nor the latest turn's results. `costs` holds the tokens
+/// of the messages counted so far (the conversation only grows, or is shortened here); the new
+/// ones are counted and added.
+pub fn fit(
+    messages: &mut [Message],
+    costs: &mut Vec<usize>,
+    budget: usize,
+    estimator: &TokenEstimator,
+) {
     let cost = |m: &Message| estimator.estimate(&m.content) + 8;
-    let mut total: usize = messages.iter().map(cost).sum();
+    costs.truncate(messages.len());
+    while costs.len() < messages.len() {
+        costs.push(cost(&messages[costs.len()]));
+    }
+    let mut total: usize = costs.iter().sum();
     if total <= budget {
         return;
     }
@@ -167,16 +185,22 @@ pub fn fit(messages: &mut [Message], budget: usize, estimator: &TokenEstimator) 
         .iter()
         .rposition(|m| m.role == Role::Assistant)
         .unwrap_or(messages.len());
-    for message in messages.iter_mut().take(latest_turn).skip(1) {
+    for (message, counted) in messages
+        .iter_mut()
+        .zip(costs.iter_mut())
+        .take(latest_turn)
+        .skip(1)
+    {
         if total <= budget {
             break;
         }
         if message.role != Role::Tool || message.content.starts_with("[output of ") {
             continue;
         }
-        let before = cost(message);
         message.content = shortened(message.content.lines().count());
-        total = total - before + cost(message);
+        let now = cost(message);
+        total = total - *counted + now;
+        *counted = now;
     }
 }
 

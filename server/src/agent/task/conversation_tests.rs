@@ -51,7 +51,7 @@ fn the_oldest_tool_results_are_shortened_first_and_never_the_latest() {
     ];
     for (budget, want) in cases {
         let mut messages = conversation(&[200, 200, 200]);
-        fit(&mut messages, budget, &estimator);
+        fit(&mut messages, &mut Vec::new(), budget, &estimator);
         assert_eq!(
             shortened_results(&messages),
             want,
@@ -87,4 +87,24 @@ fn a_step_is_summed_up_by_its_first_line() {
         error: "EOF".into(),
     };
     assert!(summary(&Err(bad.to_string())).starts_with("failed: the arguments are not valid JSON"));
+}
+
+/// Counted once and kept: after each turn's fit, the kept counts are those of the messages as
+/// they now are (shortened ones included), as a fresh count would give.
+#[test]
+fn kept_counts_follow_the_conversation_as_it_grows_and_is_shortened() {
+    let estimator = TokenEstimator::for_model("gpt-4o");
+    let full = conversation(&[200, 200, 200, 200]);
+    let mut messages = Vec::new();
+    let mut costs = Vec::new();
+    for message in full {
+        messages.push(message);
+        fit(&mut messages, &mut costs, 3_000, &estimator);
+        let fresh: Vec<usize> = messages
+            .iter()
+            .map(|m| estimator.estimate(&m.content) + 8)
+            .collect();
+        assert_eq!(costs, fresh);
+    }
+    assert!(shortened_results(&messages).iter().any(|s| *s));
 }

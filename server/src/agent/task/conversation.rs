@@ -68,21 +68,38 @@ pub async fn run<T: TaskTools>(
     mut on_step: impl FnMut(&Step),
 ) -> TaskEnd {
     let work = async {
-        // The vocabulary is built the first time a process asks for it: off the async threads.
-        let model = client.endpoint().model.clone();
-        let estimator = tokio::task::spawn_blocking(move || TokenEstimator::for_model(&model))
-            .await
-            .unwrap_or_else(|_| TokenEstimator::for_model(""));
         let mut messages = vec![first];
+        // The token counter, built off the async threads (its vocabulary takes a few hundred
+        // milliseconds, once per process) and only waited for once the conversation may be
+        // over budget: a token is at least a byte, so until the bytes exceed the budget the
+        // tokens cannot.
+        let model = client.endpoint().model.clone();
+        let mut building = Some(tokio::task::spawn_blocking(move || {
+            TokenEstimator::for_model(&model)
+        }));
+        let mut counter: Option<(TokenEstimator, usize)> = None;
         // Each message's tokens, counted once: counting the whole conversation every turn made
         // a long task's turns slower and slower.
         let mut costs = Vec::new();
-        let budget = limits
-            .budget_tokens
-            .saturating_sub(estimator.estimate(system));
         let specs = tools.specs();
         for step in 1..=limits.max_steps.saturating_add(1) {
-            fit(&mut messages, &mut costs, budget, &estimator);
+            let bytes = system.len() + messages.iter().map(|m| m.content.len() + 8).sum::<usize>();
+            if bytes > limits.budget_tokens {
+                if counter.is_none() {
+                    let built = match building.take() {
+                        Some(handle) => handle.await.ok(),
+                        None => None,
+                    };
+                    let estimator = built.unwrap_or_else(|| TokenEstimator::for_model(""));
+                    let budget = limits
+                        .budget_tokens
+                        .saturating_sub(estimator.estimate(system));
+                    counter = Some((estimator, budget));
+                }
+                if let Some((estimator, budget)) = &counter {
+                    fit(&mut messages, &mut costs, *budget, estimator);
+                }
+            }
             let request = ModelRequest {
                 system: Some(system.to_owned()),
                 messages: messages.clone(),

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::Engine;
 use super::port::{Editor, JobReport, JobResult, Progress, StepReport};
 use super::run::panic_message;
-use super::task_files::{TaskFiles, doc_of, land, land_previews, take_back};
+use super::task_files::{Landed, TaskFiles, doc_of, land, land_previews, take_back};
 use crate::agent::actions::Action;
 use crate::agent::jobs::{JobError, JobHandle, JobId, JobStatus, Verdict};
 use crate::agent::prompt::system_prompt;
@@ -31,6 +31,9 @@ use crate::agent::workspace_files::agents_rules;
 use crate::config::{EditMode, Settings};
 use crate::model::{Message, ModelClient, ToolCall, ToolSpec};
 use crate::workspace::{DocUri, Snapshot};
+
+/// How many times an edit is planned again when the document moved under it.
+const REPLANS: usize = 3;
 
 /// Tokens a task's conversation may hold when it is sent: room for the files it reads, within
 /// the context of the models people run locally (older tool results are shortened to fit).
@@ -406,20 +409,38 @@ impl<E: Editor> TaskTools for Toolbox<E> {
         } else {
             tools::call(&self.root, &self.buffers(), &name, &arguments)
         };
+        let mut outcome = outcome;
+        // A document the editor opened or changed between planning the edit and landing it
+        // (the user typing): planned again over its text now, a few times.
+        for _ in 0..REPLANS {
+            let ToolOutcome::Change(plan) = outcome else {
+                break;
+            };
+            match land(
+                &self.engine,
+                &self.editor,
+                &self.task,
+                &self.files,
+                plan,
+                self.preview,
+            )
+            .await
+            {
+                Landed::Done(said) => return Ok(said),
+                Landed::Failed(why) => return Err(why),
+                Landed::Moved => {
+                    let arguments = call.arguments.clone().unwrap_or(Value::Null);
+                    outcome = tools::call(&self.root, &self.buffers(), &call.name, &arguments);
+                }
+            }
+        }
         match outcome {
             ToolOutcome::Text(text) => Ok(text),
             ToolOutcome::Error(error) => Err(error),
-            ToolOutcome::Change(plan) => {
-                land(
-                    &self.engine,
-                    &self.editor,
-                    &self.task,
-                    &self.files,
-                    plan,
-                    self.preview,
-                )
-                .await
-            }
+            ToolOutcome::Change(plan) => Err(format!(
+                "{} kept changing while the edit was prepared (the user is typing in it); read it again and retry",
+                plan.path.relative
+            )),
             ToolOutcome::RunCheck => self.check().await,
         }
     }

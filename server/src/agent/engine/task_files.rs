@@ -153,6 +153,25 @@ impl TaskFiles {
     }
 }
 
+/// How a planned change went.
+pub(super) enum Landed {
+    /// What the model is told.
+    Done(String),
+    /// Why it did not land, for the model.
+    Failed(String),
+    /// The document's text is not the one the change was planned over: plan it again.
+    Moved,
+}
+
+impl From<Result<String, String>> for Landed {
+    fn from(result: Result<String, String>) -> Self {
+        match result {
+            Ok(said) => Landed::Done(said),
+            Err(why) => Landed::Failed(why),
+        }
+    }
+}
+
 /// Makes one planned change through the editor and answers what the model is told: landed, or
 /// why not. In preview mode it is only noted (see [`land_previews`]).
 pub(super) async fn land<E: Editor>(
@@ -162,10 +181,35 @@ pub(super) async fn land<E: Editor>(
     files: &TaskFiles,
     plan: PlannedChange,
     preview: bool,
-) -> Result<String, String> {
-    let first_edit = files.touched().is_empty();
+) -> Landed {
     let doc = doc_of(&plan.path.absolute);
     let open = doc.as_ref().and_then(|d| engine.documents.snapshot(d));
+    if let Some(snapshot) = &open
+        && !preview
+        && snapshot.rope != plan.old_text.as_str()
+    {
+        return Landed::Moved;
+    }
+    land_planned(engine, editor, task, files, plan, preview, doc, open)
+        .await
+        .into()
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "land's own arguments, and what it looked up"
+)]
+async fn land_planned<E: Editor>(
+    engine: &Arc<Engine>,
+    editor: &E,
+    task: &JobHandle,
+    files: &TaskFiles,
+    plan: PlannedChange,
+    preview: bool,
+    doc: Option<DocUri>,
+    open: Option<crate::workspace::Snapshot>,
+) -> Result<String, String> {
+    let first_edit = files.touched().is_empty();
     if preview {
         files.note(&plan, true);
         return Ok(format!(
@@ -175,12 +219,6 @@ pub(super) async fn land<E: Editor>(
     }
     match (doc, open) {
         (Some(doc), Some(snapshot)) => {
-            if snapshot.rope != plan.old_text.as_str() {
-                return Err(format!(
-                    "{} changed while the edit was prepared (the user is typing in it); read it again and retry",
-                    plan.path.relative
-                ));
-            }
             let (part, earlier) = files.note(&plan, false);
             let handle =
                 converge_into(engine, task, doc.clone(), &snapshot, &plan, part, &earlier)?;

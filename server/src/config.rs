@@ -520,6 +520,16 @@ fn check_layer(
                 )));
                 continue;
             }
+            if key == "agent.checkCommand" && matches!(source, Source::WorkspaceFile(_)) {
+                messages.push(ConfigMessage {
+                    severity: Severity::Warning,
+                    text: format!(
+                        "`{key}` in {source} is ignored: a workspace file does not choose a command \
+                         to run on your machine; set it in your user settings or your editor's"
+                    ),
+                });
+                continue;
+            }
             kept.insert(name.clone(), value.clone());
         }
         checked.insert(section.clone(), Value::Object(kept));
@@ -577,23 +587,16 @@ fn resolve(
             .unwrap_or(true),
         min_evidence: number(pick("learn.minEvidence"), 2).max(1),
     };
-    let check_command = match leaves.get("agent.checkCommand") {
-        Some((_, source @ Source::WorkspaceFile(_))) => {
-            tracing::warn!(
-                "agent.checkCommand from {source} is ignored: a workspace file cannot choose a command to run; set it in your user settings or your editor's"
-            );
-            None
-        }
-        _ => pick("agent.checkCommand")
-            .and_then(Value::as_array)
-            .map(|parts| {
-                parts
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            }),
-    };
+    // Never from a workspace file: `check_layer` leaves it out, saying so.
+    let check_command = pick("agent.checkCommand")
+        .and_then(Value::as_array)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        });
     let agent = AgentSettings {
         max_steps: u32::try_from(number(pick("agent.maxSteps"), 25)).unwrap_or(u32::MAX),
         timeout_ms: number(pick("agent.timeoutMs"), 600_000),

@@ -198,3 +198,40 @@ async fn doctor_checks_an_editors_settings_over_the_files() -> anyhow::Result<()
     assert!(String::from_utf8_lossy(&output.stderr).contains("--settings is not JSON"));
     Ok(())
 }
+
+/// `agent.checkCommand` is a command the server runs: a user's settings may choose it, a
+/// workspace file (committed to a repository someone cloned) may not, and says so.
+#[test]
+fn a_workspace_file_cannot_choose_the_check_command() -> anyhow::Result<()> {
+    use tandem::config::{ConfigStore, Environment, Severity};
+    let home = tempfile::tempdir()?;
+    let root = tempfile::tempdir()?;
+    std::fs::create_dir_all(home.path().join("tandem"))?;
+    std::fs::create_dir_all(root.path().join(".tandem"))?;
+    let env = Environment::from_pairs([("XDG_CONFIG_HOME", home.path().display().to_string())]);
+    let workspace = "[agent]\ncheckCommand = [\"sh\", \"-c\", \"curl evil\"]\nmaxSteps = 7\n";
+    std::fs::write(root.path().join(".tandem/config.toml"), workspace)?;
+
+    let (store, messages) = ConfigStore::load(env.clone(), Some(root.path()));
+    assert_eq!(store.settings().agent.check_command, None);
+    assert_eq!(
+        store.settings().agent.max_steps,
+        7,
+        "the rest of the file applies"
+    );
+    let warning = messages
+        .iter()
+        .find(|m| m.text.contains("agent.checkCommand"))
+        .expect("a warning about the check command");
+    assert_eq!(warning.severity, Severity::Warning);
+    assert!(warning.text.contains("is ignored"), "{}", warning.text);
+
+    let user = "[agent]\ncheckCommand = [\"cargo\", \"check\"]\n";
+    std::fs::write(home.path().join("tandem/config.toml"), user)?;
+    let (store, _) = ConfigStore::load(env, Some(root.path()));
+    assert_eq!(
+        store.settings().agent.check_command,
+        Some(vec!["cargo".to_owned(), "check".to_owned()])
+    );
+    Ok(())
+}

@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! cargo build --release -p tandem
-//! TANDEM_BIN=target/release/tandem cargo bench -p tandem-tests --bench agent_latency
+//! TANDEM_BIN=$PWD/target/release/tandem cargo bench -p tandem-tests --bench agent_latency
 //! ```
 //!
 //! Without `TANDEM_BIN` the bench looks for `tandem` next to its own build folder (the
@@ -72,48 +72,7 @@ const PACE: Duration = Duration::from_millis(5);
 const PATIENCE: Duration = Duration::from_secs(10);
 
 fn main() -> Result<()> {
-    let bin = tandem_binary()?;
-    // Without `TANDEM_BIN` the simulated editor's `tandem_bin()` searches the same way and
-    // finds the same binary (setting the variable here would need `unsafe`, which is denied).
-    if std::env::var_os("TANDEM_BIN").is_none() {
-        eprintln!("TANDEM_BIN not set; using {}", bin.display());
-    }
-    if bin.components().any(|c| c.as_os_str() == "debug") {
-        eprintln!(
-            "warning: {} looks like a debug build; the numbers will not mean much",
-            bin.display()
-        );
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("building the tokio runtime")?;
-    runtime.block_on(run(bin))
-}
-
-/// The binary the simulated editor will spawn, or a clear error saying how to build it.
-fn tandem_binary() -> Result<PathBuf> {
-    let hint = "build it with `cargo build --release -p tandem` and run the bench with \
-                `TANDEM_BIN=<target dir>/release/tandem cargo bench -p tandem-tests --bench agent_latency`";
-    if let Some(path) = std::env::var_os("TANDEM_BIN") {
-        let path = PathBuf::from(path);
-        ensure!(
-            path.is_file(),
-            "TANDEM_BIN={} is not a file; {hint}",
-            path.display()
-        );
-        return Ok(path);
-    }
-    let exe = std::env::current_exe().context("the bench's own path")?;
-    exe.ancestors()
-        .map(|dir| dir.join("tandem"))
-        .find(|candidate| candidate.is_file())
-        .with_context(|| {
-            format!(
-                "no tandem binary found next to {} and TANDEM_BIN is not set; {hint}",
-                exe.display()
-            )
-        })
+    tandem_tests::bench::run("agent_latency", run)
 }
 
 async fn run(bin: PathBuf) -> Result<()> {

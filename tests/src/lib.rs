@@ -2,6 +2,7 @@
 //! in-memory editor driving the job engine directly, and the scripted model server that plays
 //! the model in every test.
 
+pub mod bench;
 pub mod editor;
 pub mod memory_editor;
 mod model_control;

@@ -15,6 +15,7 @@ mod run;
 mod start;
 mod task;
 mod task_files;
+mod task_undo;
 
 use std::path::Path;
 use std::sync::Arc;

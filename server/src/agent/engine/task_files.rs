@@ -1,7 +1,7 @@
 //! The files a task touched, and every change to them through the editor: converging,
 //! versioned edits (one part job per open document), workspace edits for files that are not
-//! open (created with `CreateFile`), one confirmed edit at the end in preview mode, and taking
-//! everything back exactly (created files deleted).
+//! open (created with `CreateFile`), and one confirmed edit at the end in preview mode. Taking
+//! it all back is `task_undo`'s.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -20,16 +20,17 @@ use crate::edits::{Region, StreamSession};
 use crate::workspace::DocUri;
 
 /// One file a task changed or created.
-struct Touched {
-    path: PathBuf,
-    relative: String,
-    created: bool,
+#[derive(Clone)]
+pub(super) struct Touched {
+    pub path: PathBuf,
+    pub relative: String,
+    pub created: bool,
     /// Its text before the task (empty for a created file).
-    original: String,
+    pub original: String,
     /// The text the task last gave it.
     written: String,
     /// The part job whose converging edits carry the task's changes to it while it is open.
-    part: Option<JobHandle>,
+    pub part: Option<JobHandle>,
     /// Preview mode: the change waits for the end of the task.
     pending: bool,
 }
@@ -68,7 +69,7 @@ pub(super) fn doc_of(path: &Path) -> Option<DocUri> {
 }
 
 /// The span of `old` (in chars) that differs from `new`, and what `new` has there.
-fn changed_span(old: &str, new: &str) -> (Range<usize>, String) {
+pub(super) fn changed_span(old: &str, new: &str) -> (Range<usize>, String) {
     let old: Vec<char> = old.chars().collect();
     let new: Vec<char> = new.chars().collect();
     let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
@@ -105,6 +106,11 @@ impl TaskFiles {
                 created: f.created,
             })
             .collect()
+    }
+
+    /// The files touched, the last touched first: the order they are put back in.
+    pub(super) fn newest_first(&self) -> Vec<Touched> {
+        self.files.lock().iter().rev().cloned().collect()
     }
 
     /// The part jobs carrying edits to open documents.
@@ -316,7 +322,7 @@ fn converge_into(
 }
 
 /// The workspace edit that turns `old` into `new` in a file that is not open.
-fn file_changes(path: &Path, old: &str, new: &str, create: bool) -> Vec<Change> {
+pub(super) fn file_changes(path: &Path, old: &str, new: &str, create: bool) -> Vec<Change> {
     let mut changes = Vec::new();
     if create {
         changes.push(Change::CreateFile {
@@ -338,7 +344,7 @@ fn file_changes(path: &Path, old: &str, new: &str, create: bool) -> Vec<Change> 
 }
 
 /// Sends one workspace edit of the task and waits (bounded) for the editor's answer.
-async fn apply<E: Editor>(
+pub(super) async fn apply<E: Editor>(
     editor: &E,
     job: JobId,
     changes: Vec<Change>,
@@ -410,141 +416,6 @@ pub(super) async fn land_previews<E: Editor>(
             if skipped.len() == 1 { "was" } else { "were" }
         ))
     }
-}
-
-/// Puts every file the task touched back as it was, newest first: each open document's part
-/// restores its region (the user's typing elsewhere kept), created files are deleted, other
-/// files get their text back. Returns what could not be put back, in words.
-pub(super) async fn take_back<E: Editor>(
-    engine: &Arc<Engine>,
-    editor: &E,
-    task: JobId,
-    files: &TaskFiles,
-) -> Result<(), String> {
-    let touched: Vec<(PathBuf, String, bool, String, Option<JobHandle>)> = files
-        .files
-        .lock()
-        .iter()
-        .rev()
-        .map(|f| {
-            (
-                f.path.clone(),
-                f.relative.clone(),
-                f.created,
-                f.original.clone(),
-                f.part.clone(),
-            )
-        })
-        .collect();
-    let mut failed = Vec::new();
-    for (path, relative, created, original, part) in touched {
-        let done = match part {
-            // A created file goes, whatever its part holds.
-            Some(part) if !created => match restore_part(engine, editor, &part, &path).await {
-                // Closed since: its text is put back on disk (or in the buffer, reopened).
-                Err(Closed) => restore_file(engine, editor, task, &path, false, &original).await,
-                Ok(done) => done,
-            },
-            _ => restore_file(engine, editor, task, &path, created, &original).await,
-        };
-        if let Err(why) = done {
-            failed.push(format!("{relative}: {why}"));
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "not everything was put back: {}",
-            failed.join("; ")
-        ))
-    }
-}
-
-/// The document of a part is no longer open.
-struct Closed;
-
-/// Puts back the text before the task in a part's region (the user's typing elsewhere kept).
-async fn restore_part<E: Editor>(
-    engine: &Arc<Engine>,
-    editor: &E,
-    part: &JobHandle,
-    path: &Path,
-) -> Result<Result<(), String>, Closed> {
-    let doc = doc_of(path).ok_or(Closed)?;
-    if !engine.documents.is_open(&doc) {
-        return Err(Closed);
-    }
-    if engine
-        .jobs
-        .with_session(part.id, StreamSession::reject)
-        .is_none()
-    {
-        return Ok(Err("its edit was forgotten".into()));
-    }
-    let fresh = JobHandle {
-        id: part.id,
-        cancel: tokio_util::sync::CancellationToken::new(),
-        wake: part.wake.clone(),
-    };
-    let target = Target {
-        doc,
-        action: Action::Task,
-        preview: false,
-    };
-    Ok(
-        match tokio::time::timeout(EDIT_TIMEOUT * 2, settle(engine, editor, &fresh, &target)).await
-        {
-            Ok(result) => result,
-            Err(_) => Err("the editor did not show the original text in time".into()),
-        },
-    )
-}
-
-/// A file the task changed or created without a part: deleted when created, else its text put
-/// back, in the editor's buffer when it is open by now, else on disk through the editor.
-async fn restore_file<E: Editor>(
-    engine: &Arc<Engine>,
-    editor: &E,
-    task: JobId,
-    path: &Path,
-    created: bool,
-    original: &str,
-) -> Result<(), String> {
-    if created {
-        let delete = vec![Change::DeleteFile {
-            path: path.to_path_buf(),
-        }];
-        return apply(editor, task, delete, false, false).await;
-    }
-    if let Some(snapshot) = doc_of(path).and_then(|d| engine.documents.snapshot(&d)) {
-        if snapshot.rope == original {
-            return Ok(());
-        }
-        let (span, text) = changed_span(&snapshot.rope.to_string(), original);
-        let edit = vec![Change::Text(TextEdit {
-            target: EditTarget::Open {
-                doc: snapshot.uri.clone(),
-                version: snapshot.version,
-            },
-            rope: snapshot.rope.clone(),
-            chars: span,
-            text,
-        })];
-        return apply(editor, task, edit, false, false).await;
-    }
-    let now = std::fs::read_to_string(path).map_err(|e| format!("it could not be read: {e}"))?;
-    if now == original {
-        return Ok(());
-    }
-    apply(
-        editor,
-        task,
-        file_changes(path, &now, original, false),
-        false,
-        false,
-    )
-    .await
 }
 
 #[cfg(test)]

@@ -40,14 +40,17 @@ impl Setup {
         std::fs::read_to_string(self.path(relative)).unwrap_or_else(|_| "<missing>".into())
     }
 
-    /// A server on the workspace with `main.rs` open, edits applied as VS Code applies them.
-    async fn start(&self, server: &ModelServer, agent: Value) -> anyhow::Result<Editor> {
+    /// A server on the workspace with `main.rs` open, edits applied as VS Code applies them;
+    /// `settings` (sections such as `agent`) are added to the model's.
+    async fn start(&self, server: &ModelServer, settings: Value) -> anyhow::Result<Editor> {
         let mut editor = Editor::spawn(SpawnOptions::default()).await?;
         editor.edits = EditBehavior::VsCode;
-        let options = json!({
+        let mut options = json!({
             "model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"},
-            "agent": agent,
         });
+        if let (Some(options), Some(settings)) = (options.as_object_mut(), settings.as_object()) {
+            options.extend(settings.clone());
+        }
         editor
             .initialize_with(
                 &[],
@@ -88,6 +91,16 @@ async fn finished(editor: &mut Editor, job: &Value) -> anyhow::Result<Value> {
 
 fn text_of(editor: &Editor, uri: &str) -> String {
     editor.doc(uri).map(|d| d.text.clone()).unwrap_or_default()
+}
+
+/// The names of the tools a model request offered.
+fn offered_tools(body: &Value) -> Vec<&str> {
+    body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect()
 }
 
 /// The tool results the model was sent in its latest request, in order.
@@ -295,7 +308,9 @@ async fn the_step_limit_ends_a_task_with_a_message_and_keeps_its_edits_for_a_ver
         "read_file",
         json!({"path": "src/lib.rs"}),
     )]));
-    let mut editor = setup.start(&server, json!({"maxSteps": 2})).await?;
+    let mut editor = setup
+        .start(&server, json!({"agent": {"maxSteps": 2}}))
+        .await?;
     let started = command(&mut editor, "tandem.task", json!({"instruction": "loop"})).await?;
     let report = finished(&mut editor, &started["jobId"]).await?;
     assert_eq!(report["status"], "done", "{report}");
@@ -387,7 +402,9 @@ async fn a_check_that_fails_is_fed_back_and_the_next_step_fixes_it() -> anyhow::
         "-c",
         "if grep -q saturating_sub src/lib.rs; then echo all good; else echo 'src/lib.rs:2: may underflow' >&2; exit 3; fi"
     ]);
-    let mut editor = setup.start(&server, json!({"checkCommand": check})).await?;
+    let mut editor = setup
+        .start(&server, json!({"agent": {"checkCommand": check}}))
+        .await?;
     let started = command(
         &mut editor,
         "tandem.task",
@@ -397,12 +414,7 @@ async fn a_check_that_fails_is_fed_back_and_the_next_step_fixes_it() -> anyhow::
     let report = finished(&mut editor, &started["jobId"]).await?;
     assert_eq!(report["status"], "done", "{report}");
     let bodies: Vec<Value> = server.requests().into_iter().map(|r| r.body).collect();
-    let offered: Vec<&str> = bodies[0]["tools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t["function"]["name"].as_str())
-        .collect();
+    let offered = offered_tools(&bodies[0]);
     assert!(offered.contains(&"run_check"), "{offered:?}");
     let results = tool_results(&server);
     assert_eq!(results.len(), 3, "{results:?}");
@@ -434,12 +446,7 @@ async fn without_a_check_command_run_check_is_not_offered() -> anyhow::Result<()
     .await?;
     finished(&mut editor, &started["jobId"]).await?;
     let body = &server.requests()[0].body;
-    let offered: Vec<&str> = body["tools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t["function"]["name"].as_str())
-        .collect();
+    let offered = offered_tools(body);
     assert_eq!(
         offered,
         [
@@ -474,20 +481,10 @@ async fn in_preview_mode_every_change_lands_at_the_end_in_one_edit_with_one_anno
         call("c3", "read_file", json!({"path": "src/lib.rs"})),
     ]));
     server.push(Reply::text(Wire::OpenAi, &["Wrapping now."]));
-    let mut editor = Editor::spawn(SpawnOptions::default()).await?;
-    editor.edits = EditBehavior::VsCode;
-    let options = json!({
-        "model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"},
-        "edits": {"mode": "preview"},
-    });
-    editor
-        .initialize_with(
-            &[],
-            json!({"rootUri": setup.uri(""), "initializationOptions": options}),
-        )
+    let mut editor = setup
+        .start(&server, json!({"edits": {"mode": "preview"}}))
         .await?;
     let main = setup.uri("src/main.rs");
-    editor.open(&main, "rust", 1, MAIN).await?;
     let started = command(&mut editor, "tandem.task", json!({"instruction": "wrap"})).await?;
     let report = finished(&mut editor, &started["jobId"]).await?;
     assert_eq!(report["status"], "done", "{report}");
@@ -523,6 +520,27 @@ async fn in_preview_mode_every_change_lands_at_the_end_in_one_edit_with_one_anno
     Ok(())
 }
 
+/// The "Tandem: Task…" code action offered on `range` of `uri`, if any.
+async fn task_action(
+    editor: &mut Editor,
+    uri: &str,
+    range: &Value,
+) -> anyhow::Result<Option<Value>> {
+    let actions = editor
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": range, "context": {"diagnostics": []}}),
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("codeAction failed: {e}"))?;
+    Ok(actions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["title"] == "Tandem: Task…")
+        .cloned())
+}
+
 /// "Tandem: Task…" is offered on a selection to a client with Tandem's plugin (it asks for the
 /// instruction), not to a plain LSP client (it could not).
 #[tokio::test]
@@ -547,31 +565,9 @@ async fn the_task_code_action_is_offered_on_a_selection_to_tandems_clients() -> 
         editor.open(&main, "rust", 1, MAIN).await?;
         let selection =
             json!({"start": {"line": 4, "character": 0}, "end": {"line": 6, "character": 1}});
-        let titles = |actions: &Value| -> Vec<String> {
-            actions
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|a| a["title"].as_str().map(str::to_owned))
-                .collect()
-        };
-        let actions = editor
-            .request(
-                "textDocument/codeAction",
-                json!({"textDocument": {"uri": main}, "range": selection, "context": {"diagnostics": []}}),
-            )
-            .await?
-            .map_err(|e| anyhow::anyhow!("codeAction failed: {e}"))?;
-        let offered = titles(&actions).contains(&"Tandem: Task…".to_owned());
-        assert_eq!(offered, plugin, "{actions}");
-        if plugin {
-            let task = actions
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|a| a["title"] == "Tandem: Task…")
-                .cloned()
-                .unwrap_or_default();
+        let task = task_action(&mut editor, &main, &selection).await?;
+        assert_eq!(task.is_some(), plugin, "{task:?}");
+        if let Some(task) = task {
             assert_eq!(task["command"]["command"], "tandem.task", "{task}");
             assert_eq!(
                 task["command"]["arguments"],
@@ -580,17 +576,8 @@ async fn the_task_code_action_is_offered_on_a_selection_to_tandems_clients() -> 
         }
         let empty =
             json!({"start": {"line": 5, "character": 4}, "end": {"line": 5, "character": 4}});
-        let actions = editor
-            .request(
-                "textDocument/codeAction",
-                json!({"textDocument": {"uri": main}, "range": empty, "context": {"diagnostics": []}}),
-            )
-            .await?
-            .map_err(|e| anyhow::anyhow!("codeAction failed: {e}"))?;
-        assert!(
-            !titles(&actions).contains(&"Tandem: Task…".to_owned()),
-            "{actions}"
-        );
+        let task = task_action(&mut editor, &main, &empty).await?;
+        assert!(task.is_none(), "{task:?}");
         assert_eq!(editor.shutdown_and_exit().await?, 0);
     }
     Ok(())

@@ -110,12 +110,7 @@ async fn execute(
     let text = std::fs::read_to_string(&file)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", given.display())))?;
     let root = workspace_root(&file);
-    let (mut config, messages) = ConfigStore::load(options.env.clone(), Some(&root));
-    if let Some(user) = &options.user_config {
-        let more = config.set_user_file(user);
-        report(err, &more);
-    }
-    report(err, &messages);
+    let config = load_config(options, &root, err);
     let settings = config.settings().clone();
 
     // The file is an open document of the engine, as an editor would have it.
@@ -202,17 +197,7 @@ fn conclude(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> Result<i32, Failure> {
-    let report = ended
-        .report
-        .as_ref()
-        .ok_or_else(|| Failure::Action("the job ended without saying how".into()))?;
-    if report.status != JobStatus::Done {
-        let why = report
-            .message
-            .clone()
-            .unwrap_or_else(|| report.status.as_str().to_owned());
-        return Err(Failure::Action(why));
-    }
+    let report = done(ended)?;
     match action {
         Action::Explain => {
             if let Some(JobResult::Markdown(markdown)) = &report.result {
@@ -248,6 +233,34 @@ fn conclude(
             Ok(DONE)
         }
     }
+}
+
+/// The settings for the workspace at `root` (and the user file the options name), their
+/// messages said on `err`.
+fn load_config(options: &ExecOptions, root: &Path, err: &mut impl Write) -> ConfigStore {
+    let (mut config, messages) = ConfigStore::load(options.env.clone(), Some(root));
+    if let Some(user) = &options.user_config {
+        let more = config.set_user_file(user);
+        report(err, &more);
+    }
+    report(err, &messages);
+    config
+}
+
+/// How the job ended, when it is done; why it is not, else.
+fn done(ended: &Ended) -> Result<&crate::agent::engine::JobReport, Failure> {
+    let report = ended
+        .report
+        .as_ref()
+        .ok_or_else(|| Failure::Action("the job ended without saying how".into()))?;
+    if report.status != JobStatus::Done {
+        let why = report
+            .message
+            .clone()
+            .unwrap_or_else(|| report.status.as_str().to_owned());
+        return Err(Failure::Action(why));
+    }
+    Ok(report)
 }
 
 /// Where progress goes: `err`, or nowhere when quiet.

@@ -7,19 +7,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ropey::Rope;
 use tokio::sync::mpsc;
 
 use super::files::{Ended, FileEditor};
 use super::output::{self, Names};
 use super::{
-    DONE, ExecOptions, Failure, doc_uri, parse_range, progress, report, show_progress,
+    DONE, ExecOptions, Failure, doc_uri, done, load_config, parse_range, progress, show_progress,
     workspace_root,
 };
 use crate::agent::engine::{self, Engine, JobResult, TaskInput};
-use crate::agent::jobs::JobStatus;
-use crate::config::ConfigStore;
 use crate::model::ModelClient;
-use crate::workspace::{Workspace, WorkspaceOptions};
+use crate::workspace::{Snapshot, Workspace, WorkspaceOptions};
 
 pub(super) async fn execute(
     options: &ExecOptions,
@@ -47,12 +46,7 @@ pub(super) async fn execute(
         .map_err(|e| Failure::Usage(format!("cannot tell the current folder: {e}")))?;
     // The root is found from a file in the folder: the folder itself counts.
     let root = workspace_root(&file.clone().unwrap_or_else(|| here.join("_")));
-    let (mut config, messages) = ConfigStore::load(options.env.clone(), Some(&root));
-    if let Some(user) = &options.user_config {
-        let more = config.set_user_file(user);
-        report(err, &more);
-    }
-    report(err, &messages);
+    let config = load_config(options, &root, err);
     let settings = config.settings().clone();
 
     // Nothing is open: the task's changes are workspace edits the file editor keeps in memory.
@@ -65,14 +59,14 @@ pub(super) async fn execute(
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
-            // Where the user stands is read from a snapshot that is not kept open.
-            let doc = doc_uri(file)?;
-            let (events, _) = mpsc::unbounded_channel();
-            let scratch = Workspace::new(WorkspaceOptions::default(), events);
-            scratch.open(doc.clone(), "", 1, &text);
-            let snapshot = scratch.snapshot(&doc).ok_or_else(|| {
-                Failure::Action("the file could not be read as a document".into())
-            })?;
+            // Where the user stands, as a document that is not kept open.
+            let snapshot = Snapshot {
+                uri: doc_uri(file)?,
+                version: 1,
+                rope: Rope::from_str(&text),
+                language: None,
+                tree: None,
+            };
             let (range, _) =
                 parse_range(options.range.as_deref(), &snapshot.rope).map_err(Failure::Usage)?;
             Some((snapshot, range))
@@ -98,13 +92,7 @@ pub(super) async fn execute(
     let mut quiet = std::io::sink();
     let _ = writeln!(progress(options, err, &mut quiet), "{said}");
     let root_doc = doc_uri(&root)?;
-    let (editor, shown) = FileEditor::new(
-        engine.clone(),
-        root_doc,
-        root.clone(),
-        ropey::Rope::new(),
-        0,
-    );
+    let (editor, shown) = FileEditor::new(engine.clone(), root_doc, root.clone(), Rope::new(), 0);
     let job = engine::run_task(engine.clone(), editor.clone(), handle, task);
     show_progress(job, shown, &mut progress(options, err, &mut quiet)).await;
     conclude(options, &root, &editor.ended(), out, err)
@@ -118,17 +106,7 @@ fn conclude(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> Result<i32, Failure> {
-    let report = ended
-        .report
-        .as_ref()
-        .ok_or_else(|| Failure::Action("the task ended without saying how".into()))?;
-    if report.status != JobStatus::Done {
-        let why = report
-            .message
-            .clone()
-            .unwrap_or_else(|| report.status.as_str().to_owned());
-        return Err(Failure::Action(why));
-    }
+    let report = done(ended)?;
     if let Some(message) = &report.message {
         let _ = writeln!(err, "tandem: warning: {message}");
     }
@@ -144,16 +122,14 @@ fn conclude(
     let mut quiet = std::io::sink();
     let mut progress = progress(options, err, &mut quiet);
     for (path, file) in &ended.files {
-        let before = file.before.as_deref().unwrap_or("");
-        let after = file
-            .after
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        if file.before.as_deref() == file.after.as_ref().map(ToString::to_string).as_deref() {
+        let after = file.after.as_ref().map(ToString::to_string);
+        if file.before == after {
             continue;
         }
-        let (added, removed) = line_counts(before, &after);
+        let (added, removed) = line_counts(
+            file.before.as_deref().unwrap_or(""),
+            after.as_deref().unwrap_or(""),
+        );
         let shown = path.strip_prefix(root).unwrap_or(path).display();
         let _ = writeln!(progress, "tandem: {shown} +{added} -{removed}");
     }

@@ -72,6 +72,33 @@ fn kill_code_server(pid_file: &Path) {
     }
 }
 
+/// Runs `run.mjs`'s `case` with the extension packaged from this checkout, the debug server,
+/// and a workspace holding `files`, with artifacts in a folder of the case's own (the other VS
+/// Code tests may run at the same time). Returns the workspace, for what the case left there.
+async fn drive_case(
+    case: &str,
+    server: &ModelServer,
+    files: &[(&str, &str)],
+) -> anyhow::Result<tempfile::TempDir> {
+    let root = repo_root();
+    let (artifacts, scratch) = folders(&root, &format!("target/editor-artifacts/vscode-{case}"))?;
+    let vsix = package_extension(&root, scratch.path()).await?;
+    let workspace = workspace(files)?;
+    let what = format!("the VS Code {case} test");
+    drive(
+        Some(case),
+        &vsix,
+        &tandem_bin(),
+        server,
+        workspace.path(),
+        &artifacts,
+        scratch.path(),
+        &what,
+    )
+    .await?;
+    Ok(workspace)
+}
+
 /// Runs `run.mjs` (with `TANDEM_CASE=case`; none for the main case) in code-server on
 /// `workspace`, the extension `vsix` installed and pointed at the server binary `bin`, with
 /// `scratch` for code-server's pid file. The transcript is kept in `artifacts`; unless the
@@ -212,27 +239,10 @@ async fn vscode_extension_fixes_streams_rejects_explains_with_the_stored_key_and
 #[tokio::test]
 async fn vscode_typing_above_and_below_a_streaming_implement_keeps_every_key_and_brace()
 -> anyhow::Result<()> {
-    let root = repo_root();
-    // Its own artifacts folder: the other VS Code test may run at the same time.
-    let (artifacts, scratch) = folders(&root, "target/editor-artifacts/vscode-typing")?;
-    let vsix = package_extension(&root, scratch.path()).await?;
-
     let server = ModelServer::start().await?;
     // run.mjs reads main.rs whatever the case.
-    let workspace = workspace(&[("src/main.rs", SOURCE), ("src/double.rs", DOUBLE_SOURCE)])?;
-    let (bin, what) = (tandem_bin(), "the VS Code typing test");
-    let (dir, scratch) = (workspace.path(), scratch.path());
-    drive(
-        Some("typing"),
-        &vsix,
-        &bin,
-        &server,
-        dir,
-        &artifacts,
-        scratch,
-        what,
-    )
-    .await?;
+    let files = [("src/main.rs", SOURCE), ("src/double.rs", DOUBLE_SOURCE)];
+    drive_case("typing", &server, &files).await?;
     let requests = server.requests();
     assert_eq!(requests.len(), 1, "one model request: {requests:?}");
     assert!(
@@ -295,26 +305,9 @@ async fn vscode_bundled_vsix_runs_a_fix_with_no_setting_and_nothing_on_path() ->
 #[tokio::test]
 async fn vscode_rejects_with_a_reason_and_approves_the_proposed_rule_in_its_own_words()
 -> anyhow::Result<()> {
-    let root = repo_root();
-    // Its own artifacts folder: the other VS Code tests may run at the same time.
-    let (artifacts, scratch) = folders(&root, "target/editor-artifacts/vscode-learning")?;
-    let vsix = package_extension(&root, scratch.path()).await?;
-
     let server = ModelServer::start().await?;
-    let workspace = workspace(&[("src/main.rs", SOURCE)])?;
-    let (bin, what) = (tandem_bin(), "the VS Code learning test");
-    let (dir, scratch) = (workspace.path(), scratch.path());
-    drive(
-        Some("learning"),
-        &vsix,
-        &bin,
-        &server,
-        dir,
-        &artifacts,
-        scratch,
-        what,
-    )
-    .await?;
+    let workspace = drive_case("learning", &server, &[("src/main.rs", SOURCE)]).await?;
+    let dir = workspace.path();
     let requests = server.requests();
     assert_eq!(requests.len(), 2, "the edit and the rule: {requests:?}");
     assert!(
@@ -360,11 +353,6 @@ fn edit_file_turn(id: &str, path: &str, old: &str, new: &str) -> Reply {
 #[tokio::test]
 async fn vscode_a_two_file_task_lands_in_both_editors_and_rejecting_it_restores_them()
 -> anyhow::Result<()> {
-    let root = repo_root();
-    // Its own artifacts folder: the other VS Code tests may run at the same time.
-    let (artifacts, scratch) = folders(&root, "target/editor-artifacts/vscode-task")?;
-    let vsix = package_extension(&root, scratch.path()).await?;
-
     let server = ModelServer::start().await?;
     server.push(edit_file_turn(
         "call_1",
@@ -385,18 +373,10 @@ async fn vscode_a_two_file_task_lands_in_both_editors_and_rejecting_it_restores_
         Wire::OpenAi,
         &["Documented `add` ", "and `twice`."],
     ));
-    let workspace = workspace(&[("src/main.rs", SOURCE), ("src/util.rs", UTIL)])?;
-    let (bin, what) = (tandem_bin(), "the VS Code task test");
-    let (dir, scratch) = (workspace.path(), scratch.path());
-    drive(
-        Some("task"),
-        &vsix,
-        &bin,
+    drive_case(
+        "task",
         &server,
-        dir,
-        &artifacts,
-        scratch,
-        what,
+        &[("src/main.rs", SOURCE), ("src/util.rs", UTIL)],
     )
     .await?;
     let requests: Vec<String> = server

@@ -253,4 +253,26 @@ mod tests {
             format!("// above\n// top\n{DONE}// bottom\n")
         );
     }
+    /// The job read the document's text, then the editor reported the job's edit (the engine
+    /// routes a `didChange` to the sessions after the document store took it), then the job
+    /// asked for its next edit with the text it read: that text is older than the session's
+    /// and is ignored. Before, the session went back to it, sent an edit at the old version
+    /// and, once it was refused, the region's old text stayed below the new.
+    #[test]
+    fn a_snapshot_older_than_the_last_report_is_ignored() {
+        let rope = Rope::from_str(BEFORE);
+        let mut s = StreamSession::new(&rope, 1, Region::new(7, 58));
+        s.set_desired(DONE);
+        let edit = s.next_edit(&rope, 1).expect("an edit");
+        let landed = Rope::from_str(&apply(BEFORE, edit.start, edit.end, &edit.text));
+        let change = CharChange::new(edit.start, edit.end, edit.text.clone());
+        assert_eq!(
+            s.on_did_change(&rope, &[change], &landed, 2),
+            ChangeOutcome::Landed
+        );
+        assert_eq!(s.on_apply_answer(edit.id, true), ChangeOutcome::Unchanged);
+        assert_eq!(s.next_edit(&rope, 1), None);
+        assert!(s.is_settled());
+        assert_eq!(s.view(), (landed, 2));
+    }
 }

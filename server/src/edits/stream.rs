@@ -299,11 +299,14 @@ impl StreamSession {
 
     /// The next edit to send, if one is due: none while one is in flight, after the user
     /// edited inside the region, or when the region already holds the desired text.
-    /// `rope` must be the document as last reported, at `version`. The edit replaces
-    /// the region's current text with the desired text, trimmed to the part that
-    /// differs (common prefix and suffix), so it is one edit however much changed.
+    /// `rope` is the document as last reported, at `version`; a text older than the last
+    /// report the session read is ignored (the caller read it before that report reached the
+    /// session). The edit replaces the region's current text with the desired text, trimmed
+    /// to the part that differs (common prefix and suffix), so it is one edit however much
+    /// changed.
     pub fn next_edit(&mut self, rope: &Rope, version: i32) -> Option<OutgoingEdit> {
-        if (self.assumed.is_none() && self.blind_base.is_none()) || version != self.version {
+        let plain = self.assumed.is_none() && self.blind_base.is_none();
+        if version > self.version || (version == self.version && plain) {
             self.doc = rope.clone();
             self.version = version;
         }

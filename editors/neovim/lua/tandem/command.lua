@@ -97,6 +97,26 @@ local function show_status(client, bufnr)
       table.insert(lines, line)
     end
     table.insert(lines, 2, string.format('  %d job(s) running', running))
+    local c = result.completion
+    if type(c) == 'table' then
+      table.insert(
+        lines,
+        3,
+        string.format(
+          '  completion: %d shown, %d accepted (%d in part), %d dismissed; %d requests, '
+            .. '%d model calls, %d from cache, %d cancelled, %d failed',
+          c.shown or 0,
+          c.accepted or 0,
+          c.partlyAccepted or 0,
+          c.dismissed or 0,
+          c.requests or 0,
+          c.modelCalls or 0,
+          c.cacheHits or 0,
+          c.cancelled or 0,
+          c.failed or 0
+        )
+      )
+    end
     notify(table.concat(lines, '\n'))
   end, bufnr)
 end

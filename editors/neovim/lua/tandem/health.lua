@@ -216,7 +216,7 @@ function M.check()
     return
   end
   health.start('tandem: the model endpoint (tandem doctor)')
-  check_doctor(health, exe, config.settings)
+  check_doctor(health, exe, require('tandem').server_settings())
   health.start('tandem: running servers')
   check_servers(health)
 end

@@ -27,6 +27,11 @@ M.defaults = {
   keymaps = { accept = '<leader>ta', reject = '<leader>tr' },
   --- Echo the jobs' progress (`$/progress`) as it arrives.
   progress = true,
+  --- Inline completion (ghost text while typing in Insert mode): `false` (or
+  --- `{ enabled = false }`) turns it off, in the server too. `accept` is the Insert mode key that
+  --- takes the suggestion (`false` for none); `debounce_ms` how long after a keystroke it is asked
+  --- for. The model and its limits are `settings.completion`.
+  completion = { enabled = true, accept = '<M-l>', debounce_ms = 30 },
 }
 
 M.config = vim.deepcopy(M.defaults)
@@ -35,7 +40,12 @@ M.config = vim.deepcopy(M.defaults)
 local LISTS = { cmd = true, filetypes = true, root_markers = true }
 
 local function merge(opts)
-  local config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
+  opts = vim.tbl_extend('force', {}, opts or {})
+  -- `completion = false` / `true` stand for `{ enabled = false }` / `{ enabled = true }`.
+  if type(opts.completion) == 'boolean' then
+    opts.completion = { enabled = opts.completion }
+  end
+  local config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts)
   for name in pairs(LISTS) do
     if opts and opts[name] ~= nil then
       config[name] = vim.deepcopy(opts[name])
@@ -47,17 +57,30 @@ local function merge(opts)
   return config
 end
 
+--- The settings object the server gets: `settings`, with `completion.enabled = false` when the
+--- `completion` option turns it off.
+function M.server_settings()
+  local settings = vim.deepcopy(M.config.settings or {})
+  if not M.config.completion.enabled then
+    local completion = type(settings.completion) == 'table' and settings.completion or {}
+    completion.enabled = false
+    settings.completion = completion
+  end
+  return lsp.object(settings)
+end
+
 --- `workspace/configuration`: section `tandem` is the settings object.
 local function on_configuration(_, params)
   local answer = {}
+  local settings = M.server_settings()
   for _, item in ipairs(params.items or {}) do
     local section = item.section or ''
     local value = vim.NIL
     if section == 'tandem' then
-      value = lsp.object(M.config.settings)
+      value = settings
     elseif vim.startswith(section, 'tandem.') then
       local path = vim.split(section:sub(#'tandem.' + 1), '.', { plain = true })
-      local found = vim.tbl_get(M.config.settings or {}, unpack(path))
+      local found = vim.tbl_get(settings, unpack(path))
       if found ~= nil then
         value = found
       end
@@ -107,11 +130,15 @@ function M.client_config()
     cmd = (require('tandem.server').resolve(M.config.cmd)),
     filetypes = M.config.filetypes,
     root_markers = M.config.root_markers,
-    init_options = lsp.object(M.config.settings),
-    settings = { tandem = lsp.object(M.config.settings) },
-    -- The plugin shows `tandem/jobFinished` itself: the server then sends no showMessage.
+    init_options = M.server_settings(),
+    settings = { tandem = M.server_settings() },
+    -- The plugin shows `tandem/jobFinished` itself: the server then sends no showMessage. It
+    -- shows inline completions too, when they are on (Neovim 0.12 says so on its own).
     capabilities = vim.tbl_deep_extend('force', vim.lsp.protocol.make_client_capabilities(), {
       experimental = { tandem = { jobFinished = true } },
+      textDocument = M.config.completion.enabled
+          and { inlineCompletion = { dynamicRegistration = false } }
+        or nil,
     }),
     handlers = {
       ['workspace/applyEdit'] = jobs.on_apply_edit,
@@ -136,6 +163,7 @@ local function highlights()
   set('TandemStreaming', 'DiffChange')
   set('TandemReview', 'DiffAdd')
   set('TandemHint', 'Comment')
+  set('TandemSuggestion', 'Comment')
 end
 
 --- The title of each progress by token (only `begin` carries it).
@@ -171,6 +199,37 @@ end
 
 local group = vim.api.nvim_create_augroup('tandem', { clear = true })
 
+--- Inline completion follows the Tandem client into each buffer it attaches to.
+local function completion_follows_the_client()
+  local completion = require('tandem.completion')
+  completion.detach_all()
+  vim.api.nvim_create_autocmd('LspAttach', {
+    group = group,
+    callback = function(args)
+      local client = vim.lsp.get_client_by_id(args.data.client_id)
+      if client and client.name == 'tandem' then
+        completion.attach(client, args.buf)
+      end
+    end,
+  })
+  vim.api.nvim_create_autocmd('LspDetach', {
+    group = group,
+    callback = function(args)
+      local client = vim.lsp.get_client_by_id(args.data.client_id)
+      if client and client.name == 'tandem' then
+        completion.detach(args.buf)
+      end
+    end,
+  })
+  -- Buffers the client is already attached to (setup called again).
+  local get = vim.lsp.get_clients or vim.lsp.get_active_clients
+  for _, client in ipairs(get({ name = 'tandem' })) do
+    for bufnr in pairs(client.attached_buffers or {}) do
+      completion.attach(client, bufnr)
+    end
+  end
+end
+
 --- Sets Tandem up: see `:help tandem-setup`.
 function M.setup(opts)
   M.config = merge(opts)
@@ -181,6 +240,7 @@ function M.setup(opts)
   if M.config.progress then
     vim.api.nvim_create_autocmd('LspProgress', { group = group, callback = echo_progress })
   end
+  completion_follows_the_client()
   if vim.lsp.config and vim.lsp.enable then
     vim.lsp.config('tandem', M.client_config())
     vim.lsp.enable('tandem')
@@ -216,9 +276,9 @@ function M.set_settings(settings)
   M.config.settings = settings or {}
   local get = vim.lsp.get_clients or vim.lsp.get_active_clients
   for _, client in ipairs(get({ name = 'tandem' })) do
-    client.settings = { tandem = lsp.object(M.config.settings) }
+    client.settings = { tandem = M.server_settings() }
     lsp.notify(client, 'workspace/didChangeConfiguration', {
-      settings = lsp.object(M.config.settings),
+      settings = M.server_settings(),
     })
   end
 end

@@ -35,6 +35,22 @@ function M.request(client, method, params, handler, bufnr)
   return client.request(method, params, handler, bufnr)
 end
 
+--- Cancels a request sent with `M.request` (by the id it returned).
+function M.cancel(client, id)
+  if has_011 then
+    return client:cancel_request(id)
+  end
+  return client.cancel_request(id)
+end
+
+--- Whether the server offers `method` (for `bufnr`).
+function M.supports(client, method, bufnr)
+  if has_011 then
+    return client:supports_method(method, bufnr)
+  end
+  return client.supports_method(method, { bufnr = bufnr })
+end
+
 --- Sends a notification.
 function M.notify(client, method, params)
   if has_011 then

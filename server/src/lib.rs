@@ -1,6 +1,7 @@
 //! Tandem: a coding agent inside any editor, served as one language server.
 
 pub mod agent;
+pub mod complete;
 pub mod config;
 pub mod doctor;
 pub mod edits;

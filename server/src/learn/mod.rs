@@ -5,11 +5,13 @@
 //! The store keeps hover explanations, so they survive a restart, and the learning loop's rows
 //! (`evidence`): each job's signal, and the rules proposed from the corrections.
 
+mod completions;
 mod evidence;
 mod location;
 mod schema;
 pub mod store;
 
+pub use completions::{CompletionFate, CompletionRecord};
 pub use evidence::{Decision, Evidence, Proposal, StoreSignals, StoredCorrection};
 pub use location::database_path;
 pub use store::{Failure, OnFailure, Store, StoreCounts, StoreState};

@@ -45,6 +45,16 @@ pub const MIGRATIONS: &[&str] = &[
     // recorded it (job ids start again at each start) and its job.
     "ALTER TABLE signals ADD COLUMN run TEXT NOT NULL DEFAULT '';
     CREATE UNIQUE INDEX signals_by_job ON signals (run, job_id);",
+    // 3: what became of inline suggestions: accepted (whole or partly) or dismissed.
+    "CREATE TABLE completions (
+        id INTEGER PRIMARY KEY,
+        language TEXT,
+        path TEXT,
+        suggestion TEXT NOT NULL,
+        fate TEXT NOT NULL CHECK (fate IN ('accepted', 'partly', 'dismissed')),
+        accepted_text TEXT,
+        created_at INTEGER NOT NULL DEFAULT (unixepoch())
+    );",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -63,6 +63,7 @@ pub struct StoreCounts {
     pub signals: u64,
     pub proposals: u64,
     pub explanations: u64,
+    pub completions: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -512,6 +513,7 @@ fn count_rows(conn: &Connection) -> rusqlite::Result<StoreCounts> {
         signals: count("signals")?,
         proposals: count("proposals")?,
         explanations: count("explanations")?,
+        completions: count("completions")?,
     })
 }
 

@@ -1,0 +1,717 @@
+//! One settings type, merged from defaults, the user file, the workspace file, `initializationOptions` and the client's configuration.
+//!
+//! Every layer is a plain JSON value (TOML files are read into one), checked against the known
+//! keys before it is used: unknown keys are warned about and ignored, a wrong type rejects that
+//! layer with a message naming the key and where it came from, and the settings stay what they
+//! were. No layer can hold an API key; it names the environment variable that does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::model::{ApiKey, Endpoint, Provider, RetryPolicy};
+
+mod completion;
+
+pub use completion::{CompletionMode, CompletionProvider, CompletionRoute, CompletionSettings};
+
+/// Environment variables, read once; tests pass their own.
+#[derive(Clone, Default)]
+pub struct Environment {
+    vars: HashMap<String, String>,
+}
+
+impl fmt::Debug for Environment {
+    // Values may be keys: only the names are shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<_> = self.vars.keys().collect();
+        names.sort();
+        f.debug_struct("Environment")
+            .field("names", &names)
+            .finish()
+    }
+}
+
+impl Environment {
+    pub fn from_process() -> Self {
+        Environment {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Environment {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The variable's value, when it is set and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `$XDG_CONFIG_HOME/tandem/config.toml`, or `~/.config/tandem/config.toml`.
+    pub fn user_config_path(&self) -> Option<PathBuf> {
+        let base = match self.get("XDG_CONFIG_HOME") {
+            Some(dir) => PathBuf::from(dir),
+            None => PathBuf::from(self.get("HOME")?).join(".config"),
+        };
+        Some(base.join("tandem").join("config.toml"))
+    }
+}
+
+/// The settings in force. Holds no secret, so it can be shown and serialized as it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    pub model: ModelSettings,
+    pub edits: EditSettings,
+    pub hover: HoverSettings,
+    pub learn: LearnSettings,
+    pub agent: AgentSettings,
+    pub completion: CompletionSettings,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelSettings {
+    pub provider: Provider,
+    pub base_url: String,
+    pub name: String,
+    /// The environment variable holding the key; `None` for endpoints that need none.
+    pub api_key_env: Option<String>,
+    pub max_output_tokens: u32,
+    pub request_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EditSettings {
+    pub mode: EditMode,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EditMode {
+    Stream,
+    Preview,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HoverSettings {
+    pub enabled: bool,
+    pub timeout_ms: u64,
+}
+
+/// Learning from the team: what becomes of the agent's edits is recorded, and rules are proposed
+/// once enough corrections agree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LearnSettings {
+    pub enabled: bool,
+    /// Corrections not yet covered by a rule before the model is asked for one.
+    pub min_evidence: u64,
+}
+
+/// Tasks (`tandem.task`): how far the agent loop may go, and the check it may run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentSettings {
+    /// Model turns that call tools, at most.
+    pub max_steps: u32,
+    pub timeout_ms: u64,
+    /// The command `run_check` runs (program and arguments); never run when unset. Not taken
+    /// from a workspace file: a cloned repository must not choose what runs on the machine.
+    pub check_command: Option<Vec<String>>,
+    pub check_timeout_ms: u64,
+}
+
+impl ModelSettings {
+    /// The endpoint these settings describe, with the key read from the environment.
+    pub fn endpoint(&self, env: &Environment) -> Endpoint {
+        Endpoint {
+            provider: self.provider,
+            base_url: self.base_url.clone(),
+            model: self.name.clone(),
+            api_key: self
+                .api_key_env
+                .as_deref()
+                .and_then(|name| env.get(name))
+                .map(ApiKey::new),
+            api_key_env: self.api_key_env.clone(),
+            max_output_tokens: self.max_output_tokens,
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Where a setting's value came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    /// Chosen from the environment because nothing set it (the provider, from the keys present).
+    Detected(String),
+    UserFile(PathBuf),
+    WorkspaceFile(PathBuf),
+    InitializationOptions,
+    ClientConfiguration,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::Detected(why) => write!(f, "default: {why}"),
+            Source::UserFile(path) => write!(f, "user file {}", path.display()),
+            Source::WorkspaceFile(path) => write!(f, "workspace file {}", path.display()),
+            Source::InitializationOptions => f.write_str("initializationOptions"),
+            Source::ClientConfiguration => f.write_str("workspace/configuration"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// A problem found in one layer of settings, worded for the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigMessage {
+    pub severity: Severity,
+    pub text: String,
+}
+
+impl fmt::Display for ConfigMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The layers in merge order (later wins), after the built-in defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Layer {
+    User,
+    Workspace,
+    Initialization,
+    Client,
+}
+
+/// The settings layers and the settings they make. Keeps the last good value of each layer.
+#[derive(Debug)]
+pub struct ConfigStore {
+    env: Environment,
+    layers: BTreeMap<Layer, (Source, Map<String, Value>)>,
+    settings: Settings,
+    origins: BTreeMap<&'static str, Source>,
+}
+
+impl ConfigStore {
+    /// Defaults only (with the provider chosen from the environment).
+    pub fn new(env: Environment) -> Self {
+        let mut store = ConfigStore {
+            env,
+            layers: BTreeMap::new(),
+            settings: resolve(&BTreeMap::new(), &Environment::default()).0,
+            origins: BTreeMap::new(),
+        };
+        store.recompute();
+        store
+    }
+
+    /// Defaults, then the user file (at its default place) and the workspace file of `workspace_root`.
+    pub fn load(env: Environment, workspace_root: Option<&Path>) -> (Self, Vec<ConfigMessage>) {
+        let user = env.user_config_path();
+        let mut store = ConfigStore::new(env);
+        let mut messages = Vec::new();
+        if let Some(user) = user {
+            messages.extend(store.set_user_file(&user));
+        }
+        if let Some(root) = workspace_root {
+            messages.extend(store.set_workspace_root(root));
+        }
+        (store, messages)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The model endpoint the settings in force describe, with its key from the environment.
+    pub fn endpoint(&self) -> Endpoint {
+        self.settings.model.endpoint(&self.env)
+    }
+
+    pub fn environment(&self) -> &Environment {
+        &self.env
+    }
+
+    /// Where the value of `key` (such as `model.baseUrl`) came from.
+    pub fn origin(&self, key: &str) -> Source {
+        self.origins.get(key).cloned().unwrap_or(Source::Default)
+    }
+
+    /// Every setting as `(key, value as JSON, source)`, in the documented order.
+    pub fn entries(&self) -> Vec<(&'static str, Value, Source)> {
+        let json = serde_json::to_value(&self.settings).unwrap_or(Value::Null);
+        KEYS.iter()
+            .map(|(key, _)| {
+                let value = json
+                    .pointer(&format!("/{}", key.replace('.', "/")))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                (*key, value, self.origin(key))
+            })
+            .collect()
+    }
+
+    /// Reads (or re-reads) the user file; a missing file is no layer.
+    pub fn set_user_file(&mut self, path: &Path) -> Vec<ConfigMessage> {
+        self.set_file(Layer::User, Source::UserFile(path.to_owned()), path)
+    }
+
+    /// Reads (or re-reads) `.tandem/config.toml` under the workspace root.
+    pub fn set_workspace_root(&mut self, root: &Path) -> Vec<ConfigMessage> {
+        let path = root.join(".tandem").join("config.toml");
+        self.set_file(Layer::Workspace, Source::WorkspaceFile(path.clone()), &path)
+    }
+
+    /// `initializationOptions`: the settings object itself.
+    pub fn set_initialization_options(&mut self, value: Value) -> Vec<ConfigMessage> {
+        self.set_layer(Layer::Initialization, Source::InitializationOptions, value)
+    }
+
+    /// What `workspace/configuration` answered for section `tandem`, or the `settings` of
+    /// `workspace/didChangeConfiguration`. Accepts the settings object, `{"tandem": …}` or
+    /// `{"settings": {"tandem": …}}`, or the one-element array `workspace/configuration`
+    /// answers; `null` (a client that wants to be asked) changes nothing.
+    pub fn set_client_configuration(&mut self, value: Value) -> Vec<ConfigMessage> {
+        let mut value = match value {
+            Value::Array(mut items) if items.len() == 1 => items.remove(0),
+            other => other,
+        };
+        for wrapper in ["settings", "tandem"] {
+            if let Some(inner) = value.as_object_mut().and_then(|o| o.remove(wrapper)) {
+                value = inner;
+            }
+        }
+        if value.is_null() {
+            return Vec::new();
+        }
+        self.set_layer(Layer::Client, Source::ClientConfiguration, value)
+    }
+
+    fn set_file(&mut self, layer: Layer, source: Source, path: &Path) -> Vec<ConfigMessage> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                if self.layers.remove(&layer).is_some() {
+                    self.recompute();
+                }
+                return Vec::new();
+            }
+            Err(error) => {
+                return vec![error_message(format!(
+                    "cannot read {source}: {error}; keeping the previous settings"
+                ))];
+            }
+        };
+        let value = match toml::from_str::<toml::Table>(&text) {
+            Ok(table) => serde_json::to_value(table).unwrap_or(Value::Null),
+            Err(error) => {
+                let detail = error.to_string();
+                return vec![error_message(format!(
+                    "{source} is not valid TOML: {}; keeping the previous settings",
+                    detail.trim()
+                ))];
+            }
+        };
+        self.set_layer(layer, source, value)
+    }
+
+    fn set_layer(&mut self, layer: Layer, source: Source, value: Value) -> Vec<ConfigMessage> {
+        let mut messages = Vec::new();
+        let Some(checked) = check_layer(&value, &source, &mut messages) else {
+            return messages;
+        };
+        if messages.iter().any(|m| m.severity == Severity::Error) {
+            messages.push(error_message(format!(
+                "the settings from {source} were not applied; keeping the previous ones"
+            )));
+            return messages;
+        }
+        self.layers.insert(layer, (source, checked));
+        self.recompute();
+        messages
+    }
+
+    fn recompute(&mut self) {
+        let mut leaves: BTreeMap<&'static str, (Value, Source)> = BTreeMap::new();
+        for (source, table) in self.layers.values() {
+            for (key, _) in KEYS {
+                let mut parts = key.split('.');
+                let (Some(section), Some(name)) = (parts.next(), parts.next()) else {
+                    continue;
+                };
+                if let Some(value) = table.get(section).and_then(|s| s.get(name)) {
+                    leaves.insert(key, (value.clone(), source.clone()));
+                }
+            }
+        }
+        let (settings, origins) = resolve(&leaves, &self.env);
+        self.settings = settings;
+        self.origins = origins;
+    }
+}
+
+fn error_message(text: String) -> ConfigMessage {
+    ConfigMessage {
+        severity: Severity::Error,
+        text,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Url,
+    VariableName,
+    Providers,
+    EditModes,
+    Count,
+    /// A whole number, 0 included (a delay that may be none).
+    Millis,
+    Flag,
+    /// `completion.provider`: a chat provider or `llamacpp`.
+    CompletionProviders,
+    /// `completion.mode`.
+    CompletionModes,
+    /// A program and its arguments: a non-empty array of non-empty strings.
+    Command,
+}
+
+impl Kind {
+    fn expected(self) -> &'static str {
+        match self {
+            Kind::Text => "a string",
+            Kind::Url => "an http:// or https:// URL",
+            Kind::VariableName => {
+                "the name of an environment variable (like OPENAI_API_KEY), or \"\" for none"
+            }
+            Kind::Providers => "one of \"openai\", \"openai-responses\", \"anthropic\", \"ollama\"",
+            Kind::EditModes => "\"stream\" or \"preview\"",
+            Kind::Count => "a whole number greater than 0",
+            Kind::Millis => "a whole number of milliseconds (0 or more)",
+            Kind::CompletionProviders => {
+                "one of \"openai\", \"ollama\", \"llamacpp\", \"anthropic\", \"openai-responses\""
+            }
+            Kind::CompletionModes => "\"fim\" or \"chat\"",
+            Kind::Flag => "true or false",
+            Kind::Command => "an array of strings, the program first (like [\"cargo\", \"check\"])",
+        }
+    }
+
+    fn accepts(self, value: &Value) -> bool {
+        match (self, value) {
+            (Kind::Text, Value::String(s)) => !s.is_empty(),
+            (Kind::Url, Value::String(s)) => s.starts_with("http://") || s.starts_with("https://"),
+            (Kind::VariableName, Value::String(s)) => {
+                s.is_empty()
+                    || (s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        && !s.starts_with(|c: char| c.is_ascii_digit()))
+            }
+            (Kind::Providers, Value::String(s)) => s.parse::<Provider>().is_ok(),
+            (Kind::EditModes, Value::String(s)) => s == "stream" || s == "preview",
+            (Kind::Count, Value::Number(n)) => n
+                .as_u64()
+                .is_some_and(|n| n > 0 && n <= u64::from(u32::MAX)),
+            (Kind::Millis, Value::Number(n)) => n.as_u64().is_some_and(|n| n <= 600_000),
+            (Kind::CompletionProviders, Value::String(s)) => {
+                s.parse::<completion::CompletionProvider>().is_ok()
+            }
+            (Kind::CompletionModes, Value::String(s)) => s.parse::<CompletionMode>().is_ok(),
+            (Kind::Flag, Value::Bool(_)) => true,
+            (Kind::Command, Value::Array(parts)) => {
+                parts
+                    .first()
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| !p.is_empty())
+                    && parts.iter().all(Value::is_string)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Every known setting and what it accepts.
+const KEYS: [(&str, Kind); 23] = [
+    ("model.provider", Kind::Providers),
+    ("model.baseUrl", Kind::Url),
+    ("model.name", Kind::Text),
+    ("model.apiKeyEnv", Kind::VariableName),
+    ("model.maxOutputTokens", Kind::Count),
+    ("model.requestTimeoutMs", Kind::Count),
+    ("model.idleTimeoutMs", Kind::Count),
+    ("edits.mode", Kind::EditModes),
+    ("hover.enabled", Kind::Flag),
+    ("hover.timeoutMs", Kind::Count),
+    ("learn.enabled", Kind::Flag),
+    ("learn.minEvidence", Kind::Count),
+    ("agent.maxSteps", Kind::Count),
+    ("agent.timeoutMs", Kind::Count),
+    ("agent.checkCommand", Kind::Command),
+    ("agent.checkTimeoutMs", Kind::Count),
+    ("completion.enabled", Kind::Flag),
+    ("completion.mode", Kind::CompletionModes),
+    ("completion.provider", Kind::CompletionProviders),
+    ("completion.baseUrl", Kind::Url),
+    ("completion.name", Kind::Text),
+    ("completion.debounceMs", Kind::Millis),
+    ("completion.maxTokens", Kind::Count),
+];
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "a table",
+    }
+}
+
+/// Checks one layer: keeps the known keys, warns about unknown ones, errs on wrong types.
+/// Values are never echoed in messages: a misplaced key must not end up in a log.
+fn check_layer(
+    value: &Value,
+    source: &Source,
+    messages: &mut Vec<ConfigMessage>,
+) -> Option<Map<String, Value>> {
+    let Some(root) = value.as_object() else {
+        messages.push(error_message(format!(
+            "the settings from {source} must be a table (an object), found {}",
+            describe(value)
+        )));
+        return None;
+    };
+    let mut checked = Map::new();
+    for (section, body) in root {
+        let known_section = KEYS
+            .iter()
+            .any(|(key, _)| key.split('.').next() == Some(section.as_str()));
+        if !known_section {
+            warn_unknown(section, source, messages);
+            continue;
+        }
+        if body.is_null() {
+            continue;
+        }
+        let Some(body) = body.as_object() else {
+            messages.push(error_message(format!(
+                "`{section}` in {source} must be a table, found {}",
+                describe(body)
+            )));
+            continue;
+        };
+        let mut kept = Map::new();
+        for (name, value) in body {
+            let key = format!("{section}.{name}");
+            let Some((_, kind)) = KEYS.iter().find(|(known, _)| *known == key) else {
+                warn_unknown(&key, source, messages);
+                continue;
+            };
+            if value.is_null() {
+                continue;
+            }
+            if !kind.accepts(value) {
+                messages.push(error_message(format!(
+                    "`{key}` in {source} must be {}, found {}",
+                    kind.expected(),
+                    describe(value)
+                )));
+                continue;
+            }
+            if key == "agent.checkCommand" && matches!(source, Source::WorkspaceFile(_)) {
+                messages.push(ConfigMessage {
+                    severity: Severity::Warning,
+                    text: format!(
+                        "`{key}` in {source} is ignored: a workspace file does not choose a command \
+                         to run on your machine; set it in your user settings or your editor's"
+                    ),
+                });
+                continue;
+            }
+            kept.insert(name.clone(), value.clone());
+        }
+        checked.insert(section.clone(), Value::Object(kept));
+    }
+    Some(checked)
+}
+
+fn warn_unknown(key: &str, source: &Source, messages: &mut Vec<ConfigMessage>) {
+    let text = if key.to_lowercase().contains("apikey") && key != "model.apiKeyEnv" {
+        format!(
+            "`{key}` in {source} is ignored: keys are never read from settings; put the key in an \
+             environment variable and name it in model.apiKeyEnv"
+        )
+    } else {
+        format!("unknown setting `{key}` in {source} is ignored")
+    };
+    messages.push(ConfigMessage {
+        severity: Severity::Warning,
+        text,
+    });
+}
+
+/// Builds the settings from the winning value of each key, filling in the defaults.
+fn resolve(
+    leaves: &BTreeMap<&'static str, (Value, Source)>,
+    env: &Environment,
+) -> (Settings, BTreeMap<&'static str, Source>) {
+    let mut origins = BTreeMap::new();
+    let mut pick = |key: &'static str| -> Option<&Value> {
+        let (value, source) = leaves.get(key)?;
+        origins.insert(key, source.clone());
+        Some(value)
+    };
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let number = |v: Option<&Value>, default: u64| v.and_then(Value::as_u64).unwrap_or(default);
+
+    let provider = text(pick("model.provider")).and_then(|p| p.parse::<Provider>().ok());
+    let base_url = text(pick("model.baseUrl"));
+    let name = text(pick("model.name"));
+    let api_key_env = text(pick("model.apiKeyEnv"));
+    let max_output_tokens = number(pick("model.maxOutputTokens"), 4096);
+    let request_timeout_ms = number(pick("model.requestTimeoutMs"), 120_000);
+    let idle_timeout_ms = number(pick("model.idleTimeoutMs"), 30_000);
+    let mode = match text(pick("edits.mode")).as_deref() {
+        Some("preview") => EditMode::Preview,
+        _ => EditMode::Stream,
+    };
+    let enabled = pick("hover.enabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let hover_timeout_ms = number(pick("hover.timeoutMs"), 4000);
+    let learn = LearnSettings {
+        enabled: pick("learn.enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        min_evidence: number(pick("learn.minEvidence"), 2).max(1),
+    };
+    // Never from a workspace file: `check_layer` leaves it out, saying so.
+    let check_command = pick("agent.checkCommand")
+        .and_then(Value::as_array)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        });
+    let agent = AgentSettings {
+        max_steps: u32::try_from(number(pick("agent.maxSteps"), 25)).unwrap_or(u32::MAX),
+        timeout_ms: number(pick("agent.timeoutMs"), 600_000),
+        check_command,
+        check_timeout_ms: number(pick("agent.checkTimeoutMs"), 120_000),
+    };
+    let completion = completion::Raw::pick(&mut pick);
+
+    let provider = provider.unwrap_or_else(|| {
+        let (detected, why) = if env.get("OPENAI_API_KEY").is_some() {
+            (Provider::OpenAi, "OPENAI_API_KEY is set")
+        } else if env.get("ANTHROPIC_API_KEY").is_some() {
+            (Provider::Anthropic, "ANTHROPIC_API_KEY is set")
+        } else {
+            (
+                Provider::Ollama,
+                "no OPENAI_API_KEY or ANTHROPIC_API_KEY, so a local Ollama",
+            )
+        };
+        origins.insert("model.provider", Source::Detected(why.to_owned()));
+        detected
+    });
+    let base_url = base_url.unwrap_or_else(|| provider.default_base_url().to_owned());
+    // The provider's own key variable is sent only to the provider's own endpoint: a workspace
+    // file that points baseUrl elsewhere must name the variable itself to get a key.
+    let api_key_env = match api_key_env {
+        Some(name) if name.is_empty() => None,
+        Some(name) => Some(name),
+        None if base_url.trim_end_matches('/') == provider.default_base_url() => {
+            provider.default_api_key_env().map(str::to_owned)
+        }
+        None => None,
+    };
+    // A committed workspace file must not choose where a user's key goes: when it set baseUrl
+    // to anything but this machine, no key is sent there (it can still name a local server).
+    let url_from_workspace = matches!(origins.get("model.baseUrl"), Some(Source::WorkspaceFile(_)));
+    let api_key_env = match api_key_env {
+        Some(name) if url_from_workspace && !is_loopback(&base_url) => {
+            tracing::warn!(
+                base_url,
+                "not sending ${name}: the workspace file chose model.baseUrl; set it in your user settings to send a key there"
+            );
+            origins.insert(
+                "model.apiKeyEnv",
+                Source::Detected(format!(
+                    "none: ${name} is not sent to a baseUrl chosen by the workspace file; set model.baseUrl in your user settings to send it"
+                )),
+            );
+            None
+        }
+        other => other,
+    };
+    let model = ModelSettings {
+        provider,
+        name: name.unwrap_or_else(|| provider.default_model().to_owned()),
+        base_url,
+        api_key_env,
+        max_output_tokens: u32::try_from(max_output_tokens).unwrap_or(u32::MAX),
+        request_timeout_ms,
+        idle_timeout_ms,
+    };
+    let completion = completion.resolve(&model);
+    let settings = Settings {
+        model,
+        edits: EditSettings { mode },
+        hover: HoverSettings {
+            enabled,
+            timeout_ms: hover_timeout_ms,
+        },
+        learn,
+        agent,
+        completion,
+    };
+    (settings, origins)
+}
+
+/// Whether `url` points at this machine (127.0.0.0/8, localhost, [::1]).
+fn is_loopback(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = parsed.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}

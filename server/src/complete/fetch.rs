@@ -40,8 +40,9 @@ pub async fn fetch(
         match event {
             Some(ModelEvent::TextDelta(delta)) => {
                 streamed.push_str(&delta);
-                if delta.contains('\n') {
-                    let middle = middle(fim, &streamed);
+                if delta.contains('\n')
+                    && let Some(middle) = middle_so_far(fim, &streamed)
+                {
                     let shaped = shape(&middle, at, false);
                     if shaped.complete {
                         // Dropping the stream closes the connection: the model stops.
@@ -62,6 +63,16 @@ pub async fn fetch(
             None => return Ok(shape(&middle(fim, &streamed), at, true).text),
         }
     }
+}
+
+/// The middle while the answer streams; `None` while a chat model's answer is only the line
+/// that opens its fence (the code, and so the shape, starts after it).
+fn middle_so_far(fim: Option<FimWire>, streamed: &str) -> Option<String> {
+    let answer = streamed.trim_start();
+    if fim.is_none() && answer.starts_with("```") && answer.matches('\n').count() < 2 {
+        return None;
+    }
+    Some(middle(fim, streamed))
 }
 
 /// The middle in what streamed: as it is from FIM, out of its fence from a chat model.

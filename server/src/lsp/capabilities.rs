@@ -20,6 +20,7 @@ pub fn initialize_result(encoding: PositionEncoding) -> lsp::InitializeResult {
             },
         )),
         hover_provider: Some(lsp::HoverProvider::Bool(true)),
+        inline_completion_provider: Some(lsp::InlineCompletionProvider::Bool(true)),
         document_symbol_provider: Some(lsp::DocumentSymbolProvider::Bool(true)),
         code_action_provider: Some(lsp::CodeActionProvider::CodeActionOptions(
             lsp::CodeActionOptions {

@@ -46,6 +46,7 @@ pub fn command_names() -> Vec<String> {
         .map(String::from),
     );
     names.extend(super::rules::COMMANDS.map(String::from));
+    names.extend(super::completion::COMMANDS.map(String::from));
     names
 }
 
@@ -124,6 +125,9 @@ pub async fn execute(
     match command {
         "tandem.status" => Ok(Some(status(state).await)),
         "tandem.task" => super::task::start(state, argument, token).await.map(Some),
+        fate if super::completion::COMMANDS.contains(&fate) => {
+            super::completion::execute(state, fate, argument).map(Some)
+        }
         rules if super::rules::COMMANDS.contains(&rules) => {
             super::rules::execute(state, rules, argument)
                 .await
@@ -317,6 +321,7 @@ async fn status(state: &State) -> Value {
         "endpoint": {"url": url, "state": state.engine.health.state(&url)},
         "jobs": jobs,
         "counters": state.engine.jobs.counters(),
+        "completion": state.completer.counters(),
         "lastPrompt": *state.last_prompt.lock(),
         "store": store,
     })

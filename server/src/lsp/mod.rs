@@ -5,6 +5,7 @@
 
 mod capabilities;
 mod commands;
+mod completion;
 mod convert;
 mod diagnostics;
 mod features;

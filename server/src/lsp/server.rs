@@ -51,6 +51,8 @@ pub struct State {
     pub last_prompt: parking_lot::Mutex<Option<crate::agent::prompt::ContextSizes>>,
     /// Review findings per document.
     pub findings: crate::agent::findings::Findings,
+    /// Inline completion: its cache, the request in flight, what became of its suggestions.
+    pub completer: Arc<crate::complete::Completer>,
     /// Hover explanations, cached by item text and model.
     pub explanations: Arc<crate::agent::explanations::Explanations>,
     /// The workspace's learning store, opened at `initialized` when there is a root.
@@ -114,6 +116,7 @@ impl Backend {
             index: parking_lot::Mutex::new(None),
             index_ready: tokio::sync::watch::Sender::new(false),
             explanations: Arc::default(),
+            completer: Arc::default(),
             store: OnceLock::new(),
             proposing: tokio::sync::Mutex::new(()),
             findings: crate::agent::findings::Findings::default(),
@@ -413,6 +416,7 @@ impl LanguageServer for Backend {
         let mut was_open = false;
         guard_sync("textDocument/didClose", Some(&uri_lsp), || {
             was_open = self.state.engine.did_close(&uri);
+            self.state.completer.closed(&uri);
         });
         if was_open {
             // Clear what we published: the client keeps diagnostics of closed files otherwise.
@@ -429,6 +433,23 @@ impl LanguageServer for Backend {
             "textDocument/hover",
             Some(&at.text_document.uri),
             features::hover(&self.state, &at.text_document.uri, at.position),
+        )
+        .await
+    }
+
+    async fn inline_completion(
+        &self,
+        params: lsp::InlineCompletionParams,
+    ) -> Result<Option<lsp::InlineCompletionResponse>> {
+        let uri = params
+            .text_document_position_params
+            .text_document
+            .uri
+            .clone();
+        guard(
+            "textDocument/inlineCompletion",
+            Some(&uri),
+            super::completion::inline_completion(&self.state, params),
         )
         .await
     }

@@ -13,6 +13,7 @@ import {
     TransportKind,
 } from 'vscode-languageclient/node';
 
+import { inlineCompletionFeatures } from './completion';
 import { SettingsObject, apiKeyEnv, settingsObject } from './settings';
 
 export const LANGUAGES = [
@@ -169,6 +170,10 @@ export function createClient(
         },
     };
     const client = new LanguageClient('tandem', 'Tandem', serverOptions, clientOptions);
+    // Inline suggestions: `textDocument/inlineCompletion` as ghost text, the item's command
+    // (`tandem.completion.accept`, registered from the server's executeCommandProvider like the
+    // others) run when one is accepted.
+    client.registerFeatures(inlineCompletionFeatures(client));
     // The extension shows `tandem/jobFinished` itself (jobs.ts); saying so keeps the server from
     // also telling the user with a window/showMessage, as it does for clients without a plugin.
     client.registerFeature({

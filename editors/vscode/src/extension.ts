@@ -12,6 +12,7 @@ import {
 
 import { SECRET_KEY, createClient, findServer } from './client';
 import { Host, registerCommands } from './commands';
+import { SuggestionToggle } from './completion';
 import { JobFinished, Jobs, errorText } from './jobs';
 import * as rules from './rules';
 import { SettingsObject, apiKeyEnv, removedKeys, settingsObject } from './settings';
@@ -42,6 +43,8 @@ export function activate(context: vscode.ExtensionContext): void {
         }
         return (await execute('tandem.status', {})) as Status;
     }, 'tandem.palette.menu');
+    const suggestions = new SuggestionToggle('tandem.palette.toggleCompletion');
+    statusBar.onDidChange((status) => suggestions.statusChanged(status));
     const host: Host = {
         client: () => {
             if (client?.state === State.Running) {
@@ -147,7 +150,9 @@ export function activate(context: vscode.ExtensionContext): void {
     context.subscriptions.push(
         output,
         statusBar,
+        suggestions,
         ...registerCommands(host),
+        vscode.commands.registerCommand('tandem.palette.toggleCompletion', () => suggestions.toggle()),
         vscode.commands.registerCommand('tandem.palette.restart', restart),
         vscode.commands.registerCommand('tandem.palette.setApiKey', async () => {
             const key = await vscode.window.showInputBox({

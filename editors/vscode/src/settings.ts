@@ -1,6 +1,7 @@
 // The settings object sent to the server: the `tandem.*` settings the user set, in the
-// contract's shape (`{model: {…}, edits: {…}, hover: {…}, learn: {…}}`), nothing else, so that
-// every key the user left alone falls to the server's own defaults and config files.
+// contract's shape (`{model: {…}, edits: {…}, hover: {…}, learn: {…}, completion: {…}}`),
+// nothing else, so that every key the user left alone falls to the server's own defaults and
+// config files.
 
 import * as vscode from 'vscode';
 
@@ -18,6 +19,13 @@ export const SERVER_KEYS = [
     'hover.timeoutMs',
     'learn.enabled',
     'learn.minEvidence',
+    'completion.enabled',
+    'completion.mode',
+    'completion.provider',
+    'completion.baseUrl',
+    'completion.name',
+    'completion.debounceMs',
+    'completion.maxTokens',
 ] as const;
 
 export type SettingsObject = { [section: string]: { [key: string]: unknown } };

@@ -32,8 +32,12 @@ const BUSY_POLL_MS = 3_000;
 export class StatusBar implements vscode.Disposable {
     readonly item: vscode.StatusBarItem;
     last: Status | undefined;
+    private readonly changed = new vscode.EventEmitter<Status | undefined>();
+    /** Each status the server answers, and undefined when the server stops. */
+    readonly onDidChange = this.changed.event;
     private timer: NodeJS.Timeout | undefined;
-    private polling = false;
+    private polling: Promise<void> | undefined;
+    private again: Promise<void> | undefined;
 
     constructor(
         private readonly fetch: () => Promise<Status | undefined>,
@@ -57,15 +61,29 @@ export class StatusBar implements vscode.Disposable {
         this.item.text = '$(error) Tandem: not running';
         this.item.tooltip = `Tandem: ${reason}`;
         this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+        this.changed.fire(undefined);
         this.schedule(POLL_MS);
     }
 
-    /** Asks the server now (and again later). */
-    async refresh(): Promise<void> {
-        if (this.polling) {
-            return;
+    /**
+     * Asks the server now (and again later). While a request is in flight, asks once more after
+     * it: its answer may predate what the caller just did (a settings change, a job started).
+     */
+    refresh(): Promise<void> {
+        if (this.polling === undefined) {
+            this.polling = this.poll().finally(() => {
+                this.polling = undefined;
+            });
+            return this.polling;
         }
-        this.polling = true;
+        this.again ??= this.polling.then(() => {
+            this.again = undefined;
+            return this.refresh();
+        });
+        return this.again;
+    }
+
+    private async poll(): Promise<void> {
         try {
             const status = await this.fetch();
             if (status !== undefined) {
@@ -74,7 +92,6 @@ export class StatusBar implements vscode.Disposable {
         } catch {
             // The server is restarting or gone; the client reports that itself.
         } finally {
-            this.polling = false;
             this.schedule(running(this.last).length > 0 ? BUSY_POLL_MS : POLL_MS);
         }
     }
@@ -110,12 +127,14 @@ export class StatusBar implements vscode.Disposable {
         }
         lines.push('Click for status and jobs');
         this.item.tooltip = lines.join('\n');
+        this.changed.fire(status);
     }
 
     dispose(): void {
         if (this.timer !== undefined) {
             clearTimeout(this.timer);
         }
+        this.changed.dispose();
         this.item.dispose();
     }
 }

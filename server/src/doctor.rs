@@ -1,13 +1,14 @@
-//! `tandem doctor`: shows the settings in force and where each came from, then asks the endpoint whether the model answers.
+//! `tandem doctor`: shows the settings in force and where each came from, then asks the endpoint whether the model answers, and the completion endpoint whether it completes.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ConfigStore, Environment, Severity};
+use crate::config::{ConfigStore, Environment, Settings, Severity};
 use crate::logging::Verbosity;
-use crate::model::{Message, ModelClient, ModelRequest};
+use crate::model::fim::chat_request;
+use crate::model::{FimRequest, Message, ModelClient, ModelRequest};
 
 /// What the doctor reads: the environment and where to look for the settings files.
 #[derive(Clone, Debug, Default)]
@@ -34,7 +35,7 @@ impl DoctorOptions {
 }
 
 /// Runs the checks, writing the whole report to `out`. Returns the process exit code: 0 only
-/// when the model answered, 1 otherwise.
+/// when the model answered (and the completion endpoint, when it is another), 1 otherwise.
 pub async fn run(options: &DoctorOptions, out: &mut impl Write) -> i32 {
     run_with(options, Verbosity::Normal, out).await
 }
@@ -118,7 +119,18 @@ async fn check<W: Write>(options: &DoctorOptions, out: &mut Report<'_, W>) -> io
         }
     }
 
-    let endpoint = settings.model.endpoint(&options.env);
+    let model_ok = check_model(&settings, &options.env, out).await?;
+    let completion_ok = check_completion(&settings, &options.env, out, model_ok).await?;
+    Ok(model_ok && completion_ok)
+}
+
+/// Asks the agent's model for a list of models, or one token.
+async fn check_model<W: Write>(
+    settings: &Settings,
+    env: &Environment,
+    out: &mut Report<'_, W>,
+) -> io::Result<bool> {
+    let endpoint = settings.model.endpoint(env);
     let model = endpoint.model.clone();
     let url = endpoint.base_url.clone();
     let provider = settings.model.provider;
@@ -186,6 +198,75 @@ async fn check<W: Write>(options: &DoctorOptions, out: &mut Report<'_, W>) -> io
         }
         Err(error) => fail(out, &error.to_string()),
     }
+}
+
+/// Asks the completion endpoint for one token of a fill-in-the-middle (or of the chat prompt
+/// that asks for the middle). Nothing to ask when completion is off, or when it is the agent's
+/// own chat model; nor when that model just failed at the same place.
+async fn check_completion<W: Write>(
+    settings: &Settings,
+    env: &Environment,
+    out: &mut Report<'_, W>,
+    model_ok: bool,
+) -> io::Result<bool> {
+    let completion = &settings.completion;
+    if !completion.enabled {
+        out.step(format_args!(
+            "\nInline completion is off (completion.enabled = false)."
+        ))?;
+        return Ok(true);
+    }
+    let route = completion.route(env);
+    let (url, model) = (&route.endpoint.base_url, &route.endpoint.model);
+    let how = match route.fim {
+        Some(wire) => format!("fill-in-the-middle ({wire})"),
+        None => "a chat prompt".to_owned(),
+    };
+    let same_place = *url == settings.model.base_url && *model == settings.model.name;
+    if same_place && (route.fim.is_none() || !model_ok) {
+        out.step(format_args!(
+            "\nInline completion asks `{model}` at {url} with {how}: the model checked above."
+        ))?;
+        return Ok(true);
+    }
+    out.step(format_args!(
+        "\nChecking inline completion: {how} at {url} for `{model}`…"
+    ))?;
+    let client = match ModelClient::new(route.endpoint.clone()) {
+        Ok(client) => client,
+        Err(error) => return completion_failed(out, &error.to_string()),
+    };
+    let request = FimRequest {
+        prefix: "def add(a, b):\n    return ".into(),
+        suffix: "\n".into(),
+        max_tokens: 1,
+        stop: Vec::new(),
+        language: Some("python".into()),
+    };
+    let cancel = CancellationToken::new();
+    let stream = match route.fim {
+        Some(wire) => client.fim(wire, &request, cancel),
+        None => client.stream(&chat_request(&request), cancel),
+    };
+    match stream.complete().await {
+        Ok(_) => {
+            out.step(format_args!("  ok: the completion endpoint answered"))?;
+            Ok(true)
+        }
+        Err(error) => completion_failed(out, &error.to_string()),
+    }
+}
+
+fn completion_failed<W: Write>(out: &mut Report<'_, W>, message: &str) -> io::Result<bool> {
+    if out.quiet() {
+        out.always(format_args!("failed: inline completion: {message}"))?;
+    } else {
+        out.step(format_args!("  failed: {message}"))?;
+        out.step(format_args!(
+            "\nInline completion will show no suggestions until this is fixed (see completion.* in the settings)."
+        ))?;
+    }
+    Ok(false)
 }
 
 /// The last word when the model answered; quiet, the one line `ready`.

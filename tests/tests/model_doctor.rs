@@ -9,6 +9,10 @@ use tandem::doctor::{DoctorOptions, run, run_with};
 use tandem::logging::Verbosity;
 use tandem_tests::model_server::{ModelServer, Reply, Wire};
 
+/// Inline completion through the model's own chat: the doctor has nothing more to ask (these
+/// tests are about the model; `the_completion_endpoint_is_checked_too` is about completion).
+const CHAT_COMPLETION: &str = "[completion]\nmode = \"chat\"\n";
+
 fn options_with_user_file(dir: &Path, toml: &str, env: &[(&str, &str)]) -> DoctorOptions {
     let user = dir.join("config.toml");
     std::fs::write(&user, toml).unwrap();
@@ -35,7 +39,7 @@ async fn a_listed_model_is_ready() {
     ));
     let dir = tempfile::tempdir().unwrap();
     let toml = format!(
-        "[model]\nprovider = \"openai\"\nbaseUrl = \"{}\"\nname = \"test-model\"\napiKeyEnv = \"MY_KEY\"\n",
+        "[model]\nprovider = \"openai\"\nbaseUrl = \"{}\"\nname = \"test-model\"\napiKeyEnv = \"MY_KEY\"\n{CHAT_COMPLETION}",
         server.base_url(Wire::OpenAi)
     );
     let options = options_with_user_file(dir.path(), &toml, &[("MY_KEY", "secret-value-42")]);
@@ -75,7 +79,7 @@ async fn an_unlisted_model_is_asked_for_one_token() {
         server.push(Reply::text(wire, &["ok"]));
         let dir = tempfile::tempdir().unwrap();
         let toml = format!(
-            "[model]\nprovider = \"{}\"\nbaseUrl = \"{}\"\nname = \"test-model\"\n",
+            "[model]\nprovider = \"{}\"\nbaseUrl = \"{}\"\nname = \"test-model\"\n{CHAT_COMPLETION}",
             wire.provider(),
             server.base_url(wire)
         );
@@ -182,7 +186,7 @@ async fn the_workspace_file_wins_over_the_user_file() {
     .unwrap();
     let mut options = options_with_user_file(
         dir.path(),
-        "[model]\nprovider = \"openai\"\nname = \"user-model\"\n",
+        &format!("[model]\nprovider = \"openai\"\nname = \"user-model\"\n{CHAT_COMPLETION}"),
         &[],
     );
     options.workspace_root = Some(root);
@@ -267,7 +271,7 @@ async fn quiet_says_one_line_and_verbose_lists_every_model() {
         let url = server.base_url(Wire::OpenAi);
         let dir = tempfile::tempdir().unwrap();
         let toml = format!(
-            "[model]\nprovider = \"openai\"\nbaseUrl = \"{url}\"\n{}",
+            "[model]\nprovider = \"openai\"\nbaseUrl = \"{url}\"\n{}{CHAT_COMPLETION}",
             case.toml
         );
         let options = options_with_user_file(dir.path(), &toml, &[]);
@@ -284,6 +288,56 @@ async fn quiet_says_one_line_and_verbose_lists_every_model() {
             assert_eq!(report, expected, "{:?}", case.verbosity);
         } else {
             assert!(report.contains(&expected), "{:?}: {report}", case.verbosity);
+        }
+    }
+}
+
+/// A completion endpoint other than the model's own chat gets one fill-in-the-middle request;
+/// one without FIM fails the doctor, saying so; completion off is not asked.
+#[tokio::test]
+async fn the_completion_endpoint_is_checked_too() {
+    use tandem::model::FimWire;
+    use tandem_tests::model_fim;
+    let cases: [(&str, Vec<Reply>, i32, &str); 3] = [
+        (
+            "",
+            vec![Reply::fim(FimWire::OpenAiCompletions, &["a"])],
+            0,
+            "ok: the completion endpoint answered",
+        ),
+        (
+            "",
+            vec![Reply::error(404, "no such route")],
+            1,
+            "Inline completion will show no suggestions until this is fixed",
+        ),
+        ("enabled = false\n", vec![], 0, "Inline completion is off"),
+    ];
+    for (extra, replies, code, said) in cases {
+        let server = ModelServer::start().await.unwrap();
+        server.push(Reply::json(200, json!({"data": [{"id": "test-model"}]})));
+        for reply in replies {
+            server.push(reply);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let toml = format!(
+            "[model]\nprovider = \"openai\"\nbaseUrl = \"{}\"\nname = \"test-model\"\n[completion]\nname = \"coder\"\n{extra}",
+            server.base_url(Wire::OpenAi)
+        );
+        let (got, report) = doctor(&options_with_user_file(dir.path(), &toml, &[])).await;
+        assert_eq!(got, code, "{extra:?}: {report}");
+        assert!(report.contains(said), "{extra:?}: {report}");
+        let requests = server.requests();
+        if extra.is_empty() {
+            assert_eq!(requests.len(), 2, "{report}");
+            assert_eq!(
+                requests[1].path,
+                model_fim::path(FimWire::OpenAiCompletions)
+            );
+            assert_eq!(requests[1].body["model"], "coder");
+            assert_eq!(requests[1].body["max_tokens"], 1);
+        } else {
+            assert_eq!(requests.len(), 1, "{report}");
         }
     }
 }

@@ -140,6 +140,8 @@ fn doctor_command(config_home: &std::path::Path) -> tokio::process::Command {
 async fn doctor_reports_a_working_endpoint_and_a_closed_one() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
     server.push(Reply::json(200, json!({"models": [{"name": "coder"}]})));
+    // Inline completion asks the same Ollama for a fill-in-the-middle.
+    server.push(Reply::fim(tandem::model::FimWire::Ollama, &["a"]));
     let home = tempfile::tempdir()?;
     std::fs::create_dir_all(home.path().join("tandem"))?;
     let config = format!(
@@ -170,6 +172,10 @@ async fn doctor_reports_a_working_endpoint_and_a_closed_one() -> anyhow::Result<
 async fn doctor_checks_an_editors_settings_over_the_files() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
     server.push(Reply::json(200, json!({"data": [{"id": "editor-model"}]})));
+    server.push(Reply::fim(
+        tandem::model::FimWire::OpenAiCompletions,
+        &["a"],
+    ));
     let home = tempfile::tempdir()?;
     std::fs::create_dir_all(home.path().join("tandem"))?;
     std::fs::write(

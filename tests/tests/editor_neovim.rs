@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
+use tandem::model::FimWire;
 use tandem_tests::editor::tandem_bin;
+use tandem_tests::model_fim;
 use tandem_tests::model_server::{ModelServer, RecordedRequest, Reply, Wire};
 use tandem_tests::model_tools::ScriptedCall;
 use tandem_tests::real_editors::{DOUBLE_SOURCE, nvim, repo_root, run};
@@ -466,5 +468,83 @@ async fn a_two_file_task_lands_in_both_buffers_and_rejecting_it_restores_them() 
     }
     assert_eq!(std::fs::read_to_string(&workspace.file)?, TASK_MAIN);
     assert_eq!(std::fs::read_to_string(&util)?, TASK_UTIL);
+    Ok(())
+}
+
+/// The fill-in-the-middle requests the server made (`POST /v1/completions`).
+fn fim_requests(server: &ModelServer) -> Vec<RecordedRequest> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == model_fim::path(FimWire::OpenAiCompletions))
+        .collect()
+}
+
+/// The body's string field `name` (empty when it has none).
+fn field<'a>(body: &'a serde_json::Value, name: &str) -> &'a str {
+    body[name].as_str().unwrap_or_default()
+}
+
+/// `completion.lua`: in the empty body of `double`, `l` typed and erased while the model is
+/// still thinking about it (that request is cancelled, its connection closed); the suggestion
+/// for the blank line shows as ghost text (first line inline at the cursor, the second below),
+/// typing `let` is answered from the server's cache (no model request), `<M-l>` inserts the rest
+/// and `u` takes back just that; the next suggestion, after the accepted text, is dismissed by
+/// moving up. The model heard the text before the cursor as the prefix and the text after it as
+/// the suffix, each time.
+#[tokio::test]
+async fn ghost_text_shows_the_suggestion_alt_l_inserts_it_and_moving_away_dismisses_the_next()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let wire = FimWire::OpenAiCompletions;
+    server.push(Reply::fim(wire, &["et x = 1;"]).gated());
+    server.push(Reply::fim(wire, &["let y = x * 2;\n", "    y\n", "}\n"]));
+    server.push(Reply::fim(wire, &[" // doubled"]));
+    let workspace = workspace("double.rs", "fn double(x: u32) -> u32 {\n    \n}\n")?;
+    nvim_case(&server, &workspace, "completion").await?;
+    let requests = fim_requests(&server);
+    let prompts: Vec<&str> = requests.iter().map(|r| field(&r.body, "prompt")).collect();
+    assert!(
+        requests.len() >= 3,
+        "three suggestions asked for: {prompts:#?}"
+    );
+    let [cancelled, blank, after] = [&requests[0], &requests[1], &requests[2]].map(|r| &r.body);
+    assert!(
+        requests[0].is_closed() && field(cancelled, "prompt").ends_with("{\n    l"),
+        "the request after `l` was dropped: {cancelled}"
+    );
+    assert_eq!(field(blank, "model"), "test-model", "{blank}");
+    assert!(
+        field(blank, "prompt").ends_with("fn double(x: u32) -> u32 {\n    "),
+        "the prefix is the text before the cursor: {blank}"
+    );
+    for body in [blank, after] {
+        assert!(
+            field(body, "suffix").starts_with("\n}"),
+            "the suffix is the text after the cursor: {body}"
+        );
+    }
+    assert!(
+        field(after, "prompt").ends_with("    let y = x * 2;\n    y"),
+        "the next prefix ends after the accepted text: {after}"
+    );
+    assert!(
+        !prompts.iter().any(|p| p.ends_with("    let")),
+        "typing into the suggestion asked the model: {prompts:#?}"
+    );
+    assert!(model_requests(&server).is_empty(), "no chat request");
+    Ok(())
+}
+
+/// `completion_off.lua`: `setup{ completion = false }` sends `completion.enabled = false` (the
+/// other completion settings kept) and maps no key; a second setup with it on maps the key in
+/// the buffer already served.
+#[tokio::test]
+async fn completion_false_turns_inline_completion_off_in_the_server_and_the_plugin()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    let workspace = workspace("main.rs", MAIN)?;
+    nvim_case(&server, &workspace, "completion_off").await?;
+    assert!(fim_requests(&server).is_empty(), "no suggestion asked for");
     Ok(())
 }

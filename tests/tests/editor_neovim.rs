@@ -252,8 +252,12 @@ async fn an_explanation_opens_in_a_float() -> anyhow::Result<()> {
 #[tokio::test]
 async fn checkhealth_reports_the_endpoint_reachable() -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
-    // `tandem doctor` lists the models first.
+    // `tandem doctor` lists the models first, then asks for a fill-in-the-middle.
     server.push(Reply::json(200, json!({"data": [{"id": "test-model"}]})));
+    server.push(Reply::fim(
+        tandem::model::FimWire::OpenAiCompletions,
+        &["a"],
+    ));
     let workspace = workspace("main.rs", MAIN)?;
     nvim_case(&server, &workspace, "health").await?;
     let requests = server.requests();
@@ -325,8 +329,12 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()>
 /// `cmd` setting and a `$PATH` without `tandem`.
 async fn health_binary(built: bool) -> anyhow::Result<()> {
     let server = ModelServer::start().await?;
-    // `tandem doctor` lists the models first.
+    // `tandem doctor` lists the models first, then asks for a fill-in-the-middle.
     server.push(Reply::json(200, json!({"data": [{"id": "test-model"}]})));
+    server.push(Reply::fim(
+        tandem::model::FimWire::OpenAiCompletions,
+        &["a"],
+    ));
     let workspace = workspace("main.rs", MAIN)?;
     let checkout = tempfile::tempdir()?;
     let plugin = checkout.path().join("editors/neovim");

@@ -51,6 +51,12 @@ function H.setup(opts)
       hover = { enabled = false },
     },
   }
+  -- Suggestions are off unless the case is about them: the scripted model answers any request
+  -- with the next queued reply, so a suggestion asked while typing could take a job's.
+  local about_completion = opts and (opts.completion ~= nil or (opts.settings or {}).completion)
+  if not about_completion then
+    defaults.completion = false
+  end
   require('tandem').setup(vim.tbl_deep_extend('force', defaults, opts or {}))
 end
 

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::bail;
+use tandem::model::FimWire;
 use tandem_tests::editor::tandem_bin;
+use tandem_tests::model_fim;
 use tandem_tests::model_server::{ModelServer, Reply, Wire};
 use tandem_tests::model_tools::ScriptedCall;
 use tandem_tests::real_editors::{self, DOUBLE_SOURCE, repo_root};
@@ -393,6 +395,62 @@ async fn vscode_a_two_file_task_lands_in_both_editors_and_rejecting_it_restores_
         requests[0].contains("document the functions add and twice"),
         "the instruction typed in the input box reaches the model: {}",
         requests[0]
+    );
+    Ok(())
+}
+
+/// `run.mjs` with `TANDEM_CASE=completion` (`tests/editors/vscode/completion.mjs`), on
+/// `src/main.rs`: the user types `const LIMIT: u32 =` on a new line after `fn add`; the server's
+/// inline suggestion, the scripted model's fill-in-the-middle answer cut to its first line,
+/// shows as ghost text; Tab puts it in the buffer and the server counts it accepted. A click on
+/// the status bar's "Suggestions: on" turns `tandem.completion.enabled` off; the server has it,
+/// and answers the request VS Code makes when the user types `const MORE: u32 =` without asking
+/// the model.
+#[tokio::test]
+async fn vscode_inline_suggestion_shows_is_accepted_with_tab_and_the_status_bar_turns_it_off()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    // VS Code may ask on every keystroke; each request the server passes on takes one reply.
+    for _ in 0..40 {
+        server.push(Reply::fim(
+            FimWire::OpenAiCompletions,
+            &[" 10", ";\n", "const MAX: u32 = 20;\n"],
+        ));
+    }
+    drive_case("completion", &server, &[("src/main.rs", SOURCE)]).await?;
+    let requests = server.requests();
+    let path = model_fim::path(FimWire::OpenAiCompletions);
+    assert!(
+        requests.iter().all(|r| r.path == path),
+        "every model request is a FIM request at {path}: {:?}",
+        requests.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    let prompts: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|r| {
+            (
+                r.body["prompt"].as_str().unwrap_or_default(),
+                r.body["suffix"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    // The text before the cursor once the line was typed, and the text after it.
+    let (before, after) = SOURCE.split_once("}\n\n").unwrap();
+    let prefix = format!("{before}}}\n\nconst LIMIT: u32 =");
+    let suffix = format!("\n{after}");
+    assert!(
+        prompts
+            .iter()
+            .any(|(p, s)| p.ends_with(&prefix) && s.starts_with(&suffix)),
+        "a request carries the typed line's prefix {prefix:?} and suffix {suffix:?}: {prompts:#?}"
+    );
+    assert!(
+        requests.iter().all(|r| r.body["model"] == "test-model"),
+        "{requests:?}"
+    );
+    assert!(
+        prompts.iter().all(|(p, _)| !p.contains("const MORE")),
+        "no model request once suggestions were off: {prompts:#?}"
     );
     Ok(())
 }

@@ -31,6 +31,9 @@
 // and scripts the model): (k) "Tandem: Task…" asks for the instruction and runs a task that edits
 // both files, its steps shown as they happen, its summary rendered, and "Tandem: Reject" puts
 // both back (see taskAcrossTwoFiles).
+// With TANDEM_CASE=completion, on src/main.rs (the Rust test queues the scripted model's
+// fill-in-the-middle replies): (s) an inline suggestion shown as ghost text while typing,
+// accepted with Tab, then suggestions turned off from the status bar (see completion.mjs).
 // With TANDEM_CASE=bundled, TANDEM_VSIX is the platform-specific package with the server inside
 // (scripts/package.mjs): no tandem.server.path is set and no directory on code-server's PATH
 // holds a `tandem`, so the extension starts the server it carries (its output channel says so);
@@ -42,6 +45,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+
+import { completionSettings, inlineSuggestions } from './completion.mjs';
 
 const started = Date.now();
 const log = (...args) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s]`, ...args);
@@ -854,6 +859,8 @@ async function main() {
         'tandem.hover.enabled': false,
         // One correction is enough for a rule in the learning case.
         ...(CASE === 'learning' ? { 'tandem.learn.minEvidence': 1 } : {}),
+        // Inline suggestions would ask the model as the cases type, and take their replies.
+        ...(CASE === 'completion' ? completionSettings(env.controlUrl) : { 'tandem.completion.enabled': false }),
     };
     fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
     // tandem.server.path is a machine setting: in a remote window (code-server is one) VS Code
@@ -971,6 +978,11 @@ async function main() {
             await openFile(page, 'main.rs');
             log('main.rs open');
             await taskAcrossTwoFiles(page, userData);
+        } else if (CASE === 'completion') {
+            await openFile(page, 'main.rs');
+            log('main.rs open');
+            const channel = () => outputChannel(userData);
+            await inlineSuggestions(page, { until, control, goTo, palette, log, shown, channel }, SOURCE);
         } else if (CASE === 'bundled') {
             await openFile(page, 'main.rs');
             log('main.rs open');

@@ -130,7 +130,7 @@ async fn a_hover_explanation_survives_a_restart() -> anyhow::Result<()> {
     assert_eq!(store["state"], "open", "{store}");
     assert_eq!(
         store["counts"],
-        json!({"signals": 0, "proposals": 0, "explanations": 1})
+        json!({"signals": 0, "proposals": 0, "explanations": 1, "completions": 0})
     );
     assert_eq!(store["path"], json!(setup.database()));
     assert!(
@@ -195,7 +195,7 @@ async fn an_unreadable_database_leaves_the_server_serving_and_is_told_once() -> 
     );
     assert_eq!(
         store["counts"],
-        json!({"signals": 0, "proposals": 0, "explanations": 0})
+        json!({"signals": 0, "proposals": 0, "explanations": 0, "completions": 0})
     );
     assert!(
         paused_warnings(&mut editor).is_empty(),

@@ -44,6 +44,7 @@ async fn advertises_exactly_what_works() -> anyhow::Result<()> {
             "documentSymbolProvider",
             "executeCommandProvider",
             "hoverProvider",
+            "inlineCompletionProvider",
             "positionEncoding",
             "textDocumentSync"
         ]
@@ -72,9 +73,12 @@ async fn advertises_exactly_what_works() -> anyhow::Result<()> {
             "tandem.rules.approve",
             "tandem.rules.reject",
             "tandem.rules.propose",
-            "tandem.rules.forget"
+            "tandem.rules.forget",
+            "tandem.completion.accept",
+            "tandem.completion.dismiss"
         ])
     );
+    assert_eq!(caps["inlineCompletionProvider"], true);
     assert_eq!(caps["codeActionProvider"]["resolveProvider"], true);
     assert_eq!(result["serverInfo"]["name"], "tandem");
     editor.shutdown_and_exit().await?;

@@ -13,6 +13,10 @@ use crate::workspace::DocUri;
 
 /// Suggestions remembered for their fate.
 const KEEP: usize = 64;
+/// A suggestion passed over sooner than this after it was returned was not read: the user typed
+/// on (VS Code asks on every keystroke and may never draw an answer it has moved past). It
+/// counts as neither shown nor dismissed.
+const GLANCE: Duration = Duration::from_millis(300);
 /// A suggestion passed over by the next request counts as dismissed at once, but is recorded
 /// only after this long: a client may still say it accepted it (VS Code runs the item's
 /// command after asking again).
@@ -48,6 +52,7 @@ struct Item {
     language: Option<String>,
     path: Option<String>,
     state: State,
+    shown_at: Instant,
 }
 
 #[derive(Default)]
@@ -62,8 +67,11 @@ impl Records {
     /// A request in `doc`; `continues` is the suggestion its cache hit continues. The other
     /// suggestions shown in the document were passed over.
     pub fn asked(&mut self, doc: &DocUri, continues: Option<u64>) {
+        self.asked_at(doc, continues, Instant::now());
+    }
+
+    fn asked_at(&mut self, doc: &DocUri, continues: Option<u64>, now: Instant) {
         self.counters.requests += 1;
-        let now = Instant::now();
         let mut dismissed = 0;
         for item in self.items.iter_mut().filter(|i| i.doc == *doc) {
             if item.state != State::Shown {
@@ -71,6 +79,9 @@ impl Records {
             }
             if Some(item.id) == continues {
                 item.state = State::Settled;
+            } else if now.duration_since(item.shown_at) < GLANCE {
+                item.state = State::Settled;
+                self.counters.shown -= 1;
             } else {
                 item.state = State::PassedOver(now);
                 dismissed += 1;
@@ -94,6 +105,7 @@ impl Records {
             language: ask.language.map(|l| l.name().to_owned()),
             path: ask.path.clone(),
             state: State::Shown,
+            shown_at: Instant::now(),
         });
         while self.items.len() > KEEP {
             if let Some(item) = self.items.pop_front()
@@ -150,13 +162,14 @@ impl Records {
     pub fn closed(&mut self, doc: &DocUri) {
         // Whatever it showed is passed over, and no accept can come any more.
         self.asked_without_counting(doc);
-        self.settle_passed_over(Instant::now() + LATE_ACCEPT);
+        self.settle_passed_over(Instant::now() + GLANCE + LATE_ACCEPT);
         self.items.retain(|i| i.doc != *doc);
     }
 
     fn asked_without_counting(&mut self, doc: &DocUri) {
         let requests = self.counters.requests;
-        self.asked(doc, None);
+        // Closing is no glance: whatever it still showed was seen and left.
+        self.asked_at(doc, None, Instant::now() + GLANCE);
         self.counters.requests = requests;
     }
 
@@ -211,9 +224,11 @@ fn record(item: &Item, fate: CompletionFate, part: Option<&str>) -> CompletionRe
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use ropey::Rope;
 
-    use super::{Counters, Records};
+    use super::{Counters, GLANCE, Records};
     use crate::complete::Ask;
     use crate::learn::CompletionFate;
     use crate::workspace::DocUri;
@@ -235,8 +250,8 @@ mod tests {
         let a = ask("file:///a.rs");
         r.asked(&a.doc, None);
         let first = r.shown(&a, "x * 2", false);
-        // The next request does not continue it: passed over, dismissed...
-        r.asked(&a.doc, None);
+        // The next request, a while later, does not continue it: passed over, dismissed...
+        r.asked_at(&a.doc, None, Instant::now() + GLANCE);
         let second = r.shown(&a, "y", false);
         assert_eq!(r.counters().dismissed, 1);
         // ...until the client says it was accepted after all.
@@ -280,5 +295,17 @@ mod tests {
         assert!(!r.dismissed(fourth));
         assert_eq!(r.counters().dismissed, 1);
         assert_eq!(r.take().len(), 1);
+    }
+
+    #[test]
+    fn a_suggestion_passed_over_at_once_was_not_read() {
+        let mut r = Records::default();
+        let a = ask("file:///a.rs");
+        r.asked(&a.doc, None);
+        r.shown(&a, "x * 2", false);
+        r.asked(&a.doc, None);
+        let counters = r.counters();
+        assert_eq!((counters.shown, counters.dismissed), (0, 0));
+        assert!(r.take().is_empty());
     }
 }

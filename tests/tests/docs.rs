@@ -116,7 +116,9 @@ async fn advertised_commands_match_the_protocol_and_the_docs_list_every_action()
     let actions: Vec<&str> = advertised
         .iter()
         .map(|c| c.trim_start_matches("tandem."))
-        .filter(|c| !NOT_ACTIONS.contains(c) && !c.starts_with("rules") && !c.starts_with("completion."))
+        .filter(|c| {
+            !NOT_ACTIONS.contains(c) && !c.starts_with("rules") && !c.starts_with("completion.")
+        })
         .collect();
     assert_eq!(actions.len(), 7, "the actions: {actions:?}");
     for doc in ACTION_LISTS {

@@ -14,6 +14,7 @@ pub mod prompt;
 pub mod proposals;
 pub mod request;
 pub mod review;
+pub mod search_replace;
 pub mod secrets;
 pub mod signals;
 pub mod task;

@@ -243,10 +243,13 @@ fn target_heading(action: Action) -> &'static str {
     }
 }
 
+/// How a rewrite answers: the whole region (see `search_replace::INSTRUCTIONS` for the other way).
+pub const REWRITE: &str = "Answer with the complete new text of the TARGET in one fenced code block, and nothing \
+    else after it. It replaces the TARGET exactly: keep its indentation and anything in it that \
+    needs no change, and do not repeat code from outside it.";
+
 pub fn system_prompt(action: Action) -> String {
-    let rewrite = "Answer with the complete new text of the TARGET in one fenced code block, and nothing \
-        else after it. It replaces the TARGET exactly: keep its indentation and anything in it that \
-        needs no change, and do not repeat code from outside it.";
+    let rewrite = REWRITE;
     let task = match action {
         Action::Explain => "Explain what the code does, why, and anything surprising in it, for a developer \
             reading it in their editor. Answer in concise Markdown; do not rewrite the code."

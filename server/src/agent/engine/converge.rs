@@ -54,7 +54,7 @@ impl Job {
 }
 
 /// Sleeps until `deadline`, or forever without one.
-async fn until(deadline: Option<tokio::time::Instant>) {
+pub(super) async fn until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
@@ -75,7 +75,13 @@ pub(super) async fn rewrite<E: Editor>(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let code = match stream_code(engine, editor, handle, job, client, &request).await {
+        // The first answer may come as blocks; a correction is always a whole rewrite.
+        let code = if attempt == 1 {
+            super::blocks::code(engine, editor, handle, job, client, &request).await
+        } else {
+            stream_code(engine, editor, handle, job, client, &request).await
+        };
+        let code = match code {
             Ok(code) => code,
             Err(error) => {
                 let outcome = stopped(engine, handle, error);
@@ -112,7 +118,7 @@ pub(super) async fn rewrite<E: Editor>(
 
 /// Streams one model answer into the region. Returns the final code once it is the region's
 /// desired text (or an error message).
-async fn stream_code<E: Editor>(
+pub(super) async fn stream_code<E: Editor>(
     engine: &Arc<Engine>,
     editor: &E,
     handle: &JobHandle,
@@ -346,7 +352,7 @@ fn region(engine: &Arc<Engine>, id: JobId, doc: &DocUri) -> Option<JobResult> {
 
 /// Sends the job's next edit, if it has one and no other edit is in flight in the document.
 /// While streaming, `pace` may hold it back: then when to look again.
-fn pump<E: Editor>(
+pub(super) fn pump<E: Editor>(
     engine: &Arc<Engine>,
     editor: &E,
     handle: &JobHandle,

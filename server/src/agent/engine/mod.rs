@@ -7,6 +7,7 @@
 //! - `run`: a job from its start to `job_finished`; the actions that do not stream.
 //! - `converge`: streaming the model's code into a region, settling, taking it back.
 
+mod blocks;
 mod converge;
 mod pace;
 pub mod port;

@@ -32,6 +32,9 @@ pub struct Job {
     /// The region's original text ends with a line end; when it does not, the model's final
     /// newline is dropped.
     pub region_ends_with_newline: bool,
+    /// The region is long and the action changes it: the model answers with SEARCH/REPLACE
+    /// blocks (see `blocks`), with a whole rewrite as the fallback.
+    pub blocks: bool,
     /// `edits.mode = "preview"`: one edit at the end, which the user confirms.
     pub preview: bool,
     /// Tests kept in another file: the result is appended there in one edit.

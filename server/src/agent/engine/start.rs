@@ -97,6 +97,9 @@ pub fn start(engine: &Engine, input: JobInput) -> Result<Started, String> {
         prompt: prepared.prompt,
         crlf: uses_crlf(rope),
         region_ends_with_newline: ends_with_newline,
+        blocks: matches!(input.action, Action::Fix | Action::Edit | Action::Document)
+            && prepared.elsewhere.is_none()
+            && region_text.len_lines() > super::blocks::BLOCKS_ABOVE_LINES,
         preview: input.settings.edits.mode == EditMode::Preview,
         elsewhere: prepared.elsewhere,
         client: input.client,

@@ -134,6 +134,7 @@ fn cancel_to_close(c: &mut Criterion) {
         messages: vec![Message::user("hi")],
         max_output_tokens: None,
         tools: Vec::new(),
+        prediction: None,
     };
     let mut group = c.benchmark_group("cancel_to_close");
     group

@@ -186,6 +186,7 @@ async fn check_model<W: Write>(
         messages: vec![Message::user("Reply with the single word: ok")],
         max_output_tokens: Some(1),
         tools: Vec::new(),
+        prediction: None,
     };
     match client
         .stream(&request, CancellationToken::new())

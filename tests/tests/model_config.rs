@@ -433,3 +433,51 @@ fn a_workspace_file_cannot_send_a_key_to_a_url_it_chose() {
         Some("OPENAI_API_KEY")
     );
 }
+
+#[test]
+fn predicted_outputs_is_auto_true_or_false_and_reaches_the_endpoint() {
+    use tandem::model::PredictedOutputs;
+    let cases = [
+        (json!(null), Some(PredictedOutputs::Auto), json!("auto")),
+        (json!("auto"), Some(PredictedOutputs::Auto), json!("auto")),
+        (json!(true), Some(PredictedOutputs::On), json!(true)),
+        (json!(false), Some(PredictedOutputs::Off), json!(false)),
+        (json!("yes"), None, json!(null)),
+        (json!(1), None, json!(null)),
+    ];
+    for (value, expected, shown) in cases {
+        let mut store = ConfigStore::new(env(&[]));
+        let messages =
+            store.set_initialization_options(json!({"model": {"predictedOutputs": value}}));
+        let Some(expected) = expected else {
+            assert!(
+                messages.iter().any(|m| m.severity == Severity::Error
+                    && m.text.contains("`model.predictedOutputs`")
+                    && m.text.contains("must be \"auto\", true or false")),
+                "{value}: {messages:?}"
+            );
+            assert_eq!(
+                store.settings().model.predicted_outputs,
+                PredictedOutputs::Auto
+            );
+            continue;
+        };
+        assert_eq!(messages, [], "{value}");
+        assert_eq!(
+            store.settings().model.predicted_outputs,
+            expected,
+            "{value}"
+        );
+        assert_eq!(
+            store.endpoint().predicted_outputs,
+            expected,
+            "{value}: the endpoint carries it"
+        );
+        let entry = store
+            .entries()
+            .into_iter()
+            .find(|(key, _, _)| *key == "model.predictedOutputs")
+            .expect("listed among the settings");
+        assert_eq!(entry.1, shown, "{value}");
+    }
+}

@@ -11,6 +11,7 @@ fn request() -> ModelRequest {
         messages: vec![Message::user("Say hello")],
         max_output_tokens: None,
         tools: Vec::new(),
+        prediction: None,
     }
 }
 

@@ -51,6 +51,7 @@ fn request() -> ModelRequest {
         messages: vec![Message::user("hi")],
         max_output_tokens: None,
         tools: Vec::new(),
+        prediction: None,
     }
 }
 

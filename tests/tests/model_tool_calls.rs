@@ -151,6 +151,7 @@ async fn every_provider_offers_tools_and_returns_the_calls() {
             messages: vec![Message::user("What is in main.rs?")],
             max_output_tokens: None,
             tools: tools(),
+            prediction: None,
         };
         let done = client
             .stream(&request, CancellationToken::new())
@@ -186,6 +187,7 @@ async fn events_stream_in_order_and_a_broken_call_does_not_fail_the_stream() {
         let request = ModelRequest {
             messages: vec![Message::user("Go")],
             tools: tools(),
+            prediction: None,
             ..ModelRequest::default()
         };
         let events = collect(client.stream(&request, CancellationToken::new())).await;
@@ -224,6 +226,7 @@ fn round_trip() -> ModelRequest {
         ],
         max_output_tokens: None,
         tools: tools(),
+        prediction: None,
     }
 }
 

@@ -1,11 +1,13 @@
 //! The prompt an action sends: one system message saying how to answer, one user message with
-//! the target and its context, fitted to a budget and with obvious secrets redacted.
+//! the target and its context, fitted to a budget, with obvious secrets redacted, from the most
+//! stable part to the least (prompt caches reuse the beginning).
 
 use super::actions::Action;
 use super::index::IndexedItem;
 use super::secrets::redact;
 use super::team_rules::{RULES_FILE, TeamRule};
 use super::workspace_files::Rules;
+use crate::model::Message;
 
 /// Everything a prompt may carry; the job gathers it, this module decides what fits.
 #[derive(Debug, Default)]
@@ -38,7 +40,21 @@ pub struct PromptParts<'a> {
 pub struct Prompt {
     pub system: String,
     pub user: String,
+    /// How many bytes `user` begins with that do not depend on the target (the rules, the
+    /// file's name and imports): the same for every job on the file, for prompt caches.
+    pub stable: usize,
+    /// For a whole rewrite (fix, implement, document, edit): what the answer will mostly be,
+    /// the target fenced as the model is asked to answer it.
+    pub prediction: Option<String>,
     pub sizes: ContextSizes,
+}
+
+impl Prompt {
+    /// The user message, its stable beginning marked for caches that need a marker.
+    pub fn message(&self) -> Message {
+        let (stable, changing) = self.user.split_at(self.stable);
+        Message::user_with_stable_prefix(stable, changing)
+    }
 }
 
 /// Characters of each context part that made it into the prompt; dropped parts are 0.
@@ -66,78 +82,81 @@ pub enum PromptError {
 
 /// Builds the prompt of `action` within `budget` characters of user message. Parts are dropped
 /// whole, least useful first: workspace signatures, imports, rules, the enclosing item.
+///
+/// The user message goes from the most stable part to the least, so that prompt caches reuse
+/// its beginning: the team's rules and the `AGENTS.md` files, the file's name and imports (the
+/// same for every job on the file: [`Prompt::stable`] ends there), then what depends on the
+/// target: the signatures of the names it uses, the item around it, and the target itself with
+/// the instruction and the problems to fix, last.
 pub fn build(action: Action, parts: &PromptParts, budget: usize) -> Result<Prompt, PromptError> {
     let mut sizes = ContextSizes::default();
     let fence = fence_for(parts.target);
-    let mut must = String::new();
-    must.push_str(&format!(
-        "File: {} ({})\n\n{} (from line {}):\n{fence}{}\n{}{}{fence}\n",
-        parts.path,
-        parts.language,
+    let header = format!("File: {} ({})\n", parts.path, parts.language);
+    let target_text = redact(parts.target);
+    let newline = if parts.target.ends_with('\n') || parts.target.is_empty() {
+        ""
+    } else {
+        "\n"
+    };
+    let fenced_target = format!("{fence}{}\n{target_text}{newline}{fence}\n", parts.language);
+    let mut target = format!(
+        "\n{} (from line {}):\n{fenced_target}",
         target_heading(action),
         parts.target_line,
-        parts.language,
-        redact(parts.target),
-        if parts.target.ends_with('\n') || parts.target.is_empty() {
-            ""
-        } else {
-            "\n"
-        },
-    ));
+    );
     sizes.target = parts.target.len();
     if let Some(instruction) = parts.instruction {
-        must.push_str(&format!("\nInstruction: {}\n", redact(instruction)));
+        target.push_str(&format!("\nInstruction: {}\n", redact(instruction)));
     }
     if !parts.diagnostics.is_empty() {
         let text = format!("\nProblems to fix:\n{}\n", bullets(parts.diagnostics));
         sizes.diagnostics = text.len();
-        must.push_str(&text);
+        target.push_str(&text);
     }
     if let Some(previous) = parts.previous
         && !parts.errors_in_previous.is_empty()
     {
-        must.push_str(&format!(
+        target.push_str(&format!(
             "\nYour previous answer did not parse:\n{fence}\n{}\n{fence}\nErrors:\n{}\nAnswer again, fixing them.\n",
             redact(previous),
             bullets(parts.errors_in_previous)
         ));
     }
-    if must.len() > budget {
+    let must = header.len() + target.len();
+    if must > budget {
         return Err(PromptError::TooLarge {
-            needed: must.len(),
+            needed: must,
             budget,
         });
     }
 
-    // Optional parts, most useful first; each goes in only if it fits whole.
-    let mut optional: Vec<(String, &mut usize)> = Vec::new();
     let enclosing = parts.enclosing.map(|text| {
         let fence = fence_for(text);
         format!(
-            "\nThe code around it:\n{fence}{}\n{}\n{fence}\n",
+            "\nThe code around the target:\n{fence}{}\n{}\n{fence}\n",
             parts.language,
             redact(text).trim_end()
         )
     });
     let rules = (!parts.rules.is_empty() || !parts.team_rules.is_empty()).then(|| {
         let mut text = String::new();
-        if !parts.rules.is_empty() {
-            text.push_str("\nProject rules (AGENTS.md, nearest last):\n");
-        }
-        for rule in parts.rules {
-            text.push_str(&format!(
-                "--- {}\n{}\n",
-                rule.path.display(),
-                redact(&rule.text).trim_end()
-            ));
-        }
         if !parts.team_rules.is_empty() {
-            text.push_str(&format!(
-                "\nThe team's rules ({RULES_FILE}), to follow as well:\n"
-            ));
+            text.push_str(&format!("The team's rules ({RULES_FILE}), to follow:\n"));
             for rule in parts.team_rules {
                 text.push_str(&format!("- {}\n", redact(&rule.text)));
             }
+            text.push('\n');
+        }
+        if !parts.rules.is_empty() {
+            text.push_str("Project rules (AGENTS.md, nearest last):\n");
+            for rule in parts.rules {
+                text.push_str(&format!(
+                    "--- {}\n{}\n",
+                    rule.path.display(),
+                    redact(&rule.text).trim_end()
+                ));
+            }
+            text.push('\n');
         }
         text
     });
@@ -148,7 +167,7 @@ pub fn build(action: Action, parts: &PromptParts, budget: usize) -> Result<Promp
         )
     });
     let signatures = (!parts.signatures.is_empty()).then(|| {
-        let lines: Vec<String> = parts
+        let mut lines: Vec<String> = parts
             .signatures
             .iter()
             .map(|item| {
@@ -160,42 +179,51 @@ pub fn build(action: Action, parts: &PromptParts, budget: usize) -> Result<Promp
                 )
             })
             .collect();
+        // In a fixed order, whatever order the index found them in.
+        lines.sort();
         format!(
-            "\nSignatures from the workspace of names it uses:\n{}\n",
+            "\nSignatures from the workspace of names the target uses:\n{}\n",
             redact(&lines.join("\n"))
         )
     });
-    let ContextSizes {
-        enclosing: s_enclosing,
-        rules: s_rules,
-        imports: s_imports,
-        signatures: s_signatures,
-        ..
-    } = &mut sizes;
-    for (part, size) in [
-        (enclosing, s_enclosing),
-        (rules, s_rules),
-        (imports, s_imports),
-        (signatures, s_signatures),
-    ] {
-        if let Some(text) = part {
-            optional.push((text, size));
-        }
-    }
-    let mut user = must;
-    for (text, size) in optional {
-        if user.len() + text.len() <= budget {
-            *size = text.len();
-            user.push_str(&text);
-        }
-    }
+
+    // Optional parts, most useful first; each goes in only if it fits whole.
+    let mut used = must;
+    let mut fits = |part: Option<String>, size: &mut usize| {
+        let text = part.filter(|text| used + text.len() <= budget)?;
+        used += text.len();
+        *size = text.len();
+        Some(text)
+    };
+    let enclosing = fits(enclosing, &mut sizes.enclosing);
+    let rules = fits(rules, &mut sizes.rules);
+    let imports = fits(imports, &mut sizes.imports);
+    let signatures = fits(signatures, &mut sizes.signatures);
     if sizes.rules > 0 {
         sizes.team_rules = parts.team_rules.len();
     }
+
+    // From the most stable to the least.
+    let mut user = String::with_capacity(used);
+    user.push_str(rules.as_deref().unwrap_or_default());
+    user.push_str(&header);
+    user.push_str(imports.as_deref().unwrap_or_default());
+    let stable = user.len();
+    user.push_str(signatures.as_deref().unwrap_or_default());
+    user.push_str(enclosing.as_deref().unwrap_or_default());
+    user.push_str(&target);
     sizes.total = user.len();
+    // A whole rewrite's answer is mostly the target as it is, fenced as it was shown.
+    let prediction = matches!(
+        action,
+        Action::Fix | Action::Implement | Action::Document | Action::Edit
+    )
+    .then_some(fenced_target);
     Ok(Prompt {
         system: system_prompt(action),
         user,
+        stable,
+        prediction,
         sizes,
     })
 }
@@ -294,6 +322,7 @@ mod tests {
 
     use super::{Action, PromptError, PromptParts, build, fence_for};
     use crate::agent::index::IndexedItem;
+    use crate::agent::team_rules::TeamRule;
     use crate::agent::workspace_files::Rules;
     use crate::syntax::ItemKind;
 
@@ -373,6 +402,115 @@ mod tests {
             build(Action::Fix, &parts, 20),
             Err(PromptError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn the_context_about_the_file_comes_first_and_is_the_same_for_every_target() {
+        let rules = [Rules {
+            path: PathBuf::from("AGENTS.md"),
+            text: "Never use unwrap.".into(),
+        }];
+        let team_rules = [TeamRule {
+            text: "Prefer iterators.".into(),
+            scope: None,
+        }];
+        let imports = ["use crate::geo::{area, distance};".to_owned()];
+        let item = |name: &str, path: &str, line| IndexedItem {
+            path: PathBuf::from(path),
+            name: name.into(),
+            kind: ItemKind::Function,
+            signature: format!("pub fn {name}()"),
+            line,
+        };
+        let (distance, area, zeta) = (
+            item("distance", "src/geo.rs", 4),
+            item("area", "src/geo.rs", 1),
+            item("zeta", "src/a.rs", 9),
+        );
+        let first_signatures = [&distance, &area, &zeta];
+        let second_signatures = [&area];
+        let parts = |target, line, enclosing, signatures| PromptParts {
+            language: "rust",
+            path: "src/main.rs",
+            target,
+            target_line: line,
+            enclosing,
+            imports: &imports,
+            signatures,
+            rules: &rules,
+            team_rules: &team_rules,
+            instruction: Some("double it"),
+            ..PromptParts::default()
+        };
+        let one = build(
+            Action::Edit,
+            &parts("fn a() {}\n", 3, None, &first_signatures),
+            10_000,
+        )
+        .expect("fits");
+        let two = build(
+            Action::Edit,
+            &parts(
+                "    x();\n",
+                9,
+                Some("fn b() {\n    x();\n}\n"),
+                &second_signatures,
+            ),
+            10_000,
+        )
+        .expect("fits");
+        assert_eq!(one.system, two.system);
+        let stable = &one.user[..one.stable];
+        assert_eq!(stable, &two.user[..two.stable]);
+        assert_eq!(
+            stable,
+            "The team's rules (.tandem/rules.md), to follow:\n- Prefer iterators.\n\n\
+             Project rules (AGENTS.md, nearest last):\n--- AGENTS.md\nNever use unwrap.\n\n\
+             File: src/main.rs (rust)\n\n\
+             The file's imports:\nuse crate::geo::{area, distance};\n"
+        );
+        // Then the signatures (in a fixed order), the item around, the target and what to do.
+        assert_eq!(
+            &one.user[one.stable..],
+            "\nSignatures from the workspace of names the target uses:\n\
+             src/a.rs:10: pub fn zeta()\nsrc/geo.rs:2: pub fn area()\nsrc/geo.rs:5: pub fn distance()\n\
+             \nThe code to rewrite (TARGET) (from line 3):\n```rust\nfn a() {}\n```\n\
+             \nInstruction: double it\n"
+        );
+        let rest = &two.user[two.stable..];
+        let at = |text: &str| rest.find(text).expect(text);
+        assert!(at("pub fn area()") < at("The code around the target:"));
+        assert!(at("The code around the target:") < at("The code to rewrite (TARGET)"));
+        assert!(rest.ends_with("\nInstruction: double it\n"), "{rest}");
+        let message = one.message();
+        assert_eq!(message.content, one.user);
+        assert_eq!(message.cache_breakpoint, Some(one.stable));
+    }
+
+    #[test]
+    fn only_a_whole_rewrite_predicts_its_answer_the_target_as_shown() {
+        let parts = PromptParts {
+            language: "rust",
+            path: "a.rs",
+            target: "let key = \"AKIAIOSFODNN7EXAMPLE\";",
+            target_line: 1,
+            ..PromptParts::default()
+        };
+        for action in [
+            Action::Fix,
+            Action::Implement,
+            Action::Document,
+            Action::Edit,
+        ] {
+            let prompt = build(action, &parts, 10_000).expect("fits");
+            let prediction = prompt.prediction.expect("a rewrite predicts");
+            assert_eq!(prediction, "```rust\nlet key = \"[REDACTED]\";\n```\n");
+            assert!(prompt.user.contains(&prediction), "{}", prompt.user);
+        }
+        for action in [Action::Explain, Action::Review, Action::Tests] {
+            let prompt = build(action, &parts, 10_000).expect("fits");
+            assert_eq!(prompt.prediction, None, "{action:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use super::{Environment, ModelSettings};
-use crate::model::{ApiKey, Endpoint, FimWire, Provider, RetryPolicy};
+use crate::model::{ApiKey, Endpoint, FimWire, PredictedOutputs, Provider, RetryPolicy};
 
 /// A suggestion that has not started within this long is of no use to anyone typing.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -137,6 +137,8 @@ impl CompletionSettings {
                 max_retries: 0,
                 ..RetryPolicy::default()
             },
+            // A suggestion is new text: there is nothing to predict it with.
+            predicted_outputs: PredictedOutputs::Off,
         };
         CompletionRoute { endpoint, fim }
     }

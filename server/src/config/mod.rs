@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::model::{ApiKey, Endpoint, Provider, RetryPolicy};
+use crate::model::{ApiKey, Endpoint, PredictedOutputs, Provider, RetryPolicy};
 
 mod completion;
 
@@ -95,6 +95,8 @@ pub struct ModelSettings {
     pub max_output_tokens: u32,
     pub request_timeout_ms: u64,
     pub idle_timeout_ms: u64,
+    /// Whether whole rewrites send the region as a prediction of the answer.
+    pub predicted_outputs: PredictedOutputs,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -156,6 +158,7 @@ impl ModelSettings {
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             idle_timeout: Duration::from_millis(self.idle_timeout_ms),
             retry: RetryPolicy::default(),
+            predicted_outputs: self.predicted_outputs,
         }
     }
 }
@@ -404,6 +407,8 @@ enum Kind {
     CompletionModes,
     /// A program and its arguments: a non-empty array of non-empty strings.
     Command,
+    /// `"auto"`, `true` or `false`.
+    AutoFlag,
 }
 
 impl Kind {
@@ -424,6 +429,7 @@ impl Kind {
             Kind::CompletionModes => "\"fim\" or \"chat\"",
             Kind::Flag => "true or false",
             Kind::Command => "an array of strings, the program first (like [\"cargo\", \"check\"])",
+            Kind::AutoFlag => "\"auto\", true or false",
         }
     }
 
@@ -446,7 +452,8 @@ impl Kind {
                 s.parse::<completion::CompletionProvider>().is_ok()
             }
             (Kind::CompletionModes, Value::String(s)) => s.parse::<CompletionMode>().is_ok(),
-            (Kind::Flag, Value::Bool(_)) => true,
+            (Kind::Flag, Value::Bool(_)) | (Kind::AutoFlag, Value::Bool(_)) => true,
+            (Kind::AutoFlag, Value::String(s)) => s == "auto",
             (Kind::Command, Value::Array(parts)) => {
                 parts
                     .first()
@@ -460,7 +467,7 @@ impl Kind {
 }
 
 /// Every known setting and what it accepts.
-const KEYS: [(&str, Kind); 23] = [
+const KEYS: [(&str, Kind); 24] = [
     ("model.provider", Kind::Providers),
     ("model.baseUrl", Kind::Url),
     ("model.name", Kind::Text),
@@ -468,6 +475,7 @@ const KEYS: [(&str, Kind); 23] = [
     ("model.maxOutputTokens", Kind::Count),
     ("model.requestTimeoutMs", Kind::Count),
     ("model.idleTimeoutMs", Kind::Count),
+    ("model.predictedOutputs", Kind::AutoFlag),
     ("edits.mode", Kind::EditModes),
     ("hover.enabled", Kind::Flag),
     ("hover.timeoutMs", Kind::Count),
@@ -601,6 +609,11 @@ fn resolve(
     let max_output_tokens = number(pick("model.maxOutputTokens"), 4096);
     let request_timeout_ms = number(pick("model.requestTimeoutMs"), 120_000);
     let idle_timeout_ms = number(pick("model.idleTimeoutMs"), 30_000);
+    let predicted_outputs = match pick("model.predictedOutputs").and_then(Value::as_bool) {
+        Some(true) => PredictedOutputs::On,
+        Some(false) => PredictedOutputs::Off,
+        None => PredictedOutputs::Auto,
+    };
     let mode = match text(pick("edits.mode")).as_deref() {
         Some("preview") => EditMode::Preview,
         _ => EditMode::Stream,
@@ -685,6 +698,7 @@ fn resolve(
         max_output_tokens: u32::try_from(max_output_tokens).unwrap_or(u32::MAX),
         request_timeout_ms,
         idle_timeout_ms,
+        predicted_outputs,
     };
     let completion = completion.resolve(&model);
     let settings = Settings {

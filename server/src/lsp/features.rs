@@ -12,7 +12,7 @@ use super::server::State;
 use crate::agent::actions::Action;
 use crate::agent::explanations::{Key, Lookup, Outcome};
 use crate::agent::prompt::{self, PromptParts};
-use crate::model::{Message, ModelRequest};
+use crate::model::ModelRequest;
 use crate::syntax::{self, Item, ItemKind};
 
 /// Document symbols, computed on a blocking thread: they cost the size of the file (seconds
@@ -290,10 +290,11 @@ async fn explanation(
             ) {
                 (Ok(prompt), Ok(client)) => {
                     let request = ModelRequest {
+                        messages: vec![prompt.message()],
                         system: Some(prompt.system),
-                        messages: vec![Message::user(prompt.user)],
                         max_output_tokens: None,
                         tools: Vec::new(),
+                        prediction: None,
                     };
                     tokio::spawn(async move {
                         let stream = client.stream(&request, CancellationToken::new());

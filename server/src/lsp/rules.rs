@@ -130,6 +130,7 @@ async fn propose(state: &Arc<State>, now: bool) -> std::result::Result<Option<Pr
         messages: vec![Message::user(user)],
         max_output_tokens: Some(RULE_TOKENS),
         tools: Vec::new(),
+        prediction: None,
     };
     let answer = client
         .stream(&asked, CancellationToken::new())

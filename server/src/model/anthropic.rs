@@ -10,6 +10,11 @@ use super::{Endpoint, FinishReason, Message, ModelEvent, ModelRequest, Role, Usa
 pub(crate) const PATH: &str = "messages";
 pub(crate) const VERSION: &str = "2023-06-01";
 
+/// A cache breakpoint (`cache_control`) of the default lifetime.
+fn ephemeral() -> Value {
+    json!({"type": "ephemeral"})
+}
+
 pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
     let messages = messages(&request.messages);
     let mut body = json!({
@@ -18,8 +23,10 @@ pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
         "max_tokens": request.max_output_tokens.unwrap_or(endpoint.max_output_tokens),
         "stream": true,
     });
+    // Cache breakpoints: the system prompt (with the tools before it), and the end of the
+    // stable part of a message that marks one. Anthropic caches the prefix up to each.
     if let Some(system) = &request.system {
-        body["system"] = json!(system);
+        body["system"] = json!([{"type": "text", "text": system, "cache_control": ephemeral()}]);
     }
     if !request.tools.is_empty() {
         let tools: Vec<Value> = request
@@ -60,6 +67,15 @@ fn messages(messages: &[Message]) -> Vec<Value> {
             continue;
         }
         results_open = false;
+        if let Some((stable, changing)) = message.cache_split() {
+            let mut blocks = vec![
+                json!({"type": "text", "text": stable, "cache_control": ephemeral()}),
+                json!({"type": "text", "text": changing}),
+            ];
+            blocks.extend(message.tool_calls.iter().map(tool_use));
+            encoded.push(json!({"role": message.role, "content": blocks}));
+            continue;
+        }
         if message.tool_calls.is_empty() {
             encoded.push(json!({"role": message.role, "content": message.content}));
             continue;

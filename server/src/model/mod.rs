@@ -14,6 +14,8 @@ pub mod fim;
 mod http;
 mod ollama;
 mod openai;
+#[cfg(test)]
+mod request_bodies;
 mod responses;
 mod secret;
 pub mod tokens;
@@ -144,6 +146,34 @@ pub struct Endpoint {
     /// The longest silence allowed inside a stream.
     pub idle_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Whether a request's [`prediction`](ModelRequest::prediction) is sent.
+    pub predicted_outputs: PredictedOutputs,
+}
+
+/// Whether a whole rewrite's request carries the region's current text as a prediction of the
+/// answer (OpenAI's "Predicted Outputs": Chat Completions' `prediction`). Only Chat Completions
+/// has the field: Anthropic, the Responses API and Ollama never get it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PredictedOutputs {
+    /// Only to OpenAI's own endpoint, for the models that take it (the gpt-4o and gpt-4.1
+    /// families); compatible servers (vLLM, llama.cpp) speculate on their own side, if at all,
+    /// and are not sent the field.
+    #[default]
+    Auto,
+    /// To any Chat Completions endpoint (a compatible server that takes the field).
+    On,
+    Off,
+}
+
+/// As the setting is written: `"auto"`, `true` or `false`.
+impl Serialize for PredictedOutputs {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PredictedOutputs::Auto => serializer.serialize_str("auto"),
+            PredictedOutputs::On => serializer.serialize_bool(true),
+            PredictedOutputs::Off => serializer.serialize_bool(false),
+        }
+    }
 }
 
 impl Endpoint {
@@ -159,6 +189,7 @@ impl Endpoint {
             request_timeout: Duration::from_millis(120_000),
             idle_timeout: Duration::from_millis(30_000),
             retry: RetryPolicy::default(),
+            predicted_outputs: PredictedOutputs::default(),
         }
     }
 
@@ -190,6 +221,10 @@ pub struct Message {
     pub tool_calls: Vec<ToolCall>,
     /// For a `Tool` message: the call it answers.
     pub answers: Option<ToolAnswer>,
+    /// Where the part of `content` that stays the same from one request to the next ends (a
+    /// byte offset): providers whose caches need a marker (Anthropic's `cache_control`) get
+    /// one there; the others see `content` as it is, and cache its prefix on their own.
+    pub cache_breakpoint: Option<usize>,
 }
 
 /// Which call a tool result answers, and whether the tool failed.
@@ -209,7 +244,26 @@ impl Message {
             content: content.into(),
             tool_calls: Vec::new(),
             answers: None,
+            cache_breakpoint: None,
         }
+    }
+
+    /// A user message made of a part that stays the same between requests (the context) and
+    /// a part that changes (the target): `stable` then `changing`, with a cache breakpoint
+    /// between them (none when either is empty).
+    pub fn user_with_stable_prefix(stable: &str, changing: &str) -> Self {
+        Message {
+            cache_breakpoint: (!stable.is_empty() && !changing.is_empty()).then_some(stable.len()),
+            ..Message::user(format!("{stable}{changing}"))
+        }
+    }
+
+    /// The content cut at the cache breakpoint: the stable part and the rest, when there is a
+    /// breakpoint inside it (a message edited since it was made may have lost it).
+    pub(crate) fn cache_split(&self) -> Option<(&str, &str)> {
+        let at = self.cache_breakpoint?;
+        let (stable, changing) = self.content.split_at_checked(at)?;
+        (!stable.is_empty() && !changing.is_empty()).then_some((stable, changing))
     }
 
     pub fn assistant(content: impl Into<String>) -> Self {
@@ -218,6 +272,7 @@ impl Message {
             content: content.into(),
             tool_calls: Vec::new(),
             answers: None,
+            cache_breakpoint: None,
         }
     }
 
@@ -240,6 +295,7 @@ impl Message {
                 name: call.name.clone(),
                 is_error,
             }),
+            cache_breakpoint: None,
         }
     }
 }
@@ -253,6 +309,9 @@ pub struct ModelRequest {
     pub max_output_tokens: Option<u32>,
     /// The tools the model may call; none means the request is sent exactly as without tools.
     pub tools: Vec<ToolSpec>,
+    /// What the answer will mostly be (a whole rewrite's region as it is now), sent as OpenAI
+    /// chat's `prediction` where the endpoint takes it (see [`PredictedOutputs`]).
+    pub prediction: Option<String>,
 }
 
 /// Token counts as the provider reported them.

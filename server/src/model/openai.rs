@@ -6,7 +6,9 @@ use super::decode::{Adapter, DecodeError, Frame, parse_json};
 use std::collections::BTreeMap;
 
 use super::tools::PendingCall;
-use super::{Endpoint, FinishReason, Message, ModelEvent, ModelRequest, ToolSpec, Usage};
+use super::{
+    Endpoint, FinishReason, Message, ModelEvent, ModelRequest, PredictedOutputs, ToolSpec, Usage,
+};
 
 pub(crate) const PATH: &str = "chat/completions";
 
@@ -75,18 +77,49 @@ pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
         "stream": true,
         "stream_options": {"include_usage": true},
     });
+    let prediction = request
+        .prediction
+        .as_deref()
+        .filter(|_| request.tools.is_empty() && takes_prediction(endpoint));
     // OpenAI's own API has renamed the limit and refuses the old name for newer models; the
-    // compatible servers (vLLM, llama.cpp, LM Studio, Ollama) know `max_tokens`.
-    let limit = if endpoint.base_url.contains("api.openai.com") {
-        "max_completion_tokens"
-    } else {
-        "max_tokens"
+    // compatible servers (vLLM, llama.cpp, LM Studio, Ollama) know `max_tokens`. OpenAI takes
+    // no `max_completion_tokens` with a prediction: that request goes without a limit (its
+    // answer is the region again, about the prediction's length).
+    let limit = match (endpoint.base_url.contains("api.openai.com"), prediction) {
+        (true, Some(_)) => None,
+        (true, None) => Some("max_completion_tokens"),
+        (false, _) => Some("max_tokens"),
     };
-    body[limit] = json!(max);
+    if let Some(limit) = limit {
+        body[limit] = json!(max);
+    }
+    if let Some(prediction) = prediction {
+        body["prediction"] = json!({"type": "content", "content": prediction});
+    }
     if !request.tools.is_empty() {
         body["tools"] = chat_tools(&request.tools);
     }
     body
+}
+
+/// Whether `endpoint` is sent a request's prediction (see [`PredictedOutputs`]). OpenAI takes
+/// none with tools, and only for its gpt-4o and gpt-4.1 models.
+pub(crate) fn takes_prediction(endpoint: &Endpoint) -> bool {
+    match endpoint.predicted_outputs {
+        PredictedOutputs::Off => false,
+        PredictedOutputs::On => true,
+        PredictedOutputs::Auto => {
+            let own = reqwest::Url::parse(&endpoint.base_url)
+                .is_ok_and(|url| url.host_str() == Some("api.openai.com"));
+            let model = endpoint.model.to_ascii_lowercase();
+            let family = model.starts_with("gpt-4o") || model.starts_with("gpt-4.1");
+            // Those families' audio, realtime, search and speech models are not text chat.
+            let special = ["audio", "realtime", "search", "transcribe", "tts"]
+                .iter()
+                .any(|word| model.contains(word));
+            own && family && !special
+        }
+    }
 }
 
 /// Reads `chat.completion.chunk`s: deltas, a finish reason, an optional usage chunk, `[DONE]`.

@@ -19,7 +19,7 @@ use crate::agent::prompt::Prompt;
 use crate::agent::request::TestFile;
 use crate::agent::review::parse_findings;
 use crate::agent::signals::{Fate, Reading, Signal, WATCH};
-use crate::model::{Message, ModelClient, ModelEvent, ModelRequest};
+use crate::model::{ModelClient, ModelEvent, ModelRequest};
 use crate::workspace::DocUri;
 
 /// Everything a job needs, computed before it is announced (see [`start`](super::start)).
@@ -176,13 +176,16 @@ async fn work<E: Editor>(
         Ok(client) => client,
         Err(why) => return Outcome::failed(why.clone()),
     };
+    let rewrites = job.action.edits() && job.elsewhere.is_none();
     let request = ModelRequest {
         system: Some(job.prompt.system.clone()),
-        messages: vec![Message::user(job.prompt.user.clone())],
+        messages: vec![job.prompt.message()],
         max_output_tokens: None,
         tools: Vec::new(),
+        // The region as it is, sent where the endpoint takes a prediction of the answer.
+        prediction: job.prompt.prediction.clone().filter(|_| rewrites),
     };
-    if !job.action.edits() || job.elsewhere.is_some() {
+    if !rewrites {
         let reply = match answer(engine, editor, handle, client, &request).await {
             Ok(reply) => reply,
             Err(ended) => return ended,

@@ -55,7 +55,7 @@ pub struct TaskJob {
     /// Where the user stood, or the workspace root.
     doc: DocUri,
     system: String,
-    first: String,
+    first: Message,
     root: PathBuf,
     limits: Limits,
     check: Option<CheckSpec>,
@@ -250,7 +250,7 @@ async fn work<E: Editor>(
     let end = conversation::run(
         client,
         &task.system,
-        Message::user(task.first.clone()),
+        task.first.clone(),
         &toolbox,
         task.limits,
         &handle.cancel,

@@ -105,6 +105,7 @@ pub async fn run<T: TaskTools>(
                 messages: messages.clone(),
                 max_output_tokens: None,
                 tools: specs.clone(),
+                prediction: None,
             };
             let answer = match client.stream(&request, cancel.clone()).complete().await {
                 Ok(answer) => answer,

@@ -1,5 +1,5 @@
-//! A task's first message: the instruction, where the user stands (file, lines, the selected
-//! text), the project's AGENTS.md files and the team's rules for that place.
+//! A task's first message: the team's rules and the project's AGENTS.md files for the place, where
+//! the user stands (file, lines, the selected text), and the instruction.
 
 use std::path::Path;
 
@@ -7,6 +7,7 @@ use crate::agent::prompt::fence_for;
 use crate::agent::secrets::redact;
 use crate::agent::team_rules::TeamRule;
 use crate::agent::workspace_files::Rules;
+use crate::model::Message;
 
 /// The selection shown to the model is cut at this many bytes.
 const MAX_SELECTION_BYTES: usize = 16 * 1024;
@@ -21,19 +22,41 @@ pub struct Standing<'a> {
     pub selection: Option<&'a str>,
 }
 
-/// The task's first user message.
+/// The task's first user message, from the most stable part to the least so that prompt caches
+/// reuse its beginning: how paths are meant, the team's rules and the `AGENTS.md` files for the
+/// place (the stable part, marked as such), then where the user stands and the task, last.
 pub fn first_message(
     instruction: &str,
     root: &Path,
     standing: Option<&Standing>,
     agents: &[Rules],
     team: &[TeamRule],
-) -> String {
-    let mut out = format!("# Task\n\n{}\n", instruction.trim());
-    out.push_str(
-        "\nPaths in tool calls are relative to the workspace root. Files open in the editor are \
+) -> Message {
+    let mut stable = String::from(
+        "Paths in tool calls are relative to the workspace root. Files open in the editor are \
          read as the user sees them, unsaved changes included.\n",
     );
+    if !team.is_empty() {
+        stable.push_str("\n# The team's rules\n\n");
+        for rule in team {
+            match &rule.scope {
+                Some(scope) => stable.push_str(&format!("- ({scope}) {}\n", rule.text)),
+                None => stable.push_str(&format!("- {}\n", rule.text)),
+            }
+        }
+    }
+    for rules in agents {
+        let name = rules
+            .path
+            .strip_prefix(root)
+            .unwrap_or(&rules.path)
+            .display();
+        stable.push_str(&format!(
+            "\n# Project rules ({name})\n\n{}\n",
+            redact(rules.text.trim())
+        ));
+    }
+    let mut out = String::new();
     if let Some(standing) = standing {
         out.push_str("\n# Where the user stands\n\n");
         match standing.lines {
@@ -59,34 +82,15 @@ pub fn first_message(
             out.push_str(&format!("{fence}\n"));
         }
     }
-    for rules in agents {
-        let name = rules
-            .path
-            .strip_prefix(root)
-            .unwrap_or(&rules.path)
-            .display();
-        out.push_str(&format!(
-            "\n# Project rules ({name})\n\n{}\n",
-            redact(rules.text.trim())
-        ));
-    }
-    if !team.is_empty() {
-        out.push_str("\n# The team's rules\n\n");
-        for rule in team {
-            match &rule.scope {
-                Some(scope) => out.push_str(&format!("- ({scope}) {}\n", rule.text)),
-                None => out.push_str(&format!("- {}\n", rule.text)),
-            }
-        }
-    }
-    out
+    out.push_str(&format!("\n# Task\n\n{}\n", instruction.trim()));
+    Message::user_with_stable_prefix(&stable, &out)
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
 
-    use super::{Standing, first_message};
+    use super::{Message, Standing, first_message};
     use crate::agent::team_rules::TeamRule;
     use crate::agent::workspace_files::Rules;
 
@@ -118,7 +122,8 @@ mod tests {
             Some(&standing),
             &agents,
             &team,
-        );
+        )
+        .content;
         for expected in [
             "# Task\n\nadd a delete endpoint\n",
             "`src/db.rs`, lines 3–5",
@@ -135,8 +140,50 @@ mod tests {
     }
 
     #[test]
+    fn the_rules_come_first_and_stay_the_same_between_tasks_the_task_comes_last() {
+        let root = Path::new("/w");
+        let agents = [Rules {
+            path: PathBuf::from("/w/AGENTS.md"),
+            text: "Use anyhow for errors.".into(),
+        }];
+        let team = [TeamRule {
+            text: "Prefer iterators.".into(),
+            scope: None,
+        }];
+        let here = Standing {
+            path: "src/db.rs",
+            lines: Some((3, 3)),
+            selection: None,
+        };
+        let there = Standing {
+            path: "src/db.rs",
+            lines: Some((40, 52)),
+            selection: Some("fn delete() {}\n"),
+        };
+        let one = first_message("add a delete endpoint", root, Some(&here), &agents, &team);
+        let two = first_message("rename db to store", root, Some(&there), &agents, &team);
+        fn stable(m: &Message) -> &str {
+            &m.content[..m.cache_breakpoint.expect("a stable part")]
+        }
+        assert_eq!(stable(&one), stable(&two));
+        assert!(
+            stable(&one).ends_with("Use anyhow for errors.\n"),
+            "{}",
+            one.content
+        );
+        let at = |text: &str| one.content.find(text).expect(text);
+        assert!(at("Prefer iterators.") < at("Use anyhow for errors."));
+        assert!(at("Use anyhow for errors.") < at("# Where the user stands"));
+        assert!(
+            one.content.ends_with("# Task\n\nadd a delete endpoint\n"),
+            "{}",
+            one.content
+        );
+    }
+
+    #[test]
     fn says_nothing_of_a_place_when_there_is_none() {
-        let message = first_message("fix it", Path::new("/w"), None, &[], &[]);
+        let message = first_message("fix it", Path::new("/w"), None, &[], &[]).content;
         assert!(!message.contains("Where the user stands"), "{message}");
         assert!(!message.contains("rules"), "{message}");
     }

@@ -27,6 +27,7 @@ pub fn chat_request(request: &FimRequest) -> ModelRequest {
         messages: vec![Message::user(user)],
         max_output_tokens: Some(request.max_tokens),
         tools: Vec::new(),
+        prediction: None,
     }
 }
 

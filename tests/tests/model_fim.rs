@@ -57,6 +57,7 @@ async fn each_wire_sends_the_middle_request_and_streams_the_middle_back() {
                 ModelEvent::TextDelta("b".into()),
                 ModelEvent::Usage(Usage {
                     input_tokens: Some(12),
+                    cached_input_tokens: None,
                     output_tokens: Some(3)
                 }),
                 ModelEvent::Finished {
@@ -390,6 +391,7 @@ fn whole_fim_streams_decode_to_the_middle() {
                 [
                     ModelEvent::Usage(Usage {
                         input_tokens: Some(31),
+                        cached_input_tokens: None,
                         output_tokens: Some(7)
                     }),
                     ModelEvent::Finished {

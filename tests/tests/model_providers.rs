@@ -32,6 +32,7 @@ async fn every_provider_streams_text_usage_and_finish() {
                 ModelEvent::TextDelta("!".into()),
                 ModelEvent::Usage(Usage {
                     input_tokens: Some(12),
+                    cached_input_tokens: None,
                     output_tokens: Some(4)
                 }),
                 ModelEvent::Finished {
@@ -251,6 +252,7 @@ async fn complete_gathers_the_whole_answer() {
         completion.usage,
         Some(Usage {
             input_tokens: Some(12),
+            cached_input_tokens: None,
             output_tokens: Some(2)
         })
     );

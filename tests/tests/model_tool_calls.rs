@@ -63,6 +63,7 @@ fn expected_events(wire: Wire) -> Vec<ModelEvent> {
     events.extend(expected_calls(wire).into_iter().map(ModelEvent::ToolCall));
     events.push(ModelEvent::Usage(Usage {
         input_tokens: Some(12),
+        cached_input_tokens: None,
         output_tokens: Some(9),
     }));
     events.push(ModelEvent::Finished {

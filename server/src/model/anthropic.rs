@@ -98,11 +98,56 @@ fn tool_use(call: &ToolCall) -> Value {
 /// its input streamed as `input_json_delta`s, whole at `content_block_stop`.
 #[derive(Default)]
 pub(crate) struct MessagesAdapter {
-    usage: Usage,
+    usage: Reported,
     stop_reason: Option<FinishReason>,
     /// The open `tool_use` blocks, by index, with the input their start carried.
     calls: Vec<(u64, PendingCall, Value)>,
     emitted: usize,
+}
+
+/// Usage as Anthropic counts it: `input_tokens` leaves out the prompt tokens read from the
+/// cache and those written to it.
+#[derive(Default, PartialEq, Eq)]
+struct Reported {
+    input: Option<u64>,
+    cache_read: Option<u64>,
+    cache_creation: Option<u64>,
+    output: Option<u64>,
+}
+
+impl Reported {
+    /// Takes the counts a `usage` object carries: `message_start`'s, then `message_delta`'s
+    /// (cumulative, and often only `output_tokens`).
+    fn read(&mut self, usage: &Value) {
+        let fields = [
+            ("input_tokens", &mut self.input),
+            ("cache_read_input_tokens", &mut self.cache_read),
+            ("cache_creation_input_tokens", &mut self.cache_creation),
+            ("output_tokens", &mut self.output),
+        ];
+        for (name, slot) in fields {
+            if let Some(count) = usage.get(name).and_then(Value::as_u64) {
+                *slot = Some(count);
+            }
+        }
+    }
+
+    /// In OpenAI's terms: every prompt token in `input_tokens`, the cache reads as the cached part.
+    fn usage(&self) -> Option<Usage> {
+        if *self == Reported::default() {
+            return None;
+        }
+        let parts = [self.input, self.cache_read, self.cache_creation];
+        let input = parts
+            .iter()
+            .any(Option::is_some)
+            .then(|| parts.iter().flatten().sum());
+        Some(Usage {
+            input_tokens: input,
+            cached_input_tokens: self.cache_read,
+            output_tokens: self.output,
+        })
+    }
 }
 
 impl MessagesAdapter {
@@ -130,13 +175,9 @@ impl Adapter for MessagesAdapter {
             .unwrap_or(&event);
         match kind {
             "message_start" => {
-                let usage = payload.pointer("/message/usage");
-                self.usage.input_tokens = usage
-                    .and_then(|u| u.get("input_tokens"))
-                    .and_then(Value::as_u64);
-                self.usage.output_tokens = usage
-                    .and_then(|u| u.get("output_tokens"))
-                    .and_then(Value::as_u64);
+                if let Some(usage) = payload.pointer("/message/usage") {
+                    self.usage.read(usage);
+                }
             }
             "content_block_delta"
                 if payload.pointer("/delta/type").and_then(Value::as_str) == Some("text_delta") =>
@@ -198,25 +239,16 @@ impl Adapter for MessagesAdapter {
                 {
                     self.stop_reason = Some(FinishReason::from_wire(reason));
                 }
-                if let Some(output) = payload
-                    .pointer("/usage/output_tokens")
-                    .and_then(Value::as_u64)
-                {
-                    self.usage.output_tokens = Some(output);
-                }
-                if let Some(input) = payload
-                    .pointer("/usage/input_tokens")
-                    .and_then(Value::as_u64)
-                {
-                    self.usage.input_tokens = Some(input);
+                if let Some(usage) = payload.get("usage") {
+                    self.usage.read(usage);
                 }
             }
             "message_stop" => {
                 for (_, call, input) in std::mem::take(&mut self.calls) {
                     self.emit(call, input, out);
                 }
-                if self.usage != Usage::default() {
-                    out.push(ModelEvent::Usage(self.usage));
+                if let Some(usage) = self.usage.usage() {
+                    out.push(ModelEvent::Usage(usage));
                 }
                 let reason = self.stop_reason.take().unwrap_or(FinishReason::Stop);
                 out.push(ModelEvent::Finished { reason });

@@ -12,6 +12,7 @@ mod decode;
 mod error;
 pub mod fim;
 mod http;
+mod meter;
 mod ollama;
 mod openai;
 #[cfg(test)]
@@ -23,6 +24,8 @@ pub mod tokens;
 mod tool_streams;
 mod tools;
 mod transport;
+#[cfg(test)]
+mod usage_streams;
 
 use std::fmt;
 use std::str::FromStr;
@@ -33,6 +36,7 @@ use serde::{Deserialize, Serialize};
 pub use decode::{DecodeError, Decoder};
 pub use error::{ErrorKind, ModelError};
 pub use fim::{FimRequest, FimWire};
+pub use meter::{Meter, UsageTotals};
 pub use secret::ApiKey;
 pub use tools::{BadArguments, ToolCall, ToolSpec};
 pub use transport::{Completion, ModelClient, ModelStream, RetryPolicy};
@@ -314,10 +318,14 @@ pub struct ModelRequest {
     pub prediction: Option<String>,
 }
 
-/// Token counts as the provider reported them.
+/// Token counts as the provider reported them, in OpenAI's terms whatever the wire.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
+    /// Every prompt token, the cached ones included (Anthropic counts its cache reads and
+    /// writes apart from its `input_tokens`: they are added in).
     pub input_tokens: Option<u64>,
+    /// The part of `input_tokens` read from the provider's prompt cache, when it says.
+    pub cached_input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
 }
 

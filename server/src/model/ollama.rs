@@ -82,8 +82,10 @@ impl Adapter for ChatAdapter {
             }
         }
         if done {
+            // Ollama says nothing of a prompt cache.
             let usage = Usage {
                 input_tokens: chunk.get("prompt_eval_count").and_then(Value::as_u64),
+                cached_input_tokens: None,
                 output_tokens: chunk.get("eval_count").and_then(Value::as_u64),
             };
             if usage != Usage::default() {

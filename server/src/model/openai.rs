@@ -201,6 +201,9 @@ impl Adapter for ChatAdapter {
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
             out.push(ModelEvent::Usage(Usage {
                 input_tokens: usage.get("prompt_tokens").and_then(Value::as_u64),
+                cached_input_tokens: usage
+                    .pointer("/prompt_tokens_details/cached_tokens")
+                    .and_then(Value::as_u64),
                 output_tokens: usage.get("completion_tokens").and_then(Value::as_u64),
             }));
         }

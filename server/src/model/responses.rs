@@ -155,6 +155,9 @@ impl Adapter for ResponsesAdapter {
                 if let Some(usage) = response.get("usage").filter(|u| u.is_object()) {
                     out.push(ModelEvent::Usage(Usage {
                         input_tokens: usage.get("input_tokens").and_then(Value::as_u64),
+                        cached_input_tokens: usage
+                            .pointer("/input_tokens_details/cached_tokens")
+                            .and_then(Value::as_u64),
                         output_tokens: usage.get("output_tokens").and_then(Value::as_u64),
                     }));
                 }

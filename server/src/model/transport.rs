@@ -18,6 +18,7 @@ use super::decode::{DecodeError, Decoder};
 use super::error::{ErrorKind, ModelError};
 use super::fim::{self, FimWire};
 use super::http::{auth_headers, classify, decode_kind, innermost, retry_after, scrub};
+use super::meter::{CallMeter, Meter};
 use super::{
     Endpoint, FinishReason, ModelEvent, ModelRequest, Provider, ToolCall, Usage, anthropic, ollama,
     openai, responses,
@@ -51,6 +52,8 @@ impl Default for RetryPolicy {
 pub struct ModelClient {
     http: reqwest::Client,
     endpoint: Arc<Endpoint>,
+    /// Where the tokens of its chat calls are counted, when they are.
+    meter: Option<Meter>,
 }
 
 /// A completed answer, for callers that want the whole text.
@@ -87,11 +90,20 @@ impl ModelClient {
         Ok(ModelClient {
             http,
             endpoint: Arc::new(endpoint),
+            meter: None,
         })
     }
 
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// The same client, counting the tokens of every chat call it makes in `meter`.
+    pub fn metered(&self, meter: &Meter) -> ModelClient {
+        ModelClient {
+            meter: Some(meter.clone()),
+            ..self.clone()
+        }
     }
 
     /// Starts a streamed completion. The returned stream ends after one `Finished` or `Error`;
@@ -104,7 +116,12 @@ impl ModelClient {
             Provider::Anthropic => (anthropic::PATH, anthropic::body(endpoint, request)),
             Provider::Ollama => (ollama::PATH, ollama::body(endpoint, request)),
         };
-        self.start(endpoint.url(path), body, None, cancel)
+        let mut stream = self.start(endpoint.url(path), body, None, cancel);
+        stream.meter = self
+            .meter
+            .as_ref()
+            .map(|meter| CallMeter::new(meter.clone(), &endpoint.model, request));
+        stream
     }
 
     /// Posts `body` to `url` and streams the answer, decoded as a chat stream of the endpoint's
@@ -129,6 +146,7 @@ impl ModelClient {
             receiver,
             provider: self.endpoint.provider,
             url,
+            meter: None,
         }
     }
 
@@ -196,6 +214,8 @@ pub struct ModelStream {
     receiver: mpsc::Receiver<ModelEvent>,
     provider: Provider,
     url: String,
+    /// Counts the call's tokens as its events go by, when the client is metered.
+    meter: Option<CallMeter>,
 }
 
 impl ModelStream {
@@ -205,6 +225,9 @@ impl ModelStream {
         let mut tool_calls = Vec::new();
         let mut usage = None;
         while let Some(event) = self.receiver.recv().await {
+            if let Some(meter) = &mut self.meter {
+                meter.observe(&event);
+            }
             match event {
                 ModelEvent::TextDelta(delta) => text.push_str(&delta),
                 ModelEvent::ToolCall(call) => tool_calls.push(call),
@@ -235,7 +258,11 @@ impl Stream for ModelStream {
     type Item = ModelEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ModelEvent>> {
-        self.receiver.poll_recv(cx)
+        let polled = self.receiver.poll_recv(cx);
+        if let (Poll::Ready(Some(event)), Some(meter)) = (&polled, &mut self.meter) {
+            meter.observe(event);
+        }
+        polled
     }
 }
 

@@ -65,6 +65,9 @@ impl Adapter for CompletionsAdapter {
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
             out.push(ModelEvent::Usage(Usage {
                 input_tokens: usage.get("prompt_tokens").and_then(Value::as_u64),
+                cached_input_tokens: usage
+                    .pointer("/prompt_tokens_details/cached_tokens")
+                    .and_then(Value::as_u64),
                 output_tokens: usage.get("completion_tokens").and_then(Value::as_u64),
             }));
         }
@@ -104,6 +107,7 @@ impl Adapter for GenerateAdapter {
         if done {
             let usage = Usage {
                 input_tokens: chunk.get("prompt_eval_count").and_then(Value::as_u64),
+                cached_input_tokens: None,
                 output_tokens: chunk.get("eval_count").and_then(Value::as_u64),
             };
             if usage != Usage::default() {
@@ -149,6 +153,7 @@ impl Adapter for InfillAdapter {
         if chunk.get("stop").and_then(Value::as_bool) == Some(true) {
             let usage = Usage {
                 input_tokens: chunk.get("tokens_evaluated").and_then(Value::as_u64),
+                cached_input_tokens: None,
                 output_tokens: chunk.get("tokens_predicted").and_then(Value::as_u64),
             };
             if usage != Usage::default() {

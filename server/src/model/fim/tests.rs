@@ -239,6 +239,7 @@ fn final_chunks_carry_usage_and_the_finish_reason() {
         assert_eq!(end, Ok(()), "{wire:?}");
         let usage = Usage {
             input_tokens: Some(5),
+            cached_input_tokens: None,
             output_tokens: Some(1),
         };
         assert_eq!(

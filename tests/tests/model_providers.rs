@@ -87,7 +87,12 @@ async fn request_bodies_follow_each_api() {
                 assert_eq!(sent.header("authorization"), Some("Bearer test-key-1234"));
             }
             Wire::Anthropic => {
-                assert_eq!(body["system"], "You are terse.");
+                // One text block, marked for the prompt cache.
+                assert_eq!(
+                    body["system"],
+                    serde_json::json!([{"type": "text", "text": "You are terse.",
+                        "cache_control": {"type": "ephemeral"}}])
+                );
                 assert_eq!(
                     body["messages"][0],
                     serde_json::json!({"role": "user", "content": "Say hello"})

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use super::Engine;
-use super::converge::{pump, stream_code, until};
+use super::converge::{due, pump, stream_code, until};
 use super::pace::Pace;
 use super::port::{Editor, Progress};
 use super::refusals::Refusals;
@@ -71,6 +71,8 @@ fn blocks_request(request: &ModelRequest) -> ModelRequest {
         .system
         .as_ref()
         .map(|system| system.replace(REWRITE, INSTRUCTIONS));
+    // The answer is blocks, not the region: the region is no prediction of it.
+    blocks.prediction = None;
     blocks
 }
 
@@ -105,12 +107,7 @@ async fn stream_blocks<E: Editor>(
     let mut refusals = Refusals::default();
     let mut pace = Pace::new(editor.logs_edits());
     loop {
-        let look_again = refusals.check(engine, handle.id)?;
-        let paced = pump(engine, editor, handle, &target, Some(&mut pace));
-        let look_again = match (look_again, paced) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let look_again = due(engine, editor, handle, &target, &mut refusals, &mut pace)?;
         tokio::select! {
             () = until(look_again) => {}
             event = stream.next() => match event {

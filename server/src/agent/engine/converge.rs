@@ -141,13 +141,7 @@ pub(super) async fn stream_code<E: Editor>(
     let mut refusals = Refusals::default();
     let mut pace = Pace::new(editor.logs_edits());
     loop {
-        let look_again = refusals.check(engine, handle.id)?;
-        // Send what is due: after a wake, or a refusal just retried.
-        let paced = pump(engine, editor, handle, &target, Some(&mut pace));
-        let look_again = match (look_again, paced) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let look_again = due(engine, editor, handle, &target, &mut refusals, &mut pace)?;
         tokio::select! {
             () = until(look_again) => {}
             event = stream.next() => match event {
@@ -189,6 +183,24 @@ pub(super) async fn stream_code<E: Editor>(
             () = handle.wake.notified() => {}
         }
     }
+}
+
+/// Sends what is due while a stream runs (after a wake, or a refusal just retried); returns when
+/// to look again, or the failure that refusals amount to.
+pub(super) fn due<E: Editor>(
+    engine: &Arc<Engine>,
+    editor: &E,
+    handle: &JobHandle,
+    target: &Target,
+    refusals: &mut Refusals,
+    pace: &mut Pace,
+) -> Result<Option<tokio::time::Instant>, String> {
+    let look_again = refusals.check(engine, handle.id)?;
+    let paced = pump(engine, editor, handle, target, Some(pace));
+    Ok(match (look_again, paced) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
 }
 
 /// The model's code as the region should hold it: the document's line ends, and no final
@@ -277,40 +289,6 @@ pub(super) async fn rollback<E: Editor>(
             job = handle.id,
             "could not confirm that the job's text was taken back"
         );
-    }
-}
-
-/// `tandem.reject`: puts a finished job's original text back, in one edit. Returns when the
-/// editor's text shows it.
-pub async fn reject<E: Editor>(engine: &Arc<Engine>, editor: &E, id: JobId) -> Result<(), String> {
-    let decided = engine
-        .jobs
-        .decide(id, crate::agent::jobs::Verdict::Rejected)
-        .map_err(|e| e.to_string())?;
-    engine
-        .jobs
-        .with_session(id, |s| s.reject())
-        .ok_or("the job has no edit to take back")?;
-    let target = Target {
-        doc: decided.doc,
-        action: decided.action,
-        preview: false,
-    };
-    // The edits go out from a spawned task: whoever asked never waits on the editor itself.
-    let (engine, editor) = (engine.clone(), editor.clone());
-    let task = tokio::spawn(async move {
-        tokio::time::timeout(
-            EDIT_TIMEOUT * 2,
-            settle(&engine, &editor, &decided.handle, &target),
-        )
-        .await
-    });
-    match task.await {
-        Ok(Ok(result)) => result,
-        Ok(Err(_)) => {
-            Err("the editor did not apply the edit that puts the original text back".into())
-        }
-        Err(join) => Err(format!("reject failed: {join}")),
     }
 }
 

@@ -12,6 +12,7 @@ mod converge;
 mod pace;
 pub mod port;
 mod refusals;
+mod reject;
 mod run;
 mod start;
 mod task;
@@ -21,7 +22,7 @@ mod task_undo;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use converge::reject;
+pub use reject::reject;
 pub use port::{
     Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress,
     StepReport, TextEdit, TouchedFile,

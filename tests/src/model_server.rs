@@ -584,3 +584,73 @@ pub fn text_of(events: &[tandem::model::ModelEvent]) -> String {
         })
         .collect()
 }
+
+/// Token counts a scripted reply reports, in OpenAI's terms: `prompt` counts the `cached`
+/// tokens too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reported {
+    pub prompt: u64,
+    /// Read from the prompt cache; `None` leaves the wire's cache field out.
+    pub cached: Option<u64>,
+    pub output: u64,
+}
+
+impl Reply {
+    /// A 200 streaming `deltas` and reporting `reported` as the wire says it (see
+    /// [`render_reported`]).
+    pub fn reporting(wire: Wire, deltas: &[&str], reported: Reported) -> Reply {
+        Reply::stream(wire, render_reported(wire, deltas, reported))
+    }
+}
+
+/// [`Wire::render`] with cached prompt tokens where the wire has them: Chat Completions'
+/// `usage.prompt_tokens_details.cached_tokens`, the Responses API's
+/// `usage.input_tokens_details.cached_tokens`, Anthropic's `cache_read_input_tokens` (its
+/// `input_tokens` then being the rest of the prompt). Ollama reports no cache.
+pub fn render_reported(wire: Wire, deltas: &[&str], reported: Reported) -> Vec<Vec<u8>> {
+    let cached = reported.cached.unwrap_or(0);
+    let input = match wire {
+        Wire::Anthropic => reported.prompt - cached,
+        _ => reported.prompt,
+    };
+    let chunks = wire.render(deltas, Some((input, reported.output)));
+    let Some(cached) = reported.cached else {
+        return chunks;
+    };
+    let patch = |event: &mut Value| match wire {
+        Wire::OpenAi if event.get("usage").is_some_and(Value::is_object) => {
+            event["usage"]["prompt_tokens_details"] = json!({"cached_tokens": cached});
+        }
+        Wire::Responses if event["type"] == "response.completed" => {
+            event["response"]["usage"]["input_tokens_details"] = json!({"cached_tokens": cached});
+        }
+        Wire::Anthropic if event["type"] == "message_start" => {
+            event["message"]["usage"]["cache_read_input_tokens"] = json!(cached);
+        }
+        _ => {}
+    };
+    chunks
+        .into_iter()
+        .map(|chunk| patch_sse_data(&chunk, patch))
+        .collect()
+}
+
+/// The SSE chunk with the JSON of each `data:` line passed through `patch` (other lines, and
+/// NDJSON, as they were).
+fn patch_sse_data(chunk: &[u8], patch: impl Fn(&mut Value)) -> Vec<u8> {
+    let text = String::from_utf8_lossy(chunk);
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        let parsed = line
+            .strip_prefix("data: ")
+            .and_then(|data| serde_json::from_str::<Value>(data.trim_end()).ok());
+        match parsed {
+            Some(mut event) => {
+                patch(&mut event);
+                out.push_str(&format!("data: {event}\n"));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out.into_bytes()
+}

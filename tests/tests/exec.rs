@@ -278,6 +278,8 @@ struct Failing<'a> {
     /// How the message starts and ends.
     starts: String,
     ends: &'a str,
+    /// The line before it that says what the model's calls cost, when the model answered.
+    spent: Option<&'a str>,
 }
 
 /// A failed action says why once, in words, as `tandem exec: …`, and nothing else about it;
@@ -302,6 +304,7 @@ async fn a_failure_is_said_once_in_words() -> anyhow::Result<()> {
                 "model request to {url}/chat/completions failed: the endpoint wants an API key (HTTP 401"
             ),
             ends: "Set model.apiKeyEnv to the environment variable that holds your key.",
+            spent: None,
         },
         Failing {
             model_url: &closed,
@@ -312,6 +315,7 @@ async fn a_failure_is_said_once_in_words() -> anyhow::Result<()> {
                 "model request to {closed}/chat/completions failed: could not connect ("
             ),
             ends: "). Is the server running and reachable? Set model.baseUrl to change the address.",
+            spent: None,
         },
         // A review that fails exits 2: 1 means findings.
         Failing {
@@ -321,6 +325,7 @@ async fn a_failure_is_said_once_in_words() -> anyhow::Result<()> {
             exit: 2,
             starts: not_json.to_owned(),
             ends: not_json,
+            spent: Some("tandem: 12 prompt tokens, 1 output token"),
         },
     ];
     for case in cases {
@@ -333,15 +338,19 @@ async fn a_failure_is_said_once_in_words() -> anyhow::Result<()> {
         let said = stderr(&output);
         assert_eq!(output.status.code(), Some(case.exit), "{said}");
         assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{said}");
-        // What runs, then why it failed: no log lines, no debug-formatted errors.
+        // What runs, what it cost, then why it failed: no log lines, no debug-formatted errors.
         let lines: Vec<&str> = said.lines().collect();
         let doing = format!(
             "tandem: {} with test-model at {}",
             case.args[0], case.model_url
         );
-        assert_eq!(lines.len(), 2, "{said}");
+        let spent: Vec<&str> = case.spent.into_iter().collect();
+        assert_eq!(lines.len(), 2 + spent.len(), "{said}");
         assert_eq!(lines[0], doing, "{said}");
-        let message = lines[1].strip_prefix("tandem exec: ").unwrap();
+        assert_eq!(lines[1..lines.len() - 1], spent, "{said}");
+        let message = lines[lines.len() - 1]
+            .strip_prefix("tandem exec: ")
+            .unwrap();
         assert!(
             message.starts_with(&case.starts) && message.ends_with(case.ends),
             "{said}"
@@ -426,6 +435,7 @@ const VERBOSITY: &[Verbose] = &[
             "tandem: implement with test-model at {url}",
             "*",
             "tandem: wrote lib.rs",
+            "tandem: 12 prompt tokens, 1 output token",
         ],
         logs: false,
     },

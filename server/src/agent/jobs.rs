@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::actions::Action;
 use crate::edits::{ChangeOutcome, Region, StreamSession};
+use crate::model::UsageTotals;
 use crate::workspace::{Applied, DocUri};
 
 pub type JobId = u64;
@@ -138,6 +139,11 @@ pub struct Counters {
     pub cancelled: u64,
     pub accepted: u64,
     pub rejected: u64,
+    /// The tokens of finished jobs' model calls (see [`UsageTotals`]); cached prompt tokens
+    /// are counted where the endpoint said, and are part of the prompt tokens.
+    pub prompt_tokens: u64,
+    pub cached_prompt_tokens: u64,
+    pub output_tokens: u64,
 }
 
 impl Jobs {
@@ -537,6 +543,14 @@ impl Jobs {
 
     pub fn counters(&self) -> Counters {
         *self.counters.lock()
+    }
+
+    /// Adds a finished job's tokens to the totals.
+    pub fn count_usage(&self, usage: UsageTotals) {
+        let mut counters = self.counters.lock();
+        counters.prompt_tokens += usage.prompt_tokens;
+        counters.cached_prompt_tokens += usage.cached_prompt_tokens.unwrap_or(0);
+        counters.output_tokens += usage.output_tokens;
     }
 }
 

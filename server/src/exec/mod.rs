@@ -183,7 +183,10 @@ async fn execute(
         given,
         canonical: &file,
     };
-    conclude(options, action, &names, &text, &editor.ended(), out, err)
+    let ended = editor.ended();
+    let concluded = conclude(options, action, &names, &text, &ended, out, err);
+    output::usage(&mut progress(options, err, &mut quiet), &ended);
+    concluded
 }
 
 /// What exec says and does once the job ended: the failure, or the explanation, the findings,

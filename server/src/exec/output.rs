@@ -1,5 +1,6 @@
 //! What `tandem exec` makes of a finished job: review findings as `path:line:col: severity:
-//! message` lines, and the files the job changed, written or shown as unified diffs.
+//! message` lines, the files the job changed, written or shown as unified diffs, and the
+//! tokens it cost.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use ropey::Rope;
 
 use super::files::Ended;
 use crate::agent::review::{Finding, Severity};
+use crate::model::UsageTotals;
 
 /// Where exec writes: the file as the user named it and as it is on disk.
 pub struct Names<'a> {
@@ -172,13 +174,82 @@ pub fn write(
     Ok(())
 }
 
+/// The tokens the job's model calls cost, as one line (none when no call answered).
+pub fn usage(err: &mut dyn Write, ended: &Ended) {
+    if let Some(usage) = ended.report.as_ref().and_then(|report| report.usage) {
+        let _ = writeln!(err, "tandem: {}", usage_in_words(&usage));
+    }
+}
+
+/// `1,234 prompt tokens (1,000 cached), 56 output tokens`.
+fn usage_in_words(usage: &UsageTotals) -> String {
+    let count = |n: u64, what: &str| {
+        let s = if n == 1 { "" } else { "s" };
+        format!("{} {what} token{s}", thousands(n))
+    };
+    let cached = usage
+        .cached_prompt_tokens
+        .map(|cached| format!(" ({} cached)", thousands(cached)))
+        .unwrap_or_default();
+    format!(
+        "{}{cached}, {}",
+        count(usage.prompt_tokens, "prompt"),
+        count(usage.output_tokens, "output")
+    )
+}
+
+/// `n` with a comma between each group of three digits.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
     use ropey::Rope;
 
-    use super::{Names, findings};
+    use super::{Names, findings, usage_in_words};
+    use crate::model::UsageTotals;
+
+    #[test]
+    fn usage_is_one_line_in_words() {
+        let cases = [
+            (
+                (1234, Some(1000), 56),
+                "1,234 prompt tokens (1,000 cached), 56 output tokens",
+            ),
+            ((12, None, 1), "12 prompt tokens, 1 output token"),
+            (
+                (1, Some(0), 0),
+                "1 prompt token (0 cached), 0 output tokens",
+            ),
+            (
+                (1_234_567, None, 999),
+                "1,234,567 prompt tokens, 999 output tokens",
+            ),
+            (
+                (100_000, None, 1000),
+                "100,000 prompt tokens, 1,000 output tokens",
+            ),
+        ];
+        for ((prompt, cached, output), said) in cases {
+            let usage = UsageTotals {
+                prompt_tokens: prompt,
+                cached_prompt_tokens: cached,
+                output_tokens: output,
+            };
+            assert_eq!(usage_in_words(&usage), said);
+        }
+    }
     use crate::agent::review::{Finding, Severity};
 
     #[test]

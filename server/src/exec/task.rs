@@ -95,7 +95,10 @@ pub(super) async fn execute(
     let (editor, shown) = FileEditor::new(engine.clone(), root_doc, root.clone(), Rope::new(), 0);
     let job = engine::run_task(engine.clone(), editor.clone(), handle, task);
     show_progress(job, shown, &mut progress(options, err, &mut quiet)).await;
-    conclude(options, &root, &editor.ended(), out, err)
+    let ended = editor.ended();
+    let concluded = conclude(options, &root, &ended, out, err);
+    output::usage(&mut progress(options, err, &mut quiet), &ended);
+    concluded
 }
 
 /// The summary on `out`; the files written (or diffed), each with its line counts.

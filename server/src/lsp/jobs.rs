@@ -18,6 +18,7 @@ use crate::agent::engine::{
 };
 use crate::agent::jobs::{JobId, JobStatus};
 use crate::agent::review::Finding;
+use crate::model::UsageTotals;
 use crate::text::char_to_position;
 use crate::workspace::DocUri;
 
@@ -123,6 +124,9 @@ impl Editor for LspEditor {
         if let Some(result) = &report.result {
             params["result"] = result_json(state, result);
         }
+        if let Some(usage) = &report.usage {
+            params["usage"] = usage_json(usage);
+        }
         if !state.flags().job_finished {
             // A client without Tandem's plugin ignores `tandem/jobFinished`: the user learns
             // how the job ended from a message every client shows (sent first, so a client
@@ -148,6 +152,19 @@ fn ended_in_words(report: &JobReport) -> (lsp::MessageType, String) {
         None => format!("Tandem: {action} {status}"),
     };
     (kind, said)
+}
+
+/// What `tandem/jobFinished` carries as `usage`: `cachedPromptTokens` only where an endpoint
+/// said.
+fn usage_json(usage: &UsageTotals) -> Value {
+    let mut json = json!({
+        "promptTokens": usage.prompt_tokens,
+        "outputTokens": usage.output_tokens,
+    });
+    if let Some(cached) = usage.cached_prompt_tokens {
+        json["cachedPromptTokens"] = json!(cached);
+    }
+    json
 }
 
 /// What `tandem/jobFinished` carries as `result`.

@@ -14,6 +14,7 @@ use ropey::Rope;
 use crate::agent::actions::Action;
 use crate::agent::jobs::{JobId, JobStatus};
 use crate::agent::review::Finding;
+use crate::model::UsageTotals;
 use crate::workspace::DocUri;
 
 /// Where a text edit goes.
@@ -146,6 +147,9 @@ pub struct JobReport {
     /// Why it failed or was cancelled, or what is still wrong with a done result; in words.
     pub message: Option<String>,
     pub result: Option<JobResult>,
+    /// The tokens of the job's model calls, summed (estimated for calls whose endpoint
+    /// reported none); `None` when no call answered anything.
+    pub usage: Option<UsageTotals>,
 }
 
 /// "The editor", as the engine sees it. Every call is bounded by the engine (an editor that

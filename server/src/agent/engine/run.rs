@@ -77,8 +77,13 @@ impl Outcome {
 }
 
 /// Runs a job to its end: progress, work, [`Editor::job_finished`]. Spawn it.
-pub async fn run<E: Editor>(engine: Arc<Engine>, editor: E, handle: JobHandle, job: Job) {
+pub async fn run<E: Editor>(engine: Arc<Engine>, editor: E, handle: JobHandle, mut job: Job) {
     let id = handle.id;
+    // Every model call of the job (rewrites, their correction, answers) is counted here.
+    let meter = crate::model::Meter::default();
+    if let Ok(client) = &mut job.client {
+        *client = client.metered(&meter);
+    }
     let action = job.action;
     let title = format!("Tandem: {}", action.name());
     editor.progress(id, Progress::Begin { title: &title }).await;
@@ -104,11 +109,17 @@ pub async fn run<E: Editor>(engine: Arc<Engine>, editor: E, handle: JobHandle, j
         .as_deref()
         .unwrap_or(outcome.status.as_str());
     editor.progress(id, Progress::End(said)).await;
+    let usage = meter.total().await;
+    if let Some(usage) = usage {
+        engine.jobs.count_usage(usage);
+    }
     tracing::info!(
         job = id,
         action = action.name(),
         status = outcome.status.as_str(),
         reason = outcome.message.as_deref().unwrap_or(""),
+        prompt_tokens = usage.map(|u| u.prompt_tokens),
+        output_tokens = usage.map(|u| u.output_tokens),
         "job finished"
     );
     editor
@@ -119,6 +130,7 @@ pub async fn run<E: Editor>(engine: Arc<Engine>, editor: E, handle: JobHandle, j
             status: outcome.status,
             message: outcome.message,
             result: outcome.result,
+            usage,
         })
         .await;
 }

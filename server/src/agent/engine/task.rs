@@ -30,7 +30,7 @@ use crate::agent::task::tools::{self, OpenBuffers, ToolOutcome};
 use crate::agent::team_rules;
 use crate::agent::workspace_files::agents_rules;
 use crate::config::{EditMode, Settings};
-use crate::model::{Message, ModelClient, ToolCall, ToolSpec};
+use crate::model::{Message, Meter, ModelClient, ToolCall, ToolSpec};
 use crate::workspace::{DocUri, Snapshot};
 
 /// How many times an edit is planned again when the document moved under it.
@@ -140,8 +140,18 @@ pub fn start_task(engine: &Engine, input: TaskInput) -> Result<(JobHandle, TaskJ
 }
 
 /// Runs a task to its announced end. Spawn it.
-pub async fn run_task<E: Editor>(engine: Arc<Engine>, editor: E, handle: JobHandle, task: TaskJob) {
+pub async fn run_task<E: Editor>(
+    engine: Arc<Engine>,
+    editor: E,
+    handle: JobHandle,
+    mut task: TaskJob,
+) {
     let id = handle.id;
+    // Every turn of the conversation is counted here.
+    let meter = Meter::default();
+    if let Ok(client) = &mut task.client {
+        *client = client.metered(&meter);
+    }
     let files = Arc::new(TaskFiles::default());
     {
         // The files of tasks whose job is forgotten are forgotten with it.
@@ -188,7 +198,17 @@ pub async fn run_task<E: Editor>(engine: Arc<Engine>, editor: E, handle: JobHand
             Progress::End(message.as_deref().unwrap_or(status.as_str())),
         )
         .await;
-    tracing::info!(job = id, status = status.as_str(), "task finished");
+    let usage = meter.total().await;
+    if let Some(usage) = usage {
+        engine.jobs.count_usage(usage);
+    }
+    tracing::info!(
+        job = id,
+        status = status.as_str(),
+        prompt_tokens = usage.map(|u| u.prompt_tokens),
+        output_tokens = usage.map(|u| u.output_tokens),
+        "task finished"
+    );
     let result = markdown.map(|markdown| JobResult::Task {
         markdown,
         files: files.touched(),
@@ -201,6 +221,7 @@ pub async fn run_task<E: Editor>(engine: Arc<Engine>, editor: E, handle: JobHand
             status,
             message,
             result,
+            usage,
         })
         .await;
 }

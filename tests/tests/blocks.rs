@@ -9,12 +9,13 @@ use tandem_tests::model_server::{ModelServer, Reply, Wire};
 
 const URI: &str = "file:///w/src/lib.rs";
 
-async fn start(server: &ModelServer) -> Result<Editor> {
+async fn start(server: &ModelServer, edits: Value) -> Result<Editor> {
     let mut editor = Editor::spawn(SpawnOptions::default()).await?;
     editor.edits = EditBehavior::VsCode;
     let options = json!({
         "model": {"provider": "openai", "baseUrl": server.base_url(Wire::OpenAi), "name": "test-model"},
         "completion": {"enabled": false},
+        "edits": edits,
     });
     editor
         .initialize_with(&[], json!({"initializationOptions": options}))
@@ -39,7 +40,17 @@ async fn edit_all(
     text: &str,
     replies: Vec<Reply>,
 ) -> Result<(Value, String, Vec<Value>)> {
-    let mut editor = start(server).await?;
+    edit_all_with(server, text, replies, json!({})).await
+}
+
+/// The same with `edits` settings.
+async fn edit_all_with(
+    server: &ModelServer,
+    text: &str,
+    replies: Vec<Reply>,
+    edits: Value,
+) -> Result<(Value, String, Vec<Value>)> {
+    let mut editor = start(server, edits).await?;
     editor.open(URI, "rust", 1, text).await?;
     for reply in replies {
         server.push(reply);
@@ -154,5 +165,21 @@ async fn a_small_region_is_rewritten_whole() -> Result<()> {
     assert_eq!(end["status"], "done", "{end}");
     assert_eq!(left, rewritten);
     assert!(!system_prompt(&server.requests()[0]).contains("SEARCH/REPLACE"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_threshold_is_a_setting() -> Result<()> {
+    let server = ModelServer::start().await?;
+    let text = function(10);
+    let answer = Reply::text(
+        Wire::OpenAi,
+        &["<<<<<<< SEARCH\n    let v7 = 7;\n=======\n    let v7 = 70;\n>>>>>>> REPLACE\n"],
+    );
+    let (end, left, _) =
+        edit_all_with(&server, &text, vec![answer], json!({"blocksAboveLines": 5})).await?;
+    assert_eq!(end["status"], "done", "{end}");
+    assert_eq!(left, text.replace("let v7 = 7;", "let v7 = 70;"));
+    assert!(system_prompt(&server.requests()[0]).contains("SEARCH/REPLACE"));
     Ok(())
 }

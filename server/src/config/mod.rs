@@ -100,8 +100,12 @@ pub struct ModelSettings {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EditSettings {
     pub mode: EditMode,
+    /// A fix, edit or document whose region has more lines than this asks the model for
+    /// SEARCH/REPLACE blocks instead of the whole region.
+    pub blocks_above_lines: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -467,7 +471,7 @@ impl Kind {
 }
 
 /// Every known setting and what it accepts.
-const KEYS: [(&str, Kind); 24] = [
+const KEYS: [(&str, Kind); 25] = [
     ("model.provider", Kind::Providers),
     ("model.baseUrl", Kind::Url),
     ("model.name", Kind::Text),
@@ -477,6 +481,7 @@ const KEYS: [(&str, Kind); 24] = [
     ("model.idleTimeoutMs", Kind::Count),
     ("model.predictedOutputs", Kind::AutoFlag),
     ("edits.mode", Kind::EditModes),
+    ("edits.blocksAboveLines", Kind::Count),
     ("hover.enabled", Kind::Flag),
     ("hover.timeoutMs", Kind::Count),
     ("learn.enabled", Kind::Flag),
@@ -614,6 +619,7 @@ fn resolve(
         Some(false) => PredictedOutputs::Off,
         None => PredictedOutputs::Auto,
     };
+    let blocks_above_lines = number(pick("edits.blocksAboveLines"), 40);
     let mode = match text(pick("edits.mode")).as_deref() {
         Some("preview") => EditMode::Preview,
         _ => EditMode::Stream,
@@ -703,7 +709,10 @@ fn resolve(
     let completion = completion.resolve(&model);
     let settings = Settings {
         model,
-        edits: EditSettings { mode },
+        edits: EditSettings {
+            mode,
+            blocks_above_lines,
+        },
         hover: HoverSettings {
             enabled,
             timeout_ms: hover_timeout_ms,

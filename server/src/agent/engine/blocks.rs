@@ -17,9 +17,6 @@ use crate::agent::prompt::REWRITE;
 use crate::agent::search_replace::{BlockReply, INSTRUCTIONS, apply};
 use crate::model::{ModelClient, ModelEvent, ModelRequest};
 
-/// Regions longer than this many lines are changed by blocks (fix, edit, document).
-pub const BLOCKS_ABOVE_LINES: usize = 40;
-
 /// How a block answer ended.
 enum Ended {
     Done(String),

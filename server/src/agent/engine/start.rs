@@ -99,7 +99,7 @@ pub fn start(engine: &Engine, input: JobInput) -> Result<Started, String> {
         region_ends_with_newline: ends_with_newline,
         blocks: matches!(input.action, Action::Fix | Action::Edit | Action::Document)
             && prepared.elsewhere.is_none()
-            && region_text.len_lines() > super::blocks::BLOCKS_ABOVE_LINES,
+            && region_text.len_lines() as u64 > input.settings.edits.blocks_above_lines,
         preview: input.settings.edits.mode == EditMode::Preview,
         elsewhere: prepared.elsewhere,
         client: input.client,

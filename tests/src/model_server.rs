@@ -417,6 +417,24 @@ impl ModelServer {
             arrived.await;
         }
     }
+
+    /// How many requests have arrived, without copying them.
+    pub fn request_count(&self) -> usize {
+        lock(&self.shared.requests).len()
+    }
+
+    /// Waits for request number `n` (from 0) and copies only that one: a bench that waits
+    /// after each of many requests would otherwise copy every body so far each time, on the
+    /// thread that also plays the model.
+    pub async fn wait_for_request(&self, n: usize) -> RecordedRequest {
+        loop {
+            let arrived = self.shared.request_arrived.notified();
+            if let Some(request) = lock(&self.shared.requests).get(n).cloned() {
+                return request;
+            }
+            arrived.await;
+        }
+    }
 }
 
 impl Drop for ModelServer {

@@ -22,6 +22,14 @@ pub const BUDGET: Budget = Budget {
 
 /// Characters per token that the first cut assumes (code runs 3–4); the count then decides.
 const CHARS_PER_TOKEN: usize = 4;
+
+/// The tokens of `text` as a request counts them on the typing path: its bytes over
+/// [`CHARS_PER_TOKEN`]. Counting with the model's vocabulary took a millisecond and more for a
+/// window of a few kilobytes, most of the time between a request and the model's; the windows
+/// are a budget, not a limit the endpoint enforces.
+pub fn estimate_tokens(text: &str) -> usize {
+    text.len().div_ceil(CHARS_PER_TOKEN)
+}
 /// Names near the cursor looked up in the workspace index, at most.
 const MAX_NAMES: usize = 8;
 /// Lines above the cursor's line whose names count as near.

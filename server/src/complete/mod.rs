@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::agent::health::Health;
 use crate::config::{CompletionRoute, CompletionSettings};
-use crate::model::{FimRequest, ModelClient, tokens::TokenEstimator};
+use crate::model::{FimRequest, ModelClient};
 use crate::syntax::Language;
 use crate::workspace::{DocUri, Snapshot};
 
@@ -82,8 +82,7 @@ impl Completer {
         route: CompletionRoute,
         sources: S,
     ) -> Option<Suggestion> {
-        let counter = TokenEstimator::for_model(&route.endpoint.model);
-        let around = around(&ask.rope, ask.cursor, BUDGET, |t| counter.count_raw(t));
+        let around = around(&ask.rope, ask.cursor, BUDGET, context::estimate_tokens);
         let hit = self
             .cache
             .lock()
@@ -205,7 +204,8 @@ impl<S: Sources> Work<S> {
                 cancelled();
                 return None;
             }
-            () = tokio::time::sleep(self.debounce) => {}
+            // No timer for no debounce: the timer's tick alone is a millisecond.
+            () = sleep_unless_zero(self.debounce) => {}
         }
         // The text may have moved on while the debounce ran: a newer request asks for it.
         let parsed = self.sources.parsed(&self.ask.doc).await?;
@@ -265,5 +265,11 @@ impl<S: Sources> Work<S> {
                 None
             }
         }
+    }
+}
+
+async fn sleep_unless_zero(debounce: Duration) {
+    if !debounce.is_zero() {
+        tokio::time::sleep(debounce).await;
     }
 }

@@ -628,6 +628,10 @@ async fn files_opened_between_two_changes_are_put_back_whole_and_created_ones_de
         .await?;
     let end = text_of(&editor, &lib).len();
     editor.type_at(&lib, end, end, "// mine\n").await?;
+    // The server has read the opens and the typing before the task's next edits arrive: a
+    // request answered after them says so (otherwise lib.rs may still be closed to the task,
+    // which then edits the file on disk while the editor shows it).
+    command(&mut editor, "tandem.status", json!({})).await?;
     server.release(1_000);
     let report = finished(&mut editor, &started["jobId"]).await?;
     assert_eq!(report["status"], "done", "{report}");

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use super::{Environment, ModelSettings};
-use crate::model::{ApiKey, Endpoint, FimWire, PredictedOutputs, Provider, RetryPolicy};
+use crate::model::{Endpoint, FimWire, PredictedOutputs, Provider, RetryPolicy};
 
 /// A suggestion that has not started within this long is of no use to anyone typing.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -122,11 +122,7 @@ impl CompletionSettings {
             provider: self.provider.chat(),
             base_url: self.base_url.clone(),
             model: self.name.clone(),
-            api_key: self
-                .api_key_env
-                .as_deref()
-                .and_then(|name| env.get(name))
-                .map(ApiKey::new),
+            api_key: super::api_key(env, self.api_key_env.as_deref()),
             api_key_env: self.api_key_env.clone(),
             max_output_tokens: self.max_tokens,
             request_timeout: REQUEST_TIMEOUT,

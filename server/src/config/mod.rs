@@ -152,11 +152,7 @@ impl ModelSettings {
             provider: self.provider,
             base_url: self.base_url.clone(),
             model: self.name.clone(),
-            api_key: self
-                .api_key_env
-                .as_deref()
-                .and_then(|name| env.get(name))
-                .map(ApiKey::new),
+            api_key: api_key(env, self.api_key_env.as_deref()),
             api_key_env: self.api_key_env.clone(),
             max_output_tokens: self.max_output_tokens,
             request_timeout: Duration::from_millis(self.request_timeout_ms),
@@ -165,6 +161,11 @@ impl ModelSettings {
             predicted_outputs: self.predicted_outputs,
         }
     }
+}
+
+/// The key in the environment variable `name`, if it is set.
+fn api_key(env: &Environment, name: Option<&str>) -> Option<ApiKey> {
+    name.and_then(|name| env.get(name)).map(ApiKey::new)
 }
 
 /// Where a setting's value came from.

@@ -1,5 +1,6 @@
 //! Tandem: a coding agent inside any editor, served as one language server.
 
+pub mod acp;
 pub mod agent;
 pub mod complete;
 pub mod config;

@@ -22,11 +22,11 @@ mod task_undo;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use reject::reject;
 pub use port::{
     Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress,
     StepReport, TextEdit, TouchedFile,
 };
+pub use reject::reject;
 pub use run::{Job, panic_message, run};
 pub use start::{JobInput, Started, start};
 pub use task::{

@@ -13,10 +13,7 @@
 //! applies edits as VS Code does. The model streams one chunk of about one token per tick. The
 //! bench checks each job ends `done` with exactly the expected text.
 
-#![allow(
-    clippy::print_stdout,
-    reason = "a bench binary reports on stdout"
-)]
+#![allow(clippy::print_stdout, reason = "a bench binary reports on stdout")]
 
 use std::time::Duration;
 
@@ -115,7 +112,10 @@ async fn job(lines: usize, blocks: bool) -> Result<(usize, Duration)> {
     let took = began.elapsed();
     ensure!(end["status"] == "done", "the job ended {end}");
     let left = editor.doc(URI).map(|d| d.text.clone()).unwrap_or_default();
-    ensure!(left == expected, "{lines} lines, blocks {blocks}: wrong text");
+    ensure!(
+        left == expected,
+        "{lines} lines, blocks {blocks}: wrong text"
+    );
     Ok((tokens, took))
 }
 

@@ -526,7 +526,9 @@ fn check_layer(
         return None;
     };
     let mut checked = Map::new();
-    for (section, body) in root {
+    // In key order, whatever order the map keeps (serde_json keeps insertion order when a
+    // dependency asks for `preserve_order`), so the messages come in the same order every time.
+    for (section, body) in sorted(root) {
         let known_section = KEYS
             .iter()
             .any(|(key, _)| key.split('.').next() == Some(section.as_str()));
@@ -545,7 +547,7 @@ fn check_layer(
             continue;
         };
         let mut kept = Map::new();
-        for (name, value) in body {
+        for (name, value) in sorted(body) {
             let key = format!("{section}.{name}");
             let Some((_, kind)) = KEYS.iter().find(|(known, _)| *known == key) else {
                 warn_unknown(&key, source, messages);
@@ -577,6 +579,13 @@ fn check_layer(
         checked.insert(section.clone(), Value::Object(kept));
     }
     Some(checked)
+}
+
+/// A JSON object's entries by key.
+fn sorted(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    entries
 }
 
 fn warn_unknown(key: &str, source: &Source, messages: &mut Vec<ConfigMessage>) {

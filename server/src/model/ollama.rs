@@ -9,6 +9,27 @@ use super::{Endpoint, FinishReason, ModelEvent, ModelRequest, Usage};
 
 pub(crate) const PATH: &str = "api/chat";
 
+/// The token counts of a last (`"done": true`) line, `/api/chat`'s and `/api/generate`'s alike.
+/// Ollama says nothing of a prompt cache.
+pub(crate) fn push_done_usage(chunk: &Value, out: &mut Vec<ModelEvent>) {
+    let usage = Usage {
+        input_tokens: chunk.get("prompt_eval_count").and_then(Value::as_u64),
+        cached_input_tokens: None,
+        output_tokens: chunk.get("eval_count").and_then(Value::as_u64),
+    };
+    if usage != Usage::default() {
+        out.push(ModelEvent::Usage(usage));
+    }
+}
+
+/// Why a last line says the answer stopped (`stop` when it does not say).
+pub(crate) fn done_reason(chunk: &Value) -> FinishReason {
+    chunk
+        .get("done_reason")
+        .and_then(Value::as_str)
+        .map_or(FinishReason::Stop, FinishReason::from_wire)
+}
+
 pub(crate) fn body(endpoint: &Endpoint, request: &ModelRequest) -> Value {
     let messages = chat_messages(request, ChatFlavour::Ollama);
     let mut body = json!({
@@ -82,19 +103,8 @@ impl Adapter for ChatAdapter {
             }
         }
         if done {
-            // Ollama says nothing of a prompt cache.
-            let usage = Usage {
-                input_tokens: chunk.get("prompt_eval_count").and_then(Value::as_u64),
-                cached_input_tokens: None,
-                output_tokens: chunk.get("eval_count").and_then(Value::as_u64),
-            };
-            if usage != Usage::default() {
-                out.push(ModelEvent::Usage(usage));
-            }
-            let reason = chunk
-                .get("done_reason")
-                .and_then(Value::as_str)
-                .map_or(FinishReason::Stop, FinishReason::from_wire);
+            push_done_usage(&chunk, out);
+            let reason = done_reason(&chunk);
             // Ollama says `stop` after calls; the answer is waiting for their results.
             let reason = match reason {
                 FinishReason::Stop if self.calls > 0 => FinishReason::ToolCalls,

@@ -198,29 +198,42 @@ impl Adapter for ChatAdapter {
                 self.finish = Some(FinishReason::from_wire(reason));
             }
         }
-        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
-            out.push(ModelEvent::Usage(Usage {
-                input_tokens: usage.get("prompt_tokens").and_then(Value::as_u64),
-                cached_input_tokens: usage
-                    .pointer("/prompt_tokens_details/cached_tokens")
-                    .and_then(Value::as_u64),
-                output_tokens: usage.get("completion_tokens").and_then(Value::as_u64),
-            }));
-        }
+        push_usage(&chunk, out);
         Ok(())
     }
 
     fn on_end(&mut self, out: &mut Vec<ModelEvent>) -> Result<(), DecodeError> {
-        // Some compatible servers end after the chunk with a finish reason and never send `[DONE]`.
-        match self.finish.take() {
-            Some(reason) => {
-                out.push(ModelEvent::Finished { reason });
-                Ok(())
-            }
-            None => Err(DecodeError::Incomplete {
-                detail: "no finish reason and no [DONE]".to_owned(),
-            }),
+        finish(&mut self.finish, out)
+    }
+}
+
+/// A chunk's `usage` (Chat Completions and the Completions API alike), when it has one.
+pub(crate) fn push_usage(chunk: &Value, out: &mut Vec<ModelEvent>) {
+    if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
+        out.push(ModelEvent::Usage(Usage {
+            input_tokens: usage.get("prompt_tokens").and_then(Value::as_u64),
+            cached_input_tokens: usage
+                .pointer("/prompt_tokens_details/cached_tokens")
+                .and_then(Value::as_u64),
+            output_tokens: usage.get("completion_tokens").and_then(Value::as_u64),
+        }));
+    }
+}
+
+/// The stream's end: its finish reason, if a chunk gave one. Some compatible servers end after
+/// the chunk with a finish reason and never send `[DONE]`.
+pub(crate) fn finish(
+    reason: &mut Option<FinishReason>,
+    out: &mut Vec<ModelEvent>,
+) -> Result<(), DecodeError> {
+    match reason.take() {
+        Some(reason) => {
+            out.push(ModelEvent::Finished { reason });
+            Ok(())
         }
+        None => Err(DecodeError::Incomplete {
+            detail: "no finish reason and no [DONE]".to_owned(),
+        }),
     }
 }
 

@@ -4,7 +4,8 @@ use serde_json::Value;
 
 use super::FimWire;
 use crate::model::decode::{Adapter, DecodeError, Decoder, Frame, parse_json};
-use crate::model::openai::error_message;
+use crate::model::ollama::{done_reason, push_done_usage};
+use crate::model::openai::{error_message, finish, push_usage};
 use crate::model::{FinishReason, ModelEvent, Usage};
 
 pub(super) fn decoder(wire: FimWire) -> Decoder {
@@ -62,28 +63,12 @@ impl Adapter for CompletionsAdapter {
                 self.finish = Some(FinishReason::from_wire(reason));
             }
         }
-        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
-            out.push(ModelEvent::Usage(Usage {
-                input_tokens: usage.get("prompt_tokens").and_then(Value::as_u64),
-                cached_input_tokens: usage
-                    .pointer("/prompt_tokens_details/cached_tokens")
-                    .and_then(Value::as_u64),
-                output_tokens: usage.get("completion_tokens").and_then(Value::as_u64),
-            }));
-        }
+        push_usage(&chunk, out);
         Ok(())
     }
 
     fn on_end(&mut self, out: &mut Vec<ModelEvent>) -> Result<(), DecodeError> {
-        match self.finish.take() {
-            Some(reason) => {
-                out.push(ModelEvent::Finished { reason });
-                Ok(())
-            }
-            None => Err(DecodeError::Incomplete {
-                detail: "no finish reason and no [DONE]".to_owned(),
-            }),
-        }
+        finish(&mut self.finish, out)
     }
 }
 
@@ -105,19 +90,10 @@ impl Adapter for GenerateAdapter {
             .ok_or_else(|| DecodeError::malformed(&line, "no `done` field"))?;
         push_text(out, chunk.get("response").and_then(Value::as_str));
         if done {
-            let usage = Usage {
-                input_tokens: chunk.get("prompt_eval_count").and_then(Value::as_u64),
-                cached_input_tokens: None,
-                output_tokens: chunk.get("eval_count").and_then(Value::as_u64),
-            };
-            if usage != Usage::default() {
-                out.push(ModelEvent::Usage(usage));
-            }
-            let reason = chunk
-                .get("done_reason")
-                .and_then(Value::as_str)
-                .map_or(FinishReason::Stop, FinishReason::from_wire);
-            out.push(ModelEvent::Finished { reason });
+            push_done_usage(&chunk, out);
+            out.push(ModelEvent::Finished {
+                reason: done_reason(&chunk),
+            });
         }
         Ok(())
     }

@@ -111,7 +111,8 @@ impl Records {
             if let Some(item) = self.items.pop_front()
                 && matches!(item.state, State::PassedOver(_))
             {
-                self.record(&item, CompletionFate::Dismissed, None);
+                self.done
+                    .push(record(&item, CompletionFate::Dismissed, None));
             }
         }
         self.next_id
@@ -195,20 +196,15 @@ impl Records {
 
     /// Suggestions passed over long enough ago are recorded as dismissed.
     fn settle_passed_over(&mut self, now: Instant) {
-        let mut done = Vec::new();
         for item in &mut self.items {
             if let State::PassedOver(at) = item.state
                 && now.duration_since(at) >= LATE_ACCEPT
             {
                 item.state = State::Settled;
-                done.push(record(item, CompletionFate::Dismissed, None));
+                self.done
+                    .push(record(item, CompletionFate::Dismissed, None));
             }
         }
-        self.done.extend(done);
-    }
-
-    fn record(&mut self, item: &Item, fate: CompletionFate, part: Option<&str>) {
-        self.done.push(record(item, fate, part));
     }
 }
 

@@ -13,6 +13,7 @@
 //!   protocol for the LSP layer.
 //! - `document`: [`DocumentEdits`], the sessions of one document, one edit in flight.
 //! - `streaming_diff`: [`StreamingDiff`], what a region shows while the model rewrites it.
+//! - `merge`: three-way merge by lines (an agent's whole-file write over the user's typing).
 //! - `report`: reading one `didChange` against the edit in flight (landed, lost, typing inside).
 //! - `whole_text`: reading a whole-text `didChange` around a region.
 //! - `misapplied`, `misplaced`: edits an editor applied at lines the user's unreported typing had
@@ -26,6 +27,7 @@ pub mod assumed;
 mod blind;
 pub mod diff;
 pub mod document;
+mod merge;
 mod echo;
 mod flight;
 mod misapplied;
@@ -39,6 +41,7 @@ mod whole_text;
 pub use anchor::{Rebased, Region, rebase_over, slide_out};
 pub use diff::{minimal_edits, to_sequential};
 pub use document::DocumentEdits;
+pub use merge::merge3;
 pub use stream::{ChangeOutcome, InFlight, OutgoingEdit, StreamSession};
 pub use streaming_diff::StreamingDiff;
 

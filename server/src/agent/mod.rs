@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod context;
+pub mod disk_snapshot;
 pub mod engine;
 pub mod explanations;
 pub mod findings;

@@ -64,17 +64,7 @@ pub(crate) fn workspace_files(
                 .is_none_or(|filter| filter.matched(relative, false).is_whitelist())
     };
     let mut files = BTreeMap::new();
-    let walk = ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .git_ignore(true)
-        .git_exclude(true)
-        .git_global(false)
-        .require_git(false)
-        .parents(false)
-        .add_custom_ignore_filename(TANDEM_IGNORE)
-        .filter_entry(|entry| entry.file_name() != ".git")
-        .build();
-    for entry in walk.flatten().take(MAX_WALKED) {
+    for entry in visible_walk(root).build().flatten().take(MAX_WALKED) {
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
@@ -101,6 +91,22 @@ pub(crate) fn workspace_files(
     Ok(files)
 }
 
+/// The walk from `root` over what Tandem may see: hidden files included, `.gitignore`, git's
+/// exclude file and `.tandemignore` honoured without needing a git repository, `.git` left out,
+/// links not followed. Secret files are still in it: callers leave them out.
+pub(crate) fn visible_walk(root: &Path) -> ignore::WalkBuilder {
+    let mut walk = ignore::WalkBuilder::new(root);
+    walk.hidden(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .require_git(false)
+        .parents(false)
+        .add_custom_ignore_filename(TANDEM_IGNORE)
+        .filter_entry(|entry| entry.file_name() != ".git");
+    walk
+}
+
 /// A glob with gitignore semantics (`*.rs` matches at any depth, `src/*.rs` only in `src`).
 fn glob_filter(root: &Path, glob: &str) -> Result<Override, String> {
     let mut builder = OverrideBuilder::new(root);
@@ -110,7 +116,8 @@ fn glob_filter(root: &Path, glob: &str) -> Result<Override, String> {
         .map_err(|error| format!("the glob `{glob}` is not valid: {error}"))
 }
 
-fn slashed(relative: &Path) -> String {
+/// `relative` with `/` between its components, whatever the platform.
+pub(crate) fn slashed(relative: &Path) -> String {
     relative
         .components()
         .map(|c| c.as_os_str().to_string_lossy())

@@ -43,7 +43,9 @@ impl Kind {
             Kind::VariableName => {
                 "the name of an environment variable (like OPENAI_API_KEY), or \"\" for none"
             }
-            Kind::Providers => "one of \"openai\", \"openai-responses\", \"anthropic\", \"ollama\"",
+            Kind::Providers => {
+                "one of \"openai\", \"openai-responses\", \"anthropic\", \"ollama\", \"acp\""
+            }
             Kind::EditModes => "\"stream\" or \"preview\"",
             Kind::Count => "a whole number greater than 0",
             Kind::Millis => "a whole number of milliseconds (0 or more)",
@@ -66,7 +68,7 @@ impl Kind {
                     || (s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                         && !s.starts_with(|c: char| c.is_ascii_digit()))
             }
-            (Kind::Providers, Value::String(s)) => s.parse::<Provider>().is_ok(),
+            (Kind::Providers, Value::String(s)) => s == ACP || s.parse::<Provider>().is_ok(),
             (Kind::EditModes, Value::String(s)) => s == "stream" || s == "preview",
             (Kind::Count, Value::Number(n)) => n
                 .as_u64()
@@ -90,9 +92,17 @@ impl Kind {
     }
 }
 
+/// `model.provider`'s value for an Agent Client Protocol agent run by `model.command`.
+pub(super) const ACP: &str = "acp";
+
+/// Settings that name a program to run: never taken from a workspace file, which a cloned
+/// repository controls.
+const RUN_ON_THE_MACHINE: [&str; 2] = ["agent.checkCommand", "model.command"];
+
 /// Every known setting and what it accepts.
-pub(super) const KEYS: [(&str, Kind); 25] = [
+pub(super) const KEYS: [(&str, Kind); 26] = [
     ("model.provider", Kind::Providers),
+    ("model.command", Kind::Command),
     ("model.baseUrl", Kind::Url),
     ("model.name", Kind::Text),
     ("model.apiKeyEnv", Kind::VariableName),
@@ -183,7 +193,9 @@ pub(super) fn check_layer(
                 )));
                 continue;
             }
-            if key == "agent.checkCommand" && matches!(source, Source::WorkspaceFile(_)) {
+            if RUN_ON_THE_MACHINE.contains(&key.as_str())
+                && matches!(source, Source::WorkspaceFile(_))
+            {
                 messages.push(ConfigMessage {
                     severity: Severity::Warning,
                     text: format!(

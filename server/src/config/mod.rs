@@ -48,6 +48,11 @@ pub struct ModelSettings {
     pub idle_timeout_ms: u64,
     /// Whether whole rewrites send the region as a prediction of the answer.
     pub predicted_outputs: PredictedOutputs,
+    /// `model.provider: "acp"`: actions and tasks run through the Agent Client Protocol agent
+    /// this command starts (empty when `model.command` is not set: jobs then say so). Hover,
+    /// completion and rule proposals still use the HTTP endpoint above, whose provider is then
+    /// chosen from the environment as when none is set.
+    pub acp: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -339,6 +344,18 @@ impl ConfigStore {
     }
 }
 
+/// A program and its arguments, as a `Kind::Command` setting holds them.
+fn command(value: Option<&Value>) -> Option<Vec<String>> {
+    let parts = value?.as_array()?;
+    Some(
+        parts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
 /// Builds the settings from the winning value of each key, filling in the defaults.
 fn resolve(
     leaves: &BTreeMap<&'static str, (Value, Source)>,
@@ -353,7 +370,11 @@ fn resolve(
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let number = |v: Option<&Value>, default: u64| v.and_then(Value::as_u64).unwrap_or(default);
 
-    let provider = text(pick("model.provider")).and_then(|p| p.parse::<Provider>().ok());
+    let provider = text(pick("model.provider"));
+    // Never from a workspace file, like `agent.checkCommand`.
+    let acp = (provider.as_deref() == Some(keys::ACP))
+        .then(|| command(pick("model.command")).unwrap_or_default());
+    let provider = provider.and_then(|p| p.parse::<Provider>().ok());
     let base_url = text(pick("model.baseUrl"));
     let name = text(pick("model.name"));
     let api_key_env = text(pick("model.apiKeyEnv"));
@@ -381,15 +402,7 @@ fn resolve(
         min_evidence: number(pick("learn.minEvidence"), 2).max(1),
     };
     // Never from a workspace file: `check_layer` leaves it out, saying so.
-    let check_command = pick("agent.checkCommand")
-        .and_then(Value::as_array)
-        .map(|parts| {
-            parts
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        });
+    let check_command = command(pick("agent.checkCommand"));
     let agent = AgentSettings {
         max_steps: u32::try_from(number(pick("agent.maxSteps"), 25)).unwrap_or(u32::MAX),
         timeout_ms: number(pick("agent.timeoutMs"), 600_000),
@@ -451,6 +464,7 @@ fn resolve(
         request_timeout_ms,
         idle_timeout_ms,
         predicted_outputs,
+        acp,
     };
     let completion = completion.resolve(&model);
     let settings = Settings {

@@ -85,7 +85,11 @@ mod tests {
             // Next to each other: both.
             ("a\nB\nc\nd\ne\n", "a\nb\nC\nd\ne\n", Ok("a\nB\nC\nd\ne\n")),
             // An insertion by each, at different places.
-            ("a\nnew\nb\nc\nd\ne\n", "a\nb\nc\nd\nmine\ne\n", Ok("a\nnew\nb\nc\nd\nmine\ne\n")),
+            (
+                "a\nnew\nb\nc\nd\ne\n",
+                "a\nb\nc\nd\nmine\ne\n",
+                Ok("a\nnew\nb\nc\nd\nmine\ne\n"),
+            ),
             // The same change on both sides.
             ("a\nX\nc\nd\ne\n", "a\nX\nc\nd\ne\n", Ok("a\nX\nc\nd\ne\n")),
             // The same line, changed differently.
@@ -97,14 +101,22 @@ mod tests {
         ];
         for (theirs, ours, expected) in cases {
             let expected = expected.map(str::to_owned);
-            assert_eq!(merge3(base, theirs, ours), expected, "{theirs:?} / {ours:?}");
+            assert_eq!(
+                merge3(base, theirs, ours),
+                expected,
+                "{theirs:?} / {ours:?}"
+            );
         }
     }
 
     #[test]
     fn texts_without_a_last_newline_merge_too() {
         assert_eq!(
-            merge3("fn a() {}\nfn b() {}", "fn a() { 1 }\nfn b() {}", "fn a() {}\nfn b() { 2 }"),
+            merge3(
+                "fn a() {}\nfn b() {}",
+                "fn a() { 1 }\nfn b() {}",
+                "fn a() {}\nfn b() { 2 }"
+            ),
             Ok("fn a() { 1 }\nfn b() { 2 }".to_owned())
         );
     }

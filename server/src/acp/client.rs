@@ -8,10 +8,11 @@ use std::time::Duration;
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::v1::schema::{
-    CancelNotification, ClientCapabilities, FileSystemCapabilities, Implementation,
-    InitializeRequest, NewSessionRequest, PromptRequest, ReadTextFileRequest, ReadTextFileResponse,
-    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
-    SelectedPermissionOutcome, SessionNotification, WriteTextFileRequest, WriteTextFileResponse,
+    AuthMethod, AuthenticateRequest, CancelNotification, ClientCapabilities,
+    FileSystemCapabilities, Implementation, InitializeRequest, NewSessionRequest, PromptRequest,
+    ReadTextFileRequest, ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
+    RequestPermissionResponse, SelectedPermissionOutcome, SessionNotification,
+    WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::{Agent, ByteStreams, Client};
 use parking_lot::Mutex;
@@ -37,6 +38,17 @@ pub struct AcpClient {
     sessions: Arc<Sessions>,
     root: PathBuf,
     driver: tokio::task::JoinHandle<()>,
+    /// The ways to sign in the agent offered at `initialize`.
+    auth: Vec<SignInWay>,
+}
+
+/// One way to sign in the agent offered.
+struct SignInWay {
+    id: String,
+    name: String,
+    /// Its name and description, where a key's variable is named; empty for a way a person
+    /// runs in a terminal, never through `authenticate`.
+    words: String,
 }
 
 /// A session the agent created, and the updates it sends for it.
@@ -109,12 +121,13 @@ impl AcpClient {
             let status = process.exited().await;
             return Err(process.exited_error(status));
         };
-        let client = AcpClient {
+        let mut client = AcpClient {
             process,
             connection,
             sessions,
             root: root.to_path_buf(),
             driver,
+            auth: Vec::new(),
         };
         let capabilities = ClientCapabilities::new().fs(FileSystemCapabilities::new()
             .read_text_file(true)
@@ -123,19 +136,38 @@ impl AcpClient {
             .client_capabilities(capabilities)
             .client_info(Implementation::new("tandem", env!("CARGO_PKG_VERSION")));
         let request = client.connection.send_request(initialize).block_task();
-        client
+        let initialized = client
             .finish("initialize", Some(SETUP_TIMEOUT), request)
             .await?;
+        client.auth = initialized
+            .auth_methods
+            .iter()
+            .map(|method| SignInWay {
+                id: method.id().0.to_string(),
+                name: method.name().to_owned(),
+                words: match method {
+                    AuthMethod::Terminal(_) => String::new(),
+                    _ => format!("{} {}", method.name(), method.description().unwrap_or("")),
+                },
+            })
+            .collect();
         Ok(client)
     }
 
-    /// `session/new` with the workspace root as cwd and no MCP servers.
+    /// `session/new` with the workspace root as cwd and no MCP servers. An agent that wants a
+    /// sign-in first is signed in with a method whose key is in the environment, if it offered
+    /// one (`authenticate`), and asked again.
     pub async fn new_session(&self) -> Result<Session, AcpError> {
         let request = NewSessionRequest::new(self.root.clone());
-        let request = self.connection.send_request(request).block_task();
-        let response = self
-            .finish("session/new", Some(SETUP_TIMEOUT), request)
-            .await?;
+        let sent = self.connection.send_request(request.clone()).block_task();
+        let response = match self.finish("session/new", Some(SETUP_TIMEOUT), sent).await {
+            Err(AcpError::SignIn { .. }) if self.sign_in().await? => {
+                let sent = self.connection.send_request(request).block_task();
+                self.finish("session/new", Some(SETUP_TIMEOUT), sent)
+                    .await?
+            }
+            other => other?,
+        };
         let id = response.session_id.0.to_string();
         let (sender, updates) = mpsc::unbounded_channel();
         let state = SessionState {
@@ -172,6 +204,35 @@ impl AcpClient {
             .map_err(|error| self.protocol_error("session/cancel", &error))
     }
 
+    /// Kills the agent's process group now (as dropping the last handle does): for the server's
+    /// exit, which does not wait for handles held elsewhere to drop.
+    pub fn kill(&self) {
+        self.process.kill();
+    }
+
+    /// Signs in with the first method the agent offered whose words name an environment
+    /// variable that is set (`Use OPENAI_API_KEY`): whether one was accepted.
+    async fn sign_in(&self) -> Result<bool, AcpError> {
+        for SignInWay { id, words, .. } in &self.auth {
+            if !names_a_set_variable(words) {
+                continue;
+            }
+            let sent = self
+                .connection
+                .send_request(AuthenticateRequest::new(id.clone()))
+                .block_task();
+            match self.finish("authenticate", Some(SETUP_TIMEOUT), sent).await {
+                Ok(_) => {
+                    tracing::info!(agent = %self.process.program, method = %id, "signed in");
+                    return Ok(true);
+                }
+                Err(error @ AcpError::Exited { .. }) => return Err(error),
+                Err(error) => tracing::warn!("{error}"),
+            }
+        }
+        Ok(false)
+    }
+
     /// The agent's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.process.pid()
@@ -206,6 +267,17 @@ impl AcpClient {
         };
         match result {
             Some(Ok(response)) => Ok(response),
+            Some(Err(error)) if error.code == agent_client_protocol::ErrorCode::AUTH_REQUIRED => {
+                let ways: Vec<&str> = self.auth.iter().map(|way| way.name.as_str()).collect();
+                Err(AcpError::SignIn {
+                    program: self.process.program.clone(),
+                    ways: if ways.is_empty() {
+                        "its own sign-in".to_owned()
+                    } else {
+                        ways.join("; ")
+                    },
+                })
+            }
             Some(Err(error)) => {
                 // A closed pipe fails the request before the exit is seen: give it a moment.
                 match tokio::time::timeout(EXIT_GRACE, self.process.exited()).await {
@@ -325,4 +397,19 @@ fn handlers<H: AcpHost>(
             },
             agent_client_protocol::on_receive_request!(),
         )
+}
+
+/// Whether `words` name an environment variable (an upper-case word with `_`, like
+/// `OPENAI_API_KEY`) that is set and not empty here, and so in the agent's environment.
+fn names_a_set_variable(words: &str) -> bool {
+    words
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| {
+            word.len() > 3
+                && word.contains('_')
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
 }

@@ -180,6 +180,11 @@ pub enum AcpError {
         program: String,
         error: std::io::Error,
     },
+    #[error(
+        "the ACP agent `{program}` needs a sign-in first ({ways}): set the key's variable in the \
+         environment the editor starts Tandem with, or sign in with the agent's own command"
+    )]
+    SignIn { program: String, ways: String },
     #[error("the ACP agent `{program}` exited ({status})")]
     Exited { program: String, status: String },
     #[error("the ACP agent `{program}` answered {method} with an error: {message}")]

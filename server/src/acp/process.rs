@@ -101,10 +101,16 @@ impl AgentProcess {
 }
 
 impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl AgentProcess {
     /// SIGKILL to the whole group: the agent and whatever it started (tools, shells), also after
     /// the agent itself has died, since what it started may live on. The group's id is the
     /// agent's pid, which the kernel does not hand out again while the group has members.
-    fn drop(&mut self) {
+    pub(super) fn kill(&self) {
         #[cfg(unix)]
         {
             use rustix::process::{Pid, Signal, kill_process_group};

@@ -73,6 +73,9 @@ struct Entry {
     /// The task this job is one document's edits of: it is not shown or counted on its own,
     /// and is forgotten with its task.
     part_of: Option<JobId>,
+    /// Its edits are in its parts and in files that were not open (a task, an ACP agent's
+    /// job): what it changed is known to whoever ran it, not to a session here.
+    across_files: bool,
 }
 
 /// A job as `tandem.status` shows it.
@@ -162,7 +165,13 @@ impl Jobs {
         uri: DocUri,
         session: Option<StreamSession>,
     ) -> Result<JobHandle, JobError> {
-        self.register(action, uri, session, None)
+        self.register(action, uri, session, None, action == Action::Task)
+    }
+
+    /// Registers a job whose edits go across files, in parts ([`Self::start_part`]) and in
+    /// files that are not open, whatever its action (an ACP agent's fix can edit any file).
+    pub fn start_across_files(&self, action: Action, uri: DocUri) -> Result<JobHandle, JobError> {
+        self.register(action, uri, None, None, true)
     }
 
     /// Registers one document's edits of task `task` as a job of its own (a part): its edits
@@ -173,7 +182,7 @@ impl Jobs {
         uri: DocUri,
         session: StreamSession,
     ) -> Result<JobHandle, JobError> {
-        self.register(Action::Task, uri, Some(session), Some(task))
+        self.register(Action::Task, uri, Some(session), Some(task), false)
     }
 
     /// Gives part `id` a new session (the task edits its document again) and a fresh handle:
@@ -217,6 +226,7 @@ impl Jobs {
         uri: DocUri,
         session: Option<StreamSession>,
         part_of: Option<JobId>,
+        across_files: bool,
     ) -> Result<JobHandle, JobError> {
         let mut entries = self.entries.lock();
         if let Some(new) = session.as_ref().map(StreamSession::region) {
@@ -252,6 +262,7 @@ impl Jobs {
                 verdict: Verdict::Pending,
                 refusal: None,
                 part_of,
+                across_files,
             },
         );
         if part_of.is_none() {
@@ -497,7 +508,7 @@ impl Jobs {
             return Err(JobError::StillRunning(id));
         }
         // A task's edits are in its parts and in files that were not open: the task knows.
-        if entry.session.is_none() && entry.action != Action::Task {
+        if entry.session.is_none() && !entry.across_files {
             return Err(JobError::NoEdit(id));
         }
         match entry.verdict {

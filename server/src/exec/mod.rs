@@ -112,6 +112,15 @@ async fn execute(
     let root = workspace_root(&file);
     let config = load_config(options, &root, err);
     let settings = config.settings().clone();
+    if settings.model.acp.is_some() {
+        let across = task::Across {
+            action,
+            file: Some(&file),
+            root: &root,
+            settings: &settings,
+        };
+        return task::run(options, across, None, out, err).await;
+    }
 
     // The file is an open document of the engine, as an editor would have it.
     let doc = doc_uri(&file)?;

@@ -1,7 +1,8 @@
-//! `tandem exec task --instruction TEXT [FILE] [--range R]`: a task without an editor. The
-//! files are the editor (nothing is open: every change is a workspace edit kept in memory);
-//! each step is printed as it happens; once the task is done its summary goes to stdout and
-//! the files are written (or diffed with `--diff`), each with its added and removed lines.
+//! `tandem exec task --instruction TEXT [FILE] [--range R]`: a task without an editor, and
+//! every action when an ACP agent runs the jobs. The files are the editor (nothing is open:
+//! every change is a workspace edit kept in memory); each step is printed as it happens; once
+//! the job is done its summary goes to stdout and the files are written (or diffed with
+//! `--diff`), each with its added and removed lines.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,9 @@ use super::{
     DONE, ExecOptions, Failure, doc_uri, done, load_config, parse_range, progress, show_progress,
     workspace_root,
 };
-use crate::agent::engine::{self, Engine, JobResult, TaskInput};
+use crate::agent::actions::Action;
+use crate::agent::engine::{self, AcpAgents, AcpInput, Engine, JobResult, TaskInput};
+use crate::config::Settings;
 use crate::model::ModelClient;
 use crate::workspace::{Snapshot, Workspace, WorkspaceOptions};
 
@@ -25,15 +28,15 @@ pub(super) async fn execute(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> Result<i32, Failure> {
-    let instruction = options
+    if options
         .instruction
         .as_deref()
-        .filter(|i| !i.trim().is_empty())
-        .ok_or_else(|| {
-            Failure::Usage(
-                "task needs an instruction: give --instruction TEXT saying what to do".into(),
-            )
-        })?;
+        .is_none_or(|i| i.trim().is_empty())
+    {
+        return Err(Failure::Usage(
+            "task needs an instruction: give --instruction TEXT saying what to do".into(),
+        ));
+    }
     let file = match &options.file {
         Some(given) => Some(
             std::fs::canonicalize(given)
@@ -48,14 +51,52 @@ pub(super) async fn execute(
     let root = workspace_root(&file.clone().unwrap_or_else(|| here.join("_")));
     let config = load_config(options, &root, err);
     let settings = config.settings().clone();
+    let endpoint = config.endpoint();
+    let client = ModelClient::new(endpoint.clone()).map_err(|e| e.to_string());
+    let said = format!(
+        "tandem: task with {} at {}",
+        endpoint.model, endpoint.base_url
+    );
+    let across = Across {
+        action: Action::Task,
+        file: file.as_deref(),
+        root: &root,
+        settings: &settings,
+    };
+    run(options, across, Some((client, said)), out, err).await
+}
 
-    // Nothing is open: the task's changes are workspace edits the file editor keeps in memory.
+/// A job across the workspace, run from the command line.
+pub(super) struct Across<'a> {
+    pub action: Action,
+    /// The file the user names, if any.
+    pub file: Option<&'a Path>,
+    pub root: &'a Path,
+    pub settings: &'a Settings,
+}
+
+/// Runs a task (with the model client and the line that says so), or, when `model.provider` is
+/// `acp`, any action through the ACP agent. Nothing is open: every change is a workspace edit
+/// the file editor keeps in memory, written (or diffed) once the job is done.
+pub(super) async fn run(
+    options: &ExecOptions,
+    across: Across<'_>,
+    model: Option<(Result<ModelClient, String>, String)>,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Result<i32, Failure> {
+    let Across {
+        action,
+        file,
+        root,
+        settings,
+    } = across;
     let (events, _syntax_events) = mpsc::unbounded_channel();
     let engine = Arc::new(Engine::new(Workspace::new(
         WorkspaceOptions::default(),
         events,
     )));
-    let standing = match &file {
+    let standing = match file {
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
@@ -67,36 +108,66 @@ pub(super) async fn execute(
                 language: None,
                 tree: None,
             };
-            let (range, _) =
+            let (range, position) =
                 parse_range(options.range.as_deref(), &snapshot.rope).map_err(Failure::Usage)?;
+            let range = range.or(position.map(|p| p..p));
             Some((snapshot, range))
         }
         None => None,
     };
-    let endpoint = config.endpoint();
-    let said = format!(
-        "tandem: task with {} at {}",
-        endpoint.model, endpoint.base_url
-    );
-    let (handle, task) = engine::start_task(
-        &engine,
-        TaskInput {
-            instruction,
-            root: &root,
-            at: standing.as_ref().map(|(s, r)| (s, r.clone())),
-            settings: &settings,
-            client: ModelClient::new(endpoint).map_err(|e| e.to_string()),
-        },
-    )
-    .map_err(Failure::Usage)?;
+    let at = standing.as_ref().map(|(s, r)| (s, r.clone()));
     let mut quiet = std::io::sink();
-    let _ = writeln!(progress(options, err, &mut quiet), "{said}");
-    let root_doc = doc_uri(&root)?;
-    let (editor, shown) = FileEditor::new(engine.clone(), root_doc, root.clone(), Rope::new(), 0);
-    let job = engine::run_task(engine.clone(), editor.clone(), handle, task);
-    show_progress(job, shown, &mut progress(options, err, &mut quiet)).await;
+    let root_doc = doc_uri(root)?;
+    let (editor, shown) =
+        FileEditor::new(engine.clone(), root_doc, root.to_path_buf(), Rope::new(), 0);
+    match (&settings.model.acp, model) {
+        (Some(command), _) => {
+            let (handle, job) = engine::start_acp(
+                &engine,
+                AcpInput {
+                    action,
+                    instruction: options.instruction.as_deref(),
+                    diagnostics: &[],
+                    root,
+                    at,
+                    settings,
+                },
+            )
+            .map_err(Failure::Usage)?;
+            let program = command.first().map_or("", String::as_str);
+            let said = format!("tandem: {} with the ACP agent {program}", action.name());
+            let _ = writeln!(progress(options, err, &mut quiet), "{said}");
+            let agents = Arc::new(AcpAgents::default());
+            let job = engine::run_acp(engine.clone(), editor.clone(), agents.clone(), handle, job);
+            show_progress(job, shown, &mut progress(options, err, &mut quiet)).await;
+            agents.kill();
+        }
+        (None, Some((client, said))) => {
+            let instruction = options.instruction.as_deref().unwrap_or_default();
+            let (handle, task) = engine::start_task(
+                &engine,
+                TaskInput {
+                    instruction,
+                    root,
+                    at,
+                    settings,
+                    client,
+                },
+            )
+            .map_err(Failure::Usage)?;
+            let _ = writeln!(progress(options, err, &mut quiet), "{said}");
+            let job = engine::run_task(engine.clone(), editor.clone(), handle, task);
+            show_progress(job, shown, &mut progress(options, err, &mut quiet)).await;
+        }
+        (None, None) => {
+            return Err(Failure::Usage(format!(
+                "{} runs across files only through an ACP agent",
+                action.name()
+            )));
+        }
+    }
     let ended = editor.ended();
-    let concluded = conclude(options, &root, &ended, out, err);
+    let concluded = conclude(options, root, &ended, out, err);
     output::usage(&mut progress(options, err, &mut quiet), &ended);
     concluded
 }
@@ -113,7 +184,7 @@ fn conclude(
     if let Some(message) = &report.message {
         let _ = writeln!(err, "tandem: warning: {message}");
     }
-    if let Some(JobResult::Task { markdown, .. }) = &report.result {
+    if let Some(JobResult::Task { markdown, .. } | JobResult::Markdown(markdown)) = &report.result {
         let _ = writeln!(out, "{}", markdown.trim_end());
     }
     // Paths are named relative to the root: the root stands in for "the given file".

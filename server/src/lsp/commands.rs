@@ -175,6 +175,11 @@ pub async fn execute(
         "tandem.reject" => {
             let args: RejectArgs = parse(command, argument)?;
             reject(state, args.job_id).await?;
+            // A task's (or an ACP job's) documents were edited by its parts.
+            let files = state.engine.tasks.lock().get(&args.job_id).cloned();
+            for part in files.map(|f| f.parts()).unwrap_or_default() {
+                state.engine.signals.rejected(part, args.reason.clone());
+            }
             state.engine.signals.rejected(args.job_id, args.reason);
             Ok(Some(json!({"jobId": args.job_id})))
         }
@@ -234,11 +239,21 @@ async fn start(
             format!("line {}: {message}", d.range.start.line + 1)
         })
         .collect();
+    let settings = state.config.lock().settings().clone();
+    if settings.model.acp.is_some() {
+        let request = super::acp::AcpRequest {
+            action,
+            instruction: args.instruction.as_deref(),
+            diagnostics: &diagnostics,
+            // An action without a range is about the item at the position, or the file.
+            at: Some((&snapshot, range.or(position.map(|p| p..p)))),
+        };
+        return super::acp::start(state, &settings, request, token);
+    }
     // Right after start the workspace index may still be building: wait a little for it, so
     // the first action's prompt has the signatures too.
     let mut ready = state.index_ready.subscribe();
     let _ = tokio::time::timeout(INDEX_WAIT, ready.wait_for(|built| *built)).await;
-    let settings = state.config.lock().settings().clone();
     let started = {
         let index = state.index.lock();
         engine::start(
@@ -322,6 +337,7 @@ async fn status(state: &State) -> Value {
         "jobs": jobs,
         "counters": state.engine.jobs.counters(),
         "completion": state.completer.counters(),
+        "acp": {"pid": state.acp.pid()},
         "lastPrompt": *state.last_prompt.lock(),
         "store": store,
     })

@@ -13,7 +13,7 @@ use tower_lsp_server::gen_lsp_types as lsp;
 use super::convert;
 use super::server::State;
 use crate::agent::engine::{
-    Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress,
+    Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress, Question,
     StepReport, TextEdit,
 };
 use crate::agent::jobs::{JobId, JobStatus};
@@ -104,6 +104,39 @@ impl Editor for LspEditor {
 
     async fn job_step(&self, job: JobId, step: &StepReport) {
         super::task::announce_step(&self.0, job, step).await;
+    }
+
+    /// `window/showMessageRequest` with the answers as its actions. A client that cannot answer
+    /// (an error) is told, in a message, that the question was answered for it.
+    async fn ask(&self, question: Question) -> Option<usize> {
+        let state = &self.0;
+        let actions = question
+            .choices
+            .iter()
+            .map(|choice| lsp::MessageActionItem {
+                title: choice.clone(),
+                properties: HashMap::new(),
+            })
+            .collect();
+        let asked = state
+            .client
+            .show_message_request(lsp::MessageType::Warning, &question.message, Some(actions))
+            .await;
+        match asked {
+            Ok(Some(item)) => question.choices.iter().position(|c| *c == item.title),
+            Ok(None) => None,
+            Err(error) => {
+                let said = format!(
+                    "{}: answered \"reject\" for you, as the editor cannot answer questions ({})",
+                    question.message, error.message
+                );
+                state
+                    .client
+                    .show_message(lsp::MessageType::Warning, said)
+                    .await;
+                None
+            }
+        }
     }
 
     async fn job_finished(&self, report: JobReport) {

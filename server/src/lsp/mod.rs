@@ -3,6 +3,7 @@
 //! Layering: `lsp` → `workspace` → (`text`, `syntax`). Handlers apply notification state
 //! synchronously, answer requests from snapshots, and never hold a lock across `.await`.
 
+mod acp;
 mod capabilities;
 mod commands;
 mod completion;
@@ -103,6 +104,8 @@ where
     drop(serving);
     // Everything answered reaches stdout before the process ends.
     let _ = tokio::time::timeout(DRAIN, guarded.output_done).await;
+    // The process exits without dropping what jobs still hold: the agent's group goes now.
+    state.acp.kill();
     exit_code(end, &state)
 }
 

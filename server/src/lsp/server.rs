@@ -55,6 +55,8 @@ pub struct State {
     pub completer: Arc<crate::complete::Completer>,
     /// Hover explanations, cached by item text and model.
     pub explanations: Arc<crate::agent::explanations::Explanations>,
+    /// The ACP agent behind jobs when `model.provider` is `acp`, once one was started.
+    pub acp: Arc<crate::agent::engine::AcpAgents<super::jobs::LspEditor>>,
     /// The workspace's learning store, opened at `initialized` when there is a root.
     pub store: OnceLock<crate::learn::Store>,
     /// Held while the model is asked for a rule: one request at a time.
@@ -116,6 +118,7 @@ impl Backend {
             index: parking_lot::Mutex::new(None),
             index_ready: tokio::sync::watch::Sender::new(false),
             explanations: Arc::default(),
+            acp: Arc::default(),
             completer: Arc::default(),
             store: OnceLock::new(),
             proposing: tokio::sync::Mutex::new(()),

@@ -12,6 +12,7 @@ use super::commands::invalid;
 use super::convert;
 use super::jobs::LspEditor;
 use super::server::State;
+use crate::agent::actions::Action;
 use crate::agent::engine::{self, StepReport, TaskInput};
 use crate::agent::jobs::JobId;
 
@@ -83,6 +84,15 @@ pub async fn start(
         (snapshot, range)
     });
     let settings = state.config.lock().settings().clone();
+    if settings.model.acp.is_some() {
+        let request = super::acp::AcpRequest {
+            action: Action::Task,
+            instruction: Some(&instruction),
+            diagnostics: &[],
+            at,
+        };
+        return super::acp::start(state, &settings, request, token);
+    }
     let (handle, task) = engine::start_task(
         &state.engine,
         TaskInput {

@@ -8,7 +8,11 @@
 //! prompt's blocks and the session's cwd), `{"read": {"path", "line", "limit"}}` and
 //! `{"write": {"path", "content"}}` through the client, `{"permission": "title"}`,
 //! `{"disk_write": {"path", "content"}}` straight to disk, `"spawn_child"` (a `sleep` in the
-//! agent's process group; its pid as a message), `"wait_cancel"`, `{"exit": code}`. What a
+//! agent's process group; its pid as a message), `"wait_cancel"`, `{"exit": code}`,
+//! `{"wait_file": path}` (until the file exists: a test's gate), `"malformed"` (a line that is
+//! not JSON on stdout), `"hang"` (never answers, not even a cancel), `"pid"` (its pid as a
+//! message). Sessions are `session-1`, `session-2`, ... and turns count across them. With
+//! `TANDEM_ACP_STAMPS` set, the time each write request is sent is appended to that file. What a
 //! request to the client returned comes back as a message ("read: ...", "wrote ...",
 //! "permission: <option id>" or "permission: cancelled", "... error: ..."). A `session/cancel`
 //! ends the turn with `cancelled` before the next step.
@@ -72,6 +76,10 @@ enum Step {
     SpawnChild,
     WaitCancel,
     Exit(i32),
+    WaitFile(PathBuf),
+    Malformed,
+    Hang,
+    Pid,
 }
 
 /// What the agent keeps between messages.
@@ -80,6 +88,7 @@ struct State {
     client: Mutex<Option<ClientCapabilities>>,
     cwd: Mutex<PathBuf>,
     turn: AtomicUsize,
+    sessions: AtomicUsize,
     cancelled: AtomicBool,
     cancel: Notify,
 }
@@ -111,7 +120,8 @@ async fn main() -> anyhow::Result<()> {
                     .cwd
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = request.cwd;
-                responder.respond(NewSessionResponse::new("session-1"))
+                let n = on_session.sessions.fetch_add(1, Ordering::SeqCst) + 1;
+                responder.respond(NewSessionResponse::new(format!("session-{n}")))
             },
             agent_client_protocol::on_receive_request!(),
         )
@@ -226,6 +236,7 @@ async fn play(
                 }
                 let shown = path.display().to_string();
                 let request = WriteTextFileRequest::new(session.clone(), path, content);
+                stamp();
                 match client.send_request(request).block_task().await {
                     Ok(_) => say(format!("wrote {shown}"))?,
                     Err(error) => say(format!("write error: {}", error.message))?,
@@ -278,6 +289,19 @@ async fn play(
                 }
             }
             Step::Exit(code) => std::process::exit(code),
+            Step::WaitFile(path) => {
+                while !path.exists() {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            }
+            Step::Malformed => {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(b"this is not JSON {\n");
+                let _ = out.flush();
+            }
+            Step::Hang => std::future::pending::<()>().await,
+            Step::Pid => say(format!("pid: {}", std::process::id()))?,
         }
     }
     if state.cancelled.load(Ordering::SeqCst) {
@@ -287,6 +311,21 @@ async fn play(
         .usage
         .map(|(input, output)| Usage::new(input + output, input, output));
     Ok(PromptResponse::new(StopReason::EndTurn).usage(usage))
+}
+
+/// With `TANDEM_ACP_STAMPS` set (a bench), the time a write request is sent, in microseconds
+/// since the epoch, as one line appended to that file.
+fn stamp() {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("TANDEM_ACP_STAMPS") else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(file, "{now}");
+    }
 }
 
 fn describe(block: &ContentBlock) -> String {

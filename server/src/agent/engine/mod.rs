@@ -6,7 +6,13 @@
 //! - `start`: an action request → a registered job (target, prompt, streaming session).
 //! - `run`: a job from its start to `job_finished`; the actions that do not stream.
 //! - `converge`: streaming the model's code into a region, settling, taking it back.
+//! - `task`, `task_files`, `task_undo`: a task across files, its files, taking them back.
+//! - `acp_job`, `acp_session`, `acp_agent`, `acp_prompt`: actions and tasks run by an ACP agent.
 
+mod acp_agent;
+mod acp_job;
+mod acp_prompt;
+mod acp_session;
 mod blocks;
 mod converge;
 mod pace;
@@ -22,8 +28,10 @@ mod task_undo;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use acp_agent::AcpAgents;
+pub use acp_job::{AcpInput, AcpJob, run_acp, start_acp};
 pub use port::{
-    Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress,
+    Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress, Question,
     StepReport, TextEdit, TouchedFile,
 };
 pub use reject::reject;

@@ -137,6 +137,15 @@ pub struct StepReport {
     pub summary: String,
 }
 
+/// A question for the user on behalf of a job (an ACP agent asking permission), with the
+/// answers they may choose.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Question {
+    pub job: JobId,
+    pub message: String,
+    pub choices: Vec<String>,
+}
+
 /// How a job ended, announced once.
 #[derive(Clone, Debug)]
 pub struct JobReport {
@@ -176,6 +185,13 @@ pub trait Editor: Clone + Send + Sync + 'static {
     /// steps have seen the report.
     fn job_step(&self, _job: JobId, _step: &StepReport) -> impl Future<Output = ()> + Send {
         async {}
+    }
+
+    /// Asks the user to choose one of the question's answers: its index, or `None` when the
+    /// editor cannot ask, the user dismissed the question, or nobody answered. The engine
+    /// bounds the wait.
+    fn ask(&self, _question: Question) -> impl Future<Output = Option<usize>> + Send {
+        async { None }
     }
 
     /// Announces how a job ended.

@@ -12,6 +12,7 @@ use super::converge::{rewrite, rollback};
 use super::port::{
     Change, EditAnswer, EditRequest, EditTarget, Editor, JobReport, JobResult, Progress, TextEdit,
 };
+use super::task_files::{TaskFiles, doc_of};
 use crate::agent::actions::Action;
 use crate::agent::jobs::{JobHandle, JobId, JobStatus};
 use crate::agent::output::CodeReply;
@@ -141,18 +142,37 @@ fn watch_result(engine: &Arc<Engine>, id: JobId, job: &Job) {
     if job.elsewhere.is_some() || !job.action.edits() || !engine.signals.recording() {
         return;
     }
+    watch_edit(engine, id, job.action, &job.doc);
+}
+
+/// The documents a task (or an ACP job) changed while they were open: each part's signal is
+/// recorded and read again later, as for a single job's region.
+pub(super) fn watch_parts(engine: &Arc<Engine>, action: Action, files: &TaskFiles) {
+    if !engine.signals.recording() {
+        return;
+    }
+    for (path, part) in files.with_parts() {
+        if let Some(doc) = doc_of(&path) {
+            watch_edit(engine, part, action, &doc);
+        }
+    }
+}
+
+/// Records the signal of job `id`'s region in `doc`, and reads it again when [`WATCH`] has
+/// passed (unless a save, a close or a verdict read it first).
+fn watch_edit(engine: &Arc<Engine>, id: JobId, action: Action, doc: &DocUri) {
     let Some((before, agent)) = engine
         .jobs
         .with_session(id, |s| (s.original().to_owned(), s.desired().to_owned()))
     else {
         return;
     };
-    let (path, language) = engine.describe(&job.doc);
+    let (path, language) = engine.describe(doc);
     engine.signals.job_edited(
-        job.doc.clone(),
+        doc.clone(),
         Signal {
             job_id: id,
-            action: job.action,
+            action,
             language,
             path,
             before,

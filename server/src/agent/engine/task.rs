@@ -34,7 +34,7 @@ use crate::model::{Message, Meter, ModelClient, ToolCall, ToolSpec};
 use crate::workspace::{DocUri, Snapshot};
 
 /// How many times an edit is planned again when the document moved under it.
-const REPLANS: usize = 3;
+pub(super) const REPLANS: usize = 3;
 
 /// Tokens a task's conversation may hold when it is sent: room for the files it reads, within
 /// the context of the models people run locally (older tool results are shortened to fit).
@@ -191,6 +191,9 @@ pub async fn run_task<E: Editor>(
     for part in files.parts() {
         engine.jobs.finish(part, status);
     }
+    if status == JobStatus::Done {
+        super::run::watch_parts(&engine, Action::Task, &files);
+    }
     engine.jobs.finish(id, status);
     editor
         .progress(
@@ -339,6 +342,7 @@ pub fn accept_task(engine: &Engine, id: JobId) -> Result<(), JobError> {
     if let Some(files) = engine.tasks.lock().get(&id).cloned() {
         for part in files.parts() {
             let _ = engine.jobs.decide(part, Verdict::Accepted);
+            engine.read_fate(part, crate::agent::signals::Reading::Accepted);
         }
     }
     Ok(())
@@ -470,9 +474,9 @@ impl<E: Editor> TaskTools for Toolbox<E> {
 
 /// The editor's open documents, and over them what the task wrote to files the editor does
 /// not have open.
-struct Buffers {
-    engine: Arc<Engine>,
-    overlay: HashMap<PathBuf, String>,
+pub(super) struct Buffers {
+    pub(super) engine: Arc<Engine>,
+    pub(super) overlay: HashMap<PathBuf, String>,
 }
 
 impl OpenBuffers for Buffers {

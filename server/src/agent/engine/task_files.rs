@@ -152,6 +152,41 @@ impl TaskFiles {
         (None, earlier)
     }
 
+    /// Notes a file changed on disk by someone else than the editor (an ACP agent writing it
+    /// itself): `before` is `None` for a file it created, `after` `None` for one it deleted.
+    pub(super) fn note_disk(
+        &self,
+        path: PathBuf,
+        relative: String,
+        before: Option<String>,
+        after: Option<String>,
+    ) {
+        let mut files = self.files.lock();
+        let written = after.unwrap_or_default();
+        if let Some(file) = files.iter_mut().find(|f| f.path == path) {
+            file.written = written;
+            return;
+        }
+        files.push(Touched {
+            path,
+            relative,
+            created: before.is_none(),
+            original: before.unwrap_or_default(),
+            written,
+            part: None,
+            pending: false,
+        });
+    }
+
+    /// The files touched, with their part jobs, for the signals of a finished job.
+    pub(super) fn with_parts(&self) -> Vec<(PathBuf, JobId)> {
+        self.files
+            .lock()
+            .iter()
+            .filter_map(|f| Some((f.path.clone(), f.part.as_ref()?.id)))
+            .collect()
+    }
+
     fn set_part(&self, path: &Path, part: JobHandle) {
         if let Some(file) = self.files.lock().iter_mut().find(|f| f.path == path) {
             file.part = Some(part);

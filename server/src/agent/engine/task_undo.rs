@@ -127,14 +127,19 @@ async fn restore_file<E: Editor>(
         })];
         return apply(editor, task, edit, false, false).await;
     }
-    let now = std::fs::read_to_string(path).map_err(|e| format!("it could not be read: {e}"))?;
-    if now == original {
+    // A file deleted since (an agent deleting it on disk) is created again.
+    let (now, gone) = match std::fs::read_to_string(path) {
+        Ok(now) => (now, false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), true),
+        Err(e) => return Err(format!("it could not be read: {e}")),
+    };
+    if now == original && !gone {
         return Ok(());
     }
     apply(
         editor,
         task,
-        file_changes(path, &now, original, false),
+        file_changes(path, &now, original, gone),
         false,
         false,
     )

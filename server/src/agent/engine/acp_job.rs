@@ -1,0 +1,562 @@
+//! An action or a task run by an ACP agent (`model.provider: "acp"`): one session per job on
+//! the shared agent, its prompt, its updates shown as steps, its writes landed through the
+//! editor (`acp_session`), the files it wrote to disk itself found and made part of the job,
+//! and accept, reject and cancel over all it changed, as for a task.
+
+use std::ops::Range;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use parking_lot::Mutex;
+
+use super::Engine;
+use super::acp_agent::AcpAgents;
+use super::acp_prompt::{Ask, Place, blocks};
+use super::acp_session::{SessionJob, Shown, Steps};
+use super::port::{Editor, JobReport, JobResult, Progress};
+use super::run::panic_message;
+use super::task_files::{TaskFiles, doc_of, land_previews};
+use super::task_undo::take_back;
+use crate::acp::{AcpClient, PromptBlock, StopReason, ToolStatus, TurnEnd, Update};
+use crate::agent::actions::Action;
+use crate::agent::disk_snapshot::{After, Before, DiskSnapshot};
+use crate::agent::jobs::{JobHandle, JobStatus};
+use crate::agent::team_rules;
+use crate::config::{EditMode, Settings};
+use crate::model::UsageTotals;
+use crate::workspace::{DocUri, Snapshot};
+
+/// After `session/cancel`, how long the agent has to end its turn before the job ends anyway.
+const CANCEL_GRACE: Duration = Duration::from_secs(3);
+
+/// A step's words for a file the agent wrote on disk that a reject cannot restore.
+const CANNOT_PUT_BACK: &str =
+    "changed on disk by the agent; too large (or not text) to be put back on reject";
+
+/// A job for the ACP agent, in editor terms.
+pub struct AcpInput<'a> {
+    pub action: Action,
+    /// A task's instruction, or an edit's.
+    pub instruction: Option<&'a str>,
+    /// The diagnostics a fix is about, in words.
+    pub diagnostics: &'a [String],
+    /// The workspace root (for an action without one, the file's folder): the session's cwd.
+    pub root: &'a Path,
+    /// The document the user stands in and the selection (bytes), when the request said.
+    pub at: Option<(&'a Snapshot, Option<Range<usize>>)>,
+    pub settings: &'a Settings,
+}
+
+/// A registered ACP job, ready to [`run_acp`].
+pub struct AcpJob {
+    action: Action,
+    doc: DocUri,
+    blocks: Vec<PromptBlock>,
+    command: Vec<String>,
+    root: PathBuf,
+    timeout: Duration,
+    preview: bool,
+}
+
+/// Builds the prompt and registers the job. `Err` says why it cannot start.
+pub fn start_acp(engine: &Engine, input: AcpInput) -> Result<(JobHandle, AcpJob), String> {
+    let Some(command) = input.settings.model.acp.clone() else {
+        return Err("model.provider is not \"acp\"".into());
+    };
+    if input.action == Action::Task && input.instruction.is_none_or(|i| i.trim().is_empty()) {
+        return Err("tandem.task needs an instruction: say what to do".into());
+    }
+    let root = input.root;
+    let place = input.at.as_ref().and_then(|(snapshot, range)| {
+        let path = url::Url::parse(&snapshot.uri).ok()?.to_file_path().ok()?;
+        let relative = path.strip_prefix(root).map_or_else(
+            |_| path.display().to_string(),
+            |p| p.to_string_lossy().replace('\\', "/"),
+        );
+        let rope = &snapshot.rope;
+        let range = range
+            .clone()
+            .map(|r| r.start.min(rope.len_bytes())..r.end.min(rope.len_bytes()));
+        let lines = range.as_ref().map(|r| {
+            (
+                rope.byte_to_line(r.start) + 1,
+                rope.byte_to_line(r.end.max(r.start)) + 1,
+            )
+        });
+        let selection = range.map(|r| rope.byte_slice(r).to_string());
+        Some((path, relative, lines, selection))
+    });
+    let rules_at = place
+        .as_ref()
+        .map_or_else(|| root.join("."), |p| p.0.clone());
+    let team = team_rules::for_path(root, &rules_at, |file| {
+        engine.open_at(file).map(|open| open.rope.to_string())
+    });
+    let ask = Ask {
+        action: input.action,
+        instruction: input.instruction,
+        diagnostics: input.diagnostics,
+        team: &team,
+        place: place
+            .as_ref()
+            .map(|(path, relative, lines, selection)| Place {
+                path: path.clone(),
+                relative,
+                lines: *lines,
+                selection: selection.as_deref(),
+            }),
+    };
+    let blocks = blocks(&ask);
+    let doc = match &input.at {
+        Some((snapshot, _)) => snapshot.uri.clone(),
+        None => doc_of(root).ok_or("the workspace root has no URI")?,
+    };
+    let handle = engine
+        .jobs
+        .start_across_files(input.action, doc.clone())
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        job = handle.id,
+        action = input.action.name(),
+        "ACP job started"
+    );
+    Ok((
+        handle,
+        AcpJob {
+            action: input.action,
+            doc,
+            blocks,
+            command,
+            root: root.to_path_buf(),
+            timeout: Duration::from_millis(input.settings.agent.timeout_ms),
+            preview: input.settings.edits.mode == EditMode::Preview,
+        },
+    ))
+}
+
+/// How the work ended: status, message, the agent's answer.
+type Ended = (JobStatus, Option<String>, Option<String>);
+
+/// Runs an ACP job to its announced end. Spawn it.
+pub async fn run_acp<E: Editor>(
+    engine: Arc<Engine>,
+    editor: E,
+    agents: Arc<AcpAgents<E>>,
+    handle: JobHandle,
+    job: AcpJob,
+) {
+    let id = handle.id;
+    let files = Arc::new(TaskFiles::default());
+    {
+        let mut tasks = engine.tasks.lock();
+        tasks.retain(|task, _| engine.jobs.knows(*task));
+        tasks.insert(id, files.clone());
+    }
+    let title = format!("Tandem: {}", job.action.name());
+    editor.progress(id, Progress::Begin { title: &title }).await;
+    let usage = Mutex::new(None);
+    let work = AssertUnwindSafe(work(
+        &engine, &editor, &agents, &handle, &job, &files, &usage,
+    ))
+    .catch_unwind()
+    .await;
+    let (status, message, answer) = match work {
+        Ok(ended) => ended,
+        Err(panic) => {
+            let what = panic_message(panic.as_ref());
+            tracing::error!(job = id, "ACP job panicked: {what}");
+            (
+                JobStatus::Failed,
+                Some(format!("internal error in tandem: {what}")),
+                None,
+            )
+        }
+    };
+    if status != JobStatus::Done
+        && let Err(why) = take_back(&engine, &editor, id, &files).await
+    {
+        tracing::warn!(job = id, "{why}");
+    }
+    for part in files.parts() {
+        engine.jobs.finish(part, status);
+    }
+    if status == JobStatus::Done {
+        super::run::watch_parts(&engine, job.action, &files);
+    }
+    engine.jobs.finish(id, status);
+    editor
+        .progress(
+            id,
+            Progress::End(message.as_deref().unwrap_or(status.as_str())),
+        )
+        .await;
+    let usage = usage.into_inner();
+    if let Some(usage) = usage {
+        engine.jobs.count_usage(usage);
+    }
+    tracing::info!(job = id, status = status.as_str(), "ACP job finished");
+    let touched = files.touched();
+    let result = answer.map(|markdown| {
+        if touched.is_empty() && !job.action.edits() {
+            JobResult::Markdown(markdown)
+        } else {
+            JobResult::Task {
+                markdown,
+                files: touched,
+            }
+        }
+    });
+    editor
+        .job_finished(JobReport {
+            id,
+            action: job.action,
+            doc: job.doc.clone(),
+            status,
+            message,
+            result,
+            usage,
+        })
+        .await;
+}
+
+async fn work<E: Editor>(
+    engine: &Arc<Engine>,
+    editor: &E,
+    agents: &AcpAgents<E>,
+    handle: &JobHandle,
+    job: &AcpJob,
+    files: &Arc<TaskFiles>,
+    usage: &Mutex<Option<UsageTotals>>,
+) -> Ended {
+    let program = job.command.first().cloned().unwrap_or_default();
+    // Steps are shown in order by one forwarder, so that nothing waits on the editor.
+    let (queue, mut shown) = tokio::sync::mpsc::unbounded_channel();
+    let steps = Arc::new(Steps::new(queue));
+    let shower = {
+        let editor = editor.clone();
+        let id = handle.id;
+        tokio::spawn(async move {
+            while let Some(item) = shown.recv().await {
+                match item {
+                    Shown::Progress(text) => editor.progress(id, Progress::Report(&text)).await,
+                    Shown::Step(step) => {
+                        let words = match &step.path {
+                            Some(path) => format!("{}: {path}", step.summary),
+                            None => step.summary.clone(),
+                        };
+                        editor.progress(id, Progress::Report(&words)).await;
+                        editor.job_step(id, &step).await;
+                    }
+                }
+            }
+        })
+    };
+    let ended = converse(
+        engine, editor, agents, handle, job, files, usage, &steps, &program,
+    )
+    .await;
+    drop(steps);
+    let _ = shower.await;
+    let (status, message, answer) = ended;
+    if status == JobStatus::Done && job.preview && !files.touched().is_empty() {
+        editor
+            .progress(
+                handle.id,
+                Progress::Report("showing the changes for confirmation"),
+            )
+            .await;
+        if let Err(why) = land_previews(engine, editor, handle.id, files).await {
+            return (JobStatus::Failed, Some(why), None);
+        }
+    }
+    (status, message, answer)
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the job's parts, passed down from `work`"
+)]
+async fn converse<E: Editor>(
+    engine: &Arc<Engine>,
+    editor: &E,
+    agents: &AcpAgents<E>,
+    handle: &JobHandle,
+    job: &AcpJob,
+    files: &Arc<TaskFiles>,
+    usage: &Mutex<Option<UsageTotals>>,
+    steps: &Arc<Steps>,
+    program: &str,
+) -> Ended {
+    let failed = |why: String| (JobStatus::Failed, Some(why), None);
+    let cancelled = || {
+        let reason = engine.jobs.stop_reason(handle.id).map(|(r, _)| r);
+        (
+            JobStatus::Cancelled,
+            Some(reason.unwrap_or_else(|| "cancelled".into())),
+            None,
+        )
+    };
+    steps.progress(format!("asking {program}"));
+    // A session on the running agent; one that died since is started again, once.
+    let mut attempt = 0;
+    let (client, mut session) = loop {
+        attempt += 1;
+        let started = tokio::select! {
+            started = agents.client(&job.command, &job.root) => started,
+            () = handle.cancel.cancelled() => return cancelled(),
+        };
+        let client = match started {
+            Ok((client, _)) => client,
+            Err(error) => return failed(error.to_string()),
+        };
+        let session = tokio::select! {
+            session = client.new_session() => session,
+            () = handle.cancel.cancelled() => return cancelled(),
+        };
+        match session {
+            Ok(session) => break (client, session),
+            Err(_) if attempt == 1 && client.exit_status().is_some() => {}
+            Err(error) => return failed(error.to_string()),
+        }
+    };
+    let disk = {
+        let root = job.root.clone();
+        tokio::task::spawn_blocking(move || DiskSnapshot::take(&root))
+            .await
+            .ok()
+    };
+    let read_only = (!job.action.edits()).then(|| {
+        format!(
+            "tandem.{} changes no file: answer in words",
+            job.action.name()
+        )
+    });
+    let host = Arc::new(SessionJob::new(
+        engine.clone(),
+        editor.clone(),
+        handle.clone(),
+        job.root.clone(),
+        files.clone(),
+        job.preview,
+        read_only,
+        program.to_owned(),
+        steps.clone(),
+    ));
+    agents.join(&session.id, host.clone());
+    let mut turn = Turn {
+        host: &host,
+        disk: disk.map(|d| Arc::new(Mutex::new(d))),
+        answer: String::new(),
+        kinds: Vec::new(),
+        thinking: false,
+    };
+    let prompt = client.prompt(&session.id, job.blocks.clone());
+    tokio::pin!(prompt);
+    let deadline = tokio::time::sleep(job.timeout);
+    tokio::pin!(deadline);
+    let end = loop {
+        tokio::select! {
+            end = &mut prompt => break Some(end),
+            Some(update) = session.updates.recv() => turn.on(update).await,
+            () = handle.cancel.cancelled() => {
+                stop(&client, &session.id, &mut prompt).await;
+                break None;
+            }
+            () = &mut deadline => {
+                stop(&client, &session.id, &mut prompt).await;
+                let said = format!(
+                    "{program} did not finish within {} s (agent.timeoutMs)",
+                    job.timeout.as_secs()
+                );
+                turn.settle(&mut session.updates).await;
+                agents.leave(&session.id);
+                return if files.touched().is_empty() {
+                    failed(said)
+                } else {
+                    let said = format!("{said}; what it changed is kept for you to accept or reject");
+                    (JobStatus::Done, Some(said.clone()), Some(said))
+                };
+            }
+        }
+    };
+    turn.settle(&mut session.updates).await;
+    agents.leave(&session.id);
+    let Some(end) = end else {
+        return cancelled();
+    };
+    let TurnEnd { stop, usage: used } = match end {
+        Ok(end) => end,
+        Err(error) => return failed(error.to_string()),
+    };
+    *usage.lock() = used.map(|u| UsageTotals {
+        prompt_tokens: u.input,
+        cached_prompt_tokens: None,
+        output_tokens: u.output,
+    });
+    let answer = Some(turn.answer.trim().to_owned()).filter(|a| !a.is_empty());
+    let answer = answer.unwrap_or_else(|| format!("({program} said nothing.)"));
+    match stop {
+        StopReason::EndTurn => (JobStatus::Done, None, Some(answer)),
+        StopReason::MaxTokens | StopReason::MaxTurnRequests => {
+            let said = format!("{program} stopped before it was done (it reached its own limit)");
+            (JobStatus::Done, Some(said), Some(answer))
+        }
+        StopReason::Refusal => failed(format!("{program} refused: {answer}")),
+        StopReason::Cancelled => cancelled(),
+    }
+}
+
+/// Cancels the turn and waits a little for the agent to end it.
+async fn stop<F: Future>(client: &AcpClient, session: &str, prompt: &mut std::pin::Pin<&mut F>) {
+    if let Err(error) = client.cancel(session) {
+        tracing::warn!("{error}");
+    }
+    let _ = tokio::time::timeout(CANCEL_GRACE, prompt.as_mut()).await;
+}
+
+/// One turn's updates, as they come.
+struct Turn<'a, E: Editor> {
+    host: &'a Arc<SessionJob<E>>,
+    /// The workspace's files when the turn began, to find what the agent wrote to disk itself.
+    disk: Option<Arc<Mutex<DiskSnapshot>>>,
+    /// The agent's answer so far.
+    answer: String,
+    /// Each tool call's kind, by id.
+    kinds: Vec<(String, String)>,
+    thinking: bool,
+}
+
+impl<E: Editor> Turn<'_, E> {
+    async fn on(&mut self, update: Update) {
+        let steps = &self.host.steps;
+        match update {
+            Update::Message(text) => {
+                if self.answer.is_empty() {
+                    steps.progress("answering");
+                }
+                self.thinking = false;
+                self.answer.push_str(&text);
+            }
+            Update::Thought(_) => {
+                if !self.thinking {
+                    steps.progress("thinking");
+                    self.thinking = true;
+                }
+            }
+            Update::ToolCall(call) => {
+                self.thinking = false;
+                let path = call.paths.first().map(|p| self.host.relative(p));
+                let summary = if call.title.is_empty() {
+                    call.kind.clone()
+                } else {
+                    call.title.clone()
+                };
+                steps.step(&call.kind, path, summary);
+                let done = matches!(call.status, ToolStatus::Completed | ToolStatus::Failed);
+                self.kinds.push((call.id, call.kind));
+                if done {
+                    self.look_at_disk().await;
+                }
+            }
+            Update::ToolCallUpdate { id, status, .. } => {
+                let done = matches!(status, Some(ToolStatus::Completed | ToolStatus::Failed));
+                let reads = self
+                    .kinds
+                    .iter()
+                    .find(|(known, _)| *known == id)
+                    .is_some_and(|(_, kind)| {
+                        matches!(kind.as_str(), "read" | "search" | "think" | "fetch")
+                    });
+                if done && !reads {
+                    self.look_at_disk().await;
+                }
+            }
+            Update::Plan(plan) => {
+                let shown: Vec<String> = plan
+                    .iter()
+                    .map(|step| {
+                        let mark = match step.status {
+                            crate::acp::StepStatus::Completed => "[x]",
+                            crate::acp::StepStatus::InProgress => "[~]",
+                            crate::acp::StepStatus::Pending => "[ ]",
+                        };
+                        format!("{mark} {}", step.content)
+                    })
+                    .collect();
+                steps.step("plan", None, shown.join("; "));
+            }
+            Update::ContextUsage { .. } => {}
+        }
+    }
+
+    /// The turn ended: its last updates, and what it wrote to disk.
+    async fn settle(&mut self, updates: &mut tokio::sync::mpsc::UnboundedReceiver<Update>) {
+        while let Ok(update) = updates.try_recv() {
+            self.on(update).await;
+        }
+        self.look_at_disk().await;
+    }
+
+    /// Files the agent wrote to disk itself since the last look become part of the job.
+    async fn look_at_disk(&mut self) {
+        let Some(disk) = self.disk.clone() else {
+            return;
+        };
+        let files = self.host.files.clone();
+        let engine = self.host.engine.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let mut disk = disk.lock();
+            // What the job wrote through the editor, and documents the editor saved, are not
+            // the agent's own writes.
+            let written: Vec<(PathBuf, String)> = files.overlay();
+            let changes = disk.changes(&|path: &Path| {
+                engine.open_at(path).is_some_and(|open| {
+                    std::fs::read_to_string(path).is_ok_and(|t| open.rope == t.as_str())
+                })
+            });
+            let mut found = Vec::new();
+            for change in changes {
+                disk.absorb(&change);
+                let ours = written.iter().any(|(path, text)| {
+                    *path == change.path && change.after == After::Text(text.clone())
+                });
+                if !ours {
+                    found.push(change);
+                }
+            }
+            found
+        })
+        .await
+        .unwrap_or_default();
+        for change in found {
+            let steps = &self.host.steps;
+            let relative = change.relative.clone();
+            let before = match change.before {
+                Before::Missing => None,
+                Before::Text(text) => Some(text),
+                Before::Unknown => {
+                    steps.step("disk", Some(relative), CANNOT_PUT_BACK.into());
+                    continue;
+                }
+            };
+            let (after, said) = match change.after {
+                After::Deleted => (None, "deleted on disk by the agent"),
+                After::Text(text) if before.is_none() => {
+                    (Some(text), "created on disk by the agent")
+                }
+                After::Text(text) => (Some(text), "changed on disk by the agent"),
+                After::Unknown => {
+                    steps.step("disk", Some(relative), CANNOT_PUT_BACK.into());
+                    continue;
+                }
+            };
+            self.host
+                .files
+                .note_disk(change.path, change.relative, before, after);
+            steps.step("disk", Some(relative), said.into());
+        }
+    }
+}

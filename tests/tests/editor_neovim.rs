@@ -556,3 +556,48 @@ async fn completion_false_turns_inline_completion_off_in_the_server_and_the_plug
     assert!(fim_requests(&server).is_empty(), "no suggestion asked for");
     Ok(())
 }
+
+/// `acp.lua`: with `model.provider = "acp"`, `:1Tandem fix` runs the scripted ACP agent, which
+/// reads `add.rs` (the buffer's text), asks leave to edit it, writes the fix and says so. The
+/// permission question reaches the user through Neovim's stock handler (`vim.ui.select`,
+/// answered "Allow"), the buffer holds the fix, the finished fix ends like a task (the agent's
+/// words in a float, the file awaiting accept or reject) and `:Tandem reject` puts the buffer
+/// back. The agent, not the model, did the work; the file on disk is never written.
+#[tokio::test]
+async fn an_acp_agents_fix_asks_permission_lands_in_the_buffer_and_rejecting_it_restores_it()
+-> anyhow::Result<()> {
+    let server = ModelServer::start().await?;
+    // The project is a folder of its own, so that the editor's and the server's state (in
+    // `.home`, next to it) stay out of it: the server counts every file that changes on disk
+    // during an agent's job as the agent's.
+    let dir = tempfile::tempdir()?;
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join(".tandem"))?;
+    let file = project.join("add.rs");
+    std::fs::write(&file, BROKEN_ADD)?;
+    let workspace = Workspace { dir, file };
+    let fixed = FIXED_ADD[1..FIXED_ADD.len() - 1].concat();
+    let turns = json!([{ "steps": [
+        { "read": { "path": workspace.file } },
+        { "permission": "Edit add.rs" },
+        { "write": { "path": workspace.file, "content": fixed } },
+        { "message": "\nFixed `add`: it returns `a + b`." },
+    ] }]);
+    let script = json!({ "turns": turns }).to_string();
+    let command = json!([
+        "env",
+        format!("TANDEM_ACP_SCRIPT={script}"),
+        env!("CARGO_BIN_EXE_acp_agent"),
+    ])
+    .to_string();
+    nvim_case_with(
+        &server,
+        &workspace,
+        "acp",
+        &[("TANDEM_ACP_COMMAND", command.as_str())],
+    )
+    .await?;
+    assert!(server.requests().is_empty(), "the model was asked");
+    assert_eq!(std::fs::read_to_string(&workspace.file)?, BROKEN_ADD);
+    Ok(())
+}

@@ -1,6 +1,7 @@
 // What the server says when a job ends (`tandem/jobFinished`), told to the user: failures and
 // cancels as messages, finished edits with Accept / Reject / Reject with reason…, explanations as
-// rendered Markdown, a task's summary as rendered Markdown and its files to accept or reject.
+// rendered Markdown, a task's summary as rendered Markdown and its files to accept or reject (and
+// so any job that names the files it changed: an action run by an ACP agent).
 
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -18,7 +19,7 @@ export interface JobFinished {
         range?: unknown;
         findings?: number;
         uri?: string;
-        /** A task's: the files it touched. */
+        /** A task's, or an ACP agent's editing action's: the files it touched. */
         files?: TaskFile[];
     };
 }
@@ -147,7 +148,9 @@ export class Jobs {
             return;
         }
         const result = job.result ?? {};
-        if (job.action === 'task') {
+        // An action run by an ACP agent (`model.provider: "acp"`) keeps its name (`fix`, …) but
+        // ends like a task: the agent may have changed any files, and names them.
+        if (job.action === 'task' || Array.isArray(result.files)) {
             return this.taskFinished(job, what);
         }
         if (typeof result.markdown === 'string') {
@@ -171,7 +174,10 @@ export class Jobs {
         }
     }
 
-    /** A finished task: its summary opens like an explanation; the files it touched wait for a decision. */
+    /**
+     * A finished task (or a job that names the files it changed): its summary opens like an
+     * explanation; the files it touched wait for a decision.
+     */
     private async taskFinished(job: JobFinished, what: string): Promise<void> {
         const files = (job.result?.files ?? []).filter((file) => typeof file?.uri === 'string');
         await showMarkdown(what, taskMarkdown(job.result?.markdown, files));

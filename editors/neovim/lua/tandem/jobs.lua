@@ -1,7 +1,8 @@
 --- Tandem's jobs as this editor sees them: which job streams where (an extmark over its
 --- region), a task's steps (`tandem/jobStep`), how each ends (a notification, an explanation's
 --- or a task's summary in a float, a finished edit awaiting accept or reject), and the quiet
---- `workspace/applyEdit` handler that grows the marks.
+--- `workspace/applyEdit` handler that grows the marks. A job that ends naming the files it
+--- changed (any action an ACP agent runs, `model.provider = "acp"`) ends like a task.
 --- The server does the work; this module only shows it.
 local lsp = require('tandem.lsp')
 local ui = require('tandem.ui')
@@ -387,9 +388,15 @@ end
 
 -- A task's steps ---------------------------------------------------------------------------
 
---- One step in words: "Tandem: task step 2 · edit_file src/api.rs · edited src/api.rs".
-function M.step_text(step)
-  local text = string.format('Tandem: task step %s · %s', tostring(step.step), tostring(step.tool))
+--- One step in words: "Tandem: task step 2 · edit_file src/api.rs · edited src/api.rs";
+--- `action` (default "task") names the job's action, as an ACP agent's steps come from any.
+function M.step_text(step, action)
+  local text = string.format(
+    'Tandem: %s step %s · %s',
+    action or 'task',
+    tostring(step.step),
+    tostring(step.tool)
+  )
   if type(step.path) == 'string' and step.path ~= '' then
     text = text .. ' ' .. step.path
   end
@@ -409,7 +416,16 @@ function M.on_job_step(_, params, ctx)
     job.steps = job.steps or {}
     table.insert(job.steps, params)
   end
-  ui.notify(M.step_text(params))
+  -- A step may come before its command's answer: then it is the latest pending job's.
+  local named = job
+  if not named then
+    for _, p in ipairs(pending) do
+      if p.client_id == ctx.client_id and (not named or p.seq > named.seq) then
+        named = p
+      end
+    end
+  end
+  ui.notify(M.step_text(params, named and named.action))
 end
 
 --- A task's summary, then the files it touched.
@@ -430,8 +446,8 @@ local function task_markdown(summary, files)
   return table.concat(parts, '\n')
 end
 
---- A finished task: its summary opens in a float, like an explanation, and the files it touched
---- await accept or reject together.
+--- A finished task, or any job that names the files it changed: its summary opens in a float,
+--- like an explanation, and the files it touched await accept or reject together.
 local function finish_task(job, result, message)
   local files = {}
   for _, file in ipairs(type(result.files) == 'table' and result.files or {}) do
@@ -442,14 +458,14 @@ local function finish_task(job, result, message)
   ui.show_markdown(task_markdown(result.markdown, files))
   local text
   if #files == 0 then
-    text = 'Tandem: task done; it changed no file'
+    text = string.format('Tandem: %s done; it changed no file', job.action)
   else
     local names = {}
     for _, file in ipairs(files) do
       table.insert(names, vim.fn.fnamemodify(vim.uri_to_fname(file.uri), ':t'))
     end
     local changed = table.concat(names, ', ')
-    text = string.format('Tandem: task done: %d file(s) changed (%s)', #files, changed)
+    text = string.format('Tandem: %s done: %d file(s) changed (%s)', job.action, #files, changed)
     start_task_review(job, files)
   end
   if message then
@@ -482,11 +498,15 @@ function finish(job, params)
   local message = type(params.message) == 'string' and params.message or nil
   local what = 'Tandem: ' .. job.action
   if job.status == 'done' then
-    if job.action == 'task' then
+    -- An action run by an ACP agent keeps its name (fix, ...) but, like a task, may have
+    -- changed any files: the server names them.
+    if job.action == 'task' or type(result.files) == 'table' then
       finish_task(job, result, message)
       return
     end
-    if job.action == 'explain' and type(result.markdown) == 'string' then
+    -- An explanation, and a review an ACP agent answered in words (the server's own review
+    -- reports findings instead).
+    if type(result.markdown) == 'string' then
       ui.show_markdown(result.markdown)
       if message then
         ui.notify(what .. ': ' .. message)
@@ -553,12 +573,18 @@ end
 
 -- Deciding and cancelling ---------------------------------------------------------------------
 
---- The most recent task anywhere that matches `pred`: a task is about the workspace, so it can
---- be decided on or cancelled from a buffer it did not touch.
+--- Whether `job` is about the workspace rather than one region: a task, or a job awaiting
+--- review over the files it named (an action run by an ACP agent).
+local function about_workspace(job)
+  return job.action == 'task' or (job.review ~= nil and job.review.buffers ~= nil)
+end
+
+--- The most recent job about the workspace anywhere that matches `pred`: such a job can be
+--- decided on or cancelled from a buffer it did not touch.
 local function latest_task(pred)
   local found
   for _, job in pairs(jobs) do
-    if job.action == 'task' and pred(job) and (not found or job.seq > found.seq) then
+    if about_workspace(job) and pred(job) and (not found or job.seq > found.seq) then
       found = job
     end
   end

@@ -1,5 +1,5 @@
 //! A scripted ACP agent for tests: a real ACP peer on stdio (the SDK's agent side) whose turns
-//! follow a JSON script in `TANDEM_ACP_SCRIPT`.
+//! follow a JSON script in `TANDEM_ACP_SCRIPT` (or in the file `TANDEM_ACP_SCRIPT_FILE` names).
 //!
 //! The script is `{"turns": [{"steps": [...], "usage": [input, output]}]}`; turn n of the session
 //! plays `turns[n]` (the last one again when there are fewer). Steps, one key each:
@@ -95,7 +95,11 @@ struct State {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let script: Script = serde_json::from_str(&std::env::var("TANDEM_ACP_SCRIPT")?)?;
+    let script = match std::env::var_os("TANDEM_ACP_SCRIPT_FILE") {
+        Some(path) => std::fs::read_to_string(path)?,
+        None => std::env::var("TANDEM_ACP_SCRIPT")?,
+    };
+    let script: Script = serde_json::from_str(&script)?;
     let state = Arc::new(State::default());
     let (on_init, on_session, on_prompt) = (state.clone(), state.clone(), state.clone());
     Agent

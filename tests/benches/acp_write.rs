@@ -50,7 +50,15 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn text(n: usize) -> String {
-    (0..LINES).map(|k| if k == 100 { format!("let changed = {n};\n") } else { format!("let v{k} = {k};\n") }).collect()
+    (0..LINES)
+        .map(|k| {
+            if k == 100 {
+                format!("let changed = {n};\n")
+            } else {
+                format!("let v{k} = {k};\n")
+            }
+        })
+        .collect()
 }
 
 /// Runs one job of `WRITES` writes; the delay of each.
@@ -61,7 +69,11 @@ async fn writes(open: bool) -> Result<Vec<Duration>> {
     std::fs::write(root_path.join(".gitignore"), ".stamps\n.script\n")?;
     let steps: Vec<Value> = (1..=WRITES)
         .map(|n| {
-            let file = if open { "open.rs".to_owned() } else { format!("closed{n}.rs") };
+            let file = if open {
+                "open.rs".to_owned()
+            } else {
+                format!("closed{n}.rs")
+            };
             json!({"write": {"path": root_path.join(file), "content": text(n)}})
         })
         .collect();
@@ -92,7 +104,10 @@ async fn writes(open: bool) -> Result<Vec<Duration>> {
         "learn": {"enabled": false},
     });
     editor
-        .initialize_with(&[], json!({"rootUri": uri(&root_path), "initializationOptions": options}))
+        .initialize_with(
+            &[],
+            json!({"rootUri": uri(&root_path), "initializationOptions": options}),
+        )
         .await?;
     let open_uri = uri(&root_path.join("open.rs"));
     editor.open(&open_uri, "rust", 1, &text(0)).await?;
@@ -118,7 +133,10 @@ async fn writes(open: bool) -> Result<Vec<Duration>> {
         match message {
             None => arrived.push(SystemTime::now()),
             Some(end) => {
-                ensure!(end["status"] == "done" && end["jobId"] == id, "the job ended {end}");
+                ensure!(
+                    end["status"] == "done" && end["jobId"] == id,
+                    "the job ended {end}"
+                );
                 break;
             }
         }
@@ -135,7 +153,10 @@ async fn writes(open: bool) -> Result<Vec<Duration>> {
         arrived.len()
     );
     if open {
-        let left = editor.doc(&open_uri).map(|d| d.text.clone()).unwrap_or_default();
+        let left = editor
+            .doc(&open_uri)
+            .map(|d| d.text.clone())
+            .unwrap_or_default();
         ensure!(left == text(WRITES), "the open document ended wrong");
     }
     Ok(sent

@@ -123,6 +123,7 @@ async fn an_agents_writes_land_under_typing_in_closed_and_new_files_and_on_disk_
     // Outside the workspace: a file in it would be one the agent wrote.
     let gates = tempfile::tempdir()?;
     let gate = gates.path().join("typed");
+    let user_gate = gates.path().join("built");
     let fixed_main = MAIN.replace("    a + b\n", "    a.saturating_add(b)\n");
     let turns = json!([{ "steps": [
         { "thought": "Looking at the code" },
@@ -131,9 +132,15 @@ async fn an_agents_writes_land_under_typing_in_closed_and_new_files_and_on_disk_
         { "tool_call": { "id": "t1", "title": "Edit main.rs", "kind": "edit", "path": main } },
         { "wait_file": gate },
         { "write": { "path": main, "content": format!("// unsaved\n{fixed_main}") } },
+        { "tool_done": "t1" },
         { "write": { "path": setup.path("src/lib.rs"), "content": LIB.replace("a - b", "a.saturating_sub(b)") } },
         { "write": { "path": setup.path("src/util/mod.rs"), "content": "pub fn one() -> u8 {\n    1\n}\n" } },
+        // Its own tool writes a file on disk: that is the agent's.
+        { "tool_call": { "id": "t2", "title": "Run the formatter", "kind": "execute" } },
         { "disk_write": { "path": setup.path("notes.txt"), "content": "notes by the agent\n" } },
+        { "tool_done": "t2" },
+        // Between its tools, something else writes a file (a build, a swap file): not the agent's.
+        { "wait_file": user_gate },
         { "message": "Made the arithmetic **saturate**." },
     ], "usage": [1200, 80] }]);
     let mut editor = setup.start(turns, json!({})).await?;
@@ -156,6 +163,11 @@ async fn an_agents_writes_land_under_typing_in_closed_and_new_files_and_on_disk_
     let end = text_of(&editor, &uri).len();
     editor.type_at(&uri, end, end, "// mine\n").await?;
     touch(&gate);
+    editor
+        .notification("tandem/jobStep", |m| m["tool"] == "disk")
+        .await?;
+    std::fs::write(setup.path("build.log"), "built\n")?;
+    touch(&user_gate);
     let report = finished(&mut editor, &job).await?;
     assert_eq!(report["status"], "done", "{report}");
     assert_eq!(report["action"], "fix");
@@ -206,7 +218,7 @@ async fn an_agents_writes_land_under_typing_in_closed_and_new_files_and_on_disk_
         "plan: [~] Read main.rs; [ ] Make it saturate",
         "write: edited src/main.rs",
         "write: created src/util/mod.rs (3 lines)",
-        "disk: changed on disk by the agent",
+        "execute: Run the formatter",
     ] {
         assert!(
             shown.iter().any(|s| s == expected),
@@ -222,6 +234,7 @@ async fn an_agents_writes_land_under_typing_in_closed_and_new_files_and_on_disk_
     assert_eq!(setup.read("src/lib.rs"), LIB);
     assert_eq!(setup.read("notes.txt"), NOTES);
     assert!(!setup.path("src/util/mod.rs").exists());
+    assert_eq!(setup.read("build.log"), "built\n");
     Ok(())
 }
 

@@ -40,6 +40,8 @@ pub struct AcpClient {
     driver: tokio::task::JoinHandle<()>,
     /// The ways to sign in the agent offered at `initialize`.
     auth: Vec<SignInWay>,
+    /// How the agent calls itself (`agentInfo`'s title or name), else its program.
+    name: String,
 }
 
 /// One way to sign in the agent offered.
@@ -128,6 +130,7 @@ impl AcpClient {
             root: root.to_path_buf(),
             driver,
             auth: Vec::new(),
+            name: String::new(),
         };
         let capabilities = ClientCapabilities::new().fs(FileSystemCapabilities::new()
             .read_text_file(true)
@@ -139,6 +142,12 @@ impl AcpClient {
         let initialized = client
             .finish("initialize", Some(SETUP_TIMEOUT), request)
             .await?;
+        client.name = initialized
+            .agent_info
+            .as_ref()
+            .map(|info| info.title.clone().unwrap_or_else(|| info.name.clone()))
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or_else(|| client.process.program.clone());
         client.auth = initialized
             .auth_methods
             .iter()
@@ -231,6 +240,12 @@ impl AcpClient {
             }
         }
         Ok(false)
+    }
+
+    /// How the agent calls itself, for the user: its `agentInfo` title or name, else its
+    /// program.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The agent's process id, while it runs.

@@ -4,7 +4,8 @@
 //! The script is `{"turns": [{"steps": [...], "usage": [input, output]}]}`; turn n of the session
 //! plays `turns[n]` (the last one again when there are fewer). Steps, one key each:
 //! `{"message": "text"}`, `{"thought": "text"}`, `{"plan": ["step", ...]}`,
-//! `{"tool_call": {"id", "title", "kind", "path"}}`, `"echo_prompt"` (a message describing the
+//! `{"tool_call": {"id", "title", "kind", "path"}}` (pending), `{"tool_done": "id"}` (that call
+//! completed), `"echo_prompt"` (a message describing the
 //! prompt's blocks and the session's cwd), `{"read": {"path", "line", "limit"}}` and
 //! `{"write": {"path", "content"}}` through the client, `{"permission": "title"}`,
 //! `{"disk_write": {"path", "content"}}` straight to disk, `"spawn_child"` (a `sleep` in the
@@ -28,7 +29,7 @@ use agent_client_protocol::v1::schema::{
     PermissionOptionKind, Plan, PlanEntry, PlanEntryPriority, PlanEntryStatus, PromptRequest,
     PromptResponse, ReadTextFileRequest, RequestPermissionOutcome, RequestPermissionRequest,
     SessionNotification, SessionUpdate, StopReason, TextContent, ToolCall, ToolCallLocation,
-    ToolCallUpdate, ToolCallUpdateFields, ToolKind, Usage, WriteTextFileRequest,
+    ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields, ToolKind, Usage, WriteTextFileRequest,
 };
 use agent_client_protocol::{Agent, Client, Stdio};
 use serde::Deserialize;
@@ -58,6 +59,7 @@ enum Step {
         kind: ToolKind,
         path: Option<PathBuf>,
     },
+    ToolDone(String),
     EchoPrompt,
     Read {
         path: PathBuf,
@@ -210,6 +212,11 @@ async fn play(
                 let update = SessionUpdate::ToolCall(call);
                 client.send_notification(SessionNotification::new(session.clone(), update))?;
             }
+            Step::ToolDone(id) => {
+                let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Completed);
+                let update = SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(id, fields));
+                client.send_notification(SessionNotification::new(session.clone(), update))?;
+            }
             Step::EchoPrompt => {
                 let blocks: Vec<String> = prompt.prompt.iter().map(describe).collect();
                 let cwd = state
@@ -327,7 +334,11 @@ fn stamp() {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros());
-    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = writeln!(file, "{now}");
     }
 }

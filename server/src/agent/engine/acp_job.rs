@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::FutureExt;
 use parking_lot::Mutex;
@@ -31,6 +31,10 @@ use crate::workspace::{DocUri, Snapshot};
 
 /// After `session/cancel`, how long the agent has to end its turn before the job ends anyway.
 const CANCEL_GRACE: Duration = Duration::from_secs(3);
+
+/// File times come from the kernel's coarse clock, a tick (up to 10 ms) behind the one a tool
+/// call's arrival is stamped with: a file written just after the call began can look older.
+const MTIME_SLACK: Duration = Duration::from_millis(20);
 
 /// A step's words for a file the agent wrote on disk that a reject cannot restore.
 const CANNOT_PUT_BACK: &str =
@@ -342,7 +346,7 @@ async fn converse<E: Editor>(
         files.clone(),
         job.preview,
         read_only,
-        program.to_owned(),
+        client.name().to_owned(),
         steps.clone(),
     ));
     agents.join(&session.id, host.clone());
@@ -351,6 +355,7 @@ async fn converse<E: Editor>(
         disk: disk.map(|d| Arc::new(Mutex::new(d))),
         answer: String::new(),
         kinds: Vec::new(),
+        running: Vec::new(),
         thinking: false,
     };
     let prompt = client.prompt(&session.id, job.blocks.clone());
@@ -417,6 +422,15 @@ async fn stop<F: Future>(client: &AcpClient, session: &str, prompt: &mut std::pi
     let _ = tokio::time::timeout(CANCEL_GRACE, prompt.as_mut()).await;
 }
 
+/// Whose the changes found on disk are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Attribute {
+    ToTheAgent,
+    /// Those made before this time (the user's build, an editor's swap file) are nobody's:
+    /// they become the new base. Later ones wait for the next look.
+    ToNobodyBefore(SystemTime),
+}
+
 /// One turn's updates, as they come.
 struct Turn<'a, E: Editor> {
     host: &'a Arc<SessionJob<E>>,
@@ -426,7 +440,14 @@ struct Turn<'a, E: Editor> {
     answer: String,
     /// Each tool call's kind, by id.
     kinds: Vec<(String, String)>,
+    /// The tool calls running now: what changes on disk while one runs is the agent's.
+    running: Vec<String>,
     thinking: bool,
+}
+
+/// Tool kinds that change no file.
+fn reads(kind: &str) -> bool {
+    matches!(kind, "read" | "search" | "think" | "fetch")
 }
 
 impl<E: Editor> Turn<'_, E> {
@@ -456,22 +477,28 @@ impl<E: Editor> Turn<'_, E> {
                 };
                 steps.step(&call.kind, path, summary);
                 let done = matches!(call.status, ToolStatus::Completed | ToolStatus::Failed);
-                self.kinds.push((call.id, call.kind));
                 if done {
-                    self.look_at_disk().await;
+                    if !reads(&call.kind) {
+                        self.look_at_disk(Attribute::ToTheAgent).await;
+                    }
+                } else {
+                    if self.running.is_empty() {
+                        // What changed before the call began was not the agent's tools.
+                        self.look_at_disk(Attribute::ToNobodyBefore(call.received))
+                            .await;
+                    }
+                    self.running.push(call.id.clone());
                 }
+                self.kinds.push((call.id, call.kind));
             }
             Update::ToolCallUpdate { id, status, .. } => {
-                let done = matches!(status, Some(ToolStatus::Completed | ToolStatus::Failed));
-                let reads = self
-                    .kinds
-                    .iter()
-                    .find(|(known, _)| *known == id)
-                    .is_some_and(|(_, kind)| {
-                        matches!(kind.as_str(), "read" | "search" | "think" | "fetch")
-                    });
-                if done && !reads {
-                    self.look_at_disk().await;
+                if !matches!(status, Some(ToolStatus::Completed | ToolStatus::Failed)) {
+                    return;
+                }
+                self.running.retain(|running| *running != id);
+                let kind = self.kinds.iter().find(|(known, _)| *known == id);
+                if !kind.is_some_and(|(_, kind)| reads(kind)) {
+                    self.look_at_disk(Attribute::ToTheAgent).await;
                 }
             }
             Update::Plan(plan) => {
@@ -492,16 +519,19 @@ impl<E: Editor> Turn<'_, E> {
         }
     }
 
-    /// The turn ended: its last updates, and what it wrote to disk.
+    /// The turn ended: its last updates, and what its unfinished tool calls wrote to disk.
     async fn settle(&mut self, updates: &mut tokio::sync::mpsc::UnboundedReceiver<Update>) {
         while let Ok(update) = updates.try_recv() {
             self.on(update).await;
         }
-        self.look_at_disk().await;
+        if !self.running.is_empty() {
+            self.look_at_disk(Attribute::ToTheAgent).await;
+        }
     }
 
-    /// Files the agent wrote to disk itself since the last look become part of the job.
-    async fn look_at_disk(&mut self) {
+    /// Files changed on disk since the last look: the agent's (they become part of the job), or
+    /// nobody's (the new base: the user's build, an editor's swap file).
+    async fn look_at_disk(&mut self, attribute: Attribute) {
         let Some(disk) = self.disk.clone() else {
             return;
         };
@@ -519,6 +549,14 @@ impl<E: Editor> Turn<'_, E> {
             });
             let mut found = Vec::new();
             for change in changes {
+                if let Attribute::ToNobodyBefore(began) = attribute {
+                    // A deleted file has no time: taken as before.
+                    let modified = std::fs::metadata(&change.path).and_then(|m| m.modified());
+                    if modified.map_or(true, |at| at + MTIME_SLACK < began) {
+                        disk.absorb(&change);
+                    }
+                    continue;
+                }
                 disk.absorb(&change);
                 let ours = written.iter().any(|(path, text)| {
                     *path == change.path && change.after == After::Text(text.clone())

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 /** The `tandem.*` keys that belong to the server's settings object (not `tandem.server.path`). */
 export const SERVER_KEYS = [
     'model.provider',
+    'model.command',
     'model.baseUrl',
     'model.name',
     'model.apiKeyEnv',
@@ -36,8 +37,15 @@ function userValue(config: vscode.WorkspaceConfiguration, key: string): unknown 
     if (inspected === undefined) {
         return undefined;
     }
+    if (MACHINE_KEYS.has(key)) {
+        // A program to run: never from a workspace's settings, which a cloned repository holds.
+        return inspected.globalValue;
+    }
     return inspected.workspaceFolderValue ?? inspected.workspaceValue ?? inspected.globalValue;
 }
+
+/** Keys only the user's own settings may set. */
+const MACHINE_KEYS = new Set(['model.command']);
 
 /** The environment variable the API key goes in: the setting, else the provider's own. */
 export function apiKeyEnv(config = vscode.workspace.getConfiguration('tandem')): string | undefined {

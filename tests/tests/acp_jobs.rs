@@ -630,3 +630,83 @@ async fn exec_runs_an_action_through_the_agent_and_writes_its_files() -> anyhow:
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn an_editor_that_cannot_answer_a_question_gets_the_reject_choice_and_is_told()
+-> anyhow::Result<()> {
+    let setup = Setup::new()?;
+    let turns = json!([{ "steps": [{ "permission": "Run make" }] }]);
+    let mut editor = setup.start(turns, json!({})).await?;
+    editor.silence("window/showMessageRequest");
+    let uri = setup.uri("src/main.rs");
+    let job = command(
+        &mut editor,
+        "tandem.task",
+        json!({"instruction": "build", "uri": uri}),
+    )
+    .await?;
+    let id = editor
+        .wait_for(|m| match m {
+            tandem_tests::editor::Incoming::Request { id, method, .. }
+                if method == "window/showMessageRequest" =>
+            {
+                Some(id.clone())
+            }
+            _ => None,
+        })
+        .await?;
+    editor
+        .send(&json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "not supported"}}))
+        .await?;
+    let report = finished(&mut editor, &job["jobId"]).await?;
+    assert_eq!(
+        report["result"]["markdown"], "permission: reject-once",
+        "{report}"
+    );
+    let told = editor.take_notifications("window/showMessage");
+    assert!(
+        told.iter().any(|m| {
+            let text = m["message"].as_str().unwrap_or("");
+            text.contains("Run make") && text.contains("cannot answer")
+        }),
+        "{told:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_agents_edit_is_a_learning_signal_like_every_jobs() -> anyhow::Result<()> {
+    let setup = Setup::new()?;
+    let main = setup.path("src/main.rs");
+    let turns = json!([{ "steps": [
+        { "write": { "path": main, "content": MAIN.replace("a + b", "a.wrapping_add(b)") } },
+    ] }]);
+    let mut editor = setup.start(turns, json!({})).await?;
+    let uri = setup.uri("src/main.rs");
+    let job = command(
+        &mut editor,
+        "tandem.fix",
+        json!({"uri": uri, "position": {"line": 5, "character": 3}}),
+    )
+    .await?;
+    let report = finished(&mut editor, &job["jobId"]).await?;
+    assert_eq!(report["status"], "done", "{report}");
+    command(
+        &mut editor,
+        "tandem.reject",
+        json!({"jobId": job["jobId"], "reason": "saturate, do not wrap"}),
+    )
+    .await?;
+    assert_eq!(text_of(&editor, &uri), MAIN);
+    let mut signals = Value::Null;
+    for _ in 0..200 {
+        let status = command(&mut editor, "tandem.status", json!({})).await?;
+        signals = status["store"]["counts"]["signals"].clone();
+        if signals == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(signals, 1, "the rejected edit was recorded");
+    Ok(())
+}

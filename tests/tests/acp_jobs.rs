@@ -26,6 +26,7 @@ impl Setup {
         std::fs::write(root.path().join("src/main.rs"), MAIN)?;
         std::fs::write(root.path().join("src/lib.rs"), LIB)?;
         std::fs::write(root.path().join("notes.txt"), NOTES)?;
+        std::fs::write(root.path().join(".gitignore"), "target/\n")?;
         Ok(Setup { root })
     }
 
@@ -139,7 +140,7 @@ async fn an_agents_writes_land_under_typing_in_closed_and_new_files_and_on_disk_
         { "tool_call": { "id": "t2", "title": "Run the formatter", "kind": "execute" } },
         { "disk_write": { "path": setup.path("notes.txt"), "content": "notes by the agent\n" } },
         { "tool_done": "t2" },
-        // Between its tools, something else writes a file (a build, a swap file): not the agent's.
+        // Meanwhile a build writes its output, which is ignored: not the agent's.
         { "wait_file": user_gate },
         { "message": "Made the arithmetic **saturate**." },
     ], "usage": [1200, 80] }]);
@@ -166,7 +167,8 @@ async fn an_agents_writes_land_under_typing_in_closed_and_new_files_and_on_disk_
     editor
         .notification("tandem/jobStep", |m| m["tool"] == "disk")
         .await?;
-    std::fs::write(setup.path("build.log"), "built\n")?;
+    std::fs::create_dir_all(setup.path("target"))?;
+    std::fs::write(setup.path("target/build.log"), "built\n")?;
     touch(&user_gate);
     let report = finished(&mut editor, &job).await?;
     assert_eq!(report["status"], "done", "{report}");
@@ -234,7 +236,7 @@ async fn an_agents_writes_land_under_typing_in_closed_and_new_files_and_on_disk_
     assert_eq!(setup.read("src/lib.rs"), LIB);
     assert_eq!(setup.read("notes.txt"), NOTES);
     assert!(!setup.path("src/util/mod.rs").exists());
-    assert_eq!(setup.read("build.log"), "built\n");
+    assert_eq!(setup.read("target/build.log"), "built\n");
     Ok(())
 }
 

@@ -55,7 +55,6 @@ pub(super) fn tool_call(call: ToolCall) -> ToolCallInfo {
         kind: kind_name(call.kind),
         status: tool_status(call.status),
         paths: paths(call.locations),
-        received: std::time::SystemTime::now(),
     }
 }
 
@@ -68,7 +67,6 @@ pub(super) fn tool_call_from_update(update: ToolCallUpdate) -> ToolCallInfo {
         kind: fields.kind.map_or_else(|| "other".to_owned(), kind_name),
         status: fields.status.map_or(ToolStatus::Pending, tool_status),
         paths: paths(fields.locations.unwrap_or_default()),
-        received: std::time::SystemTime::now(),
     }
 }
 

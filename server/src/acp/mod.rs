@@ -104,8 +104,6 @@ pub struct ToolCallInfo {
     pub status: ToolStatus,
     /// The files it touches, if the agent said.
     pub paths: Vec<PathBuf>,
-    /// When Tandem received it: what changes on disk after this may be the call's doing.
-    pub received: std::time::SystemTime,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -184,9 +184,18 @@ fn conclude(
     if let Some(message) = &report.message {
         let _ = writeln!(err, "tandem: warning: {message}");
     }
-    if let Some(JobResult::Task { markdown, .. } | JobResult::Markdown(markdown)) = &report.result {
-        let _ = writeln!(out, "{}", markdown.trim_end());
-    }
+    let touched = match &report.result {
+        Some(JobResult::Markdown(markdown)) => {
+            // An answer in words (explain, review): nothing to write.
+            let _ = writeln!(out, "{}", markdown.trim_end());
+            return Ok(DONE);
+        }
+        Some(JobResult::Task { markdown, files }) => {
+            let _ = writeln!(out, "{}", markdown.trim_end());
+            files.as_slice()
+        }
+        _ => &[],
+    };
     // Paths are named relative to the root: the root stands in for "the given file".
     let canonical: PathBuf = root.join(".tandem-exec-task");
     let names = Names {
@@ -207,9 +216,19 @@ fn conclude(
         let shown = path.strip_prefix(root).unwrap_or(path).display();
         let _ = writeln!(progress, "tandem: {shown} +{added} -{removed}");
     }
-    if options.diff {
+    // Files an ACP agent wrote on disk itself are there already.
+    for file in touched
+        .iter()
+        .filter(|f| !ended.files.contains_key(&f.path))
+    {
+        let shown = file.path.strip_prefix(root).unwrap_or(&file.path).display();
+        let _ = writeln!(progress, "tandem: {shown} was written by the agent itself");
+    }
+    // When the agent wrote it all itself (and that was said), exec has nothing to write.
+    let agent_wrote_all = ended.files.is_empty() && !touched.is_empty();
+    if options.diff && !agent_wrote_all {
         output::diffs(out, &mut progress, &names, "", ended);
-    } else {
+    } else if !agent_wrote_all {
         output::write(&mut progress, &names, "", ended).map_err(Failure::Action)?;
     }
     Ok(DONE)

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures::FutureExt;
 use parking_lot::Mutex;
@@ -31,10 +31,6 @@ use crate::workspace::{DocUri, Snapshot};
 
 /// After `session/cancel`, how long the agent has to end its turn before the job ends anyway.
 const CANCEL_GRACE: Duration = Duration::from_secs(3);
-
-/// File times come from the kernel's coarse clock, a tick (up to 10 ms) behind the one a tool
-/// call's arrival is stamped with: a file written just after the call began can look older.
-const MTIME_SLACK: Duration = Duration::from_millis(20);
 
 /// A step's words for a file the agent wrote on disk that a reject cannot restore.
 const CANNOT_PUT_BACK: &str =
@@ -355,8 +351,8 @@ async fn converse<E: Editor>(
         disk: disk.map(|d| Arc::new(Mutex::new(d))),
         answer: String::new(),
         kinds: Vec::new(),
-        running: Vec::new(),
         thinking: false,
+        paragraph: false,
     };
     let prompt = client.prompt(&session.id, job.blocks.clone());
     tokio::pin!(prompt);
@@ -422,15 +418,6 @@ async fn stop<F: Future>(client: &AcpClient, session: &str, prompt: &mut std::pi
     let _ = tokio::time::timeout(CANCEL_GRACE, prompt.as_mut()).await;
 }
 
-/// Whose the changes found on disk are.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Attribute {
-    ToTheAgent,
-    /// Those made before this time (the user's build, an editor's swap file) are nobody's:
-    /// they become the new base. Later ones wait for the next look.
-    ToNobodyBefore(SystemTime),
-}
-
 /// One turn's updates, as they come.
 struct Turn<'a, E: Editor> {
     host: &'a Arc<SessionJob<E>>,
@@ -440,9 +427,9 @@ struct Turn<'a, E: Editor> {
     answer: String,
     /// Each tool call's kind, by id.
     kinds: Vec<(String, String)>,
-    /// The tool calls running now: what changes on disk while one runs is the agent's.
-    running: Vec<String>,
     thinking: bool,
+    /// A tool call came since the last words: the next words begin a paragraph.
+    paragraph: bool,
 }
 
 /// Tool kinds that change no file.
@@ -457,8 +444,12 @@ impl<E: Editor> Turn<'_, E> {
             Update::Message(text) => {
                 if self.answer.is_empty() {
                     steps.progress("answering");
+                } else if self.paragraph {
+                    // Words on either side of a tool call are two messages.
+                    self.answer.push_str("\n\n");
                 }
                 self.thinking = false;
+                self.paragraph = false;
                 self.answer.push_str(&text);
             }
             Update::Thought(_) => {
@@ -469,6 +460,7 @@ impl<E: Editor> Turn<'_, E> {
             }
             Update::ToolCall(call) => {
                 self.thinking = false;
+                self.paragraph = true;
                 let path = call.paths.first().map(|p| self.host.relative(p));
                 let summary = if call.title.is_empty() {
                     call.kind.clone()
@@ -477,17 +469,8 @@ impl<E: Editor> Turn<'_, E> {
                 };
                 steps.step(&call.kind, path, summary);
                 let done = matches!(call.status, ToolStatus::Completed | ToolStatus::Failed);
-                if done {
-                    if !reads(&call.kind) {
-                        self.look_at_disk(Attribute::ToTheAgent).await;
-                    }
-                } else {
-                    if self.running.is_empty() {
-                        // What changed before the call began was not the agent's tools.
-                        self.look_at_disk(Attribute::ToNobodyBefore(call.received))
-                            .await;
-                    }
-                    self.running.push(call.id.clone());
+                if done && !reads(&call.kind) {
+                    self.look_at_disk().await;
                 }
                 self.kinds.push((call.id, call.kind));
             }
@@ -495,10 +478,9 @@ impl<E: Editor> Turn<'_, E> {
                 if !matches!(status, Some(ToolStatus::Completed | ToolStatus::Failed)) {
                     return;
                 }
-                self.running.retain(|running| *running != id);
                 let kind = self.kinds.iter().find(|(known, _)| *known == id);
                 if !kind.is_some_and(|(_, kind)| reads(kind)) {
-                    self.look_at_disk(Attribute::ToTheAgent).await;
+                    self.look_at_disk().await;
                 }
             }
             Update::Plan(plan) => {
@@ -519,19 +501,19 @@ impl<E: Editor> Turn<'_, E> {
         }
     }
 
-    /// The turn ended: its last updates, and what its unfinished tool calls wrote to disk.
+    /// The turn ended: its last updates, and what it wrote to disk.
     async fn settle(&mut self, updates: &mut tokio::sync::mpsc::UnboundedReceiver<Update>) {
         while let Ok(update) = updates.try_recv() {
             self.on(update).await;
         }
-        if !self.running.is_empty() {
-            self.look_at_disk(Attribute::ToTheAgent).await;
-        }
+        self.look_at_disk().await;
     }
 
-    /// Files changed on disk since the last look: the agent's (they become part of the job), or
-    /// nobody's (the new base: the user's build, an editor's swap file).
-    async fn look_at_disk(&mut self, attribute: Attribute) {
+    /// Files changed on disk since the last look become part of the job: the agent's tools wrote
+    /// them (real agents report a shell command once it has run, so the time a change was made
+    /// cannot tell whose it is). Ignored files (build output) are not looked at; a document the
+    /// editor saved, and what the job itself wrote, are not counted.
+    async fn look_at_disk(&mut self) {
         let Some(disk) = self.disk.clone() else {
             return;
         };
@@ -549,14 +531,6 @@ impl<E: Editor> Turn<'_, E> {
             });
             let mut found = Vec::new();
             for change in changes {
-                if let Attribute::ToNobodyBefore(began) = attribute {
-                    // A deleted file has no time: taken as before.
-                    let modified = std::fs::metadata(&change.path).and_then(|m| m.modified());
-                    if modified.map_or(true, |at| at + MTIME_SLACK < began) {
-                        disk.absorb(&change);
-                    }
-                    continue;
-                }
                 disk.absorb(&change);
                 let ours = written.iter().any(|(path, text)| {
                     *path == change.path && change.after == After::Text(text.clone())

@@ -42,18 +42,18 @@ impl<E: Editor> Default for AcpAgents<E> {
 
 impl<E: Editor> AcpAgents<E> {
     /// The agent `command` runs in `root`, started (again) when none runs, the one running has
-    /// exited, or it was started with another command or root. The flag says it was started now.
+    /// exited, or it was started with another command or root.
     pub(super) async fn client(
         &self,
         command: &[String],
         root: &Path,
-    ) -> Result<(Arc<AcpClient>, bool), AcpError> {
+    ) -> Result<Arc<AcpClient>, AcpError> {
         if let Some(client) = self.alive(command, root) {
-            return Ok((client, false));
+            return Ok(client);
         }
         let _starting = self.starting.lock().await;
         if let Some(client) = self.alive(command, root) {
-            return Ok((client, false));
+            return Ok(client);
         }
         if let Some(old) = self.running.lock().take() {
             old.client.kill();
@@ -65,7 +65,7 @@ impl<E: Editor> AcpAgents<E> {
             root: root.to_path_buf(),
             client: client.clone(),
         });
-        Ok((client, true))
+        Ok(client)
     }
 
     fn alive(&self, command: &[String], root: &Path) -> Option<Arc<AcpClient>> {

@@ -16,13 +16,14 @@ use super::Engine;
 use super::acp_agent::AcpAgents;
 use super::acp_prompt::{Ask, Place, blocks};
 use super::acp_session::{SessionJob, Shown, Steps};
+use super::acp_turn::Turn;
 use super::port::{Editor, JobReport, JobResult, Progress};
 use super::run::panic_message;
 use super::task_files::{TaskFiles, doc_of, land_previews};
 use super::task_undo::take_back;
-use crate::acp::{AcpClient, PromptBlock, StopReason, ToolStatus, TurnEnd, Update};
+use crate::acp::{AcpClient, PromptBlock, StopReason, TurnEnd};
 use crate::agent::actions::Action;
-use crate::agent::disk_snapshot::{After, Before, DiskSnapshot};
+use crate::agent::disk_snapshot::DiskSnapshot;
 use crate::agent::jobs::{JobHandle, JobStatus};
 use crate::agent::team_rules;
 use crate::config::{EditMode, Settings};
@@ -31,10 +32,6 @@ use crate::workspace::{DocUri, Snapshot};
 
 /// After `session/cancel`, how long the agent has to end its turn before the job ends anyway.
 const CANCEL_GRACE: Duration = Duration::from_secs(3);
-
-/// A step's words for a file the agent wrote on disk that a reject cannot restore.
-const CANNOT_PUT_BACK: &str =
-    "changed on disk by the agent; too large (or not text) to be put back on reject";
 
 /// A job for the ACP agent, in editor terms.
 pub struct AcpInput<'a> {
@@ -309,7 +306,7 @@ async fn converse<E: Editor>(
             () = handle.cancel.cancelled() => return cancelled(),
         };
         let client = match started {
-            Ok((client, _)) => client,
+            Ok(client) => client,
             Err(error) => return failed(error.to_string()),
         };
         let session = tokio::select! {
@@ -346,14 +343,9 @@ async fn converse<E: Editor>(
         steps.clone(),
     ));
     agents.join(&session.id, host.clone());
-    let mut turn = Turn {
-        host: &host,
-        disk: disk.map(|d| Arc::new(Mutex::new(d))),
-        answer: String::new(),
-        kinds: Vec::new(),
-        thinking: false,
-        paragraph: false,
-    };
+    // From here on the agent is named as it calls itself.
+    let program = client.name();
+    let mut turn = Turn::new(&host, disk);
     let prompt = client.prompt(&session.id, job.blocks.clone());
     tokio::pin!(prompt);
     let deadline = tokio::time::sleep(job.timeout);
@@ -397,7 +389,7 @@ async fn converse<E: Editor>(
         cached_prompt_tokens: None,
         output_tokens: u.output,
     });
-    let answer = Some(turn.answer.trim().to_owned()).filter(|a| !a.is_empty());
+    let answer = Some(turn.answer().trim().to_owned()).filter(|a| !a.is_empty());
     let answer = answer.unwrap_or_else(|| format!("({program} said nothing.)"));
     match stop {
         StopReason::EndTurn => (JobStatus::Done, None, Some(answer)),
@@ -416,159 +408,4 @@ async fn stop<F: Future>(client: &AcpClient, session: &str, prompt: &mut std::pi
         tracing::warn!("{error}");
     }
     let _ = tokio::time::timeout(CANCEL_GRACE, prompt.as_mut()).await;
-}
-
-/// One turn's updates, as they come.
-struct Turn<'a, E: Editor> {
-    host: &'a Arc<SessionJob<E>>,
-    /// The workspace's files when the turn began, to find what the agent wrote to disk itself.
-    disk: Option<Arc<Mutex<DiskSnapshot>>>,
-    /// The agent's answer so far.
-    answer: String,
-    /// Each tool call's kind, by id.
-    kinds: Vec<(String, String)>,
-    thinking: bool,
-    /// A tool call came since the last words: the next words begin a paragraph.
-    paragraph: bool,
-}
-
-/// Tool kinds that change no file.
-fn reads(kind: &str) -> bool {
-    matches!(kind, "read" | "search" | "think" | "fetch")
-}
-
-impl<E: Editor> Turn<'_, E> {
-    async fn on(&mut self, update: Update) {
-        let steps = &self.host.steps;
-        match update {
-            Update::Message(text) => {
-                if self.answer.is_empty() {
-                    steps.progress("answering");
-                } else if self.paragraph {
-                    // Words on either side of a tool call are two messages.
-                    self.answer.push_str("\n\n");
-                }
-                self.thinking = false;
-                self.paragraph = false;
-                self.answer.push_str(&text);
-            }
-            Update::Thought(_) => {
-                if !self.thinking {
-                    steps.progress("thinking");
-                    self.thinking = true;
-                }
-            }
-            Update::ToolCall(call) => {
-                self.thinking = false;
-                self.paragraph = true;
-                let path = call.paths.first().map(|p| self.host.relative(p));
-                let summary = if call.title.is_empty() {
-                    call.kind.clone()
-                } else {
-                    call.title.clone()
-                };
-                steps.step(&call.kind, path, summary);
-                let done = matches!(call.status, ToolStatus::Completed | ToolStatus::Failed);
-                if done && !reads(&call.kind) {
-                    self.look_at_disk().await;
-                }
-                self.kinds.push((call.id, call.kind));
-            }
-            Update::ToolCallUpdate { id, status, .. } => {
-                if !matches!(status, Some(ToolStatus::Completed | ToolStatus::Failed)) {
-                    return;
-                }
-                let kind = self.kinds.iter().find(|(known, _)| *known == id);
-                if !kind.is_some_and(|(_, kind)| reads(kind)) {
-                    self.look_at_disk().await;
-                }
-            }
-            Update::Plan(plan) => {
-                let shown: Vec<String> = plan
-                    .iter()
-                    .map(|step| {
-                        let mark = match step.status {
-                            crate::acp::StepStatus::Completed => "[x]",
-                            crate::acp::StepStatus::InProgress => "[~]",
-                            crate::acp::StepStatus::Pending => "[ ]",
-                        };
-                        format!("{mark} {}", step.content)
-                    })
-                    .collect();
-                steps.step("plan", None, shown.join("; "));
-            }
-            Update::ContextUsage { .. } => {}
-        }
-    }
-
-    /// The turn ended: its last updates, and what it wrote to disk.
-    async fn settle(&mut self, updates: &mut tokio::sync::mpsc::UnboundedReceiver<Update>) {
-        while let Ok(update) = updates.try_recv() {
-            self.on(update).await;
-        }
-        self.look_at_disk().await;
-    }
-
-    /// Files changed on disk since the last look become part of the job: the agent's tools wrote
-    /// them (real agents report a shell command once it has run, so the time a change was made
-    /// cannot tell whose it is). Ignored files (build output) are not looked at; a document the
-    /// editor saved, and what the job itself wrote, are not counted.
-    async fn look_at_disk(&mut self) {
-        let Some(disk) = self.disk.clone() else {
-            return;
-        };
-        let files = self.host.files.clone();
-        let engine = self.host.engine.clone();
-        let found = tokio::task::spawn_blocking(move || {
-            let mut disk = disk.lock();
-            // What the job wrote through the editor, and documents the editor saved, are not
-            // the agent's own writes.
-            let written: Vec<(PathBuf, String)> = files.overlay();
-            let changes = disk.changes(&|path: &Path| {
-                engine.open_at(path).is_some_and(|open| {
-                    std::fs::read_to_string(path).is_ok_and(|t| open.rope == t.as_str())
-                })
-            });
-            let mut found = Vec::new();
-            for change in changes {
-                disk.absorb(&change);
-                let ours = written.iter().any(|(path, text)| {
-                    *path == change.path && change.after == After::Text(text.clone())
-                });
-                if !ours {
-                    found.push(change);
-                }
-            }
-            found
-        })
-        .await
-        .unwrap_or_default();
-        for change in found {
-            let steps = &self.host.steps;
-            let relative = change.relative.clone();
-            let before = match change.before {
-                Before::Missing => None,
-                Before::Text(text) => Some(text),
-                Before::Unknown => {
-                    steps.step("disk", Some(relative), CANNOT_PUT_BACK.into());
-                    continue;
-                }
-            };
-            let (after, said) = match change.after {
-                After::Deleted => (None, "deleted on disk by the agent"),
-                After::Text(text) if before.is_none() => {
-                    (Some(text), "created on disk by the agent")
-                }
-                After::Text(text) => (Some(text), "changed on disk by the agent"),
-                After::Unknown => {
-                    steps.step("disk", Some(relative), CANNOT_PUT_BACK.into());
-                    continue;
-                }
-            };
-            self.host
-                .files
-                .note_disk(change.path, change.relative, before, after);
-            steps.step("disk", Some(relative), said.into());
-        }
-    }
 }

@@ -7,12 +7,14 @@
 //! - `run`: a job from its start to `job_finished`; the actions that do not stream.
 //! - `converge`: streaming the model's code into a region, settling, taking it back.
 //! - `task`, `task_files`, `task_undo`: a task across files, its files, taking them back.
-//! - `acp_job`, `acp_session`, `acp_agent`, `acp_prompt`: actions and tasks run by an ACP agent.
+//! - `acp_job`, `acp_turn`, `acp_session`, `acp_agent`, `acp_prompt`: actions and tasks run by
+//!   an ACP agent.
 
 mod acp_agent;
 mod acp_job;
 mod acp_prompt;
 mod acp_session;
+mod acp_turn;
 mod blocks;
 mod converge;
 mod pace;

@@ -712,3 +712,51 @@ async fn an_agents_edit_is_a_learning_signal_like_every_jobs() -> anyhow::Result
     assert_eq!(signals, 1, "the rejected edit was recorded");
     Ok(())
 }
+
+#[tokio::test]
+async fn in_preview_mode_an_agents_writes_land_at_the_end_in_one_edit_to_confirm()
+-> anyhow::Result<()> {
+    let setup = Setup::new()?;
+    let main = setup.path("src/main.rs");
+    let lib = setup.path("src/lib.rs");
+    let turns = json!([{ "steps": [
+        { "write": { "path": main, "content": MAIN.replace("a + b", "a.wrapping_add(b)") } },
+        { "write": { "path": lib, "content": LIB.replace("a - b", "a.wrapping_sub(b)") } },
+        { "read": { "path": lib } },
+    ] }]);
+    let mut editor = setup
+        .start(turns, json!({"edits": {"mode": "preview"}}))
+        .await?;
+    let uri = setup.uri("src/main.rs");
+    let job = command(
+        &mut editor,
+        "tandem.task",
+        json!({"instruction": "wrap", "uri": uri}),
+    )
+    .await?;
+    let report = finished(&mut editor, &job["jobId"]).await?;
+    assert_eq!(report["status"], "done", "{report}");
+    // The agent read its own planned change before anything landed.
+    let answer = report["result"]["markdown"].as_str().unwrap_or("");
+    assert!(
+        answer.contains("read: pub fn sub(a: u8, b: u8) -> u8 {\n    a.wrapping_sub(b)"),
+        "{answer}"
+    );
+    let edits = editor.take_requests("workspace/applyEdit");
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    let annotations = edits[0]["edit"]["changeAnnotations"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(annotations.len(), 2, "{edits:?}");
+    assert!(annotations.values().all(|a| a["needsConfirmation"] == true));
+    assert_eq!(
+        text_of(&editor, &uri),
+        MAIN.replace("a + b", "a.wrapping_add(b)")
+    );
+    assert_eq!(
+        setup.read("src/lib.rs"),
+        LIB.replace("a - b", "a.wrapping_sub(b)")
+    );
+    Ok(())
+}

@@ -1,9 +1,13 @@
-//! `tandem doctor`: shows the settings in force and where each came from, then asks the endpoint whether the model answers, and the completion endpoint whether it completes.
+//! `tandem doctor`: shows the settings in force and where each came from, then asks the endpoint whether the model answers, and the completion endpoint whether it completes; with `model.provider: "acp"`, first starts the agent and opens a session.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use tokio_util::sync::CancellationToken;
+
+use crate::acp::{AcpClient, AcpHost, FsError, PermissionChoice, ToolCallInfo};
 
 use crate::config::{ConfigStore, Environment, Settings, Severity};
 use crate::logging::Verbosity;
@@ -119,9 +123,111 @@ async fn check<W: Write>(options: &DoctorOptions, out: &mut Report<'_, W>) -> io
         }
     }
 
+    if let Some(command) = &settings.model.acp {
+        let root = options
+            .workspace_root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("."));
+        let agent_ok = check_agent(command, &root, out).await?;
+        if out.quiet() {
+            return Ok(agent_ok);
+        }
+        // Hover, completion and rule proposals still ask the HTTP model: said, not required.
+        out.step(format_args!(
+            "
+Hover explanations, inline completion and rule proposals ask the model below."
+        ))?;
+        let model_ok = check_model(&settings, &options.env, out).await?;
+        check_completion(&settings, &options.env, out, model_ok).await?;
+        return Ok(agent_ok);
+    }
     let model_ok = check_model(&settings, &options.env, out).await?;
     let completion_ok = check_completion(&settings, &options.env, out, model_ok).await?;
     Ok(model_ok && completion_ok)
+}
+
+/// Starts the ACP agent in `root`, initializes it and opens a session (signing in when it asks
+/// and a key is set), then stops it.
+async fn check_agent<W: Write>(
+    command: &[String],
+    root: &std::path::Path,
+    out: &mut Report<'_, W>,
+) -> io::Result<bool> {
+    out.step(format_args!(
+        "\nStarting the ACP agent `{}` in {}…",
+        command.join(" "),
+        root.display()
+    ))?;
+    let started = match AcpClient::start(command, root, Arc::new(NoJob)).await {
+        Ok(client) => client.new_session().await.map(|_| client),
+        Err(error) => Err(error),
+    };
+    match started {
+        Ok(client) => {
+            let ready = format!(
+                "ok: the ACP agent {} started and opened a session: Tandem is ready.",
+                client.name()
+            );
+            client.kill();
+            if out.quiet() {
+                out.always(format_args!("{ready}"))?;
+            } else {
+                out.step(format_args!("  {ready}"))?;
+            }
+            Ok(true)
+        }
+        Err(error) => {
+            if out.quiet() {
+                out.always(format_args!("failed: {error}"))?;
+            } else {
+                out.step(format_args!("  failed: {error}"))?;
+                out.step(format_args!(
+                    "\nActions and tasks will fail until this is fixed (model.command)."
+                ))?;
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// The doctor's side of a session no job runs in: the agent is asked nothing, and may do
+/// nothing.
+struct NoJob;
+
+impl AcpHost for NoJob {
+    async fn read_text_file(
+        &self,
+        _session: String,
+        path: PathBuf,
+        _line: Option<u32>,
+        _limit: Option<u32>,
+    ) -> Result<String, FsError> {
+        Err(FsError::Denied(format!(
+            "{} is not read by tandem doctor",
+            path.display()
+        )))
+    }
+
+    async fn write_text_file(
+        &self,
+        _session: String,
+        path: PathBuf,
+        _content: String,
+    ) -> Result<(), FsError> {
+        Err(FsError::Denied(format!(
+            "{} is not written by tandem doctor",
+            path.display()
+        )))
+    }
+
+    async fn request_permission(
+        &self,
+        _session: String,
+        _tool_call: ToolCallInfo,
+        _options: Vec<PermissionChoice>,
+    ) -> Option<String> {
+        None
+    }
 }
 
 /// Asks the agent's model for a list of models, or one token.

@@ -760,3 +760,33 @@ async fn in_preview_mode_an_agents_writes_land_at_the_end_in_one_edit_to_confirm
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn doctor_starts_the_agent_and_opens_a_session() -> anyhow::Result<()> {
+    use tandem::config::Environment;
+    use tandem::doctor::{DoctorOptions, run_with};
+    use tandem::logging::Verbosity;
+    let root = tempfile::tempdir()?;
+    let cases = [
+        (agent(&json!([])), 0, "ok: the ACP agent "),
+        (
+            vec!["tandem-no-such-agent".to_owned()],
+            1,
+            "failed: the ACP agent `tandem-no-such-agent` could not be started",
+        ),
+    ];
+    for (command, code, said) in cases {
+        let options = DoctorOptions {
+            env: Environment::from_pairs::<&str, &str>([]),
+            user_config: Some(root.path().join("none.toml")),
+            workspace_root: Some(root.path().to_path_buf()),
+            editor_settings: Some(json!({"model": {"provider": "acp", "command": command}})),
+        };
+        let mut out = Vec::new();
+        let got = run_with(&options, Verbosity::Quiet, &mut out).await;
+        let out = String::from_utf8(out)?;
+        assert_eq!(got, code, "{out}");
+        assert!(out.contains(said), "{said:?} in {out}");
+    }
+    Ok(())
+}

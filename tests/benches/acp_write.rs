@@ -8,6 +8,9 @@
 //! TANDEM_BIN=$PWD/target/release/tandem cargo bench -p tandem-tests --bench acp_write
 //! ```
 //!
+//! With `BENCH_TANDEM_LOG=debug` the server logs when the SDK hands it each write and when its
+//! `workspace/applyEdit` leaves: the time inside Tandem alone, without the pipes.
+//!
 //! Writes go one after another (each is answered once its edit has landed): a one-line change
 //! to a 200-line document open in the editor (a converging, versioned edit), and to files that
 //! are not open (a `workspace/applyEdit` with version `null`).
@@ -90,9 +93,12 @@ async fn writes(open: bool) -> Result<Vec<Duration>> {
         format!("TANDEM_ACP_STAMPS={}", stamps.display()),
         env!("CARGO_BIN_EXE_acp_agent").to_owned(),
     ];
-    // The tests' debug log would be part of what is timed.
+    // The tests' debug log would be part of what is timed, unless asked for.
     let quiet = SpawnOptions {
-        env: vec![("TANDEM_LOG".to_owned(), "warn".to_owned())],
+        env: vec![(
+            "TANDEM_LOG".to_owned(),
+            std::env::var("BENCH_TANDEM_LOG").unwrap_or("warn".into()),
+        )],
         ..SpawnOptions::default()
     };
     let mut editor = Editor::spawn(quiet).await?;

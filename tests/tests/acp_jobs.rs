@@ -228,6 +228,14 @@ async fn an_agents_writes_land_under_typing_in_closed_and_new_files_and_on_disk_
         );
     }
 
+    // The edits are the fix's, by their label.
+    let labels: Vec<&str> = editor
+        .applied_edits
+        .iter()
+        .filter_map(|e| e["label"].as_str())
+        .collect();
+    assert!(labels.contains(&"Tandem: fix"), "{labels:?}");
+    assert!(labels.iter().all(|l| *l == "Tandem: fix"), "{labels:?}");
     command(&mut editor, "tandem.reject", json!({"jobId": job})).await?;
     assert_eq!(
         text_of(&editor, &uri),

@@ -146,7 +146,7 @@ pub async fn run_acp<E: Editor>(
     job: AcpJob,
 ) {
     let id = handle.id;
-    let files = Arc::new(TaskFiles::default());
+    let files = Arc::new(TaskFiles::for_action(job.action));
     {
         let mut tasks = engine.tasks.lock();
         tasks.retain(|task, _| engine.jobs.knows(*task));

@@ -35,10 +35,17 @@ pub(super) struct Touched {
     pending: bool,
 }
 
-/// The files of one task.
-#[derive(Default)]
+/// The files of one task (or of an ACP agent's job, whatever its action).
 pub struct TaskFiles {
     files: Mutex<Vec<Touched>>,
+    /// What the edits are labelled with (`Tandem: task`, `Tandem: fix`, ...).
+    action: Action,
+}
+
+impl Default for TaskFiles {
+    fn default() -> Self {
+        Self::for_action(Action::Task)
+    }
 }
 
 /// What a file held before the task, and what the task last made it.
@@ -86,6 +93,18 @@ pub(super) fn changed_span(old: &str, new: &str) -> (Range<usize>, String) {
 }
 
 impl TaskFiles {
+    /// The files of a job of `action`, which labels their edits.
+    pub fn for_action(action: Action) -> Self {
+        Self {
+            files: Mutex::default(),
+            action,
+        }
+    }
+
+    pub(super) fn action(&self) -> Action {
+        self.action
+    }
+
     /// What the task's tools read for files the editor does not have open: the text the task
     /// gave them (the editor may not have written it to disk).
     pub fn overlay(&self) -> Vec<(PathBuf, String)> {
@@ -266,7 +285,7 @@ async fn land_planned<E: Editor>(
             files.set_part(&plan.path.absolute, handle.clone());
             let target = Target {
                 doc,
-                action: Action::Task,
+                action: files.action(),
                 preview: false,
             };
             tokio::select! {
@@ -284,7 +303,7 @@ async fn land_planned<E: Editor>(
                 &plan.new_text,
                 plan.created,
             );
-            apply(editor, task.id, changes, first_edit, false)
+            apply(editor, task.id, files.action(), changes, first_edit, false)
                 .await
                 .map_err(|why| format!("{} was not changed: {why}", plan.path.relative))?;
             files.note(&plan, false);
@@ -382,6 +401,7 @@ pub(super) fn file_changes(path: &Path, old: &str, new: &str, create: bool) -> V
 pub(super) async fn apply<E: Editor>(
     editor: &E,
     job: JobId,
+    action: Action,
     changes: Vec<Change>,
     announce: bool,
     confirm: bool,
@@ -391,7 +411,7 @@ pub(super) async fn apply<E: Editor>(
     }
     let request = EditRequest {
         job,
-        action: Action::Task,
+        action,
         changes,
         confirm,
         announce,
@@ -441,7 +461,7 @@ pub(super) async fn land_previews<E: Editor>(
             )),
         }
     }
-    apply(editor, task, changes, true, true).await?;
+    apply(editor, task, files.action(), changes, true, true).await?;
     if skipped.is_empty() {
         Ok(())
     } else {

@@ -23,6 +23,7 @@ pub(super) async fn take_back<E: Editor>(
     files: &TaskFiles,
 ) -> Result<(), String> {
     let mut failed = Vec::new();
+    let action = files.action();
     for Touched {
         path,
         relative,
@@ -34,12 +35,16 @@ pub(super) async fn take_back<E: Editor>(
     {
         let done = match part {
             // A created file goes, whatever its part holds.
-            Some(part) if !created => match restore_part(engine, editor, &part, &path).await {
-                // Closed since: its text is put back on disk (or in the buffer, reopened).
-                Err(Closed) => restore_file(engine, editor, task, &path, false, &original).await,
-                Ok(done) => done,
-            },
-            _ => restore_file(engine, editor, task, &path, created, &original).await,
+            Some(part) if !created => {
+                match restore_part(engine, editor, &part, &path, action).await {
+                    // Closed since: its text is put back on disk (or in the buffer, reopened).
+                    Err(Closed) => {
+                        restore_file(engine, editor, (task, action), &path, false, &original).await
+                    }
+                    Ok(done) => done,
+                }
+            }
+            _ => restore_file(engine, editor, (task, action), &path, created, &original).await,
         };
         if let Err(why) = done {
             failed.push(format!("{relative}: {why}"));
@@ -64,6 +69,7 @@ async fn restore_part<E: Editor>(
     editor: &E,
     part: &JobHandle,
     path: &Path,
+    action: Action,
 ) -> Result<Result<(), String>, Closed> {
     let doc = doc_of(path).ok_or(Closed)?;
     if !engine.documents.is_open(&doc) {
@@ -83,7 +89,7 @@ async fn restore_part<E: Editor>(
     };
     let target = Target {
         doc,
-        action: Action::Task,
+        action,
         preview: false,
     };
     Ok(
@@ -100,7 +106,7 @@ async fn restore_part<E: Editor>(
 async fn restore_file<E: Editor>(
     engine: &Arc<Engine>,
     editor: &E,
-    task: JobId,
+    (task, action): (JobId, Action),
     path: &Path,
     created: bool,
     original: &str,
@@ -109,7 +115,7 @@ async fn restore_file<E: Editor>(
         let delete = vec![Change::DeleteFile {
             path: path.to_path_buf(),
         }];
-        return apply(editor, task, delete, false, false).await;
+        return apply(editor, task, action, delete, false, false).await;
     }
     if let Some(snapshot) = doc_of(path).and_then(|d| engine.documents.snapshot(&d)) {
         if snapshot.rope == original {
@@ -125,7 +131,7 @@ async fn restore_file<E: Editor>(
             chars: span,
             text,
         })];
-        return apply(editor, task, edit, false, false).await;
+        return apply(editor, task, action, edit, false, false).await;
     }
     // A file deleted since (an agent deleting it on disk) is created again.
     let (now, gone) = match std::fs::read_to_string(path) {
@@ -139,6 +145,7 @@ async fn restore_file<E: Editor>(
     apply(
         editor,
         task,
+        action,
         file_changes(path, &now, original, gone),
         false,
         false,

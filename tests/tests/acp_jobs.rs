@@ -253,7 +253,7 @@ async fn the_agent_is_kept_between_jobs_and_started_again_after_it_died() -> any
     let setup = Setup::new()?;
     let turns = json!([
         { "steps": ["pid"] },
-        { "steps": ["pid"] },
+        { "steps": ["pid", "closed"] },
         { "steps": [{ "exit": 3 }] },
         { "steps": ["pid"] },
     ]);
@@ -277,7 +277,8 @@ async fn the_agent_is_kept_between_jobs_and_started_again_after_it_died() -> any
         );
     }
     assert!(pids[0].starts_with("pid: "), "{pids:?}");
-    assert_eq!(pids[0], pids[1], "one agent for both jobs");
+    // One agent for both jobs, and the first job's session was closed when it ended.
+    assert_eq!(pids[1], format!("{}closed: session-1", pids[0]), "{pids:?}");
 
     let job = command(
         &mut editor,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::v1::schema::{
-    AuthMethod, AuthenticateRequest, CancelNotification, ClientCapabilities,
+    AuthMethod, AuthenticateRequest, CancelNotification, ClientCapabilities, CloseSessionRequest,
     FileSystemCapabilities, Implementation, InitializeRequest, NewSessionRequest, PromptRequest,
     ReadTextFileRequest, ReadTextFileResponse, RequestPermissionOutcome, RequestPermissionRequest,
     RequestPermissionResponse, SelectedPermissionOutcome, SessionNotification,
@@ -202,6 +202,18 @@ impl AcpClient {
         let request = self.connection.send_request(request).block_task();
         let response = self.finish("session/prompt", None, request).await?;
         Ok(convert::turn_end(response))
+    }
+
+    /// `session/close`: the agent may free what it keeps for the session (a job's session is
+    /// not used again). Agents without it answer an error, which is ignored; the answer is not
+    /// awaited for long.
+    pub async fn close(&self, session: &str) {
+        self.sessions.0.lock().remove(session);
+        let request = CloseSessionRequest::new(session.to_owned());
+        let sent = self.connection.send_request(request).block_task();
+        if let Ok(Err(error)) = tokio::time::timeout(EXIT_GRACE, sent).await {
+            tracing::debug!(agent = %self.name, "session/close: {error}");
+        }
     }
 
     /// `session/cancel`: the agent stops the turn soon and ends it with `Cancelled`; the turn's

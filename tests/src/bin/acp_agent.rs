@@ -12,7 +12,7 @@
 //! agent's process group; its pid as a message), `"wait_cancel"`, `{"exit": code}`,
 //! `{"wait_file": path}` (until the file exists: a test's gate), `"malformed"` (a line that is
 //! not JSON on stdout), `"hang"` (never answers, not even a cancel), `"pid"` (its pid as a
-//! message). Sessions are `session-1`, `session-2`, ... and turns count across them. With
+//! message), `"closed"` (the sessions closed so far, as a message). Sessions are `session-1`, `session-2`, ... and turns count across them. With
 //! `TANDEM_ACP_STAMPS` set, the time each write request is sent is appended to that file. What a
 //! request to the client returned comes back as a message ("read: ...", "wrote ...",
 //! "permission: <option id>" or "permission: cancelled", "... error: ..."). A `session/cancel`
@@ -24,12 +24,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use agent_client_protocol::v1::ConnectionTo;
 use agent_client_protocol::v1::schema::{
-    AgentCapabilities, CancelNotification, ClientCapabilities, ContentBlock, ContentChunk,
-    InitializeRequest, InitializeResponse, NewSessionRequest, NewSessionResponse, PermissionOption,
-    PermissionOptionKind, Plan, PlanEntry, PlanEntryPriority, PlanEntryStatus, PromptRequest,
-    PromptResponse, ReadTextFileRequest, RequestPermissionOutcome, RequestPermissionRequest,
-    SessionNotification, SessionUpdate, StopReason, TextContent, ToolCall, ToolCallLocation,
-    ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields, ToolKind, Usage, WriteTextFileRequest,
+    AgentCapabilities, CancelNotification, ClientCapabilities, CloseSessionRequest,
+    CloseSessionResponse, ContentBlock, ContentChunk, InitializeRequest, InitializeResponse,
+    NewSessionRequest, NewSessionResponse, PermissionOption, PermissionOptionKind, Plan, PlanEntry,
+    PlanEntryPriority, PlanEntryStatus, PromptRequest, PromptResponse, ReadTextFileRequest,
+    RequestPermissionOutcome, RequestPermissionRequest, SessionNotification, SessionUpdate,
+    StopReason, TextContent, ToolCall, ToolCallLocation, ToolCallStatus, ToolCallUpdate,
+    ToolCallUpdateFields, ToolKind, Usage, WriteTextFileRequest,
 };
 use agent_client_protocol::{Agent, Client, Stdio};
 use serde::Deserialize;
@@ -82,6 +83,7 @@ enum Step {
     Malformed,
     Hang,
     Pid,
+    Closed,
 }
 
 /// What the agent keeps between messages.
@@ -91,6 +93,7 @@ struct State {
     cwd: Mutex<PathBuf>,
     turn: AtomicUsize,
     sessions: AtomicUsize,
+    closed: Mutex<Vec<String>>,
     cancelled: AtomicBool,
     cancel: Notify,
 }
@@ -104,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
     let script: Script = serde_json::from_str(&script)?;
     let state = Arc::new(State::default());
     let (on_init, on_session, on_prompt) = (state.clone(), state.clone(), state.clone());
+    let on_close = state.clone();
     Agent
         .v1()
         .name("scripted")
@@ -128,6 +132,17 @@ async fn main() -> anyhow::Result<()> {
                     .unwrap_or_else(PoisonError::into_inner) = request.cwd;
                 let n = on_session.sessions.fetch_add(1, Ordering::SeqCst) + 1;
                 responder.respond(NewSessionResponse::new(format!("session-{n}")))
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
+        .on_receive_request(
+            async move |request: CloseSessionRequest, responder, _connection| {
+                on_close
+                    .closed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(request.session_id.0.to_string());
+                responder.respond(CloseSessionResponse::new())
             },
             agent_client_protocol::on_receive_request!(),
         )
@@ -313,6 +328,14 @@ async fn play(
             }
             Step::Hang => std::future::pending::<()>().await,
             Step::Pid => say(format!("pid: {}", std::process::id()))?,
+            Step::Closed => {
+                let closed = state
+                    .closed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .join(", ");
+                say(format!("closed: {closed}"))?;
+            }
         }
     }
     if state.cancelled.load(Ordering::SeqCst) {

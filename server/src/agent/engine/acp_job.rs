@@ -365,7 +365,7 @@ async fn converse<E: Editor>(
                     job.timeout.as_secs()
                 );
                 turn.settle(&mut session.updates).await;
-                agents.leave(&session.id);
+                end_session(agents, &client, &session.id);
                 return if files.touched().is_empty() {
                     failed(said)
                 } else {
@@ -376,7 +376,7 @@ async fn converse<E: Editor>(
         }
     };
     turn.settle(&mut session.updates).await;
-    agents.leave(&session.id);
+    end_session(agents, &client, &session.id);
     let Some(end) = end else {
         return cancelled();
     };
@@ -400,6 +400,14 @@ async fn converse<E: Editor>(
         StopReason::Refusal => failed(format!("{program} refused: {answer}")),
         StopReason::Cancelled => cancelled(),
     }
+}
+
+/// The job is done with its session: its requests are no longer answered, and the agent may
+/// free it (not waited for).
+fn end_session<E: Editor>(agents: &AcpAgents<E>, client: &Arc<AcpClient>, session: &str) {
+    agents.leave(session);
+    let (client, session) = (client.clone(), session.to_owned());
+    tokio::spawn(async move { client.close(&session).await });
 }
 
 /// Cancels the turn and waits a little for the agent to end it.

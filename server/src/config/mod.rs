@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::model::{ApiKey, Endpoint, PredictedOutputs, Provider, RetryPolicy};
+use crate::model::{ApiKey, Endpoint, PredictedOutputs, Provider, RetryPolicy, is_loopback};
 
 mod completion;
 mod environment;
@@ -482,19 +482,4 @@ fn resolve(
         completion,
     };
     (settings, origins)
-}
-
-/// Whether `url` points at this machine (127.0.0.0/8, localhost, [::1]).
-fn is_loopback(url: &str) -> bool {
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    let Some(host) = parsed.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }

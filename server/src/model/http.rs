@@ -1,4 +1,4 @@
-//! HTTP details shared by the transport: key headers, what a status means, `Retry-After`, error causes.
+//! HTTP details shared by the transport: key headers, what a status means, `Retry-After`, error causes, whether a URL is this machine.
 
 use std::time::Duration;
 
@@ -100,13 +100,29 @@ pub(super) fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// Whether `url` points at this machine (127.0.0.0/8, localhost, [::1]): no proxy is used for
+/// it, and a workspace file may send a key there.
+pub fn is_loopback(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = parsed.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use reqwest::header::HeaderMap;
 
-    use super::retry_after;
+    use super::{is_loopback, retry_after};
 
     #[test]
     fn retry_after_reads_milliseconds_then_seconds() {
@@ -128,6 +144,23 @@ mod tests {
                 map.insert(*name, value.parse().expect("header value"));
             }
             assert_eq!(retry_after(&map), expected, "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn loopback_hosts_are_this_machine() {
+        let cases = [
+            ("http://127.0.0.1:11434", true),
+            ("http://localhost:8080/v1", true),
+            ("http://LOCALHOST:8080/v1", true),
+            ("http://[::1]:8000/v1", true),
+            ("http://127.1.2.3/v1", true),
+            ("https://api.openai.com/v1", false),
+            ("http://192.168.1.20:11434", false),
+            ("not a url", false),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(is_loopback(url), expected, "{url}");
         }
     }
 }

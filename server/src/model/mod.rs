@@ -27,6 +27,8 @@ mod transport;
 #[cfg(test)]
 mod usage_streams;
 
+pub use http::is_loopback;
+
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;

@@ -75,7 +75,7 @@ impl ModelClient {
             .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10).min(endpoint.request_timeout));
         // A local model is never behind the proxy that HTTPS_PROXY names for the internet.
-        if is_loopback(&endpoint.base_url) {
+        if super::http::is_loopback(&endpoint.base_url) {
             builder = builder.no_proxy();
         }
         let http = builder.build().map_err(|error| {
@@ -489,42 +489,5 @@ impl Call {
             kind = fim::unsupported(kind);
         }
         Err(Failure { kind, retry_after })
-    }
-}
-
-/// Whether the URL's host is this machine.
-fn is_loopback(url: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    let host = url
-        .host_str()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback;
-
-    #[test]
-    fn loopback_hosts_bypass_the_proxy() {
-        let cases = [
-            ("http://127.0.0.1:11434", true),
-            ("http://localhost:8080/v1", true),
-            ("http://[::1]:8000/v1", true),
-            ("http://127.1.2.3/v1", true),
-            ("https://api.openai.com/v1", false),
-            ("http://192.168.1.20:11434", false),
-            ("not a url", false),
-        ];
-        for (url, expected) in cases {
-            assert_eq!(is_loopback(url), expected, "{url}");
-        }
     }
 }

@@ -1,6 +1,8 @@
 //! Jobs on the LSP edge when `model.provider` is `acp`: an action or a task becomes a job of
-//! the ACP agent (see `agent::engine::acp_job`), on the one agent the server keeps.
+//! the ACP agent (see `agent::engine::acp_job`), on the one agent the server keeps; its
+//! permission questions become `window/showMessageRequest`.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use super::commands::invalid;
 use super::jobs::LspEditor;
 use super::server::State;
 use crate::agent::actions::Action;
-use crate::agent::engine::{self, AcpInput};
+use crate::agent::engine::{self, AcpInput, Question};
 use crate::config::Settings;
 use crate::workspace::Snapshot;
 
@@ -63,4 +65,36 @@ pub fn start(
         job,
     ));
     Ok(json!({"jobId": id}))
+}
+
+/// `window/showMessageRequest` with the answers as its actions. A client that cannot answer
+/// (an error) is told, in a message, that the question was answered for it.
+pub async fn ask(state: &State, question: Question) -> Option<usize> {
+    let actions = question
+        .choices
+        .iter()
+        .map(|choice| lsp::MessageActionItem {
+            title: choice.clone(),
+            properties: HashMap::new(),
+        })
+        .collect();
+    let asked = state
+        .client
+        .show_message_request(lsp::MessageType::Warning, &question.message, Some(actions))
+        .await;
+    match asked {
+        Ok(Some(item)) => question.choices.iter().position(|c| *c == item.title),
+        Ok(None) => None,
+        Err(error) => {
+            let said = format!(
+                "{}: answered \"reject\" for you, as the editor cannot answer questions ({})",
+                question.message, error.message
+            );
+            state
+                .client
+                .show_message(lsp::MessageType::Warning, said)
+                .await;
+            None
+        }
+    }
 }

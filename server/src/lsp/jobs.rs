@@ -106,37 +106,8 @@ impl Editor for LspEditor {
         super::task::announce_step(&self.0, job, step).await;
     }
 
-    /// `window/showMessageRequest` with the answers as its actions. A client that cannot answer
-    /// (an error) is told, in a message, that the question was answered for it.
     async fn ask(&self, question: Question) -> Option<usize> {
-        let state = &self.0;
-        let actions = question
-            .choices
-            .iter()
-            .map(|choice| lsp::MessageActionItem {
-                title: choice.clone(),
-                properties: HashMap::new(),
-            })
-            .collect();
-        let asked = state
-            .client
-            .show_message_request(lsp::MessageType::Warning, &question.message, Some(actions))
-            .await;
-        match asked {
-            Ok(Some(item)) => question.choices.iter().position(|c| *c == item.title),
-            Ok(None) => None,
-            Err(error) => {
-                let said = format!(
-                    "{}: answered \"reject\" for you, as the editor cannot answer questions ({})",
-                    question.message, error.message
-                );
-                state
-                    .client
-                    .show_message(lsp::MessageType::Warning, said)
-                    .await;
-                None
-            }
-        }
+        super::acp::ask(&self.0, question).await
     }
 
     async fn job_finished(&self, report: JobReport) {

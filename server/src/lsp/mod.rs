@@ -5,6 +5,7 @@
 
 mod acp;
 mod capabilities;
+mod code_actions;
 mod commands;
 mod completion;
 mod convert;

@@ -10,7 +10,9 @@ use tower_lsp_server::gen_lsp_types as lsp;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::{Client, LanguageServer};
 
-use super::{capabilities, commands, convert, diagnostics, features, learning, settings};
+use super::{
+    capabilities, code_actions, commands, convert, diagnostics, features, learning, settings,
+};
 use crate::agent::engine::Engine;
 use crate::agent::signals::Fate;
 use crate::config::{ConfigStore, Environment};
@@ -294,14 +296,14 @@ impl LanguageServer for Backend {
         guard(
             "textDocument/codeAction",
             Some(&uri),
-            commands::code_actions(&self.state, params),
+            code_actions::code_actions(&self.state, params),
         )
         .await
     }
 
     async fn code_action_resolve(&self, params: lsp::CodeAction) -> Result<lsp::CodeAction> {
         guard("codeAction/resolve", None, async {
-            Ok(commands::resolve(params))
+            Ok(code_actions::resolve(params))
         })
         .await
     }

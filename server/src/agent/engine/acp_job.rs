@@ -25,6 +25,7 @@ use crate::acp::{AcpClient, PromptBlock, StopReason, TurnEnd};
 use crate::agent::actions::Action;
 use crate::agent::disk_snapshot::DiskSnapshot;
 use crate::agent::jobs::{JobHandle, JobStatus};
+use crate::agent::task::prompt::Spot;
 use crate::agent::team_rules;
 use crate::config::{EditMode, Settings};
 use crate::model::UsageTotals;
@@ -67,28 +68,19 @@ pub fn start_acp(engine: &Engine, input: AcpInput) -> Result<(JobHandle, AcpJob)
         return Err("tandem.task needs an instruction: say what to do".into());
     }
     let root = input.root;
-    let place = input.at.as_ref().and_then(|(snapshot, range)| {
-        let path = url::Url::parse(&snapshot.uri).ok()?.to_file_path().ok()?;
-        let relative = path.strip_prefix(root).map_or_else(
-            |_| path.display().to_string(),
-            |p| p.to_string_lossy().replace('\\', "/"),
-        );
-        let rope = &snapshot.rope;
-        let range = range
-            .clone()
-            .map(|r| r.start.min(rope.len_bytes())..r.end.min(rope.len_bytes()));
-        let lines = range.as_ref().map(|r| {
-            (
-                rope.byte_to_line(r.start) + 1,
-                rope.byte_to_line(r.end.max(r.start)) + 1,
-            )
-        });
-        let selection = range.map(|r| rope.byte_slice(r).to_string());
-        Some((path, relative, lines, selection))
-    });
-    let rules_at = place
+    let spot = input
+        .at
         .as_ref()
-        .map_or_else(|| root.join("."), |p| p.0.clone());
+        .and_then(|(snapshot, range)| Spot::read(root, snapshot, range.clone()));
+    // A file outside the workspace is named by its absolute path.
+    let named = spot.as_ref().map(|spot| {
+        spot.relative
+            .clone()
+            .unwrap_or_else(|| spot.path.display().to_string())
+    });
+    let rules_at = spot
+        .as_ref()
+        .map_or_else(|| root.join("."), |spot| spot.path.clone());
     let team = team_rules::for_path(root, &rules_at, |file| {
         engine.open_at(file).map(|open| open.rope.to_string())
     });
@@ -97,13 +89,12 @@ pub fn start_acp(engine: &Engine, input: AcpInput) -> Result<(JobHandle, AcpJob)
         instruction: input.instruction,
         diagnostics: input.diagnostics,
         team: &team,
-        place: place
+        place: spot
             .as_ref()
-            .map(|(path, relative, lines, selection)| Place {
-                path: path.clone(),
-                relative,
-                lines: *lines,
-                selection: selection.as_deref(),
+            .zip(named.as_deref())
+            .map(|(spot, named)| Place {
+                path: spot.path.clone(),
+                standing: spot.standing(named),
             }),
     };
     let blocks = blocks(&ask);

@@ -6,21 +6,13 @@ use std::path::PathBuf;
 
 use crate::acp::PromptBlock;
 use crate::agent::actions::Action;
-use crate::agent::prompt::fence_for;
-use crate::agent::secrets::redact;
+use crate::agent::task::prompt::{Standing, standing_section, team_section};
 use crate::agent::team_rules::TeamRule;
 
-/// The selection shown to the agent is cut at this many bytes (it can read the file).
-const MAX_SELECTION_BYTES: usize = 16 * 1024;
-
-/// Where the user stands.
+/// Where the user stands: the file (linked) and how the prompt names it.
 pub(super) struct Place<'a> {
     pub path: PathBuf,
-    /// Relative to the workspace root.
-    pub relative: &'a str,
-    /// 1-based, inclusive.
-    pub lines: Option<(usize, usize)>,
-    pub selection: Option<&'a str>,
+    pub standing: Standing<'a>,
 }
 
 /// What the job asks for.
@@ -78,39 +70,9 @@ pub(super) fn blocks(ask: &Ask) -> Vec<PromptBlock> {
     } else {
         text.push_str("Do not change any file.\n");
     }
-    if !ask.team.is_empty() {
-        text.push_str("\n# The team's rules\n\n");
-        for rule in ask.team {
-            match &rule.scope {
-                Some(scope) => text.push_str(&format!("- ({scope}) {}\n", rule.text)),
-                None => text.push_str(&format!("- {}\n", rule.text)),
-            }
-        }
-    }
+    text.push_str(&team_section(ask.team));
     if let Some(place) = &ask.place {
-        text.push_str("\n# Where the user stands\n\n");
-        match place.lines {
-            Some((first, last)) if first == last => {
-                text.push_str(&format!("`{}`, line {first}\n", place.relative));
-            }
-            Some((first, last)) => {
-                text.push_str(&format!("`{}`, lines {first}–{last}\n", place.relative));
-            }
-            None => text.push_str(&format!("`{}`\n", place.relative)),
-        }
-        if let Some(selection) = place.selection.filter(|s| !s.trim().is_empty()) {
-            let mut cut = selection.len().min(MAX_SELECTION_BYTES);
-            while !selection.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            let shown = redact(&selection[..cut]);
-            let fence = fence_for(&shown);
-            text.push_str(&format!("\nThe selected text:\n{fence}\n{shown}"));
-            if !shown.ends_with('\n') {
-                text.push('\n');
-            }
-            text.push_str(&format!("{fence}\n"));
-        }
+        text.push_str(&standing_section(&place.standing));
     }
     if !ask.diagnostics.is_empty() {
         text.push_str("\n# Problems reported there\n\n");
@@ -140,6 +102,7 @@ mod tests {
     use super::{Ask, Place, blocks};
     use crate::acp::PromptBlock;
     use crate::agent::actions::Action;
+    use crate::agent::task::prompt::Standing;
     use crate::agent::team_rules::TeamRule;
 
     #[test]
@@ -156,9 +119,11 @@ mod tests {
             team: &team,
             place: Some(Place {
                 path: PathBuf::from("/w/src/lib.rs"),
-                relative: "src/lib.rs",
-                lines: Some((3, 4)),
-                selection: Some("let a = 1\n"),
+                standing: Standing {
+                    path: "src/lib.rs",
+                    lines: Some((3, 4)),
+                    selection: Some("let a = 1\n"),
+                },
             }),
         };
         let blocks = blocks(&ask);

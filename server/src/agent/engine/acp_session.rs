@@ -17,6 +17,7 @@ use super::task::{Buffers, REPLANS};
 use super::task_files::{Landed, TaskFiles, land};
 use crate::acp::{FsError, PermissionChoice, PermissionKind, ToolCallInfo};
 use crate::agent::jobs::JobHandle;
+use crate::agent::task::tools::list::slashed;
 use crate::agent::task::tools::{PlannedChange, WorkspacePath, current_text, paths};
 use crate::edits::merge3;
 
@@ -248,10 +249,8 @@ impl<E: Editor> SessionJob<E> {
 
     /// `path` relative to the root when it is inside it.
     pub(super) fn relative(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root).map_or_else(
-            |_| path.display().to_string(),
-            |p| p.to_string_lossy().replace('\\', "/"),
-        )
+        path.strip_prefix(&self.root)
+            .map_or_else(|_| path.display().to_string(), slashed)
     }
 }
 

@@ -25,7 +25,7 @@ use crate::agent::task::check::{
     CheckSpec, DEFAULT_MAX_OUTPUT_BYTES, Overlay, describe, run_check,
 };
 use crate::agent::task::conversation::{self, Limits, Step, TaskEnd, TaskTools, ToolOutput};
-use crate::agent::task::prompt::{Standing, first_message};
+use crate::agent::task::prompt::{Spot, first_message};
 use crate::agent::task::tools::{self, OpenBuffers, ToolOutcome};
 use crate::agent::team_rules;
 use crate::agent::workspace_files::agents_rules;
@@ -70,40 +70,22 @@ pub fn start_task(engine: &Engine, input: TaskInput) -> Result<(JobHandle, TaskJ
         return Err("tandem.task needs an instruction: say what to do".into());
     }
     let root = input.root;
-    let place = input.at.as_ref().and_then(|(snapshot, range)| {
-        let path = url::Url::parse(&snapshot.uri).ok()?.to_file_path().ok()?;
-        let relative = path
-            .strip_prefix(root)
-            .ok()?
-            .to_string_lossy()
-            .replace('\\', "/");
-        let rope = &snapshot.rope;
-        let range = range
-            .clone()
-            .map(|r| r.start.min(rope.len_bytes())..r.end.min(rope.len_bytes()));
-        let lines = range.as_ref().map(|r| {
-            (
-                rope.byte_to_line(r.start) + 1,
-                rope.byte_to_line(r.end.max(r.start)) + 1,
-            )
-        });
-        let selection = range.map(|r| rope.byte_slice(r).to_string());
-        Some((path, relative, lines, selection))
-    });
+    // A file outside the workspace is no place in it.
+    let place = input
+        .at
+        .as_ref()
+        .and_then(|(snapshot, range)| Spot::read(root, snapshot, range.clone()))
+        .filter(|spot| spot.relative.is_some());
     let rules_at = place
         .as_ref()
-        .map_or_else(|| root.join("."), |p| p.0.clone());
+        .map_or_else(|| root.join("."), |p| p.path.clone());
     let agents = agents_rules(root, &rules_at);
     let team = team_rules::for_path(root, &rules_at, |file| {
         engine.open_at(file).map(|open| open.rope.to_string())
     });
     let standing = place
         .as_ref()
-        .map(|(_, relative, lines, selection)| Standing {
-            path: relative,
-            lines: *lines,
-            selection: selection.as_deref(),
-        });
+        .map(|spot| spot.standing(spot.relative.as_deref().unwrap_or_default()));
     let first = first_message(instruction, root, standing.as_ref(), &agents, &team);
     let doc = match &input.at {
         Some((snapshot, _)) => snapshot.uri.clone(),

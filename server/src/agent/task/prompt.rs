@@ -1,13 +1,16 @@
 //! A task's first message: the team's rules and the project's AGENTS.md files for the place, where
 //! the user stands (file, lines, the selected text), and the instruction.
 
-use std::path::Path;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use crate::agent::prompt::fence_for;
 use crate::agent::secrets::redact;
+use crate::agent::task::tools::list::slashed;
 use crate::agent::team_rules::TeamRule;
 use crate::agent::workspace_files::Rules;
 use crate::model::Message;
+use crate::workspace::Snapshot;
 
 /// The selection shown to the model is cut at this many bytes.
 const MAX_SELECTION_BYTES: usize = 16 * 1024;
@@ -36,15 +39,7 @@ pub fn first_message(
         "Paths in tool calls are relative to the workspace root. Files open in the editor are \
          read as the user sees them, unsaved changes included.\n",
     );
-    if !team.is_empty() {
-        stable.push_str("\n# The team's rules\n\n");
-        for rule in team {
-            match &rule.scope {
-                Some(scope) => stable.push_str(&format!("- ({scope}) {}\n", rule.text)),
-                None => stable.push_str(&format!("- {}\n", rule.text)),
-            }
-        }
-    }
+    stable.push_str(&team_section(team));
     for rules in agents {
         let name = rules
             .path
@@ -58,32 +53,97 @@ pub fn first_message(
     }
     let mut out = String::new();
     if let Some(standing) = standing {
-        out.push_str("\n# Where the user stands\n\n");
-        match standing.lines {
-            Some((first, last)) if first == last => {
-                out.push_str(&format!("`{}`, line {first}\n", standing.path));
-            }
-            Some((first, last)) => {
-                out.push_str(&format!("`{}`, lines {first}–{last}\n", standing.path));
-            }
-            None => out.push_str(&format!("`{}`\n", standing.path)),
-        }
-        if let Some(selection) = standing.selection.filter(|s| !s.trim().is_empty()) {
-            let mut cut = selection.len().min(MAX_SELECTION_BYTES);
-            while !selection.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            let shown = redact(&selection[..cut]);
-            let fence = fence_for(&shown);
-            out.push_str(&format!("\nThe selected text:\n{fence}\n{shown}"));
-            if !shown.ends_with('\n') {
-                out.push('\n');
-            }
-            out.push_str(&format!("{fence}\n"));
-        }
+        out.push_str(&standing_section(standing));
     }
     out.push_str(&format!("\n# Task\n\n{}\n", instruction.trim()));
     Message::user_with_stable_prefix(&stable, &out)
+}
+
+/// The team's rules as a prompt section; empty when there are none.
+pub fn team_section(team: &[TeamRule]) -> String {
+    if team.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n# The team's rules\n\n");
+    for rule in team {
+        match &rule.scope {
+            Some(scope) => out.push_str(&format!("- ({scope}) {}\n", rule.text)),
+            None => out.push_str(&format!("- {}\n", rule.text)),
+        }
+    }
+    out
+}
+
+/// Where the user stands as a prompt section: the file, the lines, and the selected text (cut
+/// at [`MAX_SELECTION_BYTES`], secrets redacted).
+pub fn standing_section(standing: &Standing) -> String {
+    let mut out = String::from("\n# Where the user stands\n\n");
+    match standing.lines {
+        Some((first, last)) if first == last => {
+            out.push_str(&format!("`{}`, line {first}\n", standing.path));
+        }
+        Some((first, last)) => {
+            out.push_str(&format!("`{}`, lines {first}–{last}\n", standing.path));
+        }
+        None => out.push_str(&format!("`{}`\n", standing.path)),
+    }
+    if let Some(selection) = standing.selection.filter(|s| !s.trim().is_empty()) {
+        let mut cut = selection.len().min(MAX_SELECTION_BYTES);
+        while !selection.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let shown = redact(&selection[..cut]);
+        let fence = fence_for(&shown);
+        out.push_str(&format!("\nThe selected text:\n{fence}\n{shown}"));
+        if !shown.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!("{fence}\n"));
+    }
+    out
+}
+
+/// Where the user stands, read from the document they stand in.
+pub struct Spot {
+    pub path: PathBuf,
+    /// Relative to the workspace root, `/`-separated; `None` for a file outside it.
+    pub relative: Option<String>,
+    /// The selection's lines, 1-based, inclusive.
+    pub lines: Option<(usize, usize)>,
+    pub selection: Option<String>,
+}
+
+impl Spot {
+    /// The document's file and the selection (bytes, clamped to the text); `None` for a
+    /// document that is not a file.
+    pub fn read(root: &Path, snapshot: &Snapshot, range: Option<Range<usize>>) -> Option<Spot> {
+        let path = url::Url::parse(&snapshot.uri).ok()?.to_file_path().ok()?;
+        let relative = path.strip_prefix(root).ok().map(slashed);
+        let rope = &snapshot.rope;
+        let range = range.map(|r| r.start.min(rope.len_bytes())..r.end.min(rope.len_bytes()));
+        let lines = range.as_ref().map(|r| {
+            (
+                rope.byte_to_line(r.start) + 1,
+                rope.byte_to_line(r.end.max(r.start)) + 1,
+            )
+        });
+        let selection = range.map(|r| rope.byte_slice(r).to_string());
+        Some(Spot {
+            path,
+            relative,
+            lines,
+            selection,
+        })
+    }
+
+    /// As the prompt shows it, the file named `path`.
+    pub fn standing<'a>(&'a self, path: &'a str) -> Standing<'a> {
+        Standing {
+            path,
+            lines: self.lines,
+            selection: self.selection.as_deref(),
+        }
+    }
 }
 
 #[cfg(test)]

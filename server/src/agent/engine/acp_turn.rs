@@ -3,7 +3,7 @@
 //! call that may write (and at the turn's end) the files it changed on disk itself made part of
 //! the job.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -140,19 +140,23 @@ impl<'a, E: Editor> Turn<'a, E> {
         let engine = self.host.engine.clone();
         let found = tokio::task::spawn_blocking(move || {
             let mut disk = disk.lock();
-            // What the job wrote through the editor, and documents the editor saved, are not
-            // the agent's own writes.
+            // What the job wrote through the editor is not the agent's own write; a document
+            // the editor saved is not either (and stays out of the base).
             let written: Vec<(PathBuf, String)> = files.overlay();
-            let changes = disk.changes(&|path: &Path| {
-                engine.open_at(path).is_some_and(|open| {
-                    std::fs::read_to_string(path).is_ok_and(|t| open.rope == t.as_str())
-                })
-            });
             let mut found = Vec::new();
-            for change in changes {
+            for change in disk.changes(&|_| false) {
+                let saved = || {
+                    let open = engine.open_at(&change.path);
+                    open.is_some_and(
+                        |open| matches!(&change.after, After::Text(t) if open.rope == t.as_str()),
+                    )
+                };
+                if saved() {
+                    continue;
+                }
                 disk.absorb(&change);
                 let ours = written.iter().any(|(path, text)| {
-                    *path == change.path && change.after == After::Text(text.clone())
+                    *path == change.path && matches!(&change.after, After::Text(t) if t == text)
                 });
                 if !ours {
                     found.push(change);

@@ -4,12 +4,10 @@
 //! and accept, reject and cancel over all it changed, as for a task.
 
 use std::ops::Range;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
 use parking_lot::Mutex;
 
 use super::Engine;
@@ -17,10 +15,9 @@ use super::acp_agent::AcpAgents;
 use super::acp_prompt::{Ask, Place, blocks};
 use super::acp_session::{SessionJob, Shown, Steps};
 use super::acp_turn::Turn;
+use super::across::{Ended, register_files, run_across};
 use super::port::{Editor, JobReport, JobResult, Progress};
-use super::run::panic_message;
-use super::task_files::{TaskFiles, doc_of, land_previews};
-use super::task_undo::take_back;
+use super::task_files::{TaskFiles, doc_of};
 use crate::acp::{AcpClient, PromptBlock, StopReason, TurnEnd};
 use crate::agent::actions::Action;
 use crate::agent::disk_snapshot::DiskSnapshot;
@@ -125,9 +122,6 @@ pub fn start_acp(engine: &Engine, input: AcpInput) -> Result<(JobHandle, AcpJob)
     ))
 }
 
-/// How the work ended: status, message, the agent's answer.
-type Ended = (JobStatus, Option<String>, Option<String>);
-
 /// Runs an ACP job to its announced end. Spawn it.
 pub async fn run_acp<E: Editor>(
     engine: Arc<Engine>,
@@ -137,50 +131,11 @@ pub async fn run_acp<E: Editor>(
     job: AcpJob,
 ) {
     let id = handle.id;
-    let files = Arc::new(TaskFiles::for_action(job.action));
-    {
-        let mut tasks = engine.tasks.lock();
-        tasks.retain(|task, _| engine.jobs.knows(*task));
-        tasks.insert(id, files.clone());
-    }
-    let title = format!("Tandem: {}", job.action.name());
-    editor.progress(id, Progress::Begin { title: &title }).await;
+    let files = register_files(&engine, id, job.action);
     let usage = Mutex::new(None);
-    let work = AssertUnwindSafe(work(
-        &engine, &editor, &agents, &handle, &job, &files, &usage,
-    ))
-    .catch_unwind()
-    .await;
-    let (status, message, answer) = match work {
-        Ok(ended) => ended,
-        Err(panic) => {
-            let what = panic_message(panic.as_ref());
-            tracing::error!(job = id, "ACP job panicked: {what}");
-            (
-                JobStatus::Failed,
-                Some(format!("internal error in tandem: {what}")),
-                None,
-            )
-        }
-    };
-    if status != JobStatus::Done
-        && let Err(why) = take_back(&engine, &editor, id, &files).await
-    {
-        tracing::warn!(job = id, "{why}");
-    }
-    for part in files.parts() {
-        engine.jobs.finish(part, status);
-    }
-    if status == JobStatus::Done {
-        super::run::watch_parts(&engine, job.action, &files);
-    }
-    engine.jobs.finish(id, status);
-    editor
-        .progress(
-            id,
-            Progress::End(message.as_deref().unwrap_or(status.as_str())),
-        )
-        .await;
+    let work = work(&engine, &editor, &agents, &handle, &job, &files, &usage);
+    let (status, message, answer) =
+        run_across(&engine, &editor, id, &files, job.preview, work).await;
     let usage = usage.into_inner();
     if let Some(usage) = usage {
         engine.jobs.count_usage(usage);
@@ -249,17 +204,6 @@ async fn work<E: Editor>(
     drop(steps);
     let _ = shower.await;
     let (status, message, answer) = ended;
-    if status == JobStatus::Done && job.preview && !files.touched().is_empty() {
-        editor
-            .progress(
-                handle.id,
-                Progress::Report("showing the changes for confirmation"),
-            )
-            .await;
-        if let Err(why) = land_previews(engine, editor, handle.id, files).await {
-            return (JobStatus::Failed, Some(why), None);
-        }
-    }
     (status, message, answer)
 }
 

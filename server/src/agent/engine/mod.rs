@@ -6,7 +6,8 @@
 //! - `start`: an action request → a registered job (target, prompt, streaming session).
 //! - `run`: a job from its start to `job_finished`; the actions that do not stream.
 //! - `converge`: streaming the model's code into a region, settling, taking it back.
-//! - `task`, `task_files`, `task_undo`: a task across files, its files, taking them back.
+//! - `task`, `task_files`, `task_undo`: a task across files, its files, taking them back;
+//!   `across`: what a task and an ACP agent's job share (their files, their end).
 //! - `acp_job`, `acp_turn`, `acp_session`, `acp_agent`, `acp_prompt`: actions and tasks run by
 //!   an ACP agent.
 
@@ -15,6 +16,7 @@ mod acp_job;
 mod acp_prompt;
 mod acp_session;
 mod acp_turn;
+mod across;
 mod blocks;
 mod converge;
 mod pace;

@@ -5,18 +5,16 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
 use serde_json::Value;
 
 use super::Engine;
+use super::across::{Ended, register_files, run_across};
 use super::port::{Editor, JobReport, JobResult, Progress, StepReport};
-use super::run::panic_message;
-use super::task_files::{Landed, TaskFiles, doc_of, land, land_previews};
+use super::task_files::{Landed, TaskFiles, doc_of, land};
 use super::task_undo::take_back;
 use crate::agent::actions::Action;
 use crate::agent::jobs::{JobError, JobHandle, JobId, JobStatus, Verdict};
@@ -134,55 +132,10 @@ pub async fn run_task<E: Editor>(
     if let Ok(client) = &mut task.client {
         *client = client.metered(&meter);
     }
-    let files = Arc::new(TaskFiles::default());
-    {
-        // The files of tasks whose job is forgotten are forgotten with it.
-        let mut tasks = engine.tasks.lock();
-        tasks.retain(|task, _| engine.jobs.knows(*task));
-        tasks.insert(id, files.clone());
-    }
-    editor
-        .progress(
-            id,
-            Progress::Begin {
-                title: "Tandem: task",
-            },
-        )
-        .await;
-    let work = AssertUnwindSafe(work(&engine, &editor, &handle, &task, &files))
-        .catch_unwind()
-        .await;
-    let (status, message, markdown) = match work {
-        Ok(ended) => ended,
-        Err(panic) => {
-            let what = panic_message(panic.as_ref());
-            tracing::error!(job = id, "task panicked: {what}");
-            (
-                JobStatus::Failed,
-                Some(format!("internal error in tandem: {what}")),
-                None,
-            )
-        }
-    };
-    if status != JobStatus::Done {
-        // Whatever landed is taken back, as for any job that did not finish.
-        if let Err(why) = take_back(&engine, &editor, id, &files).await {
-            tracing::warn!(job = id, "{why}");
-        }
-    }
-    for part in files.parts() {
-        engine.jobs.finish(part, status);
-    }
-    if status == JobStatus::Done {
-        super::run::watch_parts(&engine, Action::Task, &files);
-    }
-    engine.jobs.finish(id, status);
-    editor
-        .progress(
-            id,
-            Progress::End(message.as_deref().unwrap_or(status.as_str())),
-        )
-        .await;
+    let files = register_files(&engine, id, Action::Task);
+    let work = work(&engine, &editor, &handle, &task, &files);
+    let (status, message, markdown) =
+        run_across(&engine, &editor, id, &files, task.preview, work).await;
     let usage = meter.total().await;
     if let Some(usage) = usage {
         engine.jobs.count_usage(usage);
@@ -210,8 +163,6 @@ pub async fn run_task<E: Editor>(
         })
         .await;
 }
-
-type Ended = (JobStatus, Option<String>, Option<String>);
 
 async fn work<E: Editor>(
     engine: &Arc<Engine>,
@@ -290,17 +241,6 @@ async fn work<E: Editor>(
         ),
         TaskEnd::Failed(why) => (JobStatus::Failed, Some(why), None),
     };
-    if status == JobStatus::Done && task.preview && !files.touched().is_empty() {
-        editor
-            .progress(
-                handle.id,
-                Progress::Report("showing the changes for confirmation"),
-            )
-            .await;
-        if let Err(why) = land_previews(engine, editor, handle.id, files).await {
-            return (JobStatus::Failed, Some(why), None);
-        }
-    }
     (status, message, markdown)
 }
 

@@ -421,8 +421,16 @@ async fn with_learning_off_nothing_is_recorded_and_forget_deletes_the_store() ->
     );
     let store = store_status(&mut editor).await?;
     assert_eq!(store["counts"]["signals"], 0, "{store}");
+    // Nothing was recorded, so there is no file at all.
+    assert_eq!(store["state"], "none", "{store}");
+    assert!(!setup.database().exists());
 
-    // `tandem.rules.forget` deletes the store's file.
+    // A hover explanation is kept even so, which makes the file; `tandem.rules.forget` deletes
+    // it.
+    server.push(Reply::text(Wire::OpenAi, &["Reads a byte."]));
+    hover(&mut editor, &uri, 1).await?;
+    let store = store_status(&mut editor).await?;
+    assert_eq!(store["state"], "open", "{store}");
     assert!(setup.database().exists());
     command(&mut editor, "tandem.rules.forget", json!({})).await?;
     assert!(!setup.database().exists());

@@ -37,8 +37,10 @@ pub type OnFailure = Box<dyn Fn(&Failure) + Send>;
 /// Where the store stands, for `tandem.status`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreState {
-    /// The thread has not opened the file yet.
+    /// The thread has not looked at the file yet.
     Opening,
+    /// No file yet: nothing was recorded in this workspace. The first record makes it.
+    Absent,
     Open,
     /// Failed: answers as an empty store until `forget` or a restart.
     Paused(String),
@@ -50,6 +52,7 @@ impl StoreState {
     pub fn as_str(&self) -> &'static str {
         match self {
             StoreState::Opening => "opening",
+            StoreState::Absent => "none",
             StoreState::Open => "open",
             StoreState::Paused(_) => "paused",
             StoreState::Forgotten => "forgotten",
@@ -122,8 +125,9 @@ struct Shared {
 }
 
 impl Store {
-    /// Starts the store's thread on the database at `path`, which it opens (creating it and
-    /// its folder, and migrating it) before anything else. Returns at once.
+    /// Starts the store's thread on the database at `path`, which it opens (and migrates)
+    /// before anything else when the file exists; otherwise the first write makes it and its
+    /// folder, so a workspace where nothing is recorded leaves no file. Returns at once.
     pub fn open(path: PathBuf, on_failure: OnFailure) -> Store {
         let (commands, receiver) = mpsc::channel();
         let state = Arc::new(Mutex::new(StoreState::Opening));
@@ -263,7 +267,8 @@ impl Store {
 }
 
 enum Db {
-    /// Not opened yet, or forgotten: reads find nothing; a write opens it.
+    /// No file yet, or forgotten: reads find nothing (until another process makes the file); a
+    /// write makes it.
     Closed,
     Open(Connection),
     Paused,
@@ -281,10 +286,24 @@ struct Worker {
 impl Worker {
     fn run(&mut self, commands: &mpsc::Receiver<Command>) {
         self.guarded(|worker| {
-            worker.writable();
+            worker.open_if_made();
+            if matches!(worker.db, Db::Closed) {
+                *worker.state.lock() = StoreState::Absent;
+            }
         });
         while let Ok(command) = commands.recv() {
-            self.guarded(|worker| worker.handle(command));
+            self.guarded(|worker| {
+                worker.open_if_made();
+                worker.handle(command);
+            });
+        }
+    }
+
+    /// Opens the file when there is none open and it exists (made by an earlier run or another
+    /// process).
+    fn open_if_made(&mut self) {
+        if matches!(self.db, Db::Closed) && self.path.exists() {
+            self.writable();
         }
     }
 

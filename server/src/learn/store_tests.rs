@@ -63,6 +63,29 @@ async fn explanations_are_kept_and_survive_reopening() {
 }
 
 #[tokio::test]
+async fn no_file_is_made_until_something_is_recorded_and_one_made_meanwhile_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let (store, reported) = open(&path);
+    let (hash, len) = item("fn add() {}");
+    assert_eq!(store.explanation("m", hash, len, WAIT).await, None);
+    assert_eq!(store.counts(WAIT).await, Some(StoreCounts::default()));
+    assert_eq!(store.state(), StoreState::Absent);
+    assert!(!path.exists() && !path.parent().unwrap().exists());
+
+    // Another server on the same workspace records an explanation: this one reads it.
+    let (other, _) = open(&path);
+    other.put_explanation("m", hash, len, "Adds.");
+    assert!(other.flush(WAIT).await);
+    assert_eq!(
+        store.explanation("m", hash, len, WAIT).await.as_deref(),
+        Some("Adds.")
+    );
+    assert_eq!(store.state(), StoreState::Open);
+    assert!(reported.lock().is_empty());
+}
+
+#[tokio::test]
 async fn a_database_at_version_0_is_migrated_and_uses_wal() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
@@ -141,6 +164,8 @@ async fn an_unwritable_folder_pauses_the_store() {
     // A file where the folder should be: creating the folder fails, even for root.
     std::fs::write(dir.path().join("tandem"), b"a file").unwrap();
     let (store, reported) = open(&db_path(&dir));
+    let (hash, len) = item("fn f() {}");
+    store.put_explanation("m", hash, len, "Does nothing.");
     assert_eq!(store.counts(WAIT).await, Some(StoreCounts::default()));
     let failures = reported.lock().clone();
     assert_eq!(failures.len(), 1, "{failures:?}");
@@ -179,6 +204,8 @@ async fn a_locked_database_pauses_the_store_instead_of_waiting_forever() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
     let (store, reported) = open(&path);
+    let (first, first_len) = item("fn first() {}");
+    store.put_explanation("m", first, first_len, "First.");
     assert!(store.flush(WAIT).await);
     // Another process holds the write lock for longer than the busy timeout.
     let other = rusqlite::Connection::open(&path).unwrap();
@@ -201,6 +228,8 @@ async fn explanations_on_disk_are_bounded_and_the_newest_kept() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
     let (store, _) = open(&path);
+    // A first write makes the file and its tables.
+    store.write(|_| Ok(()));
     assert!(store.flush(WAIT).await);
     {
         // An old explanation, then the limit's worth of newer ones, written directly.

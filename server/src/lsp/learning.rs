@@ -62,7 +62,7 @@ pub async fn status(state: &State) -> Value {
     let store_state = store.state();
     let error = match &store_state {
         StoreState::Paused(why) => Some(why.clone()),
-        StoreState::Opening | StoreState::Open | StoreState::Forgotten => None,
+        StoreState::Opening | StoreState::Absent | StoreState::Open | StoreState::Forgotten => None,
     };
     json!({
         "path": store.path(),

@@ -107,7 +107,7 @@ async fn a_database_at_version_0_is_migrated_and_uses_wal() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, super::MIGRATIONS.len() as i64);
+    assert_eq!(version, crate::learn::schema::MIGRATIONS.len() as i64);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();

@@ -15,46 +15,7 @@ use crate::edits::{ChangeOutcome, Region, StreamSession};
 use crate::model::UsageTotals;
 use crate::workspace::{Applied, DocUri};
 
-pub type JobId = u64;
-
-/// How a job ended, as `tandem/jobFinished` says it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobStatus {
-    Running,
-    Done,
-    Failed,
-    Cancelled,
-}
-
-impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Running => "running",
-            JobStatus::Done => "done",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// What a finished job's owner may still do with it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Pending,
-    Accepted,
-    Rejected,
-}
-
-impl Verdict {
-    /// The verdict's name in `tandem.status`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Pending => "pending",
-            Verdict::Accepted => "accepted",
-            Verdict::Rejected => "rejected",
-        }
-    }
-}
+pub use super::job_types::{Counters, Decided, JobError, JobId, JobStatus, JobSummary, Verdict};
 
 struct Entry {
     action: Action,
@@ -78,17 +39,6 @@ struct Entry {
     across_files: bool,
 }
 
-/// A job as `tandem.status` shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JobSummary {
-    pub id: JobId,
-    pub action: Action,
-    pub uri: DocUri,
-    pub status: JobStatus,
-    /// Whether its owner accepted or rejected it yet.
-    pub verdict: Verdict,
-}
-
 /// Handles the runner needs for one job.
 #[derive(Clone, Debug)]
 pub struct JobHandle {
@@ -97,32 +47,6 @@ pub struct JobHandle {
     pub wake: Arc<Notify>,
 }
 
-/// A finished job that was just accepted or rejected.
-#[derive(Clone, Debug)]
-pub struct Decided {
-    pub doc: DocUri,
-    pub action: Action,
-    /// A fresh handle (the job's own token was used up) to run a reject with.
-    pub handle: JobHandle,
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum JobError {
-    #[error(
-        "job {other} ({action}) is already working on that part of the document; wait for it or cancel it"
-    )]
-    Overlap { other: JobId, action: &'static str },
-    #[error("there is no job {0}")]
-    Unknown(JobId),
-    #[error("job {0} is still running; cancel it instead")]
-    StillRunning(JobId),
-    #[error("job {0} did not change the document")]
-    NoEdit(JobId),
-    #[error("job {0} was already {1}")]
-    AlreadyDecided(JobId, &'static str),
-}
-
-/// Finished jobs kept for accept/reject; older ones are forgotten.
 const KEEP_FINISHED: usize = 64;
 
 #[derive(Default)]
@@ -130,23 +54,6 @@ pub struct Jobs {
     next: AtomicU64,
     entries: Mutex<HashMap<JobId, Entry>>,
     counters: Mutex<Counters>,
-}
-
-/// Totals since start, for `tandem.status`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Counters {
-    pub started: u64,
-    pub done: u64,
-    pub failed: u64,
-    pub cancelled: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    /// The tokens of finished jobs' model calls (see [`UsageTotals`]); cached prompt tokens
-    /// are counted where the endpoint said, and are part of the prompt tokens.
-    pub prompt_tokens: u64,
-    pub cached_prompt_tokens: u64,
-    pub output_tokens: u64,
 }
 
 impl Jobs {

@@ -9,6 +9,7 @@ pub mod explanations;
 pub mod findings;
 pub mod health;
 pub mod index;
+mod job_types;
 pub mod jobs;
 pub mod output;
 pub mod prompt;

@@ -399,6 +399,66 @@ async fn a_rejection_with_a_reason_is_evidence_and_a_rejected_rule_is_not_propos
     Ok(())
 }
 
+/// Runs `tandem.edit` on the first function and rejects it with `reason`: one correction.
+/// `answer` is what the model answers next (a question about a rule), if it is asked.
+async fn reject_with_reason(
+    editor: &mut Editor,
+    server: &ModelServer,
+    uri: &str,
+    reason: &str,
+    answer: Option<&str>,
+) -> anyhow::Result<()> {
+    let job = edit_line(editor, server, uri, 1, "add").await?;
+    if let Some(answer) = answer {
+        server.push(Reply::text(Wire::OpenAi, &[answer]));
+    }
+    command(
+        editor,
+        "tandem.reject",
+        json!({"jobId": job, "reason": reason}),
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn after_no_common_rule_the_model_is_asked_again_once_min_evidence_more_corrections_came()
+-> anyhow::Result<()> {
+    let (_setup, server, mut editor, uri) = learning(json!({})).await?;
+    let quiet = || tokio::time::sleep(Duration::from_millis(300));
+
+    // Two corrections (learn.minEvidence): the model is asked, and finds no common rule.
+    reject_with_reason(&mut editor, &server, &uri, "too long", None).await?;
+    reject_with_reason(&mut editor, &server, &uri, "wrong name", Some("NONE")).await?;
+    server.wait_for_requests(3).await;
+    quiet().await;
+    assert_eq!(server.requests().len(), 3, "two edits and one question");
+
+    // A third is not enough to ask about nearly the same evidence again.
+    reject_with_reason(&mut editor, &server, &uri, "we never unwrap", None).await?;
+    quiet().await;
+    assert_eq!(server.requests().len(), 4, "the third edit, no question");
+
+    // A fourth is: all four go to the model, and its rule is proposed.
+    reject_with_reason(&mut editor, &server, &uri, "no unwrap", Some(RULE)).await?;
+    let proposed = editor.notification("tandem/ruleProposed", |_| true).await?;
+    assert_eq!(proposed["evidence"].as_array().map(Vec::len), Some(4));
+    let asked = server.requests()[5].body.to_string();
+    for reason in ["too long", "wrong name", "we never unwrap", "no unwrap"] {
+        assert!(asked.contains(reason), "{reason} not in {asked}");
+    }
+
+    // `tandem.rules.propose` asks at once, whatever was asked before.
+    reject_with_reason(&mut editor, &server, &uri, "again", None).await?;
+    quiet().await;
+    assert_eq!(server.requests().len(), 7, "one correction since the rule");
+    server.push(Reply::text(Wire::OpenAi, &["NONE"]));
+    command(&mut editor, "tandem.rules.propose", json!({})).await?;
+    assert_eq!(server.requests().len(), 8, "{:?}", server.requests().last());
+    assert_eq!(editor.shutdown_and_exit().await?, 0);
+    Ok(())
+}
+
 #[tokio::test]
 async fn with_learning_off_nothing_is_recorded_and_forget_deletes_the_store() -> anyhow::Result<()>
 {

@@ -104,9 +104,11 @@ pub fn record_into(state: &Arc<State>, store: &Store) {
 }
 
 /// Asks the model for the rule the corrections no rule covers yet share, when there are at
-/// least `learn.minEvidence` of them (or any, when `now`). One request at a time.
+/// least `learn.minEvidence` of them (or any, when `now`). One request at a time. Once the
+/// model found no new rule in some, it is asked again (unless `now`) when `learn.minEvidence`
+/// others have come: each new correction alone would ask it about nearly the same evidence.
 async fn propose(state: &Arc<State>, now: bool) -> std::result::Result<Option<Proposal>, String> {
-    let _one_at_a_time = state.proposing.lock().await;
+    let mut no_rule_in = state.proposing.lock().await;
     let store = state
         .store
         .get()
@@ -116,8 +118,11 @@ async fn propose(state: &Arc<State>, now: bool) -> std::result::Result<Option<Pr
         .await
         .ok_or("the store did not answer")?;
     let needed = state.config.lock().settings().learn.min_evidence;
-    let have = u64::try_from(corrections.len()).unwrap_or(u64::MAX);
-    if corrections.is_empty() || (!now && have < needed) {
+    let unasked = corrections
+        .iter()
+        .filter(|c| !no_rule_in.contains(&c.signal))
+        .count();
+    if corrections.is_empty() || (!now && u64::try_from(unasked).unwrap_or(u64::MAX) < needed) {
         return Ok(None);
     }
     let mut known = store.decided_rules(STORE_WAIT).await.unwrap_or_default();
@@ -138,12 +143,14 @@ async fn propose(state: &Arc<State>, now: bool) -> std::result::Result<Option<Pr
         .await
         .map_err(|e| e.to_string())?;
     let (text, scope) = match parse_answer(&answer.text) {
-        Answer::NoRule => return Ok(None),
-        Answer::Rule { text, .. } if known.iter().any(|k| same_rule(k, &text)) => {
+        Answer::Rule { text, scope } if !known.iter().any(|k| same_rule(k, &text)) => (text, scope),
+        Answer::NoRule | Answer::Rule { .. } => {
+            no_rule_in.extend(corrections.iter().map(|c| c.signal));
             return Ok(None);
         }
-        Answer::Rule { text, scope } => (text, scope),
     };
+    // Its corrections are covered now: none of them is asked about again.
+    no_rule_in.clear();
     let id = store
         .add_proposal(&text, scope.as_deref(), &corrections, STORE_WAIT)
         .await
@@ -223,6 +230,7 @@ pub async fn execute(state: &Arc<State>, command: &str, argument: Value) -> Resu
         "tandem.rules.forget" => {
             store()?.forget(STORE_WAIT).await.map_err(failed)?;
             state.explanations.forget();
+            state.proposing.lock().await.clear();
             Ok(Value::Null)
         }
         _ => Err(invalid(format!("unknown command {command}"))),

@@ -61,8 +61,9 @@ pub struct State {
     pub acp: Arc<crate::agent::engine::AcpAgents<super::jobs::LspEditor>>,
     /// The workspace's learning store, opened at `initialized` when there is a root.
     pub store: OnceLock<crate::learn::Store>,
-    /// Held while the model is asked for a rule: one request at a time.
-    pub proposing: tokio::sync::Mutex<()>,
+    /// Held while the model is asked for a rule: one request at a time. Holds the corrections
+    /// (their signals) the model found no new rule in since the last proposal.
+    pub proposing: tokio::sync::Mutex<std::collections::HashSet<i64>>,
     /// Becomes true once the index is built (or known not to be built: no workspace root).
     pub index_ready: tokio::sync::watch::Sender<bool>,
     /// The settings in force and their layers. Held only for short synchronous sections.
@@ -123,7 +124,7 @@ impl Backend {
             acp: Arc::default(),
             completer: Arc::default(),
             store: OnceLock::new(),
-            proposing: tokio::sync::Mutex::new(()),
+            proposing: tokio::sync::Mutex::default(),
             findings: crate::agent::findings::Findings::default(),
             model_client: parking_lot::Mutex::new(None),
             last_prompt: parking_lot::Mutex::new(None),

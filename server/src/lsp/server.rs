@@ -267,12 +267,9 @@ impl LanguageServer for Backend {
         settings::pull(&self.state);
         commands::index_workspace(&self.state);
         learning::open_store(&self.state);
-        // The token counter's vocabulary takes a few hundred milliseconds to build, once per
-        // process: built now, the first job does not wait for it.
-        let model = self.state.config.lock().settings().model.name.clone();
-        tokio::task::spawn_blocking(move || {
-            crate::model::tokens::TokenEstimator::for_model(&model)
-        });
+        // The token counter's vocabulary (about 50 MB) is not built here: a task builds it in
+        // the background when it starts and waits for it only once its conversation may be
+        // over budget, and a job's usage is estimated with it off the async threads.
     }
 
     async fn did_save(&self, params: lsp::DidSaveTextDocumentParams) {

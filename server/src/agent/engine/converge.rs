@@ -93,7 +93,7 @@ pub(super) async fn rewrite<E: Editor>(
             rollback(engine, editor, handle, &target).await;
             return stopped(engine, handle, error);
         }
-        let errors = check(engine, handle.id, &job.doc);
+        let errors = check(engine, handle.id, &job.doc).await;
         if errors.is_empty() || attempt >= 2 {
             return Outcome {
                 status: JobStatus::Done,
@@ -292,8 +292,9 @@ pub(super) async fn rollback<E: Editor>(
     }
 }
 
-/// Syntax errors the job's text added inside its region.
-fn check(engine: &Arc<Engine>, id: JobId, doc: &DocUri) -> Vec<String> {
+/// Syntax errors the job's text added inside its region. Parsing the document twice is CPU
+/// work (seconds for a huge or hostile reply): off the async threads.
+async fn check(engine: &Arc<Engine>, id: JobId, doc: &DocUri) -> Vec<String> {
     let Some(snapshot) = engine.documents.snapshot(doc) else {
         return Vec::new();
     };
@@ -303,14 +304,18 @@ fn check(engine: &Arc<Engine>, id: JobId, doc: &DocUri) -> Vec<String> {
     else {
         return Vec::new();
     };
-    let rope = &rope;
-    let start = region.start.min(rope.len_chars());
-    let end = region.end.clamp(start, rope.len_chars());
-    let mut before = rope.clone();
-    before.remove(start..end);
-    before.insert(start, &original);
-    let bytes = rope.char_to_byte(start)..rope.char_to_byte(end);
-    added_errors(snapshot.language, &before, rope, &bytes)
+    let language = snapshot.language;
+    let errors = tokio::task::spawn_blocking(move || {
+        let start = region.start.min(rope.len_chars());
+        let end = region.end.clamp(start, rope.len_chars());
+        let mut before = rope.clone();
+        before.remove(start..end);
+        before.insert(start, &original);
+        let bytes = rope.char_to_byte(start)..rope.char_to_byte(end);
+        added_errors(language, &before, &rope, &bytes)
+    });
+    // A panic in the check is a bug, not the job's failure: the result is kept unchecked.
+    errors.await.unwrap_or_default()
 }
 
 /// The job's region as it now stands.

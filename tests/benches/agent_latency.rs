@@ -35,6 +35,12 @@
 //!   spread over the file, after the initial parse; and right after a one-character edit, so
 //!   the answer waits for the incremental reparse like it does while the user types.
 //!
+//! - *long reply*: a rewrite answered at once with a long block of short lines, one line per
+//!   SSE event (50 KB to 1 MB of code: a fast model, or a hostile endpoint), from `tandem.edit`
+//!   to `tandem/jobFinished`, with the `workspace/applyEdit`s and `$/progress` reports it took.
+//!   Each update of the region reads the whole code so far, so updating per line would be
+//!   quadratic in the reply; updates are coalesced instead.
+//!
 //! Numbers are printed as a table; nothing here asserts on time (house style). The bench does
 //! check that each chunk produced an edit, each job finished `done` with the right text, and
 //! each code-action answer listed actions, and fails with the reason when not.
@@ -87,6 +93,7 @@ async fn run(bin: PathBuf) -> Result<()> {
 
     let streaming = bench_streaming(&logs.path().join("stream.log")).await?;
     let actions = bench_code_actions(&logs.path().join("code-actions.log")).await?;
+    let long = bench_long_replies(&logs.path().join("long.log")).await?;
 
     println!(
         "{:<52} {:>5} {:>9} {:>9} {:>9} {:>9}",
@@ -94,6 +101,20 @@ async fn run(bin: PathBuf) -> Result<()> {
     );
     for (name, samples) in streaming.iter().chain(actions.iter()) {
         print_row(name, samples);
+    }
+    println!();
+    println!(
+        "{:<52} {:>9} {:>11} {:>11}",
+        "long reply, one line per event", "to done", "applyEdits", "progress"
+    );
+    for row in &long {
+        println!(
+            "{:<52} {:>7.0}ms {:>11} {:>11}",
+            row.name,
+            row.took.as_secs_f64() * 1000.0,
+            row.edits,
+            row.reports
+        );
     }
     println!();
     println!(
@@ -257,6 +278,91 @@ async fn bench_streaming(log_file: &std::path::Path) -> Result<Rows> {
             to_request[1..].to_vec(),
         ),
     ])
+}
+
+/// One long reply's figures.
+struct LongReply {
+    name: String,
+    took: Duration,
+    edits: usize,
+    reports: usize,
+}
+
+/// Code sizes of the long replies.
+const LONG_REPLIES: [usize; 3] = [50_000, 200_000, 1_000_000];
+
+async fn bench_long_replies(log_file: &std::path::Path) -> Result<Vec<LongReply>> {
+    let model = ModelServer::start()
+        .await
+        .context("starting the model server")?;
+    let mut editor = spawn(log_file, Some(&model)).await?;
+    let mut rows = Vec::new();
+    for (n, size) in LONG_REPLIES.into_iter().enumerate() {
+        let uri = format!("file:///bench/src/long_{n}.rs");
+        let text = job_document(n);
+        editor.open(&uri, "rust", 1, &text).await?;
+        let mut lines = Vec::new();
+        let mut bytes = 0;
+        while bytes < size {
+            let line = job_line(lines.len());
+            bytes += line.len();
+            lines.push(line);
+        }
+        let mut deltas = vec!["```rust\n".to_owned()];
+        deltas.extend(lines.iter().cloned());
+        deltas.push("```\n".into());
+        let delta_refs: Vec<&str> = deltas.iter().map(String::as_str).collect();
+        model.push(Reply::text(Wire::OpenAi, &delta_refs));
+        editor.take_requests("workspace/applyEdit");
+        editor.take_notifications("$/progress");
+
+        let sent = Instant::now();
+        let reply = editor
+            .request(
+                "workspace/executeCommand",
+                json!({"command": "tandem.edit", "arguments": [{
+                    "uri": uri,
+                    "range": {"start": {"line": 3, "character": 0}, "end": {"line": 4, "character": 0}},
+                    "instruction": "write the lines"
+                }]}),
+            )
+            .await?
+            .map_err(|e| anyhow::anyhow!("tandem.edit was refused: {e}"))?;
+        let job_id = reply["jobId"].clone();
+        let done = editor
+            .wait_for_long(PATIENCE * 10, |m| match m {
+                Incoming::Notification { method, params }
+                    if method == "tandem/jobFinished" && params["jobId"] == job_id =>
+                {
+                    Some(params.clone())
+                }
+                _ => None,
+            })
+            .await
+            .with_context(|| format!("the {size}-byte reply's job did not finish"))?;
+        let took = sent.elapsed();
+        ensure!(
+            done["status"] == "done",
+            "the {size}-byte job ended: {done}"
+        );
+        let want = text.replacen("    let old = 0;\n", &lines.concat(), 1);
+        let got = editor.doc(&uri).map(|d| d.text.clone()).unwrap_or_default();
+        ensure!(got == want, "the {size}-byte job left the wrong text");
+        rows.push(LongReply {
+            name: format!("{} KB, {} lines", size / 1000, lines.len()),
+            took,
+            edits: editor.take_requests("workspace/applyEdit").len(),
+            reports: editor
+                .take_notifications("$/progress")
+                .iter()
+                .filter(|p| p["value"]["kind"] == "report")
+                .count(),
+        });
+        editor.take_notifications("textDocument/publishDiagnostics");
+        editor.take_requests("window/workDoneProgress/create");
+    }
+    editor.shutdown_and_exit().await?;
+    Ok(rows)
 }
 
 /// Lets `wait` pass while the editor keeps reading (and answering) what the server sends.

@@ -17,6 +17,9 @@ pub struct CodeReply {
     content_end: Option<usize>,
     /// The opening fence's backticks: a closing fence needs at least as many.
     fence_len: usize,
+    /// Where the first line not yet read whole starts: each piece is scanned from there, not
+    /// from the beginning (a long reply in many small pieces would be quadratic).
+    scanned: usize,
 }
 
 impl CodeReply {
@@ -47,34 +50,23 @@ impl CodeReply {
     }
 
     fn scan(&mut self) {
-        if self.content_start.is_none() {
-            let mut line_start = 0;
-            for line in self.reply.split_inclusive('\n') {
-                if !line.ends_with('\n') {
-                    break; // The fence line is not complete yet.
-                }
+        let mut line_start = self.scanned;
+        for line in self.reply[self.scanned..].split_inclusive('\n') {
+            if !line.ends_with('\n') {
+                break; // Not complete yet: read again with the next piece.
+            }
+            if self.content_start.is_none() {
                 if let Some(len) = fence(line) {
                     self.fence_len = len;
                     self.content_start = Some(line_start + line.len());
-                    break;
                 }
-                line_start += line.len();
-            }
-        }
-        let Some(start) = self.content_start else {
-            return;
-        };
-        let mut line_start = start;
-        for line in self.reply[start..].split_inclusive('\n') {
-            if !line.ends_with('\n') {
-                break;
-            }
-            if closing_fence(line, self.fence_len) {
+            } else if closing_fence(line, self.fence_len) {
                 self.content_end = Some(line_start);
                 return;
             }
             line_start += line.len();
         }
+        self.scanned = line_start;
     }
 
     /// The code to show now: complete lines of the block, plus the line being written when it

@@ -14,7 +14,7 @@ use super::port::{
 };
 use super::refusals::Refusals;
 use super::run::{Job, Outcome, note_failure, stopped};
-use super::{Engine, lines};
+use super::{Engine, REPORT_GAP, lines};
 use crate::agent::actions::Action;
 use crate::agent::jobs::{JobHandle, JobId, JobStatus, Jobs};
 use crate::agent::output::{CodeReply, fit_to_region};
@@ -26,8 +26,15 @@ use crate::workspace::DocUri;
 
 /// The contract's bound on an edit that is neither answered nor seen in the editor's text.
 pub(super) const EDIT_TIMEOUT: Duration = Duration::from_secs(10);
-/// A partly written line is shown at most this often; whole lines at once.
+/// A partly written line is shown at most this often.
 const COALESCE: Duration = Duration::from_millis(40);
+/// Whole lines are shown as they complete; once the code is over [`LARGE`], at most this often:
+/// each update reads the whole text so far, and a long reply arriving in a burst of small pieces
+/// would make that quadratic.
+const LINES_GAP: Duration = Duration::from_millis(10);
+/// Code up to this size is shown line by line however fast the lines come (a function's
+/// rewrite); past it, lines are shown at most every [`LINES_GAP`].
+const LARGE: usize = 32 * 1024;
 /// How long an edit answered `applied: true` waits for its `didChange` before it is taken as
 /// landed (Neovim reports ~150 ms late, Emacs' eglot 0.5 s after the last keypress)...
 const NO_ECHO_GRACE: Duration = Duration::from_millis(1000);
@@ -136,32 +143,25 @@ pub(super) async fn stream_code<E: Editor>(
     let mut diff = StreamingDiff::new(&now, job.crlf);
     let mut stream = client.stream(request, handle.cancel.child_token());
     let mut reply = CodeReply::new();
-    let mut shown = 0;
-    let mut last_update = tokio::time::Instant::now();
+    let mut shown = Shown::new();
     let mut refusals = Refusals::default();
     let mut pace = Pace::new(editor.logs_edits());
     loop {
         let look_again = due(engine, editor, handle, &target, &mut refusals, &mut pace)?;
+        let look_again = match (look_again, shown.pending) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
-            () = until(look_again) => {}
+            () = until(look_again) => {
+                if shown.pending.is_some_and(|at| at <= tokio::time::Instant::now()) {
+                    show(engine, editor, handle, job, &target, &mut pace, &reply, &mut diff, &mut shown).await;
+                }
+            }
             event = stream.next() => match event {
                 Some(ModelEvent::TextDelta(delta)) => {
                     if reply.push(&delta) && !job.preview {
-                        // Coalesce: whole lines as they complete, and the line being written at
-                        // most every COALESCE, so the editor is not sent an edit per token.
-                        let so_far = reply.code_so_far();
-                        let whole_lines = so_far.rfind('\n').map_or("", |i| &so_far[..=i]);
-                        let visible = if last_update.elapsed() >= COALESCE { so_far } else { whole_lines };
-                        if visible.len() > shown {
-                            shown = visible.len();
-                            last_update = tokio::time::Instant::now();
-                            let code = shape(job, visible, false);
-                            let shown = diff.view(&code);
-                            engine.jobs.with_session(handle.id, |s| s.set_desired(&shown));
-                            pump(engine, editor, handle, &target, Some(&mut pace));
-                            let report = lines(code.lines().count(), "written");
-                            editor.progress(handle.id, Progress::Report(&report)).await;
-                        }
+                        show(engine, editor, handle, job, &target, &mut pace, &reply, &mut diff, &mut shown).await;
                     }
                 }
                 // A rewrite offers no tools, so no call can come.
@@ -182,6 +182,84 @@ pub(super) async fn stream_code<E: Editor>(
             },
             () = handle.wake.notified() => {}
         }
+    }
+}
+
+/// What of the model's code the region shows, and when it may show more.
+struct Shown {
+    /// Bytes of the code so far that the region shows.
+    len: usize,
+    last_update: tokio::time::Instant,
+    last_report: Option<tokio::time::Instant>,
+    /// When to show what has come since, if something waits.
+    pending: Option<tokio::time::Instant>,
+}
+
+impl Shown {
+    fn new() -> Self {
+        Self {
+            len: 0,
+            last_update: tokio::time::Instant::now(),
+            last_report: None,
+            pending: None,
+        }
+    }
+}
+
+/// Shows the code so far in the region, coalesced: whole lines as they complete (past [`LARGE`],
+/// at most every [`LINES_GAP`]), the line being written at most every [`COALESCE`], so the
+/// editor is not sent an edit per token. What must wait is shown when `shown.pending` comes.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the stream's state, lent for one update"
+)]
+async fn show<E: Editor>(
+    engine: &Arc<Engine>,
+    editor: &E,
+    handle: &JobHandle,
+    job: &Job,
+    target: &Target,
+    pace: &mut Pace,
+    reply: &CodeReply,
+    diff: &mut StreamingDiff,
+    shown: &mut Shown,
+) {
+    let so_far = reply.code_so_far();
+    let whole_lines = so_far.rfind('\n').map_or("", |i| &so_far[..=i]);
+    let elapsed = shown.last_update.elapsed();
+    let visible = if elapsed >= COALESCE {
+        so_far
+    } else if so_far.len() <= LARGE || elapsed >= LINES_GAP {
+        whole_lines
+    } else {
+        ""
+    };
+    shown.pending = None;
+    if visible.len() > shown.len {
+        shown.len = visible.len();
+        shown.last_update = tokio::time::Instant::now();
+        let code = shape(job, visible, false);
+        let view = diff.view(&code);
+        engine
+            .jobs
+            .with_session(handle.id, |s| s.set_desired(&view));
+        pump(engine, editor, handle, target, Some(pace));
+        if shown
+            .last_report
+            .is_none_or(|at| at.elapsed() >= REPORT_GAP)
+        {
+            shown.last_report = Some(tokio::time::Instant::now());
+            let report = lines(code.lines().count(), "written");
+            editor.progress(handle.id, Progress::Report(&report)).await;
+        }
+    }
+    if so_far.len() > shown.len {
+        let gap = if whole_lines.len() > shown.len {
+            LINES_GAP
+        } else {
+            COALESCE
+        };
+        shown.pending = Some(shown.last_update + gap);
     }
 }
 

@@ -72,6 +72,10 @@ pub struct Engine {
 }
 
 /// "1 line written", "3 lines written": a progress report in words.
+/// A streaming answer's progress ("N lines received", "N lines written") is reported at most
+/// this often: a reply in many small pieces is not a flood of messages.
+const REPORT_GAP: std::time::Duration = std::time::Duration::from_millis(250);
+
 fn lines(count: usize, what: &str) -> String {
     let noun = if count == 1 { "line" } else { "lines" };
     format!("{count} {noun} {what}")

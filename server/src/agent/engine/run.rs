@@ -243,16 +243,17 @@ async fn answer<E: Editor>(
     let mut stream = client.stream(request, handle.cancel.child_token());
     let mut text = String::new();
     let mut lines = 0;
+    let mut reported: Option<tokio::time::Instant> = None;
     while let Some(event) = stream.next().await {
         match event {
             ModelEvent::TextDelta(delta) => {
                 text.push_str(&delta);
-                // One report per line of the answer: a long answer is not a flood of messages.
-                // Counted in the delta: the whole text grows, and reading it again each time
-                // would be quadratic.
+                // Lines counted in the delta: the whole text grows, and reading it again each
+                // time would be quadratic.
                 let more = delta.matches('\n').count();
-                if more > 0 {
-                    lines += more;
+                lines += more;
+                if more > 0 && reported.is_none_or(|at| at.elapsed() >= super::REPORT_GAP) {
+                    reported = Some(tokio::time::Instant::now());
                     let report = super::lines(lines, "received");
                     editor.progress(handle.id, Progress::Report(&report)).await;
                 }

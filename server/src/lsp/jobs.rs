@@ -1,12 +1,10 @@
 //! The LSP side of the job engine's editor port: versioned `workspace/applyEdit`s, `$/progress`
-//! (the client's token or one we create), review findings as diagnostics, and
-//! `tandem/jobFinished`. Every request here has a bound; the engine owns the job's life.
+//! (through `progress`), review findings as diagnostics, and `tandem/jobFinished`. Every request here has a bound; the engine owns the job's life.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tower_lsp_server::gen_lsp_types as lsp;
 
@@ -24,8 +22,6 @@ use crate::workspace::DocUri;
 
 /// When an unanswered edit gets a nudge (see [`send_apply_edit`]), counted from the previous one.
 const EDIT_NUDGES: [Duration; 2] = [Duration::from_millis(500), Duration::from_millis(1500)];
-/// How long a client may take to create a progress token.
-const PROGRESS_CREATE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The change annotation of preview edits (of the first file; others get `tandem-1`, …).
 const PREVIEW_ANNOTATION: &str = "tandem";
 
@@ -67,29 +63,9 @@ impl Editor for LspEditor {
     async fn progress(&self, job: JobId, progress: Progress<'_>) {
         let state = &self.0;
         match progress {
-            Progress::Begin { title } => {
-                let token = state.progress.client_tokens.lock().remove(&job);
-                let begun = JobProgress::begin(state, job, token, title);
-                state.progress.running.lock().insert(job, begun);
-            }
-            Progress::Report(message) => {
-                let token = state
-                    .progress
-                    .running
-                    .lock()
-                    .get(&job)
-                    .and_then(|p| p.token.get().cloned().flatten());
-                if let Some(token) = token {
-                    send_progress(state, &token, json!({"kind": "report", "message": message}))
-                        .await;
-                }
-            }
-            Progress::End(message) => {
-                let begun = state.progress.running.lock().remove(&job);
-                if let Some(begun) = begun {
-                    begun.end(state, message).await;
-                }
-            }
+            Progress::Begin { title } => state.progress.begin(state, job, title),
+            Progress::Report(message) => state.progress.report(state, job, message).await,
+            Progress::End(message) => state.progress.end(state, job, message).await,
         }
     }
 
@@ -379,114 +355,6 @@ async fn send_apply_edit(
         answer = request => answer,
         () = nudges => unreachable!("the nudges never end"),
     }
-}
-
-/// Progress of the running jobs: the tokens clients gave with their commands, the progress of
-/// each running job, and which job a token belongs to (cancelling a progress cancels its job).
-#[derive(Default)]
-pub struct ProgressTokens {
-    by_token: Mutex<HashMap<String, JobId>>,
-    /// `workDoneToken`s that came with a command, until its job begins.
-    client_tokens: Mutex<HashMap<JobId, lsp::ProgressToken>>,
-    running: Mutex<HashMap<JobId, Arc<JobProgress>>>,
-}
-
-impl ProgressTokens {
-    pub fn job_of(&self, token: &lsp::ProgressToken) -> Option<JobId> {
-        self.by_token.lock().get(&token_key(token)).copied()
-    }
-
-    /// The client gave a token for the job's progress: its progress uses it.
-    pub fn use_client_token(&self, job: JobId, token: lsp::ProgressToken) {
-        self.client_tokens.lock().insert(job, token);
-    }
-}
-
-fn token_key(token: &lsp::ProgressToken) -> String {
-    match token {
-        lsp::ProgressToken::Int(n) => format!("i{n}"),
-        lsp::ProgressToken::String(s) => format!("s{s}"),
-    }
-}
-
-/// One job's progress: the client's token, or one we create. Creating a token is a request to
-/// the client: it runs beside the job's work, never before it.
-struct JobProgress {
-    token: Arc<tokio::sync::OnceCell<Option<lsp::ProgressToken>>>,
-    created: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl JobProgress {
-    fn begin(
-        state: &Arc<State>,
-        id: JobId,
-        token: Option<lsp::ProgressToken>,
-        title: &str,
-    ) -> Arc<Self> {
-        let cell = Arc::new(tokio::sync::OnceCell::new());
-        let title = title.to_owned();
-        let task = {
-            let state = state.clone();
-            let cell = cell.clone();
-            tokio::spawn(async move {
-                let token = match token {
-                    Some(token) => Some(token),
-                    None if state.flags().work_done_progress => {
-                        let token = lsp::ProgressToken::String(format!("tandem/job/{id}"));
-                        let created = tokio::time::timeout(
-                            PROGRESS_CREATE_TIMEOUT,
-                            state
-                                .client
-                                .send_request::<lsp::WorkDoneProgressCreateRequest>(
-                                    lsp::WorkDoneProgressCreateParams {
-                                        token: token.clone(),
-                                    },
-                                ),
-                        )
-                        .await;
-                        matches!(created, Ok(Ok(()))).then_some(token)
-                    }
-                    None => None,
-                };
-                if let Some(token) = &token {
-                    state.progress.by_token.lock().insert(token_key(token), id);
-                    send_progress(
-                        &state,
-                        token,
-                        json!({"kind": "begin", "title": title, "cancellable": true}),
-                    )
-                    .await;
-                }
-                let _ = cell.set(token);
-            })
-        };
-        Arc::new(Self {
-            token: cell,
-            created: Mutex::new(Some(task)),
-        })
-    }
-
-    /// Ends the progress; waits for its creation to finish first, so every begin gets its end.
-    async fn end(&self, state: &Arc<State>, message: &str) {
-        let task = self.created.lock().take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
-        if let Some(Some(token)) = self.token.get() {
-            send_progress(state, token, json!({"kind": "end", "message": message})).await;
-            state.progress.by_token.lock().remove(&token_key(token));
-        }
-    }
-}
-
-async fn send_progress(state: &State, token: &lsp::ProgressToken, value: Value) {
-    state
-        .client
-        .send_notification::<lsp::ProgressNotification>(lsp::ProgressParams {
-            token: token.clone(),
-            value,
-        })
-        .await;
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod diagnostics;
 mod features;
 mod jobs;
 mod learning;
+mod progress;
 mod rules;
 mod server;
 mod settings;

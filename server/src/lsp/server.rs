@@ -44,7 +44,7 @@ pub struct State {
     pub client: Client,
     /// The open documents, the jobs and the endpoint's health: what the job engine works with.
     pub engine: Arc<Engine>,
-    pub progress: super::jobs::ProgressTokens,
+    pub progress: super::progress::ProgressTokens,
     /// The workspace symbol index, once built.
     pub index: parking_lot::Mutex<Option<crate::agent::index::SymbolIndex>>,
     /// The model client of the endpoint in force, kept so its connections are reused.
@@ -117,7 +117,7 @@ impl Backend {
         let state = Arc::new(State {
             client,
             engine: Arc::new(Engine::new(workspace)),
-            progress: super::jobs::ProgressTokens::default(),
+            progress: super::progress::ProgressTokens::default(),
             index: parking_lot::Mutex::new(None),
             index_ready: tokio::sync::watch::Sender::new(false),
             explanations: Arc::default(),

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use super::Engine;
-use super::converge::{due, pump, stream_code, until};
+use super::converge::{due, pump, until};
 use super::pace::Pace;
 use super::port::{Editor, Progress};
 use super::refusals::Refusals;
 use super::run::{Job, note_failure};
+use super::stream_code::stream_code;
 use crate::agent::jobs::JobHandle;
 use crate::agent::prompt::REWRITE;
 use crate::agent::search_replace::{BlockReply, INSTRUCTIONS, apply};

@@ -25,6 +25,7 @@ mod refusals;
 mod reject;
 mod run;
 mod start;
+mod stream_code;
 mod task;
 mod task_files;
 mod task_undo;

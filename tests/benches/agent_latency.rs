@@ -186,22 +186,7 @@ async fn bench_streaming(log_file: &std::path::Path) -> Result<Rows> {
         model.push(Reply::text(Wire::OpenAi, &delta_refs).gated());
 
         let sent = Instant::now();
-        let reply = editor
-            .request(
-                "workspace/executeCommand",
-                json!({"command": "tandem.edit", "arguments": [{
-                    "uri": uri,
-                    "range": {"start": {"line": 3, "character": 0}, "end": {"line": 4, "character": 0}},
-                    "instruction": "write the lines"
-                }]}),
-            )
-            .await?
-            .map_err(|e| anyhow::anyhow!("tandem.edit was refused: {e}"))?;
-        let job_id = reply["jobId"].clone();
-        ensure!(
-            !job_id.is_null(),
-            "tandem.edit answered without a jobId: {reply}"
-        );
+        let job_id = start_edit(&mut editor, &uri).await?;
         let request = tokio::time::timeout(PATIENCE, model.wait_for_requests(job + 1))
             .await
             .context("the job never asked the model")?;
@@ -280,6 +265,27 @@ async fn bench_streaming(log_file: &std::path::Path) -> Result<Rows> {
     ])
 }
 
+/// Runs `tandem.edit` on line 4 of `uri` (the body line of [`job_document`]); its job's id.
+async fn start_edit(editor: &mut Editor, uri: &str) -> Result<serde_json::Value> {
+    let reply = editor
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "tandem.edit", "arguments": [{
+                "uri": uri,
+                "range": {"start": {"line": 3, "character": 0}, "end": {"line": 4, "character": 0}},
+                "instruction": "write the lines"
+            }]}),
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("tandem.edit was refused: {e}"))?;
+    let job_id = reply["jobId"].clone();
+    ensure!(
+        !job_id.is_null(),
+        "tandem.edit answered without a jobId: {reply}"
+    );
+    Ok(job_id)
+}
+
 /// One long reply's figures.
 struct LongReply {
     name: String,
@@ -317,18 +323,7 @@ async fn bench_long_replies(log_file: &std::path::Path) -> Result<Vec<LongReply>
         editor.take_notifications("$/progress");
 
         let sent = Instant::now();
-        let reply = editor
-            .request(
-                "workspace/executeCommand",
-                json!({"command": "tandem.edit", "arguments": [{
-                    "uri": uri,
-                    "range": {"start": {"line": 3, "character": 0}, "end": {"line": 4, "character": 0}},
-                    "instruction": "write the lines"
-                }]}),
-            )
-            .await?
-            .map_err(|e| anyhow::anyhow!("tandem.edit was refused: {e}"))?;
-        let job_id = reply["jobId"].clone();
+        let job_id = start_edit(&mut editor, &uri).await?;
         let done = editor
             .wait_for_long(PATIENCE * 10, |m| match m {
                 Incoming::Notification { method, params }

@@ -124,10 +124,18 @@ pub(super) fn due<E: Editor>(
 ) -> Result<Option<tokio::time::Instant>, String> {
     let look_again = refusals.check(engine, handle.id)?;
     let paced = pump(engine, editor, handle, target, Some(pace));
-    Ok(match (look_again, paced) {
+    Ok(earliest(look_again, paced))
+}
+
+/// The sooner of two optional deadlines.
+pub(super) fn earliest(
+    a: Option<tokio::time::Instant>,
+    b: Option<tokio::time::Instant>,
+) -> Option<tokio::time::Instant> {
+    match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
-    })
+    }
 }
 
 /// Waits until the editor's text shows the desired text in the region. Fails when the job is

@@ -72,11 +72,26 @@ pub struct Engine {
     pub tasks: parking_lot::Mutex<std::collections::HashMap<JobId, Arc<TaskFiles>>>,
 }
 
-/// "1 line written", "3 lines written": a progress report in words.
 /// A streaming answer's progress ("N lines received", "N lines written") is reported at most
 /// this often: a reply in many small pieces is not a flood of messages.
 const REPORT_GAP: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// When a streaming answer's last progress report went out.
+#[derive(Default)]
+struct Reported(Option<tokio::time::Instant>);
+
+impl Reported {
+    /// Whether a report may go now (at most one every [`REPORT_GAP`]); if so, it counts as sent.
+    fn due(&mut self) -> bool {
+        let due = self.0.is_none_or(|at| at.elapsed() >= REPORT_GAP);
+        if due {
+            self.0 = Some(tokio::time::Instant::now());
+        }
+        due
+    }
+}
+
+/// "1 line written", "3 lines written": a progress report in words.
 fn lines(count: usize, what: &str) -> String {
     let noun = if count == 1 { "line" } else { "lines" };
     format!("{count} {noun} {what}")

@@ -243,7 +243,7 @@ async fn answer<E: Editor>(
     let mut stream = client.stream(request, handle.cancel.child_token());
     let mut text = String::new();
     let mut lines = 0;
-    let mut reported: Option<tokio::time::Instant> = None;
+    let mut reported = super::Reported::default();
     while let Some(event) = stream.next().await {
         match event {
             ModelEvent::TextDelta(delta) => {
@@ -252,8 +252,7 @@ async fn answer<E: Editor>(
                 // time would be quadratic.
                 let more = delta.matches('\n').count();
                 lines += more;
-                if more > 0 && reported.is_none_or(|at| at.elapsed() >= super::REPORT_GAP) {
-                    reported = Some(tokio::time::Instant::now());
+                if more > 0 && reported.due() {
                     let report = super::lines(lines, "received");
                     editor.progress(handle.id, Progress::Report(&report)).await;
                 }

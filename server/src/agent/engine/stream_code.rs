@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use super::converge::{Target, due, pump, until};
+use super::converge::{Target, due, earliest, pump, until};
 use super::pace::Pace;
 use super::port::{Editor, Progress};
 use super::refusals::Refusals;
 use super::run::{Job, note_failure};
-use super::{Engine, REPORT_GAP, lines};
+use super::{Engine, Reported, lines};
 use crate::agent::jobs::JobHandle;
 use crate::agent::output::{CodeReply, fit_to_region};
 use crate::edits::StreamingDiff;
@@ -53,10 +53,7 @@ pub(super) async fn stream_code<E: Editor>(
     let mut pace = Pace::new(editor.logs_edits());
     loop {
         let look_again = due(engine, editor, handle, &target, &mut refusals, &mut pace)?;
-        let look_again = match (look_again, shown.pending) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let look_again = earliest(look_again, shown.pending);
         tokio::select! {
             () = until(look_again) => {
                 if shown.pending.is_some_and(|at| at <= tokio::time::Instant::now()) {
@@ -95,7 +92,7 @@ struct Shown {
     /// Bytes of the code so far that the region shows.
     len: usize,
     last_update: tokio::time::Instant,
-    last_report: Option<tokio::time::Instant>,
+    reported: Reported,
     /// When to show what has come since, if something waits.
     pending: Option<tokio::time::Instant>,
 }
@@ -105,7 +102,7 @@ impl Shown {
         Self {
             len: 0,
             last_update: tokio::time::Instant::now(),
-            last_report: None,
+            reported: Reported::default(),
             pending: None,
         }
     }
@@ -149,11 +146,7 @@ async fn show<E: Editor>(
             .jobs
             .with_session(handle.id, |s| s.set_desired(&view));
         pump(engine, editor, handle, target, Some(pace));
-        if shown
-            .last_report
-            .is_none_or(|at| at.elapsed() >= REPORT_GAP)
-        {
-            shown.last_report = Some(tokio::time::Instant::now());
+        if shown.reported.due() {
             let report = lines(code.lines().count(), "written");
             editor.progress(handle.id, Progress::Report(&report)).await;
         }

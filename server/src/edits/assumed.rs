@@ -14,14 +14,16 @@ use super::{CharChange, OutgoingEdit, Region, StreamSession, apply_change};
 
 impl StreamSession {
     /// The editor answered `applied: true` to the edit `id` (or is known to apply edits without
-    /// answering: an edit of the session landed that was never answered) and no `didChange` has
+    /// answering: an edit of the session landed that was never answered, and the editor has
+    /// answered none since; VS Code reports an edit before it answers it) and no `didChange` has
     /// shown it for as long as the caller cares to wait: it counts as landed (see the module
     /// docs). Returns whether it was taken; `false` when the edit is no longer the one in
     /// flight, was not answered by an editor that answers, or a `didChange` showed it.
     pub fn take_as_landed(&mut self, id: u64) -> bool {
         let taken = self.in_flight.as_ref().is_some_and(|f| {
             let plain = !f.blind && f.undo.is_none();
-            f.edit.id == id && (f.answered || self.lands_unanswered) && !f.landed && plain
+            let never_answers = self.lands_unanswered && !self.client_answers;
+            f.edit.id == id && (f.answered || never_answers) && !f.landed && plain
         });
         let Some(flight) = self.in_flight.take_if(|_| taken) else {
             return false;

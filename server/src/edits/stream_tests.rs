@@ -689,3 +689,32 @@ fn answer_timeout() {
         "long resolved"
     );
 }
+
+/// VS Code reports an edit it applied before it answers it, so its first edit looks like one
+/// of an editor that applies without answering (Vim's ALE). Once it has answered, an edit
+/// neither answered nor shown when the engine's grace runs out (a refusal on its way, the user
+/// having typed meanwhile) is not taken as landed: the next edit, at the version that would
+/// follow it, would meet the user's keystroke there and land misplaced (seen in code-server
+/// under load: the line break before the function gone, its old closing brace kept).
+#[test]
+fn vscode_edit_neither_answered_nor_shown_is_not_taken_as_landed() {
+    let mut h = Harness::new(Flavor::VsCode, "0\n", "[x]", "\n1\n");
+    h.chunk("[a");
+    assert!(h.deliver());
+    assert!(h.server_step()); // the echo
+    assert!(h.server_step()); // applied: true
+    h.chunk("b");
+    h.user(&UserEdit {
+        side: Side::Before,
+        at: 0,
+        delete: 0,
+        insert: "u".into(),
+    });
+    assert!(h.deliver()); // refused: the user typed first
+    // The grace runs out before the user's report and the refusal are read.
+    let id = h.session.in_flight().map(|f| f.edit.id).unwrap();
+    assert!(!h.session.take_as_landed(id));
+    h.chunk("c]");
+    assert!(h.settle());
+    h.check_final("[abc]").unwrap();
+}

@@ -2,10 +2,14 @@
 //! and never reports the edits it applied; a job must not wait for it forever, nor send the
 //! same text twice. So once the caller has waited long enough after such an answer, the
 //! session takes the edit as landed: it computes its next edits against the text with it, at
-//! the version last reported plus one per edit taken (what an editor that counts one version
-//! per change is at by now: VS Code, eglot; ALE and kak-lsp ignore versions). The next `didChange` then settles it: its changes are read as
-//! showing every edit taken as landed (with the user's typing around them) if they do, and as
-//! any report without an edit's echo if they do not.
+//! the version last reported. Not at the version the editor would be at had the edit landed:
+//! an editor that checks versions may have refused it, or dropped it and answered `applied:
+//! true` as Neovim does, and then the user's next keystroke has that version, and the edit
+//! would land against text it was not computed for. At the version last reported, an editor
+//! that checks versions refuses it (explained by the report to come), and one that ignores
+//! them (ALE, kak-lsp) applies it where it is meant. The next `didChange` then settles them:
+//! its changes are read as showing every edit taken as landed (with the user's typing around
+//! them), or only the first of them, or none.
 
 use super::diff::common_affixes;
 use super::misplaced::SentAt;
@@ -21,7 +25,10 @@ impl StreamSession {
     /// flight, was not answered by an editor that answers, or a `didChange` showed it.
     pub fn take_as_landed(&mut self, id: u64) -> bool {
         let taken = self.in_flight.as_ref().is_some_and(|f| {
-            let plain = !f.blind && f.undo.is_none();
+            // Not a repair, nor one carried over a report to lines the typing has moved (it lands
+            // astray): the report that shows it is read for the repair.
+            let plain =
+                !f.blind && f.undo.is_none() && f.repair.is_none() && !f.goes_astray(&self.doc);
             let never_answers = self.lands_unanswered && !self.client_answers;
             f.edit.id == id && (f.answered || never_answers) && !f.landed && plain
         });
@@ -32,6 +39,7 @@ impl StreamSession {
         let edit = &flight.edit;
         self.assumed_sent
             .push(SentAt::of(&self.doc, edit.start, edit.end, &edit.text));
+        self.assumed_flights.push(flight.clone());
         apply_change(
             &mut self.doc,
             &CharChange::new(edit.start, edit.end, edit.text.clone()),
@@ -39,7 +47,6 @@ impl StreamSession {
         self.region = flight.landed_region();
         self.failed_attempts = 0;
         self.taken_as_landed = true;
-        self.assumed_edits += 1;
         true
     }
 
@@ -76,47 +83,73 @@ impl StreamSession {
 
     /// Before a `didChange` is read: the edits taken as landed (and the one in flight, which was
     /// computed against them) become one edit in flight, against the text as last reported,
-    /// so that the report is read as showing it or not, like any edit's.
+    /// so that the report is read as showing it or not, like any edit's. The report may show
+    /// only the first of them (Neovim answers `applied: true` to an edit it drops, and an editor
+    /// slow to report may have refused the later ones): those, as one edit each, are kept in
+    /// [`Self::partial`] for the reading to try when the whole does not show.
     pub(super) fn resolve_assumed(&mut self) {
+        self.partial.clear();
         let Some(reported) = self.assumed.take() else {
             return;
         };
-        self.assumed_edits = 0;
         self.assumed_sent.clear();
-        let mut view = self.doc.clone();
-        let sent = match self.in_flight.take() {
-            Some(flight) => {
+        let mut flights = std::mem::take(&mut self.assumed_flights);
+        flights.extend(self.in_flight.take());
+        // The edits stay within the region, whose start they do not move.
+        let start = self.region.start;
+        // Each prefix of the edits, as one edit against the reported text.
+        let old: Vec<char> = reported.chars().collect();
+        let mut view = reported.clone();
+        let mut merged: Vec<InFlight> = flights
+            .into_iter()
+            .enumerate()
+            .map(|(i, flight)| {
                 let edit = &flight.edit;
                 apply_change(
                     &mut view,
                     &CharChange::new(edit.start, edit.end, edit.text.clone()),
                 );
-                flight.sent
-            }
-            None => self
-                .doc
-                .slice(self.region.start..self.region.end)
-                .to_string(),
+                if i == 0 {
+                    // The first is against the reported text already: as it went out, so that
+                    // an editor that puts it at its lines is read where it put it.
+                    let edit = OutgoingEdit {
+                        id: 0,
+                        version: self.version,
+                        ..flight.edit
+                    };
+                    return InFlight {
+                        answered: true,
+                        wire: flight.wire,
+                        ..InFlight::new(edit, start, flight.sent)
+                    };
+                }
+                let new: Vec<char> = view.chars().collect();
+                let (prefix, suffix) = common_affixes(&old, &new);
+                let edit = OutgoingEdit {
+                    id: 0,
+                    version: self.version,
+                    start: prefix,
+                    end: old.len() - suffix,
+                    text: new[prefix..new.len() - suffix].iter().collect(),
+                };
+                InFlight {
+                    answered: true,
+                    ..InFlight::new(edit, start, flight.sent)
+                }
+            })
+            .collect();
+        let Some(all) = merged.pop() else {
+            return;
         };
-        let old: Vec<char> = reported.chars().collect();
-        let new: Vec<char> = view.chars().collect();
-        let (prefix, suffix) = common_affixes(&old, &new);
-        // The edits stay within the region, whose start they do not move.
-        let start = self.region.start;
-        let reported_end = (start + sent.chars().count() + old.len()).saturating_sub(new.len());
-        self.region = Region::new(start, reported_end.max(start));
+        merged.reverse();
+        self.partial = merged;
+        // The region in the reported text: as long as it is with the edits, less what they add.
+        let added = all.edit.text.chars().count();
+        let removed = all.edit.end - all.edit.start;
+        let end = (start + all.sent.chars().count() + removed).saturating_sub(added);
+        self.region = Region::new(start, end.max(start));
         self.doc = reported;
-        let edit = OutgoingEdit {
-            id: 0,
-            version: self.version,
-            start: prefix,
-            end: old.len() - suffix,
-            text: new[prefix..new.len() - suffix].iter().collect(),
-        };
-        self.in_flight = Some(InFlight {
-            answered: true,
-            ..InFlight::new(edit, start, sent)
-        });
+        self.in_flight = Some(all);
     }
 }
 
@@ -136,10 +169,11 @@ mod tests {
         assert_eq!(s.on_apply_answer(edit.id, true), ChangeOutcome::Unchanged);
         assert!(s.take_as_landed(edit.id));
         s.set_desired(second);
-        // The next edit goes against the text with the first, at the version an editor that
-        // counts one per change is at by now.
+        // The next edit goes against the text with the first, at the version last reported: an
+        // editor that checks versions refuses it unless nothing happened since.
         let next = s.next_edit(&rope, 1).expect("a second edit");
-        assert_eq!(next.version, 2);
+        assert_eq!(next.version, 1);
+        assert_eq!((next.start, next.end, next.text.as_str()), (4, 4, "b"));
         s.on_apply_answer(next.id, true);
         assert!(s.take_as_landed(next.id));
         assert!(s.is_settled());
@@ -162,13 +196,70 @@ mod tests {
     fn a_report_without_the_edits_taken_as_landed_makes_them_lost() {
         let mut s = two_taken("0\n[x]\n1\n", (2, 5), "[a]", "[ab]");
         let before = Rope::from_str("0\n[x]\n1\n");
+        let changes = [crate::edits::CharChange::new(0, 0, "u")];
         let after = Rope::from_str("u0\n[x]\n1\n");
-        assert_eq!(s.on_whole_text(&before, &after, 2), ChangeOutcome::Lost);
+        assert_eq!(
+            s.on_did_change(&before, &changes, &after, 2),
+            ChangeOutcome::Lost
+        );
         assert_eq!(s.region(), Region::new(3, 6));
         assert!(!s.has_taken_as_landed());
         // The next edit says what the region should hold now, against the reported text.
         let edit = s.next_edit(&after, 2).expect("an edit");
         assert_eq!((edit.start, edit.end, edit.text.as_str()), (4, 5, "ab"));
+    }
+
+    #[test]
+    fn a_whole_text_report_without_the_edits_taken_as_landed_waits_for_the_next() {
+        // kak-lsp answers an edit before Kakoune applies it: its report of the user's typing
+        // meanwhile may come after the engine's grace, without the edits, and the next with them.
+        let mut s = two_taken("0\n[x]\n1\n", (2, 5), "[a]", "[ab]");
+        let before = Rope::from_str("0\n[x]\n1\n");
+        let typed = Rope::from_str("u0\n[x]\n1\n");
+        assert_eq!(s.on_whole_text(&before, &typed, 2), ChangeOutcome::Moved);
+        assert!(!s.is_settled(), "the edits may still land");
+        let after = Rope::from_str("u0\n[ab]\n1\n");
+        assert_eq!(s.on_whole_text(&typed, &after, 3), ChangeOutcome::Landed);
+        assert_eq!(s.region(), Region::new(3, 7));
+        assert!(s.is_settled());
+    }
+
+    #[test]
+    fn a_report_with_only_the_first_edit_taken_as_landed_lands_it_alone() {
+        // Neovim answered both, applied the first and dropped the second; the user typed above.
+        let mut s = two_taken("0\n[x]\n1\n", (2, 5), "[a]", "[ab]");
+        let before = Rope::from_str("0\n[x]\n1\n");
+        let changes = [
+            crate::edits::CharChange::new(3, 4, "a"),
+            crate::edits::CharChange::new(0, 0, "u"),
+        ];
+        let after = Rope::from_str("u0\n[a]\n1\n");
+        assert_eq!(
+            s.on_did_change(&before, &changes, &after, 3),
+            ChangeOutcome::Landed
+        );
+        assert_eq!(s.region(), Region::new(3, 6));
+        assert!(
+            !s.has_taken_as_landed(),
+            "the report contradicted the second"
+        );
+        // The second goes out again, against the report.
+        let edit = s.next_edit(&after, 3).expect("the second again");
+        assert_eq!(
+            (edit.version, edit.start, edit.end, edit.text.as_str()),
+            (3, 5, 5, "b")
+        );
+    }
+
+    #[test]
+    fn a_whole_text_report_with_only_the_first_edit_taken_as_landed_lands_it_alone() {
+        let mut s = two_taken("0\n[x]\n1\n", (2, 5), "[a]", "[ab]");
+        let before = Rope::from_str("0\n[x]\n1\n");
+        let after = Rope::from_str("u0\n[a]\n1\nv");
+        assert_eq!(s.on_whole_text(&before, &after, 2), ChangeOutcome::Landed);
+        assert_eq!(s.region(), Region::new(3, 6));
+        let edit = s.next_edit(&after, 2).expect("the second again");
+        assert_eq!((edit.start, edit.end, edit.text.as_str()), (5, 5, "b"));
     }
 
     #[test]

@@ -264,7 +264,7 @@ impl StreamSession {
         let undo = self.undos.pop_front()?;
         let edit = OutgoingEdit {
             id: self.next_id,
-            version: self.version + self.assumed_edits,
+            version: self.version,
             start: undo.span.start,
             end: undo.span.end,
             text: undo.text.clone(),

@@ -157,7 +157,7 @@ impl StreamSession {
         let again = repair.clone();
         let edit = OutgoingEdit {
             id: self.next_id,
-            version: self.version + self.assumed_edits,
+            version: self.version,
             start: at + repair.start,
             end: at + repair.end,
             text: repair.text,

@@ -45,12 +45,20 @@ impl StreamSession {
                     .map(|(r, inside)| rebase_all(r, inside, changes, before));
                 self.in_flight = Some(flight);
             } else {
+                let mut found = echo.take().or_else(|| {
+                    find_echo(before, changes, &flight.sent_edit(), flight.landed_region())
+                });
+                if found.is_none()
+                    && let Some((first, user)) = self.partial_echo(before, changes)
+                {
+                    // Only the first of the edits taken as landed did.
+                    flight = first;
+                    found = Some(user);
+                    self.taken_as_landed = false;
+                }
                 let sent = flight.sent_edit();
                 let landed = flight.landed_region();
-                match echo
-                    .take()
-                    .or_else(|| find_echo(before, changes, &sent, landed))
-                {
+                match found {
                     Some(user) => {
                         region = match &flight.undo {
                             // An undo lies outside the region, which it moves.
@@ -151,17 +159,33 @@ impl StreamSession {
         }
     }
 
+    /// The first edits taken as landed (fewer than all) that `changes` show, as one edit in
+    /// flight, and the changes that remain the user's (see [`Self::resolve_assumed`]).
+    fn partial_echo(
+        &mut self,
+        before: &Rope,
+        changes: &[CharChange],
+    ) -> Option<(InFlight, Vec<CharChange>)> {
+        let partial = std::mem::take(&mut self.partial);
+        partial.into_iter().find_map(|flight| {
+            find_echo(before, changes, &flight.sent_edit(), flight.landed_region())
+                .map(|user| (flight, user))
+        })
+    }
+
     /// Whether an edit that a report did not show may still land, so that it stays in flight
     /// (carried: its offsets follow the region, and it keeps the lines and columns it went out
     /// with, where the editor applies it). An answered edit of an editor that reports its whole
     /// text and ignores versions may: kak-lsp answers an edit before Kakoune applies it, so the
     /// report of the user's typing meanwhile comes after the answer and without the edit. The
-    /// engine's grace after the answer bounds the wait (see the `assumed` module), so not the
-    /// edits already taken as landed (id 0): they had theirs. (An edit that crossed a report on
-    /// the wire may land late too, but nothing tells it from one that landed where it changed
-    /// nothing, as ALE's can: that one is lost.)
+    /// engine's grace after the answer bounds the wait (see the `assumed` module); it may run
+    /// out before that report comes, so the edits taken as landed (id 0) may land late too, if
+    /// the editor answered them. (An edit that crossed a report on the wire may land late too,
+    /// but nothing tells it from one that landed where it changed nothing, as ALE's can, which
+    /// never answers: that one is lost.)
     pub(super) fn lands_late(&self, flight: &InFlight) -> bool {
-        self.reports_whole_text && !self.checks_versions && flight.answered && flight.edit.id != 0
+        let answered = flight.answered && (flight.edit.id != 0 || self.client_answers);
+        self.reports_whole_text && !self.checks_versions && answered
     }
 }
 

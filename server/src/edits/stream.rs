@@ -90,11 +90,13 @@ pub struct StreamSession {
     pub(super) assumed: Option<Rope>,
     /// Those edits as they went out, in order (see the `misplaced` module).
     pub(super) assumed_sent: Vec<super::misplaced::SentAt>,
+    /// Those edits as they were in flight, in order, each against the text with the ones before.
+    pub(super) assumed_flights: Vec<InFlight>,
+    /// While a report is read: the first edits taken as landed, fewer than all, as one edit
+    /// each, most edits first (see [`Self::resolve_assumed`]).
+    pub(super) partial: Vec<InFlight>,
     /// An edit was taken as landed, and no report since showed otherwise.
     pub(super) taken_as_landed: bool,
-    /// How many edits were taken as landed since the editor last reported: the version it is
-    /// at by now, if it counts one per edit (VS Code, eglot), is that many past the last.
-    pub(super) assumed_edits: i32,
     /// The editor said it is past the version of an edit it refused (see
     /// [`Self::expect_newer_text`]); cleared by its next report.
     pub(super) editor_ahead: bool,
@@ -162,8 +164,9 @@ impl StreamSession {
             held: false,
             assumed: None,
             assumed_sent: Vec::new(),
+            assumed_flights: Vec::new(),
+            partial: Vec::new(),
             taken_as_landed: false,
-            assumed_edits: 0,
             editor_ahead: false,
             editor_at: None,
             blind_sent: 0,
@@ -337,7 +340,7 @@ impl StreamSession {
         let (prefix, suffix) = common_affixes(&current, &desired);
         let edit = OutgoingEdit {
             id: self.next_id,
-            version: blind.unwrap_or(self.version + self.assumed_edits),
+            version: blind.unwrap_or(self.version),
             start: self.region.start + prefix,
             end: self.region.end - suffix,
             text: desired[prefix..desired.len() - suffix].iter().collect(),
@@ -450,12 +453,17 @@ impl StreamSession {
         version: i32,
     ) -> ChangeOutcome {
         self.resolve_assumed();
+        // Only the plain reading below tries the first of the edits taken as landed.
+        let partial = std::mem::take(&mut self.partial);
         if let Some(outcome) = self.read_blind(before, changes, after, version) {
             return outcome;
         }
         if let Some(outcome) = self.repair_ranged(before, changes, after, version) {
             return outcome;
         }
-        self.report(before, changes, after, version, None)
+        self.partial = partial;
+        let outcome = self.report(before, changes, after, version, None);
+        self.partial.clear();
+        outcome
     }
 }

@@ -10,6 +10,7 @@ use ropey::Rope;
 use super::diff::{minimal_edits, to_sequential};
 use super::misapplied::misapplied;
 use super::misplaced::{Sent, misplaced};
+use super::stream::InFlight;
 use super::{ChangeOutcome, CharChange, Region, StreamSession, apply_change};
 
 /// Past this many char comparisons the search for the region gives up (text made of one
@@ -174,6 +175,8 @@ impl StreamSession {
                     flight.landed_region(),
                 )
             });
+        let cost = echo.as_ref().map(|e| e.cost);
+        let echo = self.partial_reading(before, &new, cost).or(echo);
         let plain = around(&base, &new, self.region());
         // When the edit in flight may land late, and where it was meant, the plain reading (it
         // has not landed yet) wins a tie with a reading of it landed elsewhere. (One carried
@@ -243,6 +246,39 @@ impl StreamSession {
         };
         let echo = echo.filter(|_| echo_first).map(|e| e.changes);
         self.report(before, &changes, after, version, echo)
+    }
+
+    /// The reading of the report with only the first of the edits taken as landed (fewer than
+    /// all) landed, when one needs fewer changes than `cost`, the reading with all of them (if
+    /// any); the fewest wins, and a tie goes to more edits. That edit is then the one in flight
+    /// (see [`Self::resolve_assumed`]).
+    fn partial_reading(
+        &mut self,
+        before: &Rope,
+        new: &[char],
+        cost: Option<usize>,
+    ) -> Option<Reading> {
+        let mut best: Option<(InFlight, Reading)> = None;
+        for flight in std::mem::take(&mut self.partial) {
+            let mut with = before.clone();
+            let edit = &flight.edit;
+            apply_change(
+                &mut with,
+                &CharChange::new(edit.start, edit.end, edit.text.clone()),
+            );
+            let with: Vec<char> = with.chars().collect();
+            let Some(reading) = around(&with, new, flight.landed_region()) else {
+                continue;
+            };
+            let bound = best.as_ref().map(|(_, r)| r.cost).or(cost);
+            if bound.is_none_or(|bound| reading.cost < bound) {
+                best = Some((flight, reading));
+            }
+        }
+        let (flight, reading) = best?;
+        self.in_flight = Some(flight);
+        self.taken_as_landed = false;
+        Some(reading)
     }
 }
 

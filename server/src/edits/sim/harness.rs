@@ -165,6 +165,24 @@ impl Harness {
         true
     }
 
+    /// The job engine's grace runs out for the edit in flight, whatever the editor's messages
+    /// still on the wire: it is taken as landed if the session lets it (answered, or from an
+    /// editor known to apply edits without answering). The grace is long enough for the editor
+    /// to have had the edit: nothing happens while it has not. Whether it was taken.
+    pub fn grace(&mut self) -> bool {
+        let Some(id) = self.session.in_flight().map(|f| f.edit.id) else {
+            return false;
+        };
+        if self.editor.undelivered() > 0 {
+            return false;
+        }
+        let taken = self.session.take_as_landed(id);
+        if taken {
+            self.pump();
+        }
+        taken
+    }
+
     /// Runs every wire and timer until nothing moves. Whether it got there.
     pub fn settle(&mut self) -> bool {
         for _ in 0..MAX_STEPS {

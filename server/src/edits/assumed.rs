@@ -95,21 +95,16 @@ impl StreamSession {
         self.assumed_sent.clear();
         let mut flights = std::mem::take(&mut self.assumed_flights);
         flights.extend(self.in_flight.take());
-        // The edits stay within the region, whose start they do not move.
+        // The edits stay within the region: they move neither its start nor the text after it.
         let start = self.region.start;
-        // Each prefix of the edits, as one edit against the reported text.
-        let old: Vec<char> = reported.chars().collect();
-        let mut view = reported.clone();
+        let after = self.doc.len_chars().saturating_sub(self.region.end);
+        let end = reported.len_chars().saturating_sub(after).max(start);
+        let old: Vec<char> = reported.slice(start..end).chars().collect();
         let mut merged: Vec<InFlight> = flights
             .into_iter()
             .enumerate()
             .map(|(i, flight)| {
-                let edit = &flight.edit;
-                apply_change(
-                    &mut view,
-                    &CharChange::new(edit.start, edit.end, edit.text.clone()),
-                );
-                if i == 0 {
+                let (edit, wire) = if i == 0 {
                     // The first is against the reported text already: as it went out, so that
                     // an editor that puts it at its lines is read where it put it.
                     let edit = OutgoingEdit {
@@ -117,23 +112,24 @@ impl StreamSession {
                         version: self.version,
                         ..flight.edit
                     };
-                    return InFlight {
-                        answered: true,
-                        wire: flight.wire,
-                        ..InFlight::new(edit, start, flight.sent)
+                    (edit, flight.wire)
+                } else {
+                    // The first edits up to this one: from the region's reported text to the
+                    // text this one leaves there.
+                    let new: Vec<char> = flight.sent.chars().collect();
+                    let (prefix, suffix) = common_affixes(&old, &new);
+                    let edit = OutgoingEdit {
+                        id: 0,
+                        version: self.version,
+                        start: start + prefix,
+                        end: end - suffix,
+                        text: new[prefix..new.len() - suffix].iter().collect(),
                     };
-                }
-                let new: Vec<char> = view.chars().collect();
-                let (prefix, suffix) = common_affixes(&old, &new);
-                let edit = OutgoingEdit {
-                    id: 0,
-                    version: self.version,
-                    start: prefix,
-                    end: old.len() - suffix,
-                    text: new[prefix..new.len() - suffix].iter().collect(),
+                    (edit, None)
                 };
                 InFlight {
                     answered: true,
+                    wire,
                     ..InFlight::new(edit, start, flight.sent)
                 }
             })
@@ -143,11 +139,7 @@ impl StreamSession {
         };
         merged.reverse();
         self.partial = merged;
-        // The region in the reported text: as long as it is with the edits, less what they add.
-        let added = all.edit.text.chars().count();
-        let removed = all.edit.end - all.edit.start;
-        let end = (start + all.sent.chars().count() + removed).saturating_sub(added);
-        self.region = Region::new(start, end.max(start));
+        self.region = Region::new(start, end);
         self.doc = reported;
         self.in_flight = Some(all);
     }

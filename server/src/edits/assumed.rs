@@ -29,8 +29,10 @@ impl StreamSession {
             // astray): the report that shows it is read for the repair.
             let plain =
                 !f.blind && f.undo.is_none() && f.repair.is_none() && !f.goes_astray(&self.doc);
-            let never_answers = self.lands_unanswered && !self.client_answers;
-            f.edit.id == id && (f.answered || never_answers) && !f.landed && plain
+            f.edit.id == id
+                && (f.answered || self.applies_without_answering())
+                && !f.landed
+                && plain
         });
         let Some(flight) = self.in_flight.take_if(|_| taken) else {
             return false;
@@ -73,6 +75,13 @@ impl StreamSession {
     /// since its last report, or its own word that it is ahead.
     pub fn expects_report(&self) -> bool {
         self.has_assumed() || self.editor_ahead
+    }
+
+    /// Whether the editor applies edits without answering them (Vim's ALE): an edit of the
+    /// session landed unanswered, and the editor has answered none since (VS Code reports an
+    /// edit before it answers it).
+    pub fn applies_without_answering(&self) -> bool {
+        self.lands_unanswered && !self.client_answers
     }
 
     /// Whether an edit of the session was taken as landed and no report of the editor since

@@ -28,7 +28,7 @@ pub(super) const EDIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// landed (Neovim reports ~150 ms late, Emacs' eglot 0.5 s after the last keypress)...
 const NO_ECHO_GRACE: Duration = Duration::from_millis(1000);
 /// ...and how long once an edit of the job was taken as landed and the editor's next report
-/// did not contradict it.
+/// did not contradict it, with an editor that applies edits without answering them.
 const NO_ECHO_KNOWN: Duration = Duration::from_millis(50);
 
 /// Where a job's edits go and how they are labelled.
@@ -325,11 +325,14 @@ async fn send_edit<E: Editor>(
 ) {
     let jobs = &engine.jobs;
     // An edit no `didChange` shows once a grace has passed counts as landed, if the editor
-    // answered it (kak-lsp may not report it) or is known to apply edits without answering
-    // (Vim's ALE reports its text only when it lints). Once one did, the job's editor is known
-    // to be like that, and the grace is short.
+    // answered it (its report is late) or is known to apply edits without answering (Vim's
+    // ALE reports its text only when it lints). Once one did with such an editor, the grace is
+    // short; an editor that answers reports its edits, if late (Neovim ~150 ms), and keeps the
+    // long one.
     let known = jobs
-        .with_session(handle.id, |s| s.has_taken_as_landed())
+        .with_session(handle.id, |s| {
+            s.has_taken_as_landed() && s.applies_without_answering()
+        })
         .unwrap_or(false);
     let grace = tokio::time::sleep(if known { NO_ECHO_KNOWN } else { NO_ECHO_GRACE });
     let answer = tokio::time::timeout(EDIT_TIMEOUT, editor.apply_edit(request));

@@ -11,7 +11,10 @@
 //! its changes are read as showing every edit taken as landed (with the user's typing around
 //! them), or only the first of them, or none.
 
+use ropey::Rope;
+
 use super::diff::common_affixes;
+use super::echo::find_echo;
 use super::misplaced::SentAt;
 use super::stream::InFlight;
 use super::{CharChange, OutgoingEdit, Region, StreamSession, apply_change};
@@ -94,12 +97,11 @@ impl StreamSession {
     /// computed against them) become one edit in flight, against the text as last reported,
     /// so that the report is read as showing it or not, like any edit's. The report may show
     /// only the first of them (Neovim answers `applied: true` to an edit it drops, and an editor
-    /// slow to report may have refused the later ones): those, as one edit each, are kept in
-    /// [`Self::partial`] for the reading to try when the whole does not show.
-    pub(super) fn resolve_assumed(&mut self) {
-        self.partial.clear();
+    /// slow to report may have refused the later ones): those, as one edit each, most edits
+    /// first, are returned for the reading to try when the whole does not show.
+    pub(super) fn resolve_assumed(&mut self) -> Vec<InFlight> {
         let Some(reported) = self.assumed.take() else {
-            return;
+            return Vec::new();
         };
         self.assumed_sent.clear();
         let mut flights = std::mem::take(&mut self.assumed_flights);
@@ -144,13 +146,37 @@ impl StreamSession {
             })
             .collect();
         let Some(all) = merged.pop() else {
-            return;
+            return Vec::new();
         };
         merged.reverse();
-        self.partial = merged;
         self.region = Region::new(start, end);
         self.doc = reported;
         self.in_flight = Some(all);
+        merged
+    }
+
+    /// When `changes` (over `before`) do not show every edit taken as landed but do show the
+    /// first of them (one of `partial`, from [`Self::resolve_assumed`]): that edit becomes the
+    /// one in flight, and the changes that remain the user's are returned, as its echo.
+    pub(super) fn partial_echo(
+        &mut self,
+        before: &Rope,
+        changes: &[CharChange],
+        partial: Vec<InFlight>,
+    ) -> Option<Vec<CharChange>> {
+        let all = self.in_flight.as_ref().filter(|f| !f.landed)?;
+        if partial.is_empty()
+            || find_echo(before, changes, &all.sent_edit(), all.landed_region()).is_some()
+        {
+            return None;
+        }
+        let (first, user) = partial.into_iter().find_map(|flight| {
+            find_echo(before, changes, &flight.sent_edit(), flight.landed_region())
+                .map(|user| (flight, user))
+        })?;
+        self.in_flight = Some(first);
+        self.taken_as_landed = false;
+        Some(user)
     }
 }
 

@@ -45,20 +45,12 @@ impl StreamSession {
                     .map(|(r, inside)| rebase_all(r, inside, changes, before));
                 self.in_flight = Some(flight);
             } else {
-                let mut found = echo.take().or_else(|| {
-                    find_echo(before, changes, &flight.sent_edit(), flight.landed_region())
-                });
-                if found.is_none()
-                    && let Some((first, user)) = self.partial_echo(before, changes)
-                {
-                    // Only the first of the edits taken as landed did.
-                    flight = first;
-                    found = Some(user);
-                    self.taken_as_landed = false;
-                }
                 let sent = flight.sent_edit();
                 let landed = flight.landed_region();
-                match found {
+                match echo
+                    .take()
+                    .or_else(|| find_echo(before, changes, &sent, landed))
+                {
                     Some(user) => {
                         region = match &flight.undo {
                             // An undo lies outside the region, which it moves.
@@ -157,20 +149,6 @@ impl StreamSession {
         } else {
             ChangeOutcome::Unchanged
         }
-    }
-
-    /// The first edits taken as landed (fewer than all) that `changes` show, as one edit in
-    /// flight, and the changes that remain the user's (see [`Self::resolve_assumed`]).
-    fn partial_echo(
-        &mut self,
-        before: &Rope,
-        changes: &[CharChange],
-    ) -> Option<(InFlight, Vec<CharChange>)> {
-        let partial = std::mem::take(&mut self.partial);
-        partial.into_iter().find_map(|flight| {
-            find_echo(before, changes, &flight.sent_edit(), flight.landed_region())
-                .map(|user| (flight, user))
-        })
     }
 
     /// Whether an edit that a report did not show may still land, so that it stays in flight

@@ -92,9 +92,6 @@ pub struct StreamSession {
     pub(super) assumed_sent: Vec<super::misplaced::SentAt>,
     /// Those edits as they were in flight, in order, each against the text with the ones before.
     pub(super) assumed_flights: Vec<InFlight>,
-    /// While a report is read: the first edits taken as landed, fewer than all, as one edit
-    /// each, most edits first (see [`Self::resolve_assumed`]).
-    pub(super) partial: Vec<InFlight>,
     /// An edit was taken as landed, and no report since showed otherwise.
     pub(super) taken_as_landed: bool,
     /// The editor said it is past the version of an edit it refused (see
@@ -165,7 +162,6 @@ impl StreamSession {
             assumed: None,
             assumed_sent: Vec::new(),
             assumed_flights: Vec::new(),
-            partial: Vec::new(),
             taken_as_landed: false,
             editor_ahead: false,
             editor_at: None,
@@ -452,18 +448,14 @@ impl StreamSession {
         after: &Rope,
         version: i32,
     ) -> ChangeOutcome {
-        self.resolve_assumed();
-        // Only the plain reading below tries the first of the edits taken as landed.
-        let partial = std::mem::take(&mut self.partial);
+        let partial = self.resolve_assumed();
         if let Some(outcome) = self.read_blind(before, changes, after, version) {
             return outcome;
         }
         if let Some(outcome) = self.repair_ranged(before, changes, after, version) {
             return outcome;
         }
-        self.partial = partial;
-        let outcome = self.report(before, changes, after, version, None);
-        self.partial.clear();
-        outcome
+        let echo = self.partial_echo(before, changes, partial);
+        self.report(before, changes, after, version, echo)
     }
 }

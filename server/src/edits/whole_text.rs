@@ -149,6 +149,22 @@ pub(crate) fn around(base: &[char], after: &[char], region: Region) -> Option<Re
     })
 }
 
+/// The reading of the whole text `new` around the region `flight` leaves, with its edit landed
+/// on `before` where it was meant.
+fn landed_reading(before: &Rope, flight: &InFlight, new: &[char]) -> Option<Reading> {
+    let mut with = before.clone();
+    let edit = &flight.edit;
+    apply_change(
+        &mut with,
+        &CharChange::new(edit.start, edit.end, edit.text.clone()),
+    );
+    around(
+        &with.chars().collect::<Vec<_>>(),
+        new,
+        flight.landed_region(),
+    )
+}
+
 impl StreamSession {
     /// A `didChange` that carried the whole text (`after`): read around the region, with the
     /// in-flight edit landed first if that reading is the likelier, then handled as
@@ -156,27 +172,15 @@ impl StreamSession {
     pub fn on_whole_text(&mut self, before: &Rope, after: &Rope, version: i32) -> ChangeOutcome {
         self.reports_whole_text = true;
         let blind = self.blind_edits();
-        self.resolve_assumed();
+        let partial = self.resolve_assumed();
         let base: Vec<char> = before.chars().collect();
         let new: Vec<char> = after.chars().collect();
         let echo = self
             .in_flight()
             .filter(|flight| !flight.landed)
-            .and_then(|flight| {
-                let mut with = before.clone();
-                let edit = &flight.edit;
-                apply_change(
-                    &mut with,
-                    &CharChange::new(edit.start, edit.end, edit.text.clone()),
-                );
-                around(
-                    &with.chars().collect::<Vec<_>>(),
-                    &new,
-                    flight.landed_region(),
-                )
-            });
+            .and_then(|flight| landed_reading(before, flight, &new));
         let cost = echo.as_ref().map(|e| e.cost);
-        let echo = self.partial_reading(before, &new, cost).or(echo);
+        let echo = self.partial_reading(before, &new, cost, partial).or(echo);
         let plain = around(&base, &new, self.region());
         // When the edit in flight may land late, and where it was meant, the plain reading (it
         // has not landed yet) wins a tie with a reading of it landed elsewhere. (One carried
@@ -257,17 +261,11 @@ impl StreamSession {
         before: &Rope,
         new: &[char],
         cost: Option<usize>,
+        partial: Vec<InFlight>,
     ) -> Option<Reading> {
         let mut best: Option<(InFlight, Reading)> = None;
-        for flight in std::mem::take(&mut self.partial) {
-            let mut with = before.clone();
-            let edit = &flight.edit;
-            apply_change(
-                &mut with,
-                &CharChange::new(edit.start, edit.end, edit.text.clone()),
-            );
-            let with: Vec<char> = with.chars().collect();
-            let Some(reading) = around(&with, new, flight.landed_region()) else {
+        for flight in partial {
+            let Some(reading) = landed_reading(before, &flight, new) else {
                 continue;
             };
             let bound = best.as_ref().map(|(_, r)| r.cost).or(cost);

@@ -111,7 +111,7 @@ impl Shown {
 /// Shows the code so far in the region, coalesced: whole lines as they complete (past [`LARGE`],
 /// at most every [`LINES_GAP`]), the line being written at most every [`COALESCE`], so the
 /// editor is not sent an edit per token. What must wait is shown when `shown.pending` comes.
-#[allow(
+#[expect(
     clippy::too_many_arguments,
     reason = "the stream's state, lent for one update"
 )]

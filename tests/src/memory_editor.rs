@@ -471,12 +471,12 @@ impl MemoryEditor {
             };
         }
         let before = buffer.text.clone();
-        apply_to(&mut buffer.text, edit);
+        let chars = apply_to(&mut buffer.text, edit);
         if behavior == Behavior::NeverEchoes {
             return Ok(());
         }
         if behavior != Behavior::Neovim {
-            let applied = text_change(&before, edit.chars.clone(), &edit.text);
+            let applied = text_change(&before, chars, &edit.text);
             buffer.queued.push(applied);
             buffer.version += 1;
             if !(behavior == Behavior::Eglot && record.reports_held) {
@@ -540,10 +540,10 @@ impl Editor for MemoryEditor {
     }
 }
 
-/// Applies a text edit to a buffer (whose text is the edit's `rope`).
 /// Applies `edit` as a real editor does: at the lines and columns its offsets are in the text it
-/// was computed against (`edit.rope`), wherever those are in `text`.
-fn apply_to(text: &mut Rope, edit: &TextEdit) {
+/// was computed against (`edit.rope`), wherever those are in `text` (typing the editor has not
+/// reported may have moved them). The chars of `text` it replaced.
+fn apply_to(text: &mut Rope, edit: &TextEdit) -> Range<usize> {
     let at = |offset: usize| {
         let line = edit.rope.char_to_line(offset);
         let column = offset - edit.rope.line_to_char(line);
@@ -552,6 +552,7 @@ fn apply_to(text: &mut Rope, edit: &TextEdit) {
     let (start, end) = (at(edit.chars.start), at(edit.chars.end));
     text.remove(start..end.max(start));
     text.insert(start, &edit.text);
+    start..end.max(start)
 }
 
 /// `chars` of `before` replaced with `text`, as a `didChange` content change.

@@ -76,6 +76,14 @@ async fn streaming_goes_on_while_the_user_types_below_in_eglot() -> anyhow::Resu
     run_typing_el(Some("TANDEM_TEST_BELOW")).await
 }
 
+/// typing.el with TANDEM_TEST_ABOVE: the same above the function. eglot's unreported line above
+/// may move any edit a line, so each edit then only inserts whole lines at a line start; the new
+/// lines show while the user types, and are put right, if off, once eglot reports.
+#[tokio::test]
+async fn streaming_goes_on_while_the_user_types_above_in_eglot() -> anyhow::Result<()> {
+    run_typing_el(Some("TANDEM_TEST_ABOVE")).await
+}
+
 /// Runs tests/editors/emacs/typing.el against the scripted model, in the mode `mode` (an
 /// environment variable the script reads) if any.
 async fn run_typing_el(mode: Option<&str>) -> anyhow::Result<()> {

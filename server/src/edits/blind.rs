@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use ropey::Rope;
 
 use super::anchor::{Rebased, rebase_over};
+use super::diff::common_affixes;
 use super::misapplied::clamped;
 use super::stream::InFlight;
 use super::tagged::Tagged;
@@ -42,17 +43,16 @@ impl StreamSession {
     }
 
     /// The version for an edit sent blind, if one may go: the editor named a version newer than
-    /// the last report and than the last edit it refused; a report showed the user typing, and
-    /// not above the region (typing below moves no line or column the edit names, and the user
-    /// likely types on where they were; typing above would put the edit among their fresh
-    /// lines until it is repaired); no edit is taken as landed, and no repair waits (a repair
-    /// needs the text it repairs).
+    /// the last report and than the last edit it refused; no edit is taken as landed, and no
+    /// repair waits (a repair needs the text it repairs). Unless the last report showed the user
+    /// typing below the region (that moves no line or column the edit names, and the user likely
+    /// types on where they were), the edit is an [`insertion`]: typing above may have moved the
+    /// region's lines.
     pub(super) fn blind_version(&self) -> Option<i32> {
         let at = self.editor_at?;
         let newer = at > self.version && self.refused_at.is_none_or(|refused| at > refused);
         let waits = self.assumed.is_some() || self.repair.is_some() || !self.undos.is_empty();
-        let safe = !self.typing_above && !waits;
-        (newer && safe && self.blind_sent < MAX_BLIND).then_some(at)
+        (newer && !waits && self.blind_sent < MAX_BLIND).then_some(at)
     }
 
     /// The editor applied the blind edit in flight (it answered `applied: true`): until a report
@@ -321,4 +321,123 @@ fn most(a: ChangeOutcome, b: ChangeOutcome) -> ChangeOutcome {
         ChangeOutcome::UserEditedInside => 4,
     };
     if rank(b) > rank(a) { b } else { a }
+}
+
+/// A blind edit that is right wherever it lands: the user may be typing above the region, and
+/// eglot has not reported it, so any edit may land some lines off. It inserts the whole lines of
+/// `desired` that `current` (the region's text, each in chars) lacks before their first common
+/// line, up to the last one after which brackets balance, at the start of the line where they
+/// go: wherever it lands it splits, removes and unbalances nothing. The lines the new text
+/// passed stay until a report shows where the region is. `None` when no such line is due.
+/// The offset in `current` and the text.
+pub(super) fn insertion(current: &[char], desired: &[char]) -> Option<(usize, String)> {
+    let (ours, theirs) = (lines(current), lines(desired));
+    let (prefix, suffix) = common_affixes(&ours, &theirs);
+    let new = &theirs[prefix..theirs.len() - suffix];
+    let (mut depth, mut whole) = (0i64, 0);
+    for (i, line) in new.iter().enumerate() {
+        if !matches!(line.last(), Some('\n' | '\r')) {
+            break;
+        }
+        for c in line.iter() {
+            depth += match c {
+                '(' | '[' | '{' => 1,
+                ')' | ']' | '}' => -1,
+                _ => 0,
+            };
+            if depth < 0 {
+                break;
+            }
+        }
+        if depth < 0 {
+            break;
+        }
+        if depth == 0 {
+            whole = i + 1;
+        }
+    }
+    let at = ours[..prefix].iter().map(|line| line.len()).sum();
+    let text: String = new[..whole].iter().flat_map(|line| line.iter()).collect();
+    (!text.is_empty()).then_some((at, text))
+}
+
+/// Whether `at` starts a line of `text`.
+pub(super) fn starts_line(text: &Rope, at: usize) -> bool {
+    at == 0
+        || match text.get_char(at - 1) {
+            Some('\n') => true,
+            Some('\r') => text.get_char(at) != Some('\n'),
+            _ => false,
+        }
+}
+
+/// `text` in lines, each with its line break (`\n`, `\r\n` or `\r`), the last maybe without.
+fn lines(text: &[char]) -> Vec<&[char]> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < text.len() {
+        let end = match text[i] {
+            '\r' if text.get(i + 1) == Some(&'\n') => i + 2,
+            '\r' | '\n' => i + 1,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        lines.push(&text[start..end]);
+        start = end;
+        i = end;
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insertion;
+
+    #[test]
+    fn a_blind_edit_the_user_maybe_typing_above_inserts_only_whole_balanced_lines_at_a_line_start()
+    {
+        let fn_d = "fn d() {\n    todo!()\n}\n";
+        /// The region's text, the text wanted there, and the insertion (at, text).
+        type Case = (&'static str, &'static str, Option<(usize, &'static str)>);
+        let cases: &[Case] = &[
+            (
+                fn_d,
+                "fn d() {\n    let y = 1;\n    todo!()\n}\n",
+                Some((9, "    let y = 1;\n")),
+            ),
+            // The line the new text passed stays: a report shows where it is first.
+            (
+                fn_d,
+                "fn d() {\n    let y = 1;\n    y\n}\n",
+                Some((9, "    let y = 1;\n    y\n")),
+            ),
+            // A block goes in once it is closed, never a bracket alone.
+            (fn_d, "fn d() {\n    if a {\n    todo!()\n}\n", None),
+            (
+                fn_d,
+                "fn d() {\n    if a {\n        b()\n    }\n    c(\n}\n",
+                Some((9, "    if a {\n        b()\n    }\n")),
+            ),
+            ("fn d() {\n    x\n", "fn d() {\n    x\n}\n", None),
+            // A line not ended yet, or nothing new: nothing.
+            ("a\n", "a\nb", None),
+            ("a\nb\nc\n", "a\nc\n", None),
+            // Every LSP line break.
+            ("a\r\nc\r\n", "a\r\nb\r\nc\r\n", Some((3, "b\r\n"))),
+            ("a\rc\r", "a\rb\rc\r", Some((2, "b\r"))),
+            ("", "a\n", Some((0, "a\n"))),
+        ];
+        for (current, desired, want) in cases {
+            let chars = |s: &str| s.chars().collect::<Vec<_>>();
+            let got = insertion(&chars(current), &chars(desired));
+            let want = want.map(|(at, text)| (at, text.to_string()));
+            assert_eq!(got, want, "{current:?} to {desired:?}");
+        }
+    }
 }

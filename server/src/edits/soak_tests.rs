@@ -294,6 +294,8 @@ struct Reached {
     /// eglot: edits sent blind, and edits that put back what one misplaced.
     blind: usize,
     undone: usize,
+    /// eglot: edits sent blind while the user may be typing above the region.
+    blind_above: usize,
     /// Edits taken as landed when the engine's grace ran out with the editor's messages still on
     /// the wire.
     taken: usize,
@@ -383,7 +385,13 @@ fn run(s: &Session, reached: &mut Reached) -> Result<(), String> {
     reached.lost += count(ChangeOutcome::Lost);
     reached.declined += h.editor.declined;
     reached.retried += h.retried;
+    if let Some(edit) = h.blind_above_unsafe.first() {
+        return Err(format!(
+            "a blind edit, the user maybe typing above, was not a safe insertion: {edit:?}"
+        ));
+    }
     reached.blind += h.blind;
+    reached.blind_above += h.blind_above;
     reached.undone += h.undone;
     reached.at_edges += usize::from(at_edge);
     Ok(())
@@ -471,12 +479,24 @@ fn shrink(s: &Session, error: &str) -> Session {
 /// Runs the soak for `editor` and checks that no session failed and that they reached the
 /// races. `least` is, per thousand sessions, how many races, declines and retries they must
 /// at least have gone through.
+#[expect(
+    clippy::print_stderr,
+    reason = "what the sessions reached, and with TANDEM_SOAK_ALL each that failed, shown with --no-capture"
+)]
 fn soak(editor: Editor, least: &Reached) {
     let sessions = crate::test_support::proptest_config(SESSIONS, u32::MAX).cases;
     let mut reached = Reached::default();
+    // TANDEM_SOAK_ALL: run every session, print each that fails, and fail at the end.
+    let every_failure = std::env::var_os("TANDEM_SOAK_ALL").is_some();
+    let mut failed = Vec::new();
     for seed in 0..u64::from(sessions) {
         let s = session(editor, seed);
         if let Err(error) = run(&s, &mut reached) {
+            if every_failure {
+                eprintln!("{editor:?} session {seed} failed: {error}");
+                failed.push(seed);
+                continue;
+            }
             let short = shrink(&s, &error);
             let short_error = run(&short, &mut Reached::default()).err();
             panic!(
@@ -487,6 +507,12 @@ fn soak(editor: Editor, least: &Reached) {
             );
         }
     }
+    assert!(
+        failed.is_empty(),
+        "{editor:?}: {} of {sessions} sessions failed: {failed:?}",
+        failed.len()
+    );
+    eprintln!("{editor:?}, {sessions} sessions: {reached:?}");
     let per_thousand = |n: usize| n * 1000 / sessions as usize;
     for (what, got, want) in [
         ("races", per_thousand(reached.races), least.races),
@@ -513,6 +539,11 @@ fn soak(editor: Editor, least: &Reached) {
             least.joined_reports,
         ),
         ("edits sent blind", per_thousand(reached.blind), least.blind),
+        (
+            "edits sent blind, the user maybe typing above",
+            per_thousand(reached.blind_above),
+            least.blind_above,
+        ),
         (
             "edits taken as landed with messages on the wire",
             per_thousand(reached.taken),
@@ -543,6 +574,7 @@ fn least() -> Reached {
         joined_reports: 0,
         blind: 0,
         undone: 0,
+        blind_above: 0,
         taken: 20,
     }
 }
@@ -607,7 +639,9 @@ fn soak_10_000_version_ignoring_sessions() {
     );
 }
 
-/// 10,000 sessions with eglot: stale edits refused, reports held until the user pauses.
+/// 10,000 sessions with eglot: stale edits refused, reports held until the user pauses, edits
+/// sent blind meanwhile; those sent while the user may be typing above the region must each be
+/// an insertion of whole, balanced lines at a line start.
 #[test]
 fn soak_10_000_eglot_sessions() {
     soak(
@@ -615,6 +649,7 @@ fn soak_10_000_eglot_sessions() {
         &Reached {
             blind: 300,
             undone: 150,
+            blind_above: 500,
             ..least()
         },
     );

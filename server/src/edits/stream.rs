@@ -333,16 +333,36 @@ impl StreamSession {
         if current == desired {
             return None;
         }
-        let (prefix, suffix) = common_affixes(&current, &desired);
-        let edit = OutgoingEdit {
-            id: self.next_id,
-            version: blind.unwrap_or(self.version),
-            start: self.region.start + prefix,
-            end: self.region.end - suffix,
-            text: desired[prefix..desired.len() - suffix].iter().collect(),
+        let (edit, sent) = if blind.is_some() && self.typing_above {
+            let (at, text) = super::blind::insertion(&current, &desired)?;
+            if at == 0 && !super::blind::starts_line(rope, self.region.start) {
+                return None;
+            }
+            let mut sent: String = current[..at].iter().collect();
+            sent.push_str(&text);
+            sent.extend(&current[at..]);
+            let start = self.region.start + at;
+            let edit = OutgoingEdit {
+                id: self.next_id,
+                version: blind.unwrap_or(self.version),
+                start,
+                end: start,
+                text,
+            };
+            (edit, sent)
+        } else {
+            let (prefix, suffix) = common_affixes(&current, &desired);
+            let edit = OutgoingEdit {
+                id: self.next_id,
+                version: blind.unwrap_or(self.version),
+                start: self.region.start + prefix,
+                end: self.region.end - suffix,
+                text: desired[prefix..desired.len() - suffix].iter().collect(),
+            };
+            (edit, self.desired.clone())
         };
         self.next_id += 1;
-        let mut flight = InFlight::new(edit.clone(), self.region.start, self.desired.clone());
+        let mut flight = InFlight::new(edit.clone(), self.region.start, sent);
         if blind.is_some() {
             flight.blind = true;
             flight.pin_wire(rope);

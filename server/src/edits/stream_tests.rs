@@ -718,3 +718,39 @@ fn vscode_edit_neither_answered_nor_shown_is_not_taken_as_landed() {
     assert!(h.settle());
     h.check_final("[abc]").unwrap();
 }
+
+/// eglot: the user adds a line above while its report is held; the job's edit is refused for it
+/// and goes out blind, an insertion of whole lines (the typing may be above). eglot applies it at
+/// its line, one too high: above the region. The report shows it there; it is put back, and the
+/// region then gets its text.
+#[test]
+fn eglot_blind_insertion_a_line_too_high_is_put_back() {
+    let mut h = Harness::new(
+        Flavor::Eglot,
+        "fn main() {\n",
+        "    let x = 1;\n",
+        "    println!(\"{x}\");\n}\n",
+    );
+    h.user(&UserEdit {
+        side: Side::Before,
+        at: 0,
+        delete: 0,
+        insert: "// typed\n".into(),
+    });
+    h.chunk("    let y = 1;\n");
+    while h.deliver() | h.server_step() {}
+    assert_eq!(
+        h.editor.text.to_string(),
+        "// typed\n    let y = 1;\nfn main() {\n    let x = 1;\n    println!(\"{x}\");\n}\n"
+    );
+    let blind = h.sent.last().unwrap().clone();
+    assert_eq!(
+        (blind.start, blind.end),
+        (12, 12),
+        "an insertion: {blind:?}"
+    );
+    h.flush();
+    assert!(h.settle());
+    h.check_final("    let y = 1;\n").unwrap();
+    assert!(h.undone > 0, "put back: {:?}", h.sent);
+}

@@ -18,6 +18,11 @@
 ;; With TANDEM_TEST_BELOW set, the user types a line below the function (reported when they
 ;; pause), then a long line below it without a pause while the rest of the function streams:
 ;; it must be written in full before their last key (eglot reports nothing while they type).
+;;
+;; With TANDEM_TEST_ABOVE set, the same above the function: the user types a line above it
+;; (reported when they pause), then a long line above without a pause while the rest streams.
+;; Its new lines must show before their last key (each edit then only inserts whole lines: the
+;; new line above, not reported yet, may put them a line off until eglot reports).
 
 (require 'cl-lib)
 (require 'eglot)
@@ -139,7 +144,8 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
        (messages-before 0)
        (long (getenv "TANDEM_TEST_LONG"))
        (below (getenv "TANDEM_TEST_BELOW"))
-       (long-line "// below 2, a long line typed without a pause")
+       (above (getenv "TANDEM_TEST_ABOVE"))
+       (long-line (format "// %s 2, a long line typed without a pause" (if above "above" "below")))
        (written-while-typing nil))
   (unless (getenv "TANDEM_CONTROL_URL") (tandem-typing-fail "TANDEM_CONTROL_URL is not set"))
   (setq eglot-confirm-server-initiated-edits nil)
@@ -213,7 +219,26 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
                                          collect (cons i check)))))
     (unless written-while-typing
       (tandem-typing-fail "the function was not written while the user typed below it")))
-  (unless (or long below)
+  (when above
+    (tandem-typing-release 4)
+    (tandem-typing-wait-for "    let y = x;")
+    ;; A line above, then a pause: eglot reports it.
+    (tandem-typing-type "// top" "// above 1")
+    (tandem-typing-pump 1.0)
+    ;; The long line, the rest of the function let out at its third key; from the tenth key on,
+    ;; each key looks whether its new line shows yet.
+    (let ((check (lambda ()
+                   (when (save-excursion
+                           (goto-char (point-min))
+                           (search-forward "    y * 2\n" nil t))
+                     (setq written-while-typing t)))))
+      (tandem-typing-type "// above 1" long-line
+                          (cons `(3 . ,(lambda () (tandem-typing-release 10 t)))
+                                (cl-loop for i from 10 to (length long-line)
+                                         collect (cons i check)))))
+    (unless written-while-typing
+      (tandem-typing-fail "the function's new line did not show while the user typed above it")))
+  (unless (or long below above)
     ;; The role chunk, the fence, the signature (the same as the old one) and the first line.
     (tandem-typing-release 4)
     (tandem-typing-wait-for "    let y = x;")
@@ -261,6 +286,9 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
                      (below
                       (concat "// top\nfn double(x: u32) -> u32 {\n    let y = x;\n    y * 2\n}\n"
                               "// bottom\n// below 1\n" long-line "\n"))
+                     (above
+                      (concat "// top\n// above 1\n" long-line "\n"
+                              "fn double(x: u32) -> u32 {\n    let y = x;\n    y * 2\n}\n// bottom\n"))
                      (t
                       (concat "// top\n// above 1\n// above 2\n"
                               "fn double(x: u32) -> u32 {\n    let y = x;\n    y * 2\n}\n"

@@ -42,6 +42,11 @@ pub(crate) struct Harness {
     /// session's `blind` module).
     pub blind: usize,
     pub undone: usize,
+    /// Of the blind ones, those sent while the user may be typing above the region, and of
+    /// those, any that was not an insertion of whole lines with balanced brackets at a line
+    /// start (see the session's `blind::insertion`).
+    pub blind_above: usize,
+    pub blind_above_unsafe: Vec<OutgoingEdit>,
     /// What each `didChange` did, and each answer that did something.
     pub outcomes: Vec<ChangeOutcome>,
     /// Set by [`Self::chunk`]: the text the model has streamed so far, if any.
@@ -80,6 +85,8 @@ impl Harness {
             region_texts: vec![region.to_string()],
             sent: Vec::new(),
             blind: 0,
+            blind_above: 0,
+            blind_above_unsafe: Vec::new(),
             undone: 0,
             outcomes: Vec::new(),
             streamed: None,
@@ -99,6 +106,12 @@ impl Harness {
             self.region_texts.push(self.session.desired().to_string());
             if let Some(flight) = self.session.in_flight() {
                 self.blind += usize::from(flight.blind);
+                if flight.blind && self.session.typing_above {
+                    self.blind_above += 1;
+                    if !inserts_whole_lines(&self.session.doc, &edit) {
+                        self.blind_above_unsafe.push(edit.clone());
+                    }
+                }
                 self.undone += usize::from(flight.undo.is_some());
             }
             self.editor.send(edit.clone(), &self.session.view().0);
@@ -358,4 +371,25 @@ impl Harness {
         }
         Ok(())
     }
+}
+
+/// Whether `edit` inserts whole lines with balanced brackets at a line start of `text`: wherever
+/// lines typed above put it, it then splits, removes and unbalances nothing.
+fn inserts_whole_lines(text: &Rope, edit: &OutgoingEdit) -> bool {
+    let at_line_start = edit.start == 0
+        || match text.char(edit.start - 1) {
+            '\n' => true,
+            '\r' => text.get_char(edit.start) != Some('\n'),
+            _ => false,
+        };
+    let mut depth = 0i64;
+    let balanced = edit.text.chars().all(|c| {
+        depth += match c {
+            '(' | '[' | '{' => 1,
+            ')' | ']' | '}' => -1,
+            _ => 0,
+        };
+        depth >= 0
+    }) && depth == 0;
+    edit.start == edit.end && at_line_start && balanced && edit.text.ends_with(['\n', '\r'])
 }

@@ -489,7 +489,14 @@ fn soak(editor: Editor, least: &Reached) {
     // TANDEM_SOAK_ALL: run every session, print each that fails, and fail at the end.
     let every_failure = std::env::var_os("TANDEM_SOAK_ALL").is_some();
     let mut failed = Vec::new();
+    // TANDEM_SOAK_SEED: that session alone (a failure's number), for its trace.
+    let only: Option<u64> = std::env::var("TANDEM_SOAK_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok());
     for seed in 0..u64::from(sessions) {
+        if only.is_some_and(|only| only != seed) {
+            continue;
+        }
         let s = session(editor, seed);
         if let Err(error) = run(&s, &mut reached) {
             if every_failure {
@@ -513,6 +520,9 @@ fn soak(editor: Editor, least: &Reached) {
         failed.len()
     );
     eprintln!("{editor:?}, {sessions} sessions: {reached:?}");
+    if only.is_some() {
+        return;
+    }
     let per_thousand = |n: usize| n * 1000 / sessions as usize;
     for (what, got, want) in [
         ("races", per_thousand(reached.races), least.races),

@@ -146,7 +146,12 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
        (below (getenv "TANDEM_TEST_BELOW"))
        (above (getenv "TANDEM_TEST_ABOVE"))
        (long-line (format "// %s 2, a long line typed without a pause" (if above "above" "below")))
-       (written-while-typing nil))
+       (written-while-typing nil)
+       ;; With TANDEM_TEST_ABOVE or _BELOW: when the rest of the function was let out, when the
+       ;; user's last key of the long line was, and when its new line first showed (a snapshot).
+       (released-at nil)
+       (last-key-at nil)
+       (shown-at nil))
   (unless (getenv "TANDEM_CONTROL_URL") (tandem-typing-fail "TANDEM_CONTROL_URL is not set"))
   (setq eglot-confirm-server-initiated-edits nil)
   (when (boundp 'eglot-confirm-server-edits) (setq eglot-confirm-server-edits nil))
@@ -174,7 +179,9 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
                          (cl-incf snapshots)
                          (puthash text t distinct)
                          (unless (or bad (= (tandem-typing-count ?{ text) (tandem-typing-count ?} text)))
-                           (setq bad text))))))
+                           (setq bad text))
+                         (when (and released-at (not shown-at) (string-search "    y * 2\n" text))
+                           (setq shown-at (float-time)))))))
   (if long
       ;; A ten-second stream, a line every 250 ms, with the user idle.
       (tandem-typing-control "push" `((wire . "openai")
@@ -214,9 +221,10 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
                            (search-forward "    y * 2\n}\n// bottom" nil t))
                      (setq written-while-typing t)))))
       (tandem-typing-type "// below 1" long-line
-                          (cons `(3 . ,(lambda () (tandem-typing-release 10 t)))
+                          (cons `(3 . ,(lambda () (setq released-at (float-time)) (tandem-typing-release 10 t)))
                                 (cl-loop for i from 10 to (length long-line)
                                          collect (cons i check)))))
+    (setq last-key-at tandem-typing-last-key)
     (unless written-while-typing
       (tandem-typing-fail "the function was not written while the user typed below it")))
   (when above
@@ -233,9 +241,10 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
                            (search-forward "    y * 2\n" nil t))
                      (setq written-while-typing t)))))
       (tandem-typing-type "// above 1" long-line
-                          (cons `(3 . ,(lambda () (tandem-typing-release 10 t)))
+                          (cons `(3 . ,(lambda () (setq released-at (float-time)) (tandem-typing-release 10 t)))
                                 (cl-loop for i from 10 to (length long-line)
                                          collect (cons i check)))))
+    (setq last-key-at tandem-typing-last-key)
     (unless written-while-typing
       (tandem-typing-fail "the function's new line did not show while the user typed above it")))
   (unless (or long below above)
@@ -270,6 +279,10 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
                        (buffer-substring-no-properties (point) (point-max)))))
          (lines (length (split-string messages "\n" t))))
     (tandem-typing-log "job finished: %S" tandem-typing-finished)
+    (when (and released-at shown-at)
+      (tandem-typing-log "the new line showed %d ms after it was let out; the last key came %d ms after it"
+                         (round (* 1000 (- shown-at released-at)))
+                         (round (* 1000 (- last-key-at released-at)))))
     (tandem-typing-log "%d snapshots (%d distinct); *Messages* from the job, %d line(s):\n%s"
                        snapshots (hash-table-count distinct) lines messages)
     (unless (equal (plist-get tandem-typing-finished :status) "done")

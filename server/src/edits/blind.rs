@@ -259,8 +259,14 @@ impl StreamSession {
     }
 
     /// The edit that puts back what a blind edit misplaced, if one waits: it goes before any
-    /// other, at the version last reported.
+    /// other, at the version last reported. Not while blind edits known to land wrong are still
+    /// on their way: the editor gives them the versions from the one last reported on, so an
+    /// undo there would be refused, and the next report, which puts them back too, would find
+    /// the misplaced text elsewhere than the undo's span says.
     pub(super) fn send_undo(&mut self) -> Option<OutgoingEdit> {
+        if !self.doomed.is_empty() {
+            return None;
+        }
         let undo = self.undos.pop_front()?;
         let edit = OutgoingEdit {
             id: self.next_id,

@@ -319,8 +319,8 @@ impl StreamSession {
         } else {
             None
         };
-        if let Some(edit) = self.send_undo() {
-            return Some(edit);
+        if !self.undos.is_empty() {
+            return self.send_undo();
         }
         if let Some(edit) = self.send_repair() {
             return Some(edit);

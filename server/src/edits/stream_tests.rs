@@ -754,3 +754,40 @@ fn eglot_blind_insertion_a_line_too_high_is_put_back() {
     h.check_final("    let y = 1;\n").unwrap();
     assert!(h.undone > 0, "put back: {:?}", h.sent);
 }
+
+/// eglot: two insertions sent blind land at the file's start, a line too high, among the user's
+/// typing there; the first report puts back the first, while the second is still on its way; the
+/// user then types at the file's start. The undo waits for the report of the second (sent at the
+/// version that one took, it would be refused, and sent again at its old place it would take the
+/// user's key with it), and then puts both back.
+#[test]
+fn eglot_an_undo_waits_for_the_blind_edits_still_on_their_way() {
+    use crate::edits::StreamingDiff;
+    let mut h = Harness::new(Flavor::Eglot, "", "ö\n\nörö", "qp");
+    h.session.set_client_answers(true);
+    let mut diff = StreamingDiff::new("ö\n\nörö", false);
+    h.session.set_desired(&diff.view("😀😀m"));
+    h.pump();
+    let typed = |at, insert: &str| UserEdit {
+        side: Side::Before,
+        at,
+        delete: 0,
+        insert: insert.into(),
+    };
+    h.user(&typed(0, "€\r🎉"));
+    for _ in 0..2 {
+        h.deliver();
+        h.server_step();
+    }
+    h.session.set_desired(&diff.view("😀😀mnn😀"));
+    h.pump();
+    h.flush();
+    h.deliver();
+    h.user(&typed(0, "v"));
+    h.flush();
+    h.session.set_desired("😀😀mnn😀");
+    h.pump();
+    assert!(h.settle());
+    assert_eq!(h.editor.text.to_string(), "v€\r🎉😀😀mnn😀qp");
+    h.check_final("😀😀mnn😀").unwrap();
+}

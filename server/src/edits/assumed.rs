@@ -15,7 +15,6 @@ use ropey::Rope;
 
 use super::diff::common_affixes;
 use super::echo::find_echo;
-use super::misplaced::SentAt;
 use super::stream::InFlight;
 use super::{CharChange, OutgoingEdit, Region, StreamSession, apply_change};
 
@@ -42,14 +41,12 @@ impl StreamSession {
         };
         self.assumed.get_or_insert_with(|| self.doc.clone());
         let edit = &flight.edit;
-        self.assumed_sent
-            .push(SentAt::of(&self.doc, edit.start, edit.end, &edit.text));
-        self.assumed_flights.push(flight.clone());
         apply_change(
             &mut self.doc,
             &CharChange::new(edit.start, edit.end, edit.text.clone()),
         );
         self.region = flight.landed_region();
+        self.assumed_flights.push(flight);
         self.failed_attempts = 0;
         self.taken_as_landed = true;
         true
@@ -103,7 +100,6 @@ impl StreamSession {
         let Some(reported) = self.assumed.take() else {
             return Vec::new();
         };
-        self.assumed_sent.clear();
         let mut flights = std::mem::take(&mut self.assumed_flights);
         flights.extend(self.in_flight.take());
         // The edits stay within the region: they move neither its start nor the text after it.

@@ -334,37 +334,43 @@ fn most(a: ChangeOutcome, b: ChangeOutcome) -> ChangeOutcome {
 /// `desired` that `current` (the region's text, each in chars) lacks before their first common
 /// line, up to the last one after which brackets balance, at the start of the line where they
 /// go: wherever it lands it splits, removes and unbalances nothing. The lines the new text
-/// passed stay until a report shows where the region is. `None` when no such line is due.
+/// passed stay until a report shows where the region is. `None` when no such line is due, or
+/// when it would go at the region's start and that does not start a line (`starts_line`).
 /// The offset in `current` and the text.
-pub(super) fn insertion(current: &[char], desired: &[char]) -> Option<(usize, String)> {
+pub(super) fn insertion(
+    current: &[char],
+    desired: &[char],
+    starts_line: bool,
+) -> Option<(usize, String)> {
     let (ours, theirs) = (lines(current), lines(desired));
     let (prefix, suffix) = common_affixes(&ours, &theirs);
     let new = &theirs[prefix..theirs.len() - suffix];
-    let (mut depth, mut whole) = (0i64, 0);
+    let (mut depth, mut whole) = (0, 0);
     for (i, line) in new.iter().enumerate() {
-        if !matches!(line.last(), Some('\n' | '\r')) {
+        let ended = matches!(line.last(), Some('\n' | '\r'));
+        let after = line
+            .iter()
+            .try_fold(depth, |d, &c| Some(d + bracket(c)).filter(|d| *d >= 0));
+        let Some(after) = after.filter(|_| ended) else {
             break;
-        }
-        for c in line.iter() {
-            depth += match c {
-                '(' | '[' | '{' => 1,
-                ')' | ']' | '}' => -1,
-                _ => 0,
-            };
-            if depth < 0 {
-                break;
-            }
-        }
-        if depth < 0 {
-            break;
-        }
+        };
+        depth = after;
         if depth == 0 {
             whole = i + 1;
         }
     }
     let at = ours[..prefix].iter().map(|line| line.len()).sum();
     let text: String = new[..whole].iter().flat_map(|line| line.iter()).collect();
-    (!text.is_empty()).then_some((at, text))
+    (!text.is_empty() && (at > 0 || starts_line)).then_some((at, text))
+}
+
+/// What `c` does to the depth of brackets: opens one, closes one, or neither.
+pub(super) fn bracket(c: char) -> i64 {
+    match c {
+        '(' | '[' | '{' => 1,
+        ')' | ']' | '}' => -1,
+        _ => 0,
+    }
 }
 
 /// Whether `at` starts a line of `text`.
@@ -441,7 +447,7 @@ mod tests {
         ];
         for (current, desired, want) in cases {
             let chars = |s: &str| s.chars().collect::<Vec<_>>();
-            let got = insertion(&chars(current), &chars(desired));
+            let got = insertion(&chars(current), &chars(desired), true);
             let want = want.map(|(at, text)| (at, text.to_string()));
             assert_eq!(got, want, "{current:?} to {desired:?}");
         }

@@ -196,10 +196,7 @@ impl StreamSession {
         if !self.may_repair_more() {
             return None;
         }
-        let mut edits = self.assumed_sent.clone();
-        let mut view = self.doc.clone();
-        let mut region = self.region;
-        match &self.in_flight {
+        let in_flight = match &self.in_flight {
             // An edit carried astray lands at lines the replay's shifts do not describe.
             Some(flight)
                 if flight.landed
@@ -209,17 +206,20 @@ impl StreamSession {
             {
                 return None;
             }
-            Some(flight) => {
-                let edit = &flight.edit;
-                edits.push(SentAt::of(&view, edit.start, edit.end, &edit.text));
-                apply_change(
-                    &mut view,
-                    &CharChange::new(edit.start, edit.end, edit.text.clone()),
-                );
-                region = flight.landed_region();
-            }
-            None => {}
+            flight => flight.as_ref(),
+        };
+        // The edits taken as landed, from the text as last reported, then the one in flight.
+        let mut view = self.assumed.clone().unwrap_or_else(|| self.doc.clone());
+        let mut edits = Vec::new();
+        for flight in self.assumed_flights.iter().chain(in_flight) {
+            let edit = &flight.edit;
+            edits.push(SentAt::of(&view, edit.start, edit.end, &edit.text));
+            apply_change(
+                &mut view,
+                &CharChange::new(edit.start, edit.end, edit.text.clone()),
+            );
         }
+        let region = in_flight.map_or(self.region, |flight| flight.landed_region());
         (!edits.is_empty()).then_some((edits, view, region))
     }
 }

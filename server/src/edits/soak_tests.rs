@@ -14,8 +14,9 @@
 //! answered nor seen fails it. Now and then, too, the engine's grace runs out for the edit in
 //! flight while the editor's reports and answers are still on the wire ([`Harness::grace`]):
 //! the edit is taken as landed if the session lets it, as a slow editor under load makes the
-//! engine do (drawn apart from the rest, so that each session is otherwise what it was). The declining editor refuses edits that fit for reasons of its
-//! own, up to twice in a row. At the end time passes until the job settles.
+//! engine do (drawn apart from the rest, so that each session is otherwise what it was). The
+//! declining editor refuses edits that fit for reasons of its own, up to twice in a row. At
+//! the end time passes until the job settles.
 //!
 //! Checked after every step: the user's text on both sides is intact and the region holds a
 //! text the job asked for; the session never takes the typing for typing inside. At the end:
@@ -385,7 +386,7 @@ fn run(s: &Session, reached: &mut Reached) -> Result<(), String> {
     reached.lost += count(ChangeOutcome::Lost);
     reached.declined += h.editor.declined;
     reached.retried += h.retried;
-    if let Some(edit) = h.blind_above_unsafe.first() {
+    if let Some(edit) = &h.blind_above_unsafe {
         return Err(format!(
             "a blind edit, the user maybe typing above, was not a safe insertion: {edit:?}"
         ));

@@ -88,8 +88,6 @@ pub struct StreamSession {
     /// Edits taken as landed though no `didChange` showed them (see the `assumed` module):
     /// the document as the editor last reported it, before them; `doc` holds them.
     pub(super) assumed: Option<Rope>,
-    /// Those edits as they went out, in order (see the `misplaced` module).
-    pub(super) assumed_sent: Vec<super::misplaced::SentAt>,
     /// Those edits as they were in flight, in order, each against the text with the ones before.
     pub(super) assumed_flights: Vec<InFlight>,
     /// An edit was taken as landed, and no report since showed otherwise.
@@ -160,7 +158,6 @@ impl StreamSession {
             unexplained_refusals: 0,
             held: false,
             assumed: None,
-            assumed_sent: Vec::new(),
             assumed_flights: Vec::new(),
             taken_as_landed: false,
             editor_ahead: false,
@@ -333,33 +330,25 @@ impl StreamSession {
         if current == desired {
             return None;
         }
-        let (edit, sent) = if blind.is_some() && self.typing_above {
-            let (at, text) = super::blind::insertion(&current, &desired)?;
-            if at == 0 && !super::blind::starts_line(rope, self.region.start) {
-                return None;
-            }
+        // The edit's span in the region, its text, and the region's text once it landed.
+        let (start, end, text, sent) = if blind.is_some() && self.typing_above {
+            let starts_line = super::blind::starts_line(rope, self.region.start);
+            let (at, text) = super::blind::insertion(&current, &desired, starts_line)?;
             let mut sent: String = current[..at].iter().collect();
             sent.push_str(&text);
             sent.extend(&current[at..]);
-            let start = self.region.start + at;
-            let edit = OutgoingEdit {
-                id: self.next_id,
-                version: blind.unwrap_or(self.version),
-                start,
-                end: start,
-                text,
-            };
-            (edit, sent)
+            (at, at, text, sent)
         } else {
             let (prefix, suffix) = common_affixes(&current, &desired);
-            let edit = OutgoingEdit {
-                id: self.next_id,
-                version: blind.unwrap_or(self.version),
-                start: self.region.start + prefix,
-                end: self.region.end - suffix,
-                text: desired[prefix..desired.len() - suffix].iter().collect(),
-            };
-            (edit, self.desired.clone())
+            let text = desired[prefix..desired.len() - suffix].iter().collect();
+            (prefix, current.len() - suffix, text, self.desired.clone())
+        };
+        let edit = OutgoingEdit {
+            id: self.next_id,
+            version: blind.unwrap_or(self.version),
+            start: self.region.start + start,
+            end: self.region.start + end,
+            text,
         };
         self.next_id += 1;
         let mut flight = InFlight::new(edit.clone(), self.region.start, sent);

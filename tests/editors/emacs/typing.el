@@ -207,46 +207,31 @@ AT-KEY is an alist (INDEX . FUNCTION): FUNCTION runs just before the key at INDE
                                  (mapcar #'car collection))
                      (tandem-typing-fail "no Implement action in %S" (mapcar #'car collection))))))
       (eglot-code-actions (point) (point) "refactor.rewrite" t)))
-  (when below
-    (tandem-typing-release 4)
-    (tandem-typing-wait-for "    let y = x;")
-    ;; A line below, then a pause: eglot reports it.
-    (tandem-typing-type "// bottom" "// below 1")
-    (tandem-typing-pump 1.0)
-    ;; The long line, the rest of the function let out at its third key; from the tenth key on,
-    ;; each key looks whether the function is whole yet.
-    (let ((check (lambda ()
-                   (when (save-excursion
-                           (goto-char (point-min))
-                           (search-forward "    y * 2\n}\n// bottom" nil t))
-                     (setq written-while-typing t)))))
-      (tandem-typing-type "// below 1" long-line
-                          (cons `(3 . ,(lambda () (setq released-at (float-time)) (tandem-typing-release 10 t)))
-                                (cl-loop for i from 10 to (length long-line)
-                                         collect (cons i check)))))
-    (setq last-key-at tandem-typing-last-key)
-    (unless written-while-typing
-      (tandem-typing-fail "the function was not written while the user typed below it")))
-  (when above
-    (tandem-typing-release 4)
-    (tandem-typing-wait-for "    let y = x;")
-    ;; A line above, then a pause: eglot reports it.
-    (tandem-typing-type "// top" "// above 1")
-    (tandem-typing-pump 1.0)
-    ;; The long line, the rest of the function let out at its third key; from the tenth key on,
-    ;; each key looks whether its new line shows yet.
-    (let ((check (lambda ()
-                   (when (save-excursion
-                           (goto-char (point-min))
-                           (search-forward "    y * 2\n" nil t))
-                     (setq written-while-typing t)))))
-      (tandem-typing-type "// above 1" long-line
-                          (cons `(3 . ,(lambda () (setq released-at (float-time)) (tandem-typing-release 10 t)))
-                                (cl-loop for i from 10 to (length long-line)
-                                         collect (cons i check)))))
-    (setq last-key-at tandem-typing-last-key)
-    (unless written-while-typing
-      (tandem-typing-fail "the function's new line did not show while the user typed above it")))
+  (when (or above below)
+    (let* ((side (if above "above" "below"))
+           (first-line (format "// %s 1" side))
+           ;; Below, the function must be whole; above, its new line must show (each edit then
+           ;; only inserts, and may sit a line off until eglot reports).
+           (shown (if above "    y * 2\n" "    y * 2\n}\n// bottom")))
+      (tandem-typing-release 4)
+      (tandem-typing-wait-for "    let y = x;")
+      ;; A line on that side, then a pause: eglot reports it.
+      (tandem-typing-type (if above "// top" "// bottom") first-line)
+      (tandem-typing-pump 1.0)
+      ;; The long line, the rest of the function let out at its third key; from the tenth key
+      ;; on, each key looks whether it shows yet.
+      (let ((check (lambda ()
+                     (when (save-excursion
+                             (goto-char (point-min))
+                             (search-forward shown nil t))
+                       (setq written-while-typing t)))))
+        (tandem-typing-type first-line long-line
+                            (cons `(3 . ,(lambda () (setq released-at (float-time)) (tandem-typing-release 10 t)))
+                                  (cl-loop for i from 10 to (length long-line)
+                                           collect (cons i check)))))
+      (setq last-key-at tandem-typing-last-key)
+      (unless written-while-typing
+        (tandem-typing-fail "%S did not show while the user typed %s the function" shown side))))
   (unless (or long below above)
     ;; The role chunk, the fence, the signature (the same as the old one) and the first line.
     (tandem-typing-release 4)

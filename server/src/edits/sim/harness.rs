@@ -4,6 +4,7 @@
 use ropey::Rope;
 
 use super::*;
+use crate::edits::blind::{bracket, starts_line};
 use crate::edits::{ChangeOutcome, CharChange, OutgoingEdit, Region, StreamSession, apply_change};
 
 /// Which side of the job's region a user edit falls on.
@@ -46,7 +47,7 @@ pub(crate) struct Harness {
     /// those, any that was not an insertion of whole lines with balanced brackets at a line
     /// start (see the session's `blind::insertion`).
     pub blind_above: usize,
-    pub blind_above_unsafe: Vec<OutgoingEdit>,
+    pub blind_above_unsafe: Option<OutgoingEdit>,
     /// What each `didChange` did, and each answer that did something.
     pub outcomes: Vec<ChangeOutcome>,
     /// Set by [`Self::chunk`]: the text the model has streamed so far, if any.
@@ -86,7 +87,7 @@ impl Harness {
             sent: Vec::new(),
             blind: 0,
             blind_above: 0,
-            blind_above_unsafe: Vec::new(),
+            blind_above_unsafe: None,
             undone: 0,
             outcomes: Vec::new(),
             streamed: None,
@@ -111,7 +112,7 @@ impl Harness {
                 if flight.blind && self.session.typing_above {
                     self.blind_above += 1;
                     if !inserts_whole_lines(&self.session.doc, &edit) {
-                        self.blind_above_unsafe.push(edit.clone());
+                        self.blind_above_unsafe.get_or_insert(edit.clone());
                     }
                 }
                 self.undone += usize::from(flight.undo.is_some());
@@ -380,20 +381,13 @@ impl Harness {
 /// Whether `edit` inserts whole lines with balanced brackets at a line start of `text`: wherever
 /// lines typed above put it, it then splits, removes and unbalances nothing.
 fn inserts_whole_lines(text: &Rope, edit: &OutgoingEdit) -> bool {
-    let at_line_start = edit.start == 0
-        || match text.char(edit.start - 1) {
-            '\n' => true,
-            '\r' => text.get_char(edit.start) != Some('\n'),
-            _ => false,
-        };
-    let mut depth = 0i64;
+    let mut depth = 0;
     let balanced = edit.text.chars().all(|c| {
-        depth += match c {
-            '(' | '[' | '{' => 1,
-            ')' | ']' | '}' => -1,
-            _ => 0,
-        };
+        depth += bracket(c);
         depth >= 0
     }) && depth == 0;
-    edit.start == edit.end && at_line_start && balanced && edit.text.ends_with(['\n', '\r'])
+    edit.start == edit.end
+        && starts_line(text, edit.start)
+        && balanced
+        && edit.text.ends_with(['\n', '\r'])
 }
